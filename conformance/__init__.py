@@ -1,0 +1,11 @@
+"""dpop-conformance: a conformance test suite for OAuth 2.0 DPoP (RFC 9449).
+
+The suite plays the client against an authorization server and a resource server and judges every
+step of the DPoP sequence. `dpop-conformance run` is the entry point; see the README.
+"""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

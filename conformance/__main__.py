@@ -1,0 +1,7 @@
+"""`python -m conformance` is `dpop-conformance`."""
+
+from __future__ import annotations
+
+from conformance.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""Verifiers shared by the cases: accepted, refused (with the answers the RFC allows), well-formed nonce.
+
+Each failure message says what was sent, what was expected and what came back, and ends with a curl
+command that sends the decisive request again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from conformance.evidence import Exchange
+from conformance.flow import Sent, parse_challenges
+from conformance.verdicts import CouldNotJudge, Level, Observation, Violation
+
+__all__ = [
+    "NQCHAR_NONCE",
+    "challenge_errors",
+    "describe",
+    "expect_accepted",
+    "expect_refused_at_rs",
+    "violation",
+]
+
+#: RFC 9449 §8.1: nonce = 1*NQCHAR; NQCHAR = %x21 / %x23-5B / %x5D-7E
+NQCHAR_NONCE = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
+
+
+def describe(ex: Exchange) -> str:
+    """What came back, in one line: status, error code or challenge, and the start of the body."""
+    if ex.error:
+        return f"no response ({ex.error})"
+    parts = [f"HTTP {ex.status}"]
+    for value in ex.headers("WWW-Authenticate"):
+        parts.append(f"WWW-Authenticate: {value}")
+    body = ex.response_body.strip().replace("\n", " ")
+    if body:
+        parts.append(f"body: {body[:200]}{'…' if len(body) > 200 else ''}")
+    return ", ".join(parts)
+
+
+def violation(
+    sent: str, expected: str, exchange: Exchange, *, level: Level | None = None, exchanges: Collection[Exchange] = ()
+) -> Violation:
+    """A Violation whose message reads Sent / Expected / Got / Reproduce."""
+    message = f"Sent: {sent}\nExpected: {expected}\nGot: {describe(exchange)}\nReproduce: {exchange.curl()}"
+    return Violation(message, level=level, exchanges=list(exchanges) or [exchange])
+
+
+def _require_answer(sent: Sent, what: str) -> Exchange:
+    final = sent.final
+    if final.error:
+        raise CouldNotJudge(f"{what}: the target did not answer ({final.error})", exchanges=sent.exchanges)
+    return final
+
+
+def challenge_errors(ex: Exchange) -> list[str]:
+    """The `error` values of every challenge in the response's WWW-Authenticate headers."""
+    errors: list[str] = []
+    for value in ex.headers("WWW-Authenticate"):
+        for _scheme, params in parse_challenges(value):
+            if "error" in params:
+                errors.append(params["error"])
+    return errors
+
+
+def expect_accepted(sent: Sent, *, what: str, expected: str = "a 2xx answer") -> Exchange:
+    """The request (after at most one nonce retry) must have succeeded."""
+    final = _require_answer(sent, what)
+    if not final.ok:
+        raise violation(what, expected, final, exchanges=sent.exchanges)
+    return final
+
+
+def expect_refused_at_rs(sent: Sent, *, what: str, errors: Collection[str]) -> Exchange:
+    """The resource must refuse: any 2xx fails the case at its level.
+
+    The refusal itself is all a MUST asks; its form is judged more softly: a 5xx is a warning (a
+    server error is not an answer), a status other than 400/401 is a warning (§7.1 uses 401 with a DPoP
+    challenge; 400 is legal per RFC 6750 §3.1), a missing `error` is a warning (§7.1 SHOULD), and an
+    error code outside `errors` (every code the catalog lists as legal) is recorded as info.
+    """
+    final = _require_answer(sent, what)
+    expected = f"a refusal: 400 or 401 with a challenge carrying error={' or '.join(sorted(errors))}"
+    if final.ok:
+        raise violation(what, expected, final, exchanges=sent.exchanges)
+    status = final.status or 0
+    if status >= 500:
+        raise violation(what, expected + " (not a server error)", final, level=Level.SHOULD, exchanges=sent.exchanges)
+    if status not in (400, 401):
+        raise violation(what, expected, final, level=Level.SHOULD, exchanges=sent.exchanges)
+    found = challenge_errors(final)
+    body_error = final.json_object().get("error")
+    if isinstance(body_error, str):
+        found.append(body_error)
+    if not found:
+        raise violation(
+            what,
+            expected + " (RFC 9449 §7.1: the error parameter SHOULD be included)",
+            final,
+            level=Level.SHOULD,
+            exchanges=sent.exchanges,
+        )
+    if not set(found) & set(errors):
+        raise Observation(
+            f"{what}: refused with HTTP {status} and error={', '.join(found)}; the catalog "
+            f"expects {' or '.join(sorted(errors))} (a refusal all the same)"
+        )
+    return final

@@ -1,0 +1,260 @@
+"""The `dpop-conformance` command: `run` the suite against a target, `serve` the reference server.
+
+Exit status of `run`: 0 every case judged and no MUST failed; 1 a MUST failed (or a SHOULD, with
+--strict); 2 usage or target-file error (nothing was sent); 3 the target could not be reached or a case
+could not be judged (its happy path or a control request failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from conformance import __version__
+
+__all__ = ["main"]
+
+PROG = "dpop-conformance"
+
+
+def _fail(message: str, stream: TextIO | None = None) -> int:
+    print(f"{PROG}: error: {message}", file=stream or sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog=PROG, description="Conformance test suite for OAuth 2.0 DPoP (RFC 9449).")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,serve}")
+
+    run = sub.add_parser(
+        "run",
+        help="run the conformance cases against a target",
+        description="Run the conformance cases. Without --config, against the embedded reference "
+        "server. Arguments after -- go to pytest (e.g. -- -k nonce -v).",
+    )
+    run.add_argument("--config", metavar="FILE", help="target file (TOML); default: the embedded reference server")
+    run.add_argument(
+        "--report-dir",
+        metavar="DIR",
+        help="where to write report.html, junit.xml and results.json (default: reports/<target name>/)",
+    )
+    run.add_argument("--strict", action="store_true", help="SHOULD violations (warnings) also make the exit status 1")
+    run.add_argument(
+        "--reference-nonce",
+        choices=("none", "as", "rs", "both"),
+        default="both",
+        help="without --config: which side of the reference server demands nonces (default: both)",
+    )
+    run.add_argument(
+        "--reference-defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="without --config: switch a defect on in the reference server (repeatable; see "
+        "`dpop-conformance serve --list-defects`)",
+    )
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the reference DPoP server on loopback",
+        description="Run the embedded reference AS + RS on 127.0.0.1 until interrupted.",
+    )
+    serve.add_argument("--port", type=int, default=0, help="port to listen on (default: a free port)")
+    serve.add_argument(
+        "--nonce",
+        choices=("none", "as", "rs", "both"),
+        default="none",
+        help="which side demands server nonces (default: none)",
+    )
+    serve.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch a defect on (repeatable); see --list-defects",
+    )
+    serve.add_argument("--list-defects", action="store_true", help="list the defect switches and exit")
+    serve.add_argument("--write-config", metavar="FILE", help="write a ready target file for this server")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if "--" in args_list:
+        cut = args_list.index("--")
+        args_list, pytest_args = args_list[:cut], args_list[cut + 1 :]
+    args = build_parser().parse_args(args_list)
+    try:
+        if args.command == "run":
+            return _run(args, pytest_args)
+        if pytest_args:
+            return _fail("arguments after -- are only for `run`")
+        return _serve(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+# --- run ----------------------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    from conformance.target import ConfigError, load_target
+
+    server = None
+    with tempfile.TemporaryDirectory(prefix="dpop-conformance-") as scratch:
+        if args.config:
+            if args.reference_defect:
+                return _fail("--reference-defect applies to the embedded reference server; drop it or --config")
+            try:
+                target = load_target(args.config)
+            except ConfigError as exc:
+                return _fail(str(exc))
+            config_path = Path(args.config)
+        else:
+            from conformance.reference import RunningServer, ServerSettings
+
+            try:
+                settings = ServerSettings(nonce=args.reference_nonce, defects=frozenset(args.reference_defect))
+            except ValueError as exc:
+                return _fail(str(exc))
+            server = RunningServer(settings).start()
+            # the file holds the reference server's throwaway secret, so it stays out of the report folder
+            config_path = server.write_target_file(Path(scratch) / "reference.toml")
+            target = load_target(config_path)
+            suffix = "" if not settings.defects else "-" + "-".join(sorted(settings.defects))
+            print(
+                f"{PROG}: running against the embedded reference server at {server.base_url} "
+                f"(nonces: {settings.nonce}{', defects: ' + ', '.join(sorted(settings.defects)) if suffix else ''})"
+            )
+        try:
+            report_dir = Path(args.report_dir) if args.report_dir else Path("reports") / target.name
+            return _run_pytest(config_path, report_dir, pytest_args, strict=args.strict, name=target.name)
+        finally:
+            if server is not None:
+                server.stop()
+
+
+def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, strict: bool, name: str) -> int:
+    from conformance.plugin import locate_cases
+    from conformance.results import exit_status, load_results
+
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail(f"cannot create the report folder {report_dir}: {exc.strerror or exc}")
+    report_dir = report_dir.resolve()
+    results_path = report_dir / "results.json"
+    results_path.unlink(missing_ok=True)
+    cases = locate_cases()
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(cases),
+        "-p",
+        "conformance.plugin",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:anyio",
+        "--rootdir",
+        str(cases),
+        "--dpop-config",
+        str(config_path.resolve()),
+        "--dpop-results",
+        str(results_path),
+        f"--html={report_dir / 'report.html'}",
+        "--self-contained-html",
+        f"--junitxml={report_dir / 'junit.xml'}",
+        "-o",
+        "junit_suite_name=dpop-conformance",
+        "-o",
+        "junit_family=xunit1",
+        "-o",
+        "render_collapsed=all",
+        *pytest_args,
+    ]
+    # The suite runs in its own process: the embedded reference server keeps this one (and its own
+    # interpreter lock), and the cases import nothing that this process has already loaded.
+    code = subprocess.run(args, cwd=cases, check=False).returncode
+    if not results_path.exists():
+        if code == 4:  # pytest's usage error
+            return 2
+        print(f"{PROG}: error: pytest ended with status {code} and wrote no results", file=sys.stderr)
+        return 3
+    results = load_results(results_path)
+    status = exit_status(results, strict=strict)
+    summary = results["summary"]
+    counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("passed", "failed", "warning", "info", "skipped", "error"))
+    if status == 0:
+        verdict = "conformant to every MUST"
+    elif status == 1 and summary.get("failed"):
+        verdict = f"{summary['failed']} MUST failure(s)"
+    elif status == 1:
+        verdict = f"{summary.get('warning', 0)} SHOULD violation(s), failing because of --strict"
+    else:
+        verdict = "some cases could not be judged (see the errors)"
+    print(f"{PROG}: {name}: {counts} — {verdict}")
+    print(f"{PROG}: reports in {report_dir}/ (report.html, junit.xml, results.json)")
+    return status
+
+
+# --- serve --------------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from conformance.reference import DEFECTS, RunningServer, ServerSettings
+
+    if args.list_defects:
+        width = max(len(name) for name in DEFECTS)
+        for defect in DEFECTS.values():
+            print(f"{defect.name:<{width}}  {defect.actor:<4}  {defect.description}")
+        return 0
+    if not 0 <= args.port <= 65535:
+        return _fail(f"--port {args.port} is not a port number (0 to 65535)")
+    try:
+        settings = ServerSettings(nonce=args.nonce, defects=frozenset(args.defect))
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
+        server = RunningServer(settings, port=args.port).start()
+    except OSError as exc:
+        return _fail(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        base = server.base_url
+        print(
+            f"reference DPoP server on {base} (nonces: {settings.nonce}; defects: "
+            f"{', '.join(sorted(settings.defects)) or 'none'})"
+        )
+        print(f"  metadata       {base}/.well-known/oauth-authorization-server")
+        print(f"  token          {base}/token")
+        print(f"  authorize      {base}/authorize")
+        print(f"  introspection  {base}/introspect")
+        print(f"  resource       {base}/resource")
+        if args.write_config:
+            path = server.write_target_file(args.write_config)
+            print(f"  target file    {path}  (run: {PROG} run --config {path})")
+        print("press Ctrl-C to stop", flush=True)
+        stop.wait()
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

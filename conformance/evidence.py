@@ -1,0 +1,161 @@
+"""Evidence: every HTTP exchange the suite makes, recorded, redacted and rendered.
+
+Secrets (client secrets, private keys, access and refresh tokens, authorization codes, client
+assertions) are registered with a `Redactor` as soon as the suite sees them, and every piece of text
+that leaves the process (report, log, failure message, curl command) passes through `Redactor.redact`.
+Redaction happens at render time, so a token learnt after an exchange was recorded is still hidden.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from conformance.jose import JOSEError, decode_jws
+
+__all__ = ["Exchange", "Redactor", "render_exchanges"]
+
+_MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
+
+
+class Redactor:
+    """Replaces every registered secret, in every encoding the suite sends it in, by a placeholder."""
+
+    def __init__(self) -> None:
+        self._secrets: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def add(self, value: str | None, label: str) -> None:
+        """Register a secret; its URL-encoded forms are registered too."""
+        if not value or len(value) < _MIN_SECRET_LENGTH:
+            return
+        placeholder = f"<redacted:{label}>"
+        with self._lock:
+            for form in {value, quote_plus(value), quote(value, safe="")}:
+                self._secrets.setdefault(form, placeholder)
+
+    def redact(self, text: str) -> str:
+        """Return `text` with every registered secret replaced, longest first."""
+        with self._lock:
+            items = sorted(self._secrets.items(), key=lambda kv: -len(kv[0]))
+        for secret, placeholder in items:
+            if secret in text:
+                text = text.replace(secret, placeholder)
+        return text
+
+    def __contains__(self, value: str) -> bool:
+        with self._lock:
+            return value in self._secrets
+
+
+@dataclass
+class Exchange:
+    """One request the suite sent and what came back (or the transport error)."""
+
+    label: str
+    method: str
+    url: str
+    request_headers: list[tuple[str, str]]
+    request_body: str = ""
+    status: int | None = None
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    response_body: str = ""
+    error: str | None = None
+    duration_s: float = 0.0
+    body_truncated: bool = False
+
+    # --- reading the response ----------------------------------------------------------------
+    def header(self, name: str) -> str | None:
+        """The first response header of that name (case-insensitive), or None."""
+        values = self.headers(name)
+        return values[0] if values else None
+
+    def headers(self, name: str) -> list[str]:
+        """Every response header line of that name (case-insensitive), in order."""
+        return [v for k, v in self.response_headers if k.lower() == name.lower()]
+
+    def json(self) -> Any:
+        """The response body parsed as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.response_body)
+        except (ValueError, TypeError):
+            return None
+
+    def json_object(self) -> dict[str, Any]:
+        """The response body as a JSON object, or an empty dict."""
+        value = self.json()
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def ok(self) -> bool:
+        """True when a 2xx response came back."""
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def proofs(self) -> list[str]:
+        """The DPoP header values this request carried."""
+        return [v for k, v in self.request_headers if k.lower() == "dpop"]
+
+    # --- rendering ---------------------------------------------------------------------------
+    def summary(self) -> str:
+        """One line: method, URL and what came back."""
+        if self.error:
+            return f"{self.method} {self.url} -> no response ({self.error})"
+        error = self.json_object().get("error") if self.status and self.status >= 400 else None
+        challenge = self.header("WWW-Authenticate")
+        extra = f" error={error}" if error else ""
+        if challenge and self.status == 401 and not error:
+            extra = f" WWW-Authenticate: {challenge}"
+        return f"{self.method} {self.url} -> {self.status}{extra}"
+
+    def render(self) -> str:
+        """Full text: request line, headers, decoded proofs, body; response status, headers, body."""
+        lines = [f"## {self.label}", f"> {self.method} {self.url}"]
+        lines += [f"> {k}: {v}" for k, v in self.request_headers]
+        if self.request_body:
+            lines += [">", f"> {self.request_body}"]
+        for i, proof in enumerate(self.proofs, 1):
+            lines.append(f"  decoded DPoP proof{f' #{i}' if len(self.proofs) > 1 else ''}: {decode_for_display(proof)}")
+        if self.error:
+            lines.append(f"< (no response: {self.error})")
+        else:
+            lines.append(f"< {self.status}   ({self.duration_s * 1000:.0f} ms)")
+            lines += [f"< {k}: {v}" for k, v in self.response_headers]
+            if self.response_body:
+                body = self.response_body + (" …(truncated)" if self.body_truncated else "")
+                lines += ["<", f"< {body}"]
+        return "\n".join(lines)
+
+    def curl(self) -> str:
+        """A curl command that sends this exact request again."""
+        parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
+        for k, v in self.request_headers:
+            if k.lower() in ("host", "content-length", "accept-encoding", "connection", "user-agent"):
+                continue
+            parts += ["-H", shlex.quote(f"{k}: {v}")]
+        if self.request_body:
+            parts += ["--data-raw", shlex.quote(self.request_body)]
+        return " ".join(parts)
+
+
+def decode_for_display(proof: str) -> str:
+    """The proof's header and claims as JSON, or a note saying why it does not decode."""
+    try:
+        decoded = decode_jws(proof)
+    except JOSEError as exc:
+        return f"(not a decodable JWS: {exc})"
+    header = json.dumps(decoded.header, separators=(",", ":"))
+    claims = json.dumps(decoded.payload, separators=(",", ":"))
+    return f"header={header} claims={claims} signature={len(decoded.signature)} bytes"
+
+
+def render_exchanges(exchanges: list[Exchange], redactor: Redactor) -> str:
+    """All exchanges of a case, rendered and redacted, with a curl command for each."""
+    blocks = []
+    for ex in exchanges:
+        blocks.append(ex.render() + "\n  reproduce: " + ex.curl())
+    return redactor.redact("\n\n".join(blocks))

@@ -1,0 +1,329 @@
+"""The pytest plugin: target options, the `dpop` fixture, verdicts, evidence and results.json.
+
+Registered through the `pytest11` entry point (name `conformance.plugin`), so `pytest cases
+--dpop-config FILE` works wherever the package is installed. Without a target file the plugin starts the
+embedded reference server for the session and runs against it.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tomllib
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.catalog import CaseInfo
+from conformance.evidence import Redactor, render_exchanges
+from conformance.flow import FlowError
+from conformance.results import CaseRecord, ResultsWriter
+from conformance.session import DPoPSession
+from conformance.target import ConfigError, Target, load_target, parse_target
+from conformance.verdicts import CouldNotJudge, Observation, Outcome, Violation, outcome_for_level
+
+SESSION_KEY = pytest.StashKey[DPoPSession]()
+REDACTOR_KEY = pytest.StashKey[Redactor]()
+TARGET_KEY = pytest.StashKey[Target]()
+NOTE_KEY = pytest.StashKey[list[str]]()
+
+_PROP = "dpop_"  # prefix of the user_properties this plugin adds (they reach junit.xml too)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dpop", "DPoP conformance (dpop-conformance)")
+    group.addoption(
+        "--dpop-config",
+        metavar="FILE",
+        help="target file (TOML); default: env DPOP_CONFIG, ini dpop_config, else the embedded reference server",
+    )
+    group.addoption("--dpop-results", metavar="FILE", help="write results.json here")
+    group.addoption("--dpop-strict", action="store_true", help="SHOULD violations (warnings) fail the run")
+    group.addoption(
+        "--dpop-reference-nonce",
+        default="both",
+        choices=("none", "as", "rs", "both"),
+        help="nonce mode of the embedded reference server (without a target file)",
+    )
+    group.addoption(
+        "--dpop-reference-defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch a defect on in the embedded reference server (repeatable)",
+    )
+    parser.addini("dpop_config", "target file used when --dpop-config is not given")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "dpop_case(info): a DPoP conformance case (set by @conformance.catalog.case)")
+    config.stash[REDACTOR_KEY] = Redactor()
+    path = _config_path(config)
+    if path:
+        try:
+            target = load_target(path)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.stash[TARGET_KEY] = target
+    results = config.getoption("dpop_results")
+    if results and not hasattr(config, "workerinput"):  # the xdist controller (or a plain run) writes it
+        writer = ResultsWriter(_target_summary(config.stash.get(TARGET_KEY, None)))
+        config.pluginmanager.register(_ResultsCollector(config, writer, str(results)), "dpop-results")
+
+
+def _config_path(config: pytest.Config) -> str | None:
+    value = config.getoption("dpop_config") or os.environ.get("DPOP_CONFIG") or config.getini("dpop_config")
+    return str(value) if value else None
+
+
+def _target_summary(target: Target | None) -> dict[str, Any]:
+    if target is None:
+        return {"name": "reference", "token_endpoint": None, "resource_url": None, "embedded": True}
+    server = target.authorization_server
+    return {
+        "name": target.name,
+        "token_endpoint": server.token_endpoint if server else None,
+        "issuer": server.issuer if server else None,
+        "resource_url": target.resource_server.url if target.resource_server else None,
+        "source": target.source,
+    }
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    path = _config_path(config)
+    return (
+        f"dpop: target file {path}" if path else "dpop: no target file; running against the embedded reference server"
+    )
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dpop(request: pytest.FixtureRequest) -> Iterator[DPoPSession]:
+    """The run's DPoPSession (target, client, key, endpoints, bound token)."""
+    config = request.config
+    target = config.stash.get(TARGET_KEY, None)
+    server = None
+    if target is None:
+        from conformance.reference import RunningServer, ServerSettings  # only needed without a target file
+
+        settings = ServerSettings(
+            nonce=config.getoption("dpop_reference_nonce"), defects=frozenset(config.getoption("dpop_reference_defect"))
+        )
+        server = RunningServer(settings).start()
+        target = parse_target(tomllib.loads(server.target_toml()), source="embedded reference server")
+    session = DPoPSession(target, redactor=config.stash[REDACTOR_KEY])
+    config.stash[SESSION_KEY] = session
+    try:
+        yield session
+    finally:
+        session.close()
+        if server is not None:
+            server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _dpop_case_log(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Give each case its own exchange log (attached to the report as evidence)."""
+    session = request.config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.client.log = []
+    request.node.stash[NOTE_KEY] = []
+    yield
+
+
+@pytest.fixture
+def note(request: pytest.FixtureRequest) -> Any:
+    """`note("...")` records what a passing case observed; it becomes the case's message."""
+    notes = request.node.stash[NOTE_KEY]
+    return notes.append
+
+
+# --- verdicts -------------------------------------------------------------------------------
+
+
+def _case_info(item: pytest.Item) -> CaseInfo | None:
+    marker = item.get_closest_marker("dpop_case")
+    return marker.args[0] if marker else None
+
+
+def _judge(
+    report: pytest.TestReport, call: pytest.CallInfo[None], info: CaseInfo, notes: list[str]
+) -> tuple[Outcome, str]:
+    excinfo = call.excinfo
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        return Outcome.SKIPPED, reason.removeprefix("Skipped: ")
+    if excinfo is None:
+        return Outcome.PASSED, "; ".join(notes)
+    exc = excinfo.value
+    if report.when != "call":
+        return Outcome.ERROR, f"could not set the case up: {_exception_text(exc)}"
+    if isinstance(exc, Violation):
+        return outcome_for_level(exc.level or info.level), str(exc)
+    if isinstance(exc, Observation):
+        return Outcome.INFO, str(exc)
+    if isinstance(exc, CouldNotJudge | FlowError):
+        return Outcome.ERROR, str(exc)
+    if isinstance(exc, AssertionError):
+        return outcome_for_level(info.level), str(exc)
+    return Outcome.ERROR, f"the case could not run: {_exception_text(exc)}"
+
+
+def _exception_text(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    info = _case_info(item)
+    if info is None:
+        return report
+    if report.when == "teardown" and report.passed:
+        return report
+    if report.when == "setup" and report.passed:
+        return report
+    redactor = item.config.stash[REDACTOR_KEY]
+    outcome, message = _judge(report, call, info, item.stash.get(NOTE_KEY, []))
+    message = redactor.redact(message)
+    strict = item.config.getoption("dpop_strict")
+    if outcome in (Outcome.WARNING, Outcome.INFO) and not (strict and outcome is Outcome.WARNING):
+        report.outcome = "passed"
+        report.longrepr = None
+    elif outcome in (Outcome.FAILED, Outcome.ERROR) or (strict and outcome is Outcome.WARNING):
+        report.outcome = "failed"
+        report.longrepr = message
+    session = item.config.stash.get(SESSION_KEY, None)
+    exchanges = list(session.client.log) if session else []
+    exc = call.excinfo.value if call.excinfo else None
+    for extra in getattr(exc, "exchanges", []) or []:
+        if extra not in exchanges:
+            exchanges.insert(0, extra)
+    evidence = render_exchanges(exchanges, redactor) if exchanges else ""
+    # On the item too: junit.xml writes the properties of the teardown report, which copies the item's.
+    item.user_properties = [p for p in item.user_properties if not str(p[0]).startswith(_PROP)] + [
+        (f"{_PROP}case", info.id),
+        (f"{_PROP}title", info.title),
+        (f"{_PROP}section", info.section),
+        (f"{_PROP}level", info.level.value),
+        (f"{_PROP}actor", info.actor),
+        (f"{_PROP}requirement", info.requirement),
+        (f"{_PROP}outcome", outcome.value),
+        (f"{_PROP}message", message),
+    ]
+    report.user_properties = list(item.user_properties)
+    _add_html_evidence(report, info, outcome, message, evidence)
+    return report
+
+
+def _add_html_evidence(
+    report: pytest.TestReport, info: CaseInfo, outcome: Outcome, message: str, evidence: str
+) -> None:
+    try:
+        from pytest_html import extras as html_extras
+    except ImportError:  # pragma: no cover - pytest-html is a dependency, but the plugin works without it
+        return
+    doc = html.escape(info.doc)
+    body = (
+        f'<div class="dpop-evidence"><p><b>{html.escape(info.id)}</b> — {html.escape(info.title)} '
+        f'(<a href="{info.rfc_url}">RFC 9449 §{html.escape(info.section)}</a>, {info.level.value}, '
+        f"{info.actor}): <b>{outcome.value}</b></p><pre>{doc}</pre>"
+        + (f"<pre>{html.escape(message)}</pre>" if message else "")
+        + (
+            f"<details><summary>requests and responses</summary><pre>{html.escape(evidence)}</pre></details>"
+            if evidence
+            else ""
+        )
+        + "</div>"
+    )
+    extras = list(getattr(report, "extras", []))
+    extras.append(html_extras.html(body))
+    report.extras = extras  # type: ignore[attr-defined]  # pytest-html reads this attribute
+
+
+def _props(report: pytest.TestReport | pytest.CollectReport) -> dict[str, str]:
+    properties = getattr(report, "user_properties", ())  # collection reports have none
+    return {k[len(_PROP) :]: v for k, v in properties if isinstance(k, str) and k.startswith(_PROP)}
+
+
+def pytest_report_teststatus(
+    report: pytest.TestReport | pytest.CollectReport, config: pytest.Config
+) -> tuple[str, str, str] | None:
+    props = _props(report)
+    outcome = props.get("outcome")
+    if outcome == "warning" and report.passed:
+        return "warning", "W", "WARNING"
+    if outcome == "info" and report.passed:
+        return "info", "i", "INFO"
+    if outcome == "error" and report.when == "call":
+        return "error", "E", "ERROR"
+    return None
+
+
+class _ResultsCollector:
+    """Turns annotated reports into results.json records (on the xdist controller, or in a plain run)."""
+
+    def __init__(self, config: pytest.Config, writer: ResultsWriter, path: str) -> None:
+        self.config = config
+        self.writer = writer
+        self.path = path
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = _props(report)
+        if "case" not in props or (report.when == "teardown" and report.passed):
+            return
+        previous = self.writer.records.get(report.nodeid)
+        duration = report.duration + (previous.duration_s if previous else 0.0)
+        self.writer.record(
+            CaseRecord(
+                id=props["case"],
+                title=props["title"],
+                section=props["section"],
+                level=props["level"],
+                actor=props["actor"],
+                outcome=props["outcome"],
+                message=props["message"],
+                duration_s=round(duration, 4),
+                requirement=props["requirement"],
+                rfc_url=f"https://www.rfc-editor.org/rfc/rfc9449#section-{props['section']}",
+                nodeid=report.nodeid,
+            )
+        )
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.writer.target.get("embedded") and SESSION_KEY in self.config.stash:
+            self.writer.target.update(_target_summary(self.config.stash[SESSION_KEY].target), embedded=True)
+        self.writer.write(self.path)
+
+
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells.insert(1, "<th>Case</th>")
+    cells.insert(2, "<th>Section</th>")
+    cells.insert(3, "<th>Level</th>")
+    cells.insert(4, "<th>Actor</th>")
+    cells.insert(5, "<th>Outcome</th>")
+
+
+def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+    props = _props(report)
+    section = html.escape(props.get("section", ""))
+    link = f'<a href="https://www.rfc-editor.org/rfc/rfc9449#section-{section}">§{section}</a>' if section else ""
+    cells.insert(1, f"<td>{html.escape(props.get('case', ''))}</td>")
+    cells.insert(2, f"<td>{link}</td>")
+    cells.insert(3, f"<td>{html.escape(props.get('level', ''))}</td>")
+    cells.insert(4, f"<td>{html.escape(props.get('actor', ''))}</td>")
+    cells.insert(5, f"<td>{html.escape(props.get('outcome', ''))}</td>")
+
+
+def locate_cases() -> Path:
+    """The folder of conformance cases: shipped inside the package, or `cases/` of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "cases", here.parent / "cases"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the conformance cases are missing from this installation; reinstall dpop-conformance")

@@ -1,0 +1,89 @@
+"""The reference server's Starlette application: AS and RS routes, CORS."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from conformance.reference.authorization import AuthorizationServer
+from conformance.reference.context import ServerContext
+from conformance.reference.resource import ResourceServer
+from conformance.reference.settings import ServerSettings
+
+__all__ = ["create_app"]
+
+_ALLOW_HEADERS = "Authorization, DPoP, Content-Type"
+_EXPOSE_HEADERS = "WWW-Authenticate, DPoP-Nonce"
+
+
+class _ExposeHeaders:
+    """Lets browser clients read WWW-Authenticate and DPoP-Nonce (RFC 9449 §7.1, §8).
+
+    Pure ASGI rather than BaseHTTPMiddleware, which would buffer every response in another task.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or "origin" not in Headers(scope=scope):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Access-Control-Allow-Origin"] = "*"
+                headers["Access-Control-Expose-Headers"] = _EXPOSE_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+def _preflight(methods: str) -> Callable[[Request], Awaitable[Response]]:
+    async def preflight(request: Request) -> Response:
+        # No cookies are ever used, so "*" is safe: credentials travel in explicit headers only.
+        return Response(
+            status_code=204,
+            headers={
+                "Access-Control-Allow-Origin": "*",
+                "Access-Control-Allow-Methods": methods,
+                "Access-Control-Allow-Headers": _ALLOW_HEADERS,
+                "Access-Control-Max-Age": "600",
+            },
+        )
+
+    return preflight
+
+
+def create_app(settings: ServerSettings, base_url: str) -> Starlette:
+    """Build the reference AS + RS for `settings`, reachable at `base_url` (its issuer).
+
+    `base_url` is also the only source of the server's own URL for htu checks: request headers
+    such as Host or X-Forwarded-Host are never consulted (unless a defect says so).
+    """
+    ctx = ServerContext(settings=settings, base_url=base_url)
+    authz = AuthorizationServer(ctx)
+    rs = ResourceServer(ctx)
+    routes = [
+        Route("/.well-known/oauth-authorization-server", authz.metadata, methods=["GET"]),
+        Route("/.well-known/openid-configuration", authz.metadata, methods=["GET"]),
+        Route("/jwks", authz.jwks, methods=["GET"]),
+        Route("/authorize", authz.authorize, methods=["GET"]),
+        Route("/authorize/consent", authz.consent, methods=["GET"]),
+        Route("/token", authz.token, methods=["POST"]),
+        Route("/token", _preflight("POST, OPTIONS"), methods=["OPTIONS"]),
+        Route("/introspect", authz.introspect, methods=["POST"]),
+        Route("/resource", rs.resource, methods=["GET", "POST"]),
+        Route("/resource", _preflight("GET, POST, OPTIONS"), methods=["OPTIONS"]),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(_ExposeHeaders)])
+    app.state.context = ctx
+    return app

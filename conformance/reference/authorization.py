@@ -1,0 +1,352 @@
+"""Authorization-server endpoints: metadata, JWKS, authorize (+ consent hop), token, introspection."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from conformance.jose import b64url_encode
+from conformance.reference.clients import AuthenticatedClient, ClientAuthError, authenticate_client
+from conformance.reference.context import ServerContext
+from conformance.reference.tokens import AuthorizationCode, PendingAuthorization, RefreshGrant
+from conformance.reference.verify import USE_NONCE, ProofError, VerifiedProof, verify_proof
+from conformance.reference.web import NO_STORE, FormError, internal_error, oauth_error, read_form
+
+__all__ = ["AuthorizationServer"]
+
+_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
+# Which grants each kind of client may use; public clients cannot keep a secret for client_credentials.
+_CLIENT_GRANTS = {
+    "confidential": frozenset(_GRANTS),
+    "jwt": frozenset(_GRANTS),
+    "public": frozenset({"authorization_code", "refresh_token"}),
+}
+_B64URL_43 = re.compile(r"[A-Za-z0-9_-]{43}")
+_PKCE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+# The resource owner behind every authorization code: login is automatic on this test server.
+_USER = "conformance-user"
+
+
+class _GrantError(Exception):
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+def _resolve_scope(requested: str | None, allowed: str) -> str:
+    """The granted scope: all of `allowed` by default, else the requested subset of it."""
+    allowed_values = allowed.split()
+    if requested is None:
+        return " ".join(allowed_values)
+    wanted = list(dict.fromkeys(requested.split()))
+    if not wanted:
+        return " ".join(allowed_values)
+    if not all(value in allowed_values for value in wanted):
+        raise _GrantError("invalid_scope", "requested scope is not allowed")
+    return " ".join(wanted)
+
+
+def _with_params(uri: str, params: dict[str, str]) -> str:
+    """Append query parameters to a redirect URI that may already carry a query."""
+    parts = urlsplit(uri)
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def _user_error(description: str) -> Response:
+    """An error shown to the user instead of redirecting to an untrusted redirect URI."""
+    return PlainTextResponse(f"invalid_request: {description}", status_code=400, headers=NO_STORE)
+
+
+def _redirect(location: str) -> Response:
+    # Built by hand: RedirectResponse would re-quote the already encoded query.
+    return Response(status_code=302, headers={"Location": location, **NO_STORE})
+
+
+class AuthorizationServer:
+    """The AS endpoints of one reference-server instance."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+
+    # Metadata -----------------------------------------------------------------------------------
+
+    async def metadata(self, request: Request) -> Response:
+        """RFC 8414 authorization server metadata (also served as openid-configuration)."""
+        ctx = self.ctx
+        algs = list(ctx.settings.signing_algs)
+        if "metadata-algs" in ctx.defects:
+            algs += ["none", "HS256"]
+        document = {
+            "issuer": ctx.base_url,
+            "authorization_endpoint": ctx.endpoint("/authorize"),
+            "token_endpoint": ctx.endpoint("/token"),
+            "introspection_endpoint": ctx.endpoint("/introspect"),
+            "jwks_uri": ctx.endpoint("/jwks"),
+            "response_types_supported": ["code"],
+            "grant_types_supported": list(_GRANTS),
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none",
+            ],
+            "code_challenge_methods_supported": ["S256"],
+            "dpop_signing_alg_values_supported": algs,
+            "authorization_response_iss_parameter_supported": True,
+        }
+        return JSONResponse(document)
+
+    async def jwks(self, request: Request) -> Response:
+        """The AS public signing key."""
+        return JSONResponse(self.ctx.issuer.jwks())
+
+    # Authorization endpoint ---------------------------------------------------------------------
+
+    async def authorize(self, request: Request) -> Response:
+        """Validate an authorization request and hop to the automatic consent step."""
+        ctx = self.ctx
+        settings = ctx.settings
+        params: dict[str, str] = {}
+        repeated: set[str] = set()
+        for name, value in request.query_params.multi_items():
+            if name in params:
+                repeated.add(name)
+            elif value:
+                params[name] = value
+        client_id = params.get("client_id")
+        # Errors about the client or redirect URI are shown to the user, never redirected (§4.1.2.1).
+        known_clients = (settings.client_id, settings.public_client_id)
+        if client_id is None or "client_id" in repeated or client_id not in known_clients:
+            return _user_error("unknown or missing client_id")
+        redirect_uri = params.get("redirect_uri")
+        if redirect_uri is None or "redirect_uri" in repeated or redirect_uri != settings.redirect_uri:
+            return _user_error("redirect_uri is not registered")
+        state = params.get("state")
+
+        def fail(error: str, description: str) -> Response:
+            reply = {"error": error, "error_description": description, "iss": ctx.base_url}
+            if state is not None:
+                reply["state"] = state
+            return _redirect(_with_params(settings.redirect_uri, reply))
+
+        if repeated:
+            return fail("invalid_request", f"repeated parameter {sorted(repeated)[0]}")
+        if params.get("response_type") != "code":
+            return fail("unsupported_response_type", "response_type must be code")
+        challenge = params.get("code_challenge")
+        if challenge is None:
+            return fail("invalid_request", "code_challenge is required")
+        if params.get("code_challenge_method") != "S256":
+            return fail("invalid_request", "code_challenge_method must be S256")
+        if not _B64URL_43.fullmatch(challenge):
+            return fail("invalid_request", "code_challenge must be 43 base64url characters")
+        dpop_jkt = params.get("dpop_jkt")
+        if dpop_jkt is not None and not _B64URL_43.fullmatch(dpop_jkt):
+            return fail("invalid_request", "dpop_jkt must be a base64url SHA-256 JWK thumbprint")
+        try:
+            scope = _resolve_scope(params.get("scope"), settings.scope)
+        except _GrantError as exc:
+            return fail(exc.error, exc.description)
+        pending = PendingAuthorization(
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            code_challenge=challenge,
+            scope=scope,
+            state=state,
+            dpop_jkt=dpop_jkt,
+        )
+        tx = ctx.pending.put(pending)
+        return _redirect(f"{ctx.base_url}/authorize/consent?{urlencode({'tx': tx})}")
+
+    async def consent(self, request: Request) -> Response:
+        """The automatic consent hop: issue the code and redirect back to the client."""
+        ctx = self.ctx
+        tx = request.query_params.get("tx")
+        pending = ctx.pending.pop(tx) if tx else None
+        if pending is None:
+            return _user_error("unknown or expired authorization")
+        code = ctx.codes.put(
+            AuthorizationCode(
+                client_id=pending.client_id,
+                redirect_uri=pending.redirect_uri,
+                code_challenge=pending.code_challenge,
+                scope=pending.scope,
+                dpop_jkt=pending.dpop_jkt,
+                sub=_USER,
+            )
+        )
+        reply = {"code": code, "iss": ctx.base_url}
+        if pending.state is not None:
+            reply["state"] = pending.state
+        return _redirect(_with_params(pending.redirect_uri, reply))
+
+    # Token endpoint -----------------------------------------------------------------------------
+
+    def _proof_error(self, exc: ProofError) -> Response:
+        defects = self.ctx.defects
+        if exc.status == 500:
+            return internal_error()
+        if exc.error != USE_NONCE:
+            return oauth_error(exc.error, exc.description, exc.status or 400)
+        status = 401 if "as-nonce-status" in defects else 400
+        response = oauth_error(exc.error, exc.description, status)
+        nonce = self.ctx.nonces.issue("as")
+        response.headers["DPoP-Nonce"] = nonce
+        if "nonce-header-count" in defects:
+            response.headers.append("DPoP-Nonce", nonce)
+        return response
+
+    def _bound_jkt(self, proof: VerifiedProof) -> str:
+        if "cnf-jkt" in self.ctx.defects:
+            # The classic mistake: hashing the JWK as received instead of its RFC 7638 form.
+            return b64url_encode(hashlib.sha256(json.dumps(proof.jwk).encode("utf-8")).digest())
+        return proof.jkt
+
+    def _code_grant(self, form: dict[str, str], client: AuthenticatedClient, proof: VerifiedProof) -> str:
+        ctx = self.ctx
+        code, redirect_uri, verifier = (form.get(n) for n in ("code", "redirect_uri", "code_verifier"))
+        if code is None or redirect_uri is None or verifier is None:
+            raise _GrantError("invalid_request", "code, redirect_uri and code_verifier are required")
+        # Popped before any other check: a code is single-use even when redemption fails.
+        grant = ctx.codes.pop(code)
+        if grant is None or grant.client_id != client.client_id:
+            raise _GrantError("invalid_grant", "authorization code is invalid, expired or already used")
+        if redirect_uri != grant.redirect_uri:
+            raise _GrantError("invalid_grant", "redirect_uri does not match the authorization request")
+        if not _PKCE_VERIFIER.fullmatch(verifier):
+            raise _GrantError("invalid_grant", "code_verifier is malformed")
+        computed = b64url_encode(hashlib.sha256(verifier.encode("ascii")).digest())
+        if not hmac.compare_digest(computed, grant.code_challenge):
+            raise _GrantError("invalid_grant", "PKCE verification failed")
+        if grant.dpop_jkt is not None and grant.dpop_jkt != proof.jkt and "dpop-jkt" not in ctx.defects:
+            raise _GrantError("invalid_grant", "DPoP proof key does not match dpop_jkt")
+        return grant.scope
+
+    def _refresh_grant(
+        self, form: dict[str, str], client: AuthenticatedClient, proof: VerifiedProof
+    ) -> tuple[str, str]:
+        ctx = self.ctx
+        token = form.get("refresh_token")
+        if token is None:
+            raise _GrantError("invalid_request", "refresh_token is required")
+        grant = ctx.refresh_tokens.get(token)
+        if grant is None or grant.client_id != client.client_id:
+            raise _GrantError("invalid_grant", "refresh token is invalid or expired")
+        # RFC 9449 §5: a public client's refresh token only works with the key it was bound to.
+        if grant.jkt is not None and grant.jkt != proof.jkt:
+            raise _GrantError("invalid_grant", "refresh token is bound to another DPoP key")
+        scope = _resolve_scope(form.get("scope"), grant.scope)
+        # Rotation: the old token dies now; a concurrent second use of it loses this race.
+        if ctx.refresh_tokens.pop(token) is None:
+            raise _GrantError("invalid_grant", "refresh token is invalid or expired")
+        return scope, grant.sub
+
+    async def token(self, request: Request) -> Response:
+        """The token endpoint; every grant requires a valid DPoP proof."""
+        ctx = self.ctx
+        try:
+            form = await read_form(request)
+        except FormError as exc:
+            return oauth_error("invalid_request", str(exc))
+        try:
+            client = authenticate_client(ctx, form, request.headers.getlist("authorization"), ctx.endpoint("/token"))
+        except ClientAuthError as exc:
+            challenge = {"WWW-Authenticate": 'Basic realm="reference"'} if exc.basic else None
+            return oauth_error(exc.error, exc.description, exc.status, challenge)
+        grant_type = form.get("grant_type")
+        if grant_type is None:
+            return oauth_error("invalid_request", "grant_type is required")
+        if grant_type not in _GRANTS:
+            return oauth_error("unsupported_grant_type", "grant_type is not supported")
+        if grant_type not in _CLIENT_GRANTS[client.kind]:
+            return oauth_error("unauthorized_client", "this client may not use this grant_type")
+        proofs = request.headers.getlist("dpop")
+        if not proofs:
+            # Every client here is registered with dpop_bound_access_tokens (RFC 9449 §5.2).
+            return oauth_error("invalid_request", "DPoP proof required")
+        try:
+            proof = verify_proof(
+                proofs,
+                method=request.method,
+                url=ctx.request_url(request),
+                settings=ctx.settings,
+                nonce_check=ctx.nonce_check("as"),
+                access_token=None,
+                replay=ctx.replay,
+            )
+        except ProofError as exc:
+            return self._proof_error(exc)
+        try:
+            refresh = grant_type != "client_credentials"
+            if grant_type == "client_credentials":
+                scope, sub = _resolve_scope(form.get("scope"), ctx.settings.scope), client.client_id
+            elif grant_type == "authorization_code":
+                scope, sub = self._code_grant(form, client, proof), _USER
+            else:
+                scope, sub = self._refresh_grant(form, client, proof)
+        except _GrantError as exc:
+            return oauth_error(exc.error, exc.description)
+        return self._token_response(client, proof, scope, sub, refresh=refresh)
+
+    def _token_response(
+        self, client: AuthenticatedClient, proof: VerifiedProof, scope: str, sub: str, *, refresh: bool
+    ) -> Response:
+        ctx = self.ctx
+        defects = ctx.defects
+        access_token, _ = ctx.issuer.issue(sub=sub, client_id=client.client_id, scope=scope, jkt=self._bound_jkt(proof))
+        body: dict[str, object] = {
+            "access_token": access_token,
+            "token_type": "Bearer" if "token-type" in defects else "DPoP",
+            "expires_in": ctx.settings.access_token_ttl,
+            "scope": scope,
+        }
+        if refresh:
+            # Only public clients' refresh tokens are key-bound (§5); confidential ones may rotate keys.
+            bound = client.kind == "public" and "refresh-binding" not in defects
+            grant = RefreshGrant(client.client_id, scope, sub, proof.jkt if bound else None)
+            body["refresh_token"] = ctx.refresh_tokens.put(grant)
+        headers = {"Pragma": "no-cache"} if "no-store" in defects else dict(NO_STORE)
+        response = JSONResponse(body, headers=headers)
+        ctx.add_fresh_nonce(response, "as")
+        return response
+
+    # Introspection ------------------------------------------------------------------------------
+
+    async def introspect(self, request: Request) -> Response:
+        """RFC 7662 introspection for the confidential and JWT clients; no DPoP needed (§6.2)."""
+        ctx = self.ctx
+        try:
+            form = await read_form(request)
+        except FormError as exc:
+            return oauth_error("invalid_request", str(exc))
+        try:
+            client = authenticate_client(
+                ctx, form, request.headers.getlist("authorization"), ctx.endpoint("/introspect")
+            )
+        except ClientAuthError as exc:
+            challenge = {"WWW-Authenticate": 'Basic realm="reference"'} if exc.basic else None
+            return oauth_error(exc.error, exc.description, exc.status, challenge)
+        if client.kind == "public":
+            return oauth_error("invalid_client", "public clients may not introspect", 401)
+        token = form.get("token")
+        if token is None:
+            return oauth_error("invalid_request", "token is required")
+        try:
+            claims = ctx.issuer.verify(token)
+        except ValueError:
+            return JSONResponse({"active": False}, headers=dict(NO_STORE))
+        body: dict[str, object] = {"active": True, "token_type": "DPoP"}
+        for name in ("client_id", "scope", "sub", "exp", "iat"):
+            body[name] = claims.get(name)
+        cnf = claims.get("cnf")
+        if isinstance(cnf, dict) and "introspection-cnf" not in ctx.defects:
+            body["cnf"] = {"jkt": cnf.get("jkt")}
+        return JSONResponse(body, headers=dict(NO_STORE))

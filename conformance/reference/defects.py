@@ -1,0 +1,88 @@
+"""Defect switches of the reference server.
+
+Each defect breaks exactly one check of the otherwise strict server, so the project's own tests can
+prove that every conformance case notices the defect it is written for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["DEFECTS", "Defect", "validate_defects"]
+
+
+@dataclass(frozen=True)
+class Defect:
+    """One defect switch: its name, the side it affects ("AS", "RS" or "both") and what it breaks."""
+
+    name: str
+    actor: str
+    description: str
+
+
+def _catalog(*entries: tuple[str, str, str]) -> dict[str, Defect]:
+    return {name: Defect(name=name, actor=actor, description=text) for name, actor, text in entries}
+
+
+DEFECTS: dict[str, Defect] = _catalog(
+    # Proof checks shared by the token endpoint and the resource (RFC 9449 §4.3).
+    ("multiple-proofs", "both", "accepts several DPoP header field lines and uses the first"),
+    ("malformed-500", "both", "answers an unparsable DPoP proof with HTTP 500"),
+    ("missing-claims", "both", "does not require jti, htm, htu and iat (still checks those present)"),
+    ("claim-types", "both", "accepts iat as a numeric string and jti of any JSON type"),
+    ("typ", "both", "skips the typ == dpop+jwt check"),
+    ("alg-none", "both", 'accepts alg "none" with an empty signature'),
+    ("alg-hs256", "both", 'accepts HS256 proofs with an {"kty":"oct"} jwk, verified by HMAC with its k'),
+    ("alg-policy", "both", "accepts any asymmetric alg jwcrypto can verify, advertised or not"),
+    ("signature", "both", "skips the proof signature verification"),
+    ("jwk-private", "both", "accepts a jwk header that contains private key members"),
+    ("htm", "both", "skips the htm check"),
+    ("htm-case", "both", "compares htm with the request method case-insensitively"),
+    ("htu", "both", "skips the htu check"),
+    ("htu-normalization", "both", "compares htu as an exact string, without RFC 3986 normalisation"),
+    ("htu-query", "both", "compares the request URL including its query with the htu"),
+    ("htu-forwarded", "both", "builds its own URL from X-Forwarded-* / Forwarded request headers"),
+    ("htu-https-assumed", "both", "builds its own URL with scheme https (rejects every valid proof)"),
+    ("iat", "both", "skips the iat window check"),
+    ("replay", "both", "keeps no jti replay cache"),
+    ("nonce-value", "both", "accepts any nonce value (only its presence is checked)"),
+    ("nonce-cross-server", "both", "AS and RS nonces share one scope"),
+    ("nonce-optional", "both", "hands out DPoP-Nonce on 200 responses but never demands a nonce"),
+    ("nonce-rejects-own", "both", "rejects every nonce, even its own, with use_dpop_nonce"),
+    # Authorization server only.
+    ("token-type", "AS", 'answers token_type "Bearer" although the token is DPoP-bound'),
+    ("cnf-jkt", "AS", "puts SHA-256 of the jwk JSON as received in cnf.jkt, not the RFC 7638 thumbprint"),
+    ("no-store", "AS", "omits Cache-Control: no-store on token responses"),
+    ("as-nonce-status", "AS", "answers the AS nonce challenge with 401 instead of 400"),
+    ("nonce-header-count", "AS", "sends the DPoP-Nonce header twice in the AS nonce challenge"),
+    ("nonce-syntax", "AS", "AS nonce values contain a space and a double quote (not NQCHAR)"),
+    ("refresh-binding", "AS", "does not bind public-client refresh tokens to the DPoP key"),
+    ("dpop-jkt", "AS", "ignores a dpop_jkt mismatch when the authorization code is redeemed"),
+    ("metadata-algs", "AS", 'advertises "none" and "HS256" in dpop_signing_alg_values_supported'),
+    ("introspection-cnf", "AS", "omits cnf from introspection responses"),
+    # Resource server only.
+    ("ath", "RS", "skips the ath check (also when ath is missing)"),
+    ("ath-hex", "RS", "compares ath with the hex SHA-256 of the token (rejects correct proofs)"),
+    ("key-binding", "RS", "skips the cnf.jkt vs proof key check"),
+    ("bearer-downgrade", "RS", "accepts a DPoP-bound token under the Bearer scheme"),
+    ("proof-optional", "RS", "accepts the DPoP scheme without a DPoP header"),
+    ("scheme-case", "RS", 'compares the Authorization scheme case-sensitively (rejects "dpop")'),
+    ("challenge-algs", "RS", "omits algs from WWW-Authenticate challenges"),
+    ("challenge-error", "RS", 'adds error="invalid_token" to the no-credentials challenge'),
+    ("rs-nonce-status", "RS", "answers the RS nonce challenge with 400 instead of 401"),
+    ("rs-nonce-header", "RS", "omits DPoP-Nonce from the RS nonce challenge"),
+    ("multiple-auth-methods", "RS", "answers Bearer + DPoP Authorization lines with 401 invalid_token"),
+)
+
+
+def validate_defects(names: Iterable[str]) -> frozenset[str]:
+    """Return the defect names as a frozenset; raise ValueError naming the first unknown one."""
+    if isinstance(names, str):
+        # A bare string would otherwise be split into one "defect" per character.
+        names = [names]
+    chosen = frozenset(names)
+    for name in sorted(chosen):
+        if name not in DEFECTS:
+            raise ValueError(f"unknown defect {name!r}; known defects: {', '.join(DEFECTS)}")
+    return chosen

@@ -1,0 +1,167 @@
+"""The protected resource (RFC 9449 §7 and §9): DPoP and Bearer schemes, challenges, RS nonces."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from conformance.reference.context import ServerContext
+from conformance.reference.tokens import TokenError
+from conformance.reference.verify import INVALID_PROOF, USE_NONCE, ProofError, verify_proof
+from conformance.reference.web import auth_param, internal_error
+
+__all__ = ["ResourceServer"]
+
+# RFC 9110 §11.4: credentials = auth-scheme [ 1*SP token68 ]; scheme is a token.
+_CREDENTIALS = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+) +([A-Za-z0-9._~+/-]+=*)")
+_SCHEMES = frozenset({"bearer", "dpop"})
+_MULTIPLE = "Multiple methods used to include access token"
+
+
+def _several_methods(lines: list[str]) -> bool:
+    """More than one Authorization line, or one line carrying two schemes (RFC 6750 §3.1)."""
+    if len(lines) > 1:
+        return True
+    if not lines:
+        return False
+    line = lines[0]
+    words = [w.lower() for w in re.split(r"[\s,]+", line) if w]
+    return "," in line or sum(w in _SCHEMES for w in words) > 1
+
+
+class ResourceServer:
+    """The protected resource at /resource."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+
+    # Challenges ---------------------------------------------------------------------------------
+
+    def _dpop(self, error: str | None = None, description: str | None = None) -> str:
+        params = []
+        if error is not None:
+            params.append(auth_param("error", error))
+        if description is not None:
+            params.append(auth_param("error_description", description))
+        if "challenge-algs" not in self.ctx.defects:
+            params.append(auth_param("algs", self.ctx.algs))
+        return "DPoP " + ", ".join(params) if params else "DPoP"
+
+    def _deny(self, status: int, challenge: str, error: str | None = None) -> Response:
+        body = {"error": error} if error else {}
+        return JSONResponse(
+            body, status_code=status, headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"}
+        )
+
+    def _dpop_error(self, error: str, description: str, status: int = 401) -> Response:
+        return self._deny(status, self._dpop(error, description), error)
+
+    def _no_credentials(self) -> Response:
+        # §7.2 / RFC 6750 §3.1: no credentials → challenge without error information.
+        error = "invalid_token" if "challenge-error" in self.ctx.defects else None
+        return self._deny(401, f"{self._dpop(error)}, Bearer")
+
+    def _bearer_error(self, description: str) -> Response:
+        challenge = f'Bearer error="invalid_token", {auth_param("error_description", description)}'
+        return self._deny(401, f"{challenge}, {self._dpop()}", "invalid_token")
+
+    def _multiple_methods(self) -> Response:
+        if "multiple-auth-methods" in self.ctx.defects:
+            challenge = f'DPoP error="invalid_token", {auth_param("error_description", _MULTIPLE)}'
+            return self._deny(401, challenge, "invalid_token")
+        challenge = f'DPoP error="invalid_request", {auth_param("error_description", _MULTIPLE)}'
+        return self._deny(400, challenge, "invalid_request")
+
+    # Endpoint -----------------------------------------------------------------------------------
+
+    def _granted(self, request: Request, claims: dict[str, Any]) -> Response:
+        body = {
+            "resource": "protected",
+            "method": request.method,
+            "client_id": claims.get("client_id"),
+            "sub": claims.get("sub"),
+        }
+        response = JSONResponse(body, headers={"Cache-Control": "no-store"})
+        self.ctx.add_fresh_nonce(response, "rs")
+        return response
+
+    def _scheme(self, scheme: str) -> str | None:
+        """The canonical scheme name, or None when it is neither DPoP nor Bearer."""
+        for name in ("DPoP", "Bearer"):
+            if scheme == name or ("scheme-case" not in self.ctx.defects and scheme.lower() == name.lower()):
+                return name
+        return None
+
+    async def resource(self, request: Request) -> Response:
+        """GET/POST /resource."""
+        lines = request.headers.getlist("authorization")
+        if _several_methods(lines):
+            return self._multiple_methods()
+        if not lines:
+            return self._no_credentials()
+        match = _CREDENTIALS.fullmatch(lines[0].strip())
+        if match is None:
+            return self._dpop_error("invalid_request", "Malformed Authorization header", 400)
+        scheme, token = self._scheme(match.group(1)), match.group(2)
+        if scheme is None:
+            # An unknown scheme carries no credentials this server understands.
+            return self._no_credentials()
+        if scheme == "Bearer":
+            return self._bearer(request, token)
+        return self._dpop_request(request, token)
+
+    def _bearer(self, request: Request, token: str) -> Response:
+        try:
+            claims = self.ctx.issuer.verify(token)
+        except TokenError as exc:
+            return self._bearer_error(str(exc))
+        # §7.2: a DPoP-aware RS must not accept a bound token as a bearer token.
+        if "cnf" in claims and "bearer-downgrade" not in self.ctx.defects:
+            return self._bearer_error("DPoP-bound token presented as a bearer token")
+        return self._granted(request, claims)
+
+    def _dpop_request(self, request: Request, token: str) -> Response:
+        ctx = self.ctx
+        try:
+            claims = ctx.issuer.verify(token)
+        except TokenError as exc:
+            return self._dpop_error("invalid_token", str(exc))
+        cnf = claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if not isinstance(jkt, str):
+            return self._dpop_error("invalid_token", "access token is not DPoP-bound")
+        proofs = request.headers.getlist("dpop")
+        if not proofs:
+            if "proof-optional" in ctx.defects:
+                return self._granted(request, claims)
+            return self._dpop_error(INVALID_PROOF, "DPoP proof required")
+        try:
+            proof = verify_proof(
+                proofs,
+                method=request.method,
+                url=ctx.request_url(request),
+                settings=ctx.settings,
+                nonce_check=ctx.nonce_check("rs"),
+                access_token=token,
+                replay=ctx.replay,
+            )
+        except ProofError as exc:
+            return self._proof_error(exc)
+        if proof.jkt != jkt and "key-binding" not in ctx.defects:
+            return self._dpop_error("invalid_token", "Invalid DPoP key binding")
+        return self._granted(request, claims)
+
+    def _proof_error(self, exc: ProofError) -> Response:
+        defects = self.ctx.defects
+        if exc.status == 500:
+            return internal_error()
+        if exc.error != USE_NONCE:
+            return self._dpop_error(exc.error, exc.description, exc.status or 401)
+        # §9: the RS nonce challenge is a 401 carrying a fresh DPoP-Nonce.
+        response = self._dpop_error(exc.error, exc.description, 400 if "rs-nonce-status" in defects else 401)
+        if "rs-nonce-header" not in defects:
+            response.headers["DPoP-Nonce"] = self.ctx.nonces.issue("rs")
+        return response

@@ -1,0 +1,309 @@
+"""DPoP proof verification (RFC 9449 §4.3), shared by the token endpoint and the protected resource.
+
+Every numbered check below is guarded by the defect switch that breaks it, so a defect changes
+exactly one behaviour. Replay protection runs last, after every check passed: a proof rejected for
+another reason (for instance a missing nonce) must not burn its jti.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.jose import DecodedJWS, JOSEError, access_token_hash, decode_jws, thumbprint
+from conformance.reference.keys import PRIVATE_MEMBERS, SignatureError, verify_signature, verify_with_jwcrypto
+from conformance.reference.nonces import NonceVerdict
+from conformance.reference.replay import ReplayCache, ReplayResult
+from conformance.reference.settings import ServerSettings
+from conformance.reference.urls import normalize_url, strip_query_and_fragment
+
+__all__ = ["INVALID_PROOF", "USE_NONCE", "ProofError", "VerifiedProof", "verify_proof"]
+
+INVALID_PROOF = "invalid_dpop_proof"
+USE_NONCE = "use_dpop_nonce"
+
+_TYP = "dpop+jwt"
+_MAX_JTI = 512
+_REQUIRED_CLAIMS = ("jti", "htm", "htu", "iat")
+_KEY_TYPES = frozenset({"EC", "RSA", "OKP"})
+
+
+class ProofError(Exception):
+    """A proof was refused. `error` is "invalid_dpop_proof" or "use_dpop_nonce".
+
+    `status` overrides the HTTP status the caller would normally use (only the `malformed-500`
+    defect sets it).
+    """
+
+    def __init__(self, error: str, description: str, status: int | None = None) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+@dataclass(frozen=True)
+class VerifiedProof:
+    """A proof that passed every check."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    jwk: dict[str, Any]
+    jkt: str
+    htu: str
+
+
+def _invalid(description: str) -> ProofError:
+    return ProofError(INVALID_PROOF, description)
+
+
+def _single_value(values: list[str], defects: frozenset[str]) -> str:
+    """Check 1: exactly one DPoP header field line, carrying one value."""
+    if not values:
+        raise _invalid("DPoP proof required")
+    if len(values) > 1 and "multiple-proofs" not in defects:
+        raise _invalid("more than one DPoP header")
+    value = values[0].strip()
+    # A comma means several field lines were combined into one (RFC 9110 §5.3).
+    if "," in value:
+        raise _invalid("more than one DPoP proof in the DPoP header")
+    return value
+
+
+def _parse(value: str, defects: frozenset[str]) -> DecodedJWS:
+    """Check 2: a compact JWS with JSON-object header and payload."""
+    try:
+        return decode_jws(value)
+    except (ValueError, RecursionError) as exc:  # JOSEError, oversized integers, deep nesting
+        detail = str(exc) if isinstance(exc, JOSEError) else "not a well-formed JWS"
+        raise ProofError(
+            INVALID_PROOF, f"malformed DPoP proof: {detail}", 500 if "malformed-500" in defects else None
+        ) from exc
+
+
+def _iat_number(value: Any, defects: frozenset[str]) -> float | None:
+    """The iat claim as a finite number, or None when its type is wrong."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and "claim-types" in defects:
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, int):
+        # Huge integers are still numbers, just far outside any window; float() would overflow.
+        return float(value) if abs(value) < 2**63 else math.copysign(math.inf, value)
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return None
+
+
+def _check_claims(claims: dict[str, Any], access_token: str | None, defects: frozenset[str]) -> None:
+    """Check 3: required claims are present and of the right JSON type."""
+    if "missing-claims" not in defects:
+        for name in _REQUIRED_CLAIMS:
+            if name not in claims:
+                raise _invalid(f"missing claim {name}")
+    if "jti" in claims:
+        jti = claims["jti"]
+        if isinstance(jti, str):
+            if not jti or len(jti) > _MAX_JTI:
+                raise _invalid(f"jti must be a non-empty string of at most {_MAX_JTI} characters")
+        elif "claim-types" not in defects:
+            raise _invalid("jti must be a string")
+    for name in ("htm", "htu"):
+        if name in claims and not isinstance(claims[name], str):
+            raise _invalid(f"{name} must be a string")
+    if "iat" in claims and _iat_number(claims["iat"], defects) is None:
+        raise _invalid("iat must be a JSON number")
+    if access_token is not None and "ath" not in defects and not isinstance(claims.get("ath"), str):
+        raise _invalid("missing claim ath")
+
+
+def _check_typ(header: dict[str, Any], defects: frozenset[str]) -> None:
+    """Check 4: explicit typing (§11.5)."""
+    if "typ" not in defects and header.get("typ") != _TYP:
+        raise _invalid("typ must be dpop+jwt")
+    # RFC 7515 §4.1.11: extensions we do not understand must make the JWS invalid.
+    if "crit" in header:
+        raise _invalid("crit header parameter is not supported")
+
+
+def _check_alg(header: dict[str, Any], settings: ServerSettings) -> str:
+    """Check 5: an asymmetric alg this server accepts; never none nor a MAC (§11.6)."""
+    alg = header.get("alg")
+    defects = settings.defects
+    if not isinstance(alg, str):
+        raise _invalid("alg must be a string")
+    if alg in settings.signing_algs:
+        return alg
+    if alg == "none" and "alg-none" in defects:
+        return alg
+    if alg == "HS256" and "alg-hs256" in defects:
+        return alg
+    if "alg-policy" in defects and alg != "none" and not alg.upper().startswith("HS"):
+        return alg
+    raise _invalid(f"alg {alg} is not accepted")
+
+
+def _check_jwk(header: dict[str, Any], alg: str, defects: frozenset[str]) -> dict[str, Any]:
+    """Check 7: a public key in the jwk header; kid, jku, x5c or x5u do not replace it."""
+    if "jwk" not in header:
+        raise _invalid("proof header has no jwk")
+    jwk = header["jwk"]
+    if not isinstance(jwk, dict):
+        raise _invalid("jwk must be a JSON object")
+    symmetric = alg == "HS256" and "alg-hs256" in defects
+    kty = jwk.get("kty")
+    # isinstance first: kty may be any JSON value, and a list or object is unhashable.
+    if not isinstance(kty, str) or (kty not in _KEY_TYPES and not (symmetric and kty == "oct")):
+        raise _invalid("jwk kty must be EC, RSA or OKP")
+    private = PRIVATE_MEMBERS.intersection(jwk) - ({"k"} if symmetric else set())
+    if private and "jwk-private" not in defects:
+        raise _invalid("jwk contains private key members")
+    try:
+        thumbprint(jwk)
+    except JOSEError as exc:
+        raise _invalid(f"jwk is not usable: {exc}") from exc
+    return jwk
+
+
+def _check_signature(proof: DecodedJWS, alg: str, jwk: dict[str, Any], settings: ServerSettings) -> None:
+    """Check 6: the signature verifies with the jwk, whose type fits the alg."""
+    if "signature" in settings.defects:
+        return
+    if alg == "none":
+        # Reachable only under `alg-none`, which still insists on the empty signature of RFC 7519 §6.
+        if proof.signature:
+            raise _invalid("alg none requires an empty signature")
+        return
+    try:
+        if alg in settings.signing_algs or alg == "HS256":
+            verify_signature(alg, jwk, proof.signing_input, proof.signature)
+        else:
+            verify_with_jwcrypto(alg, jwk, proof.raw)
+    except SignatureError as exc:
+        raise _invalid(f"invalid proof signature: {exc}") from exc
+
+
+def _check_htm(claims: dict[str, Any], method: str, defects: frozenset[str]) -> None:
+    """Check 8: htm equals the request method; methods are case-sensitive (RFC 9110 §9.1)."""
+    if "htm" in defects or "htm" not in claims:
+        return
+    htm: str = claims["htm"]
+    matches = htm.upper() == method.upper() if "htm-case" in defects else htm == method
+    if not matches:
+        raise _invalid("htm does not match the request method")
+
+
+def _htu_matches(htu: str, url: str, defects: frozenset[str]) -> bool:
+    if "htu-normalization" in defects:
+        return strip_query_and_fragment(htu) == strip_query_and_fragment(url)
+    keep_query = "htu-query" in defects
+    ours = normalize_url(url, keep_query=keep_query)
+    theirs = normalize_url(htu, keep_query=keep_query)
+    return ours is not None and ours == theirs
+
+
+def _check_htu(claims: dict[str, Any], url: str, defects: frozenset[str]) -> str:
+    """Check 9: htu equals the request URL, ignoring query and fragment. Returns the replay key URL."""
+    htu = claims.get("htu")
+    if not isinstance(htu, str):
+        return ""  # only reachable under `missing-claims`
+    if "htu" not in defects and not _htu_matches(htu, url, defects):
+        raise _invalid("htu does not match the request URL")
+    return normalize_url(htu) or htu
+
+
+def _check_nonce(claims: dict[str, Any], nonce_check: Callable[[str | None], NonceVerdict] | None) -> None:
+    """Check 10: the nonce claim carries a nonce this side issued (§8, §9)."""
+    if nonce_check is None:
+        return
+    nonce = claims.get("nonce")
+    verdict = nonce_check(nonce) if nonce is None or isinstance(nonce, str) else NonceVerdict.INVALID
+    if verdict is NonceVerdict.MISSING:
+        raise ProofError(USE_NONCE, "DPoP proof requires a server-provided nonce")
+    if verdict is NonceVerdict.INVALID:
+        raise ProofError(USE_NONCE, "DPoP nonce is invalid or expired")
+
+
+def _check_iat(claims: dict[str, Any], settings: ServerSettings, now: float) -> None:
+    """Check 11: the proof was created within the accepted window (§11.1)."""
+    if "iat" in settings.defects or "iat" not in claims:
+        return
+    iat = _iat_number(claims["iat"], settings.defects)
+    if iat is None:  # pragma: no cover - rejected by check 3
+        raise _invalid("iat must be a JSON number")
+    if iat < now - settings.iat_past:
+        raise _invalid("proof iat is too far in the past")
+    if iat > now + settings.iat_future:
+        raise _invalid("proof iat is too far in the future")
+
+
+def _check_ath(claims: dict[str, Any], access_token: str | None, defects: frozenset[str]) -> None:
+    """Check 12 (first half): ath is the hash of the presented access token (§4.2)."""
+    if access_token is None or "ath" in defects:
+        return
+    try:
+        if "ath-hex" in defects:
+            expected = hashlib.sha256(access_token.encode("ascii")).hexdigest()
+        else:
+            expected = access_token_hash(access_token)
+    except UnicodeEncodeError as exc:
+        raise _invalid("ath does not match the access token") from exc
+    if claims.get("ath") != expected:
+        raise _invalid("ath does not match the access token")
+
+
+def _check_replay(claims: dict[str, Any], htu: str, replay: ReplayCache, defects: frozenset[str]) -> None:
+    if "replay" in defects or "jti" not in claims:
+        return
+    jti = claims["jti"]
+    # Under `claim-types` jti can be any JSON value; its JSON text then serves as the identifier.
+    key = jti if isinstance(jti, str) else json.dumps(jti, sort_keys=True)
+    result = replay.add(key, htu)
+    if result is ReplayResult.REPLAYED:
+        raise _invalid("jti already used")
+    if result is ReplayResult.FULL:
+        raise _invalid("replay cache full, retry later")
+
+
+def verify_proof(
+    values: list[str],
+    *,
+    method: str,
+    url: str,
+    settings: ServerSettings,
+    nonce_check: Callable[[str | None], NonceVerdict] | None,
+    access_token: str | None,
+    replay: ReplayCache,
+    now: float | None = None,
+) -> VerifiedProof:
+    """Run the RFC 9449 §4.3 checks on the DPoP header values of one request.
+
+    `url` is the request URL as the server sees it (with its query, which is ignored unless the
+    `htu-query` defect is on); `nonce_check` is None when this side demands no nonce;
+    `access_token` is given at the resource server only. Raises ProofError on the first failure.
+    Key binding (cnf.jkt) is the caller's job, because its error code differs.
+    """
+    defects = settings.defects
+    now = time.time() if now is None else now
+    proof = _parse(_single_value(values, defects), defects)
+    header, claims = proof.header, proof.payload
+    _check_claims(claims, access_token, defects)
+    _check_typ(header, defects)
+    alg = _check_alg(header, settings)
+    jwk = _check_jwk(header, alg, defects)
+    _check_signature(proof, alg, jwk, settings)
+    _check_htm(claims, method, defects)
+    htu = _check_htu(claims, url, defects)
+    _check_nonce(claims, nonce_check)
+    _check_iat(claims, settings, now)
+    _check_ath(claims, access_token, defects)
+    _check_replay(claims, htu, replay, defects)
+    return VerifiedProof(header=header, claims=claims, jwk=jwk, jkt=thumbprint(jwk), htu=htu)

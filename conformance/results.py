@@ -1,0 +1,98 @@
+"""results.json: the published, machine-readable outcome of a run (its shape is documented in the README).
+
+    {"suite": {...}, "target": {...}, "started_at": ..., "duration_s": ..., "summary": {...}, "cases": [...]}
+
+New keys may be added in later versions; existing keys keep their meaning.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from conformance import __version__
+from conformance.verdicts import Outcome
+
+__all__ = ["CaseRecord", "ResultsWriter", "exit_status", "load_results"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class CaseRecord:
+    """One case's entry in results.json."""
+
+    id: str
+    title: str
+    section: str
+    level: str
+    actor: str
+    outcome: str
+    message: str
+    duration_s: float
+    requirement: str = ""
+    rfc_url: str = ""
+    nodeid: str = ""
+
+
+@dataclass
+class ResultsWriter:
+    """Collects case records during a run and writes results.json at the end."""
+
+    target: dict[str, Any]
+    started: float = field(default_factory=time.time)
+    records: dict[str, CaseRecord] = field(default_factory=dict)
+
+    def record(self, rec: CaseRecord) -> None:
+        """Add or update the record of a case (a later phase can turn a pass into an error)."""
+        self.records[rec.nodeid or rec.id] = rec
+
+    def as_dict(self) -> dict[str, Any]:
+        """The results.json document."""
+        summary = {o.value: 0 for o in Outcome if o is not Outcome.PASSED}
+        summary = {Outcome.PASSED.value: 0, **summary}
+        for rec in self.records.values():
+            summary[rec.outcome] = summary.get(rec.outcome, 0) + 1
+        cases = [asdict(r) for r in self.records.values()]
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "suite": {"name": "dpop-conformance", "version": __version__},
+            "target": self.target,
+            "started_at": datetime.fromtimestamp(self.started, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration_s": round(time.time() - self.started, 3),
+            "summary": summary,
+            "cases": cases,
+        }
+
+    def write(self, path: str | Path) -> Path:
+        """Write results.json (creating its folder)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read a results.json file."""
+    data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return data
+
+
+def exit_status(results: dict[str, Any], *, strict: bool = False) -> int:
+    """0 all judged and no MUST failed; 1 a MUST failed (or a SHOULD, with strict); 3 nothing or not all judged.
+
+    Status 2 (usage or configuration error) is decided before a run starts, by the CLI.
+    """
+    summary = results.get("summary", {})
+    judged = sum(summary.get(o, 0) for o in ("passed", "failed", "warning", "info"))
+    if summary.get("failed", 0):
+        return 1
+    if summary.get("error", 0) or judged == 0:
+        return 3
+    if strict and summary.get("warning", 0):
+        return 1
+    return 0

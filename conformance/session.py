@@ -1,0 +1,263 @@
+"""The run's shared state, as cases see it: target, DPoP client, keys, endpoints and a bound token.
+
+One `DPoPSession` exists per pytest session (per xdist worker). Cases ask it for what they need; when a
+prerequisite cannot be had (no resource server configured, no token obtainable) it raises `skip` or
+`CouldNotJudge`, so the case ends `skipped` or `error`, never `failed`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from conformance.evidence import Exchange, Redactor
+from conformance.flow import ClientAuth, DPoPClient, FlowError, ProofMutation, Sent, TokenSet, client_auth_for
+from conformance.keys import DPoPKey, KeyFileError, generate_key
+from conformance.target import Target
+from conformance.verdicts import CouldNotJudge
+
+__all__ = ["BoundToken", "DPoPSession"]
+
+# Token errors that say the target file is wrong rather than the server's DPoP handling.
+CONFIGURATION_ERRORS = {
+    "invalid_client",
+    "unauthorized_client",
+    "invalid_scope",
+    "unsupported_grant_type",
+    "invalid_grant",
+    "access_denied",
+}
+
+
+@dataclass
+class BoundToken:
+    """An access token the AS bound to `key`, and when it was obtained."""
+
+    tokens: TokenSet
+    key: DPoPKey
+    obtained_at: float
+
+    @property
+    def access_token(self) -> str:
+        """The access token string."""
+        return self.tokens.access_token
+
+
+class DPoPSession:
+    """What every case shares within one run."""
+
+    def __init__(self, target: Target, *, redactor: Redactor | None = None) -> None:
+        self.target = target
+        self.redactor = redactor or Redactor()
+        for value, label in target.secrets():
+            self.redactor.add(value, label)
+        self.client = DPoPClient(timeout=target.timeout, redactor=self.redactor)
+        self.key = generate_key(target.dpop_alg)
+        self._metadata: dict[str, Any] | None = None
+        self._metadata_error: str | None = None
+        self._metadata_exchanges: list[Exchange] = []
+        self._bound: BoundToken | None = None
+        self._bound_error: CouldNotJudge | None = None
+        self._refresh_token = target.client.refresh_token if target.client else None
+        self._auth: ClientAuth | None = None
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self.client.close()
+
+    # --- what the target has ---------------------------------------------------------------------
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        """The AS metadata when the target names an issuer (fetched once), else None."""
+        issuer = self.target.authorization_server.issuer if self.target.authorization_server else None
+        if issuer and self._metadata is None and self._metadata_error is None:
+            try:
+                self._metadata = self.client.discover(issuer)
+            except FlowError as exc:
+                self._metadata_error = str(exc)
+                self._metadata_exchanges = exc.exchanges
+        return self._metadata
+
+    def _endpoint(self, name: str) -> str | None:
+        server = self.target.authorization_server
+        configured = getattr(server, name, None) if server else None
+        if configured:
+            return str(configured)
+        discovered = (self.metadata or {}).get(name)
+        return discovered if isinstance(discovered, str) else None
+
+    @property
+    def token_endpoint(self) -> str:
+        """The token endpoint URL; CouldNotJudge when neither configured nor discoverable."""
+        url = self._endpoint("token_endpoint")
+        if not url:
+            raise CouldNotJudge(
+                "no token endpoint: the target file gives none and discovery did not yield one"
+                + (f" ({self._metadata_error})" if self._metadata_error else ""),
+                exchanges=self._metadata_exchanges,
+            )
+        return url
+
+    @property
+    def authorization_endpoint(self) -> str:
+        """The authorization endpoint URL (for authorization_code)."""
+        url = self._endpoint("authorization_endpoint")
+        if not url:
+            raise CouldNotJudge("no authorization endpoint configured or discoverable")
+        return url
+
+    @property
+    def introspection_endpoint(self) -> str | None:
+        """The introspection endpoint URL, if the target has one."""
+        return self._endpoint("introspection_endpoint")
+
+    def require_resource(self) -> tuple[str, str, str | None]:
+        """(url, method, body) of the resource, or skip the case when the target has none."""
+        rs = self.target.resource_server
+        if rs is None:
+            pytest.skip("the target file has no [resource_server]: resource-server cases do not apply")
+        return rs.url, rs.method, rs.body
+
+    # --- token requests ----------------------------------------------------------------------------
+    @property
+    def client_auth(self) -> ClientAuth:
+        """How the configured client authenticates (its key file loaded once)."""
+        if self._auth is None:
+            client = self.target.client
+            assert client is not None
+            try:
+                self._auth = client_auth_for(
+                    client.id, client.auth_method, client.secret, client.private_key_file, client.private_key_alg
+                )
+            except KeyFileError as exc:
+                raise CouldNotJudge(f"[client] private_key_file: {exc}") from None
+        return self._auth
+
+    def grant(self, key: DPoPKey) -> dict[str, str]:
+        """Fresh grant parameters for one token request with the configured grant type."""
+        client = self.target.client
+        assert client is not None
+        if client.grant_type == "client_credentials":
+            grant = {"grant_type": "client_credentials"}
+        elif client.grant_type == "refresh_token":
+            if not self._refresh_token:
+                raise CouldNotJudge("no refresh token left to use (the last one was consumed)")
+            grant = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
+        else:
+            assert client.redirect_uri is not None
+            try:
+                code, verifier = self.client.authorize(
+                    self.authorization_endpoint,
+                    client.id,
+                    client.redirect_uri,
+                    scope=client.scope,
+                    login=client.login,
+                    login_command=client.login_command,
+                )
+            except FlowError as exc:
+                raise CouldNotJudge(f"authorization_code login failed: {exc}", exchanges=exc.exchanges) from None
+            grant = {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": client.redirect_uri,
+                "code_verifier": verifier,
+            }
+        if client.scope and client.grant_type != "authorization_code":
+            grant["scope"] = client.scope
+        return grant
+
+    def request_token(
+        self,
+        key: DPoPKey | None = None,
+        *,
+        mutate: ProofMutation | None = None,
+        use_known_nonce: bool = True,
+        retry_on_nonce: bool = True,
+        label: str = "token request",
+    ) -> Sent:
+        """One token request with the configured client and grant, and a proof from `key`."""
+        key = key or self.key
+        if not use_known_nonce:
+            self.client.forget_nonce("AS", self.token_endpoint)
+        sent = self.client.token_request(
+            self.token_endpoint,
+            self.grant(key),
+            self.client_auth,
+            key,
+            mutate=mutate,
+            label=label,
+            retry_on_nonce=retry_on_nonce,
+        )
+        self._note_refresh_rotation(sent)
+        return sent
+
+    def _note_refresh_rotation(self, sent: Sent) -> None:
+        new = sent.final.json_object().get("refresh_token") if sent.final.ok else None
+        if isinstance(new, str) and new:
+            self.redactor.add(new, "refresh_token")
+            if self.target.client and self.target.client.grant_type == "refresh_token":
+                self._refresh_token = new
+
+    def tokens_or_error(self, sent: Sent) -> TokenSet:
+        """The tokens of a successful response; CouldNotJudge naming the cause otherwise."""
+        try:
+            return self.client.tokens_from(sent)
+        except FlowError as exc:
+            raise CouldNotJudge(f"could not obtain an access token: {exc}", exchanges=sent.exchanges) from None
+
+    def bound_token(self) -> BoundToken:
+        """A DPoP-bound access token for the session key (obtained once, renewed when half-expired)."""
+        if self._bound_error is not None:
+            raise self._bound_error
+        if self._bound is not None:
+            lifetime = self._bound.tokens.expires_in
+            age = time.monotonic() - self._bound.obtained_at
+            if not isinstance(lifetime, int | float) or age < max(float(lifetime) / 2, 1.0):
+                return self._bound
+        try:
+            sent = self.request_token(self.key, label="token request (for the resource-server cases)")
+            tokens = self.tokens_or_error(sent)
+        except CouldNotJudge as exc:
+            self._bound_error = exc
+            raise
+        self._bound = BoundToken(tokens, self.key, time.monotonic())
+        return self._bound
+
+    def introspect(self, token: str) -> Exchange | None:
+        """Introspect `token` with the configured client, or None when the target has no endpoint."""
+        endpoint = self.introspection_endpoint
+        return self.client.introspect(endpoint, token, self.client_auth) if endpoint else None
+
+    # --- resource requests ----------------------------------------------------------------------
+    def call_resource(
+        self,
+        token: str,
+        key: DPoPKey | None,
+        *,
+        label: str = "resource request",
+        use_known_nonce: bool = True,
+        **kwargs: Any,
+    ) -> Sent:
+        """Call the configured resource with `token` and a proof from `key` (see DPoPClient)."""
+        url, method, body = self.require_resource()
+        if not use_known_nonce:
+            self.client.forget_nonce("RS", url)
+        return self.client.resource_request(url, token, key, method=method, body=body, label=label, **kwargs)
+
+    def control(self, bound: BoundToken, when: str) -> Sent:
+        """A valid resource request that must succeed; CouldNotJudge when it does not.
+
+        Every negative group runs one before and one after its altered request, so a server that
+        refuses everything (or has revoked the token meanwhile) cannot make a negative case pass.
+        """
+        sent = self.call_resource(bound.access_token, bound.key, label=f"control: valid request {when}")
+        if not sent.final.ok:
+            raise CouldNotJudge(
+                f"the control request {when} the altered one was refused ({sent.final.summary()}), so a "
+                "refusal of the altered request proves nothing",
+                exchanges=sent.exchanges,
+            )
+        return sent

@@ -1,0 +1,358 @@
+"""Target files: TOML describing the servers under test, validated before any request is sent.
+
+Every string value may use `${VAR}` to take a value from the environment (write `$${` for a literal
+`${`). A missing or wrong key raises `ConfigError` with one line naming the key and what is expected;
+the CLI prints it and exits with status 2. See the README's "Target files" section for every key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from conformance.keys import SUPPORTED_ALGS
+
+__all__ = [
+    "AUTH_METHODS",
+    "GRANT_TYPES",
+    "AuthorizationServer",
+    "Client",
+    "ConfigError",
+    "PublicClient",
+    "ResourceServer",
+    "Target",
+    "load_target",
+    "parse_target",
+]
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
+LOGIN_MODES = ("auto", "command")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+_ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(ValueError):
+    """The target file is wrong; the message is one line that names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class AuthorizationServer:
+    """Where the AS is: its issuer (for discovery) and/or its endpoints."""
+
+    issuer: str | None = None
+    token_endpoint: str | None = None
+    authorization_endpoint: str | None = None
+    introspection_endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class ResourceServer:
+    """The protected resource the suite calls with DPoP-bound tokens."""
+
+    url: str
+    method: str = "GET"
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class Client:
+    """The (usually confidential) client the suite plays."""
+
+    id: str
+    secret: str | None = None
+    auth_method: str = "client_secret_basic"
+    grant_type: str = "client_credentials"
+    scope: str | None = None
+    private_key_file: str | None = None
+    private_key_alg: str | None = None
+    redirect_uri: str | None = None
+    login: str = "auto"
+    login_command: str | None = None
+    refresh_token: str | None = None
+
+
+@dataclass(frozen=True)
+class PublicClient:
+    """A public client (no secret) for refresh-token binding and `dpop_jkt` cases."""
+
+    id: str
+    redirect_uri: str
+    login: str = "auto"
+    login_command: str | None = None
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A validated target file."""
+
+    name: str
+    authorization_server: AuthorizationServer | None
+    resource_server: ResourceServer | None
+    client: Client | None
+    public_client: PublicClient | None = None
+    timeout: float = 10.0
+    dpop_alg: str = "ES256"
+    source: str = "<inline>"
+
+    def secrets(self) -> list[tuple[str, str]]:
+        """(value, label) of every secret in the file, for redaction."""
+        found: list[tuple[str, str]] = []
+        if self.client:
+            if self.client.secret:
+                found.append((self.client.secret, "client_secret"))
+            if self.client.refresh_token:
+                found.append((self.client.refresh_token, "refresh_token"))
+        return found
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def load_target(path: str | Path, environ: Mapping[str, str] | None = None) -> Target:
+    """Read, substitute and validate a target file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file; pass the path of a target file to --config") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the target file ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_target(data, source=str(path), environ=environ)
+
+
+def parse_target(
+    data: Mapping[str, Any], *, source: str = "<inline>", environ: Mapping[str, str] | None = None
+) -> Target:
+    """Validate an already-parsed target table."""
+    env = os.environ if environ is None else environ
+    reader = _Reader(source, env)
+    top = reader.table(
+        data, "", {"name", "timeout", "dpop_alg", "authorization_server", "resource_server", "client", "public_client"}
+    )
+    name = reader.string(top, "", "name", required=True)
+    assert name is not None
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise reader.error(
+            "", "name", "must be a short name of letters, digits, '.', '_' or '-' (it names the report folder)"
+        )
+    timeout = reader.number(top, "", "timeout", default=10.0)
+    if timeout <= 0 or timeout > 600:
+        raise reader.error("", "timeout", "must be a number of seconds between 0 and 600")
+    dpop_alg = reader.choice(top, "", "dpop_alg", SUPPORTED_ALGS, default="ES256")
+
+    as_table = reader.optional_table(
+        top, "authorization_server", {"issuer", "token_endpoint", "authorization_endpoint", "introspection_endpoint"}
+    )
+    authorization_server = None
+    if as_table is not None:
+        sect = "[authorization_server]"
+        authorization_server = AuthorizationServer(
+            issuer=reader.url(as_table, sect, "issuer"),
+            token_endpoint=reader.url(as_table, sect, "token_endpoint"),
+            authorization_endpoint=reader.url(as_table, sect, "authorization_endpoint"),
+            introspection_endpoint=reader.url(as_table, sect, "introspection_endpoint"),
+        )
+        if not (authorization_server.issuer or authorization_server.token_endpoint):
+            raise reader.error(sect, "token_endpoint", "is required (or give issuer, to discover it from metadata)")
+
+    rs_table = reader.optional_table(top, "resource_server", {"url", "method", "body"})
+    resource_server = None
+    if rs_table is not None:
+        sect = "[resource_server]"
+        url = reader.url(rs_table, sect, "url", required=True)
+        assert url is not None
+        resource_server = ResourceServer(
+            url=url,
+            method=reader.choice(rs_table, sect, "method", HTTP_METHODS, default="GET", upper=True),
+            body=reader.string(rs_table, sect, "body"),
+        )
+
+    client_table = reader.optional_table(top, "client", {f.name for f in Client.__dataclass_fields__.values()})
+    client = None
+    if client_table is not None:
+        client = _parse_client(reader, client_table)
+
+    pc_table = reader.optional_table(top, "public_client", {"id", "redirect_uri", "login", "login_command", "scope"})
+    public_client = None
+    if pc_table is not None:
+        sect = "[public_client]"
+        pc_id = reader.string(pc_table, sect, "id", required=True)
+        redirect_uri = reader.url(pc_table, sect, "redirect_uri", required=True)
+        assert pc_id is not None and redirect_uri is not None
+        login = reader.choice(pc_table, sect, "login", LOGIN_MODES, default="auto")
+        login_command = reader.string(pc_table, sect, "login_command")
+        if login == "command" and not login_command:
+            raise reader.error(sect, "login_command", 'is required when login = "command"')
+        public_client = PublicClient(pc_id, redirect_uri, login, login_command, reader.string(pc_table, sect, "scope"))
+
+    if authorization_server is None:
+        raise reader.error("", "[authorization_server]", "table is required (with token_endpoint or issuer)")
+    if client is None:
+        raise reader.error("", "[client]", "table is required (with at least id)")
+    if public_client is not None and not (authorization_server.authorization_endpoint or authorization_server.issuer):
+        raise reader.error(
+            "[authorization_server]",
+            "authorization_endpoint",
+            "is required for [public_client] (or give issuer, to discover it)",
+        )
+    if client.grant_type == "authorization_code" and not (
+        authorization_server.authorization_endpoint or authorization_server.issuer
+    ):
+        raise reader.error(
+            "[authorization_server]",
+            "authorization_endpoint",
+            'is required for grant_type = "authorization_code" (or give issuer, to discover it)',
+        )
+    return Target(name, authorization_server, resource_server, client, public_client, float(timeout), dpop_alg, source)
+
+
+def _parse_client(reader: _Reader, table: Mapping[str, Any]) -> Client:
+    sect = "[client]"
+    client_id = reader.string(table, sect, "id", required=True)
+    assert client_id is not None
+    auth_method = reader.choice(table, sect, "auth_method", AUTH_METHODS, default="client_secret_basic")
+    grant_type = reader.choice(table, sect, "grant_type", GRANT_TYPES, default="client_credentials")
+    secret = reader.string(table, sect, "secret")
+    key_file = reader.string(table, sect, "private_key_file")
+    if auth_method in ("client_secret_basic", "client_secret_post") and not secret:
+        raise reader.error(
+            sect,
+            "secret",
+            f'is required for auth_method = "{auth_method}" (use "${{VAR}}" to read it from the environment)',
+        )
+    if auth_method == "private_key_jwt":
+        if not key_file:
+            raise reader.error(
+                sect, "private_key_file", 'is required for auth_method = "private_key_jwt" (a JWK or PEM file)'
+            )
+        if not Path(key_file).is_file():
+            raise reader.error(sect, "private_key_file", f"names {key_file}, which is not a readable file")
+    redirect_uri = reader.url(table, sect, "redirect_uri")
+    login = reader.choice(table, sect, "login", LOGIN_MODES, default="auto")
+    login_command = reader.string(table, sect, "login_command")
+    if grant_type == "authorization_code" and not redirect_uri:
+        raise reader.error(sect, "redirect_uri", 'is required for grant_type = "authorization_code"')
+    if login == "command" and not login_command:
+        raise reader.error(sect, "login_command", 'is required when login = "command"')
+    refresh_token = reader.string(table, sect, "refresh_token")
+    if grant_type == "refresh_token" and not refresh_token:
+        raise reader.error(
+            sect, "refresh_token", 'is required for grant_type = "refresh_token" (the refresh token to start from)'
+        )
+    return Client(
+        id=client_id,
+        secret=secret,
+        auth_method=auth_method,
+        grant_type=grant_type,
+        scope=reader.string(table, sect, "scope"),
+        private_key_file=key_file,
+        private_key_alg=reader.choice(table, sect, "private_key_alg", SUPPORTED_ALGS, default=None),
+        redirect_uri=redirect_uri,
+        login=login,
+        login_command=login_command,
+        refresh_token=refresh_token,
+    )
+
+
+class _Reader:
+    """Typed access to TOML values with one-line errors that name the key."""
+
+    def __init__(self, source: str, env: Mapping[str, str]) -> None:
+        self.source = source
+        self.env = env
+
+    def error(self, section: str, key: str, what: str) -> ConfigError:
+        where = f"{section} {key}".strip()
+        return ConfigError(f"{self.source}: {where} {what}")
+
+    def table(self, data: Any, section: str, known: set[str]) -> Mapping[str, Any]:
+        if not isinstance(data, Mapping):  # pragma: no cover - tomllib always gives a table at top level
+            raise self.error(section, "", "must be a table")
+        unknown = sorted(set(data) - known)
+        if unknown:
+            hint = f"; known keys: {', '.join(sorted(known))}"
+            raise self.error(section, unknown[0], f"is not a known key{hint}")
+        return data
+
+    def optional_table(self, top: Mapping[str, Any], name: str, known: set[str]) -> Mapping[str, Any] | None:
+        if name not in top:
+            return None
+        value = top[name]
+        if not isinstance(value, Mapping):
+            raise self.error("", name, f"must be a table ([{name}])")
+        return self.table(value, f"[{name}]", known)
+
+    def string(self, table: Mapping[str, Any], section: str, key: str, *, required: bool = False) -> str | None:
+        if key not in table:
+            if required:
+                raise self.error(section, key, "is required")
+            return None
+        value = table[key]
+        if not isinstance(value, str):
+            raise self.error(section, key, f"must be a string, not {type(value).__name__}")
+        value = self._substitute(value, section, key)
+        if required and not value.strip():
+            raise self.error(section, key, "must not be empty")
+        return value
+
+    def number(self, table: Mapping[str, Any], section: str, key: str, *, default: float) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(section, key, "must be a number")
+        return float(value)
+
+    def choice(
+        self,
+        table: Mapping[str, Any],
+        section: str,
+        key: str,
+        allowed: tuple[str, ...],
+        *,
+        default: Any,
+        upper: bool = False,
+    ) -> Any:
+        value = self.string(table, section, key)
+        if value is None:
+            return default
+        if upper:
+            value = value.upper()
+        if value not in allowed:
+            raise self.error(section, key, f"is {value!r}; expected one of: {', '.join(allowed)}")
+        return value
+
+    def url(self, table: Mapping[str, Any], section: str, key: str, *, required: bool = False) -> str | None:
+        value = self.string(table, section, key, required=required)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise self.error(section, key, f"is {value!r}; expected an absolute http:// or https:// URL")
+        if parts.fragment:
+            raise self.error(section, key, "must not carry a #fragment")
+        return value
+
+    def _substitute(self, value: str, section: str, key: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            if match.group(0) == "$${":
+                return "${"
+            var = match.group(1)
+            if var not in self.env:
+                raise self.error(
+                    section, key, f"uses ${{{var}}}, which is not set in the environment; export {var} first"
+                )
+            return self.env[var]
+
+        return _ENV_REF.sub(replace, value)

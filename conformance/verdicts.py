@@ -1,0 +1,74 @@
+"""Verdicts: the six outcomes of a case and the exceptions cases raise to reach them.
+
+The RFC's level decides the outcome of a violated requirement: MUST → `failed`, SHOULD → `warning`,
+MAY or left open → `info`. A case that could not judge (target unreachable, its control request
+failed) ends in `error`; a case that does not apply to the target is `skipped`, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+from conformance.evidence import Exchange
+
+__all__ = ["CouldNotJudge", "Level", "Observation", "Outcome", "Violation", "outcome_for_level"]
+
+
+class Outcome(StrEnum):
+    """What results.json, the report and the exit status say about one case."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNING = "warning"
+    INFO = "info"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+class Level(StrEnum):
+    """The requirement level (BCP 14) of what a case checks."""
+
+    MUST = "MUST"
+    SHOULD = "SHOULD"
+    MAY = "MAY"
+
+
+OUTCOME_MEANINGS: dict[Outcome, str] = {
+    Outcome.PASSED: "the server did what the RFC requires",
+    Outcome.FAILED: "a MUST of the RFC is violated",
+    Outcome.WARNING: "a SHOULD of the RFC is violated; still conformant",
+    Outcome.INFO: "behaviour the RFC leaves open, recorded",
+    Outcome.SKIPPED: "not applicable to this target (the reason says why)",
+    Outcome.ERROR: "the case could not be judged (target unreachable, a control or the happy path failed)",
+}
+
+
+def outcome_for_level(level: Level) -> Outcome:
+    """The outcome of a violated requirement of that level."""
+    return {Level.MUST: Outcome.FAILED, Level.SHOULD: Outcome.WARNING, Level.MAY: Outcome.INFO}[level]
+
+
+class Violation(AssertionError):
+    """The target did not do what the requirement says.
+
+    `level` defaults to the case's declared level; a case lowers it for a softer part of a check
+    (a missing SHOULD-level `error` code after a correct rejection, say).
+    """
+
+    def __init__(self, message: str, *, level: Level | None = None, exchanges: Sequence[Exchange] = ()) -> None:
+        super().__init__(message)
+        self.level = level
+        self.exchanges = list(exchanges)
+
+
+class Observation(Exception):
+    """Behaviour the RFC leaves open (or a requirement that cannot be observed here), recorded as info."""
+
+
+class CouldNotJudge(Exception):
+    """The case could not be judged: the target did not answer, or a control request failed."""
+
+    def __init__(self, message: str, *, exchanges: Sequence[Exchange] = ()) -> None:
+        super().__init__(message)
+        self.exchanges = list(exchanges)

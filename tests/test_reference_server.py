@@ -1,0 +1,977 @@
+"""The embedded reference server, exercised over real loopback HTTP.
+
+Proofs are built here with jwcrypto (and by hand for the malformed ones), never with the suite's own
+proof code, so a bug there cannot hide a bug in the server or the other way round.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from jwcrypto import jwk, jws
+
+from conformance.jose import access_token_hash, b64url_encode, decode_jws, json_b64, thumbprint
+from conformance.reference import DEFECTS, Defect, RunningServer, ServerSettings, create_app
+
+NQCHAR_NONCE = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
+PKCE_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+PKCE_CHALLENGE = b64url_encode(hashlib.sha256(PKCE_VERIFIER.encode("ascii")).digest())
+
+
+# Keys and proofs ---------------------------------------------------------------------------------
+
+
+class Key:
+    """A client key pair that signs DPoP proofs with jwcrypto."""
+
+    def __init__(self, key: jwk.JWK, alg: str, public: dict[str, Any] | None = None) -> None:
+        self.key = key
+        self.alg = alg
+        self.public: dict[str, Any] = public or json.loads(key.export_public())
+        self.jkt = thumbprint(self.public)
+
+    @classmethod
+    def ec(cls) -> Key:
+        return cls(jwk.JWK.generate(kty="EC", crv="P-256"), "ES256")
+
+    def proof(
+        self,
+        htm: str,
+        htu: str,
+        *,
+        nonce: str | None = None,
+        token: str | None = None,
+        claims: dict[str, Any] | None = None,
+        header: dict[str, Any] | None = None,
+        drop: tuple[str, ...] = (),
+    ) -> str:
+        body: dict[str, Any] = {"jti": uuid.uuid4().hex, "htm": htm, "htu": htu, "iat": int(time.time())}
+        if nonce is not None:
+            body["nonce"] = nonce
+        if token is not None:
+            body["ath"] = access_token_hash(token)
+        body.update(claims or {})
+        protected: dict[str, Any] = {"typ": "dpop+jwt", "alg": self.alg, "jwk": self.public}
+        protected.update(header or {})
+        for name in drop:
+            body.pop(name, None)
+            protected.pop(name, None)
+        signed = jws.JWS(json.dumps(body).encode("utf-8"))
+        signed.add_signature(self.key, alg=protected["alg"], protected=json.dumps(protected))
+        return str(signed.serialize(compact=True))
+
+
+def unsigned(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
+    return f"{json_b64(header)}.{json_b64(claims)}.{b64url_encode(signature)}"
+
+
+# Servers and clients -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def serve() -> Iterator[Callable[..., RunningServer]]:
+    """Start servers on demand (one per distinct settings) and stop them all, in parallel, at the end."""
+    started: dict[str, RunningServer] = {}
+
+    def get(nonce: str = "none", defects: tuple[str, ...] = (), **options: Any) -> RunningServer:
+        key = json.dumps([nonce, sorted(defects), sorted(options.items())], default=str)
+        if key not in started:
+            settings = ServerSettings(nonce=nonce, defects=frozenset(defects), **options)
+            started[key] = RunningServer(settings).start()
+        return started[key]
+
+    yield get
+    stoppers = [threading.Thread(target=server.stop) for server in started.values()]
+    for thread in stoppers:
+        thread.start()
+    for thread in stoppers:
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def clean(serve: Callable[..., RunningServer]) -> RunningServer:
+    return serve()
+
+
+class Client:
+    """A DPoP client for one server: remembers nonces and retries once on use_dpop_nonce."""
+
+    def __init__(self, server: RunningServer, key: Key | None = None) -> None:
+        self.server = server
+        self.base = server.base_url
+        self.key = key or Key.ec()
+        self.http = httpx.Client(timeout=5.0)
+        self.as_nonce: str | None = None
+        self.rs_nonce: str | None = None
+        self.challenged = 0
+
+    def close(self) -> None:
+        self.http.close()
+
+    def basic(self) -> tuple[str, str]:
+        return self.server.settings.client_id, self.server.settings.client_secret
+
+    def token(
+        self, data: dict[str, str] | None = None, *, public: bool = False, key: Key | None = None
+    ) -> httpx.Response:
+        form = dict(data or {"grant_type": "client_credentials"})
+        auth = None
+        if public:
+            form["client_id"] = self.server.settings.public_client_id
+        else:
+            auth = self.basic()
+        signer = key or self.key
+        for _ in range(2):
+            proof = signer.proof("POST", self.base + "/token", nonce=self.as_nonce)
+            response = self.http.post(self.base + "/token", data=form, auth=auth, headers={"DPoP": proof})
+            self.as_nonce = response.headers.get("dpop-nonce", self.as_nonce)
+            if response.status_code == 400 and response.json().get("error") == "use_dpop_nonce":
+                self.challenged += 1
+                continue
+            return response
+        return response
+
+    def access_token(self) -> str:
+        response = self.token()
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def resource(self, token: str, *, key: Key | None = None, method: str = "GET") -> httpx.Response:
+        signer = key or self.key
+        for _ in range(2):
+            proof = signer.proof(method, self.base + "/resource", nonce=self.rs_nonce, token=token)
+            headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+            response = self.http.request(method, self.base + "/resource", headers=headers)
+            self.rs_nonce = response.headers.get("dpop-nonce", self.rs_nonce)
+            if response.status_code == 401 and 'error="use_dpop_nonce"' in response.headers["www-authenticate"]:
+                self.challenged += 1
+                continue
+            return response
+        return response
+
+
+@pytest.fixture()
+def client(clean: RunningServer) -> Iterator[Client]:
+    c = Client(clean)
+    yield c
+    c.close()
+
+
+def authorization_code(client: Client, *, dpop_jkt: str | None, client_id: str | None = None) -> str:
+    """Run /authorize → consent → redirect and return the code."""
+    settings = client.server.settings
+    params = {
+        "response_type": "code",
+        "client_id": client_id or settings.public_client_id,
+        "redirect_uri": settings.redirect_uri,
+        "code_challenge": PKCE_CHALLENGE,
+        "code_challenge_method": "S256",
+        "state": "st-123",
+        "scope": "read",
+    }
+    if dpop_jkt is not None:
+        params["dpop_jkt"] = dpop_jkt
+    hop = client.http.get(client.base + "/authorize", params=params)
+    assert hop.status_code == 302, hop.text
+    assert hop.headers["location"].startswith(client.base + "/authorize/consent?tx=")
+    back = client.http.get(hop.headers["location"])
+    assert back.status_code == 302
+    location = back.headers["location"]
+    assert location.startswith(settings.redirect_uri + "?")
+    query = parse_qs(urlsplit(location).query)
+    assert query["state"] == ["st-123"]
+    assert query["iss"] == [client.base]
+    return query["code"][0]
+
+
+def redeem(code: str, *, verifier: str = PKCE_VERIFIER) -> dict[str, str]:
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": "http://127.0.0.1:8765/callback",
+        "code_verifier": verifier,
+    }
+
+
+# Happy paths -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["none", "as", "rs", "both"])
+def test_client_credentials_then_resource_in_each_nonce_mode(serve: Callable[..., RunningServer], mode: str) -> None:
+    client = Client(serve(nonce=mode))
+    try:
+        response = client.token()
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["token_type"] == "DPoP"
+        assert body["scope"] == "read"
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["pragma"] == "no-cache"
+        assert ("dpop-nonce" in response.headers) == (mode in ("as", "both"))
+        claims = decode_jws(body["access_token"]).payload
+        assert claims["cnf"] == {"jkt": client.key.jkt}
+        granted = client.resource(body["access_token"])
+        assert granted.status_code == 200, granted.headers
+        assert granted.json() == {
+            "resource": "protected",
+            "method": "GET",
+            "client_id": "conformance-client",
+            "sub": "conformance-client",
+        }
+        assert ("dpop-nonce" in granted.headers) == (mode in ("rs", "both"))
+        assert client.challenged == {"none": 0, "as": 1, "rs": 1, "both": 2}[mode]
+        for nonce in filter(None, (client.as_nonce, client.rs_nonce)):
+            assert NQCHAR_NONCE.fullmatch(nonce)
+    finally:
+        client.close()
+
+
+def test_metadata_jwks_and_introspection(client: Client) -> None:
+    meta = client.http.get(client.base + "/.well-known/oauth-authorization-server").json()
+    assert meta == client.http.get(client.base + "/.well-known/openid-configuration").json()
+    assert meta["issuer"] == client.base
+    assert meta["token_endpoint"] == client.base + "/token"
+    assert meta["dpop_signing_alg_values_supported"] == ["ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"]
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["authorization_response_iss_parameter_supported"] is True
+    keys = client.http.get(meta["jwks_uri"]).json()["keys"]
+    token = client.access_token()
+    assert decode_jws(token).header == {"typ": "at+jwt", "alg": "ES256", "kid": keys[0]["kid"]}
+    answer = client.http.post(client.base + "/introspect", data={"token": token}, auth=client.basic())
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["active"] is True and body["token_type"] == "DPoP"
+    assert body["cnf"] == {"jkt": client.key.jkt}
+    garbage = client.http.post(client.base + "/introspect", data={"token": "x.y.z"}, auth=client.basic())
+    assert garbage.json() == {"active": False}
+
+
+@pytest.mark.parametrize(
+    ("alg", "make"),
+    [
+        ("ES384", lambda: jwk.JWK.generate(kty="EC", crv="P-384")),
+        ("ES512", lambda: jwk.JWK.generate(kty="EC", crv="P-521")),
+        ("PS256", lambda: jwk.JWK.generate(kty="RSA", size=2048)),
+        ("EdDSA", lambda: jwk.JWK.generate(kty="OKP", crv="Ed25519")),
+    ],
+)
+def test_every_advertised_alg_is_accepted(clean: RunningServer, alg: str, make: Callable[[], jwk.JWK]) -> None:
+    client = Client(clean, Key(make(), alg))
+    try:
+        token = client.access_token()
+        assert client.resource(token).status_code == 200
+    finally:
+        client.close()
+
+
+def test_private_key_jwt_client(serve: Callable[..., RunningServer]) -> None:
+    signer = jwk.JWK.generate(kty="EC", crv="P-256", kid="assertion-key")
+    server = serve(jwt_client_jwks=(json.loads(signer.export_public()),))
+    client = Client(server)
+
+    def assertion(**extra: Any) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": "conformance-jwt-client",
+            "sub": "conformance-jwt-client",
+            "aud": client.base + "/token",
+            "exp": now + 60,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            **extra,
+        }
+        token = jws.JWS(json.dumps(claims).encode())
+        token.add_signature(signer, alg="ES256", protected=json.dumps({"alg": "ES256", "kid": "assertion-key"}))
+        return str(token.serialize(compact=True))
+
+    def request(value: str) -> httpx.Response:
+        form = {
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": value,
+        }
+        proof = client.key.proof("POST", client.base + "/token")
+        return client.http.post(client.base + "/token", data=form, headers={"DPoP": proof})
+
+    try:
+        first = assertion()
+        ok = request(first)
+        assert ok.status_code == 200, ok.text
+        assert decode_jws(ok.json()["access_token"]).payload["client_id"] == "conformance-jwt-client"
+        assert request(first).status_code == 401  # assertion jti replay
+        assert request(assertion(aud="http://elsewhere.example/token")).json()["error"] == "invalid_client"
+        assert request(assertion(exp=int(time.time()) - 5)).status_code == 401
+    finally:
+        client.close()
+
+
+# Replay ------------------------------------------------------------------------------------------
+
+
+def test_same_proof_from_twenty_concurrent_clients_is_accepted_once(client: Client) -> None:
+    token = client.access_token()
+    proof = client.key.proof("GET", client.base + "/resource", token=token)
+    headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+    barrier = threading.Barrier(20)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        with httpx.Client(timeout=5.0) as http:
+            barrier.wait()
+            status = http.get(client.base + "/resource", headers=headers).status_code
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [401] * 19
+
+
+def test_replayed_proof_is_refused_at_the_token_endpoint(client: Client) -> None:
+    proof = client.key.proof("POST", client.base + "/token")
+    form = {"grant_type": "client_credentials"}
+    first = client.http.post(client.base + "/token", data=form, auth=client.basic(), headers={"DPoP": proof})
+    again = client.http.post(client.base + "/token", data=form, auth=client.basic(), headers={"DPoP": proof})
+    assert first.status_code == 200
+    assert again.status_code == 400
+    assert again.json() == {"error": "invalid_dpop_proof", "error_description": "jti already used"}
+    assert again.headers["cache-control"] == "no-store"
+
+
+def test_replay_cache_is_bounded_and_refuses_when_full(serve: Callable[..., RunningServer]) -> None:
+    client = Client(serve(replay_cache_size=3))
+    try:
+        assert [client.token().status_code for _ in range(3)] == [200, 200, 200]
+        full = client.token()
+        assert full.status_code == 400
+        assert full.json() == {
+            "error": "invalid_dpop_proof",
+            "error_description": "replay cache full, retry later",
+        }
+    finally:
+        client.close()
+
+
+# Nonces ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("defects", "crossed"), [((), False), (("nonce-cross-server",), True)])
+def test_nonces_are_scoped_to_the_side_that_issued_them(
+    serve: Callable[..., RunningServer], defects: tuple[str, ...], crossed: bool
+) -> None:
+    client = Client(serve(nonce="both", defects=defects))
+    try:
+        token = client.access_token()
+        assert client.resource(token).status_code == 200
+        as_nonce, rs_nonce = client.as_nonce, client.rs_nonce
+        assert as_nonce and rs_nonce
+        proof = client.key.proof("GET", client.base + "/resource", nonce=as_nonce, token=token)
+        at_rs = client.http.get(client.base + "/resource", headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+        proof = client.key.proof("POST", client.base + "/token", nonce=rs_nonce)
+        at_as = client.http.post(
+            client.base + "/token",
+            data={"grant_type": "client_credentials"},
+            auth=client.basic(),
+            headers={"DPoP": proof},
+        )
+        if crossed:
+            assert (at_rs.status_code, at_as.status_code) == (200, 200)
+        else:
+            assert at_rs.status_code == 401 and 'error="use_dpop_nonce"' in at_rs.headers["www-authenticate"]
+            assert at_rs.headers["dpop-nonce"]
+            assert at_as.status_code == 400 and at_as.json()["error"] == "use_dpop_nonce"
+            assert at_as.headers["cache-control"] == "no-store"
+    finally:
+        client.close()
+
+
+# htu ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("defects", "status"), [((), 400), (("htu-forwarded",), 200)])
+def test_forwarded_headers_cannot_spoof_the_server_url(
+    serve: Callable[..., RunningServer], defects: tuple[str, ...], status: int
+) -> None:
+    client = Client(serve(defects=defects))
+    try:
+        proof = client.key.proof("POST", "https://evil.example/token")
+        headers = {"DPoP": proof, "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+        response = client.http.post(
+            client.base + "/token",
+            data={"grant_type": "client_credentials"},
+            auth=client.basic(),
+            headers=headers,
+        )
+        assert response.status_code == status, response.text
+    finally:
+        client.close()
+
+
+def test_htu_is_compared_after_normalisation_and_without_query(client: Client) -> None:
+    port = client.base.rsplit(":", 1)[1]
+    for htu in (
+        f"HTTP://127.0.0.1:{port}/./token",
+        f"http://127.0.0.1:{port}/%74oken#frag",
+        f"http://127.0.0.1:{port}/x/../token?ignored=1",
+    ):
+        proof = client.key.proof("POST", htu)
+        response = client.http.post(
+            client.base + "/token?q=1",
+            data={"grant_type": "client_credentials"},
+            auth=client.basic(),
+            headers={"DPoP": proof},
+        )
+        assert response.status_code == 200, (htu, response.text)
+    for htu in (
+        f"http://127.0.0.1:{port}/Token",
+        f"https://127.0.0.1:{port}/token",
+        "http://127.0.0.1:1/token",
+    ):
+        proof = client.key.proof("POST", htu)
+        response = client.http.post(
+            client.base + "/token",
+            data={"grant_type": "client_credentials"},
+            auth=client.basic(),
+            headers={"DPoP": proof},
+        )
+        assert response.status_code == 400, htu
+
+
+# Authorization code, PKCE, dpop_jkt and refresh tokens -------------------------------------------
+
+
+def test_authorization_code_with_pkce_and_dpop_jkt(client: Client) -> None:
+    other = Key.ec()
+    code = authorization_code(client, dpop_jkt=client.key.jkt)
+    refused = client.token(redeem(code), public=True, key=other)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+    # The code was consumed by the failed attempt: codes are single-use.
+    assert client.token(redeem(code), public=True).json()["error"] == "invalid_grant"
+    wrong_verifier = client.token(redeem(authorization_code(client, dpop_jkt=None), verifier="x" * 43), public=True)
+    assert wrong_verifier.json()["error"] == "invalid_grant"
+    granted = client.token(redeem(authorization_code(client, dpop_jkt=client.key.jkt)), public=True)
+    assert granted.status_code == 200, granted.text
+    body = granted.json()
+    assert body["token_type"] == "DPoP" and body["refresh_token"]
+    assert decode_jws(body["access_token"]).payload["sub"] == "conformance-user"
+
+
+def test_authorization_endpoint_errors(client: Client) -> None:
+    settings = client.server.settings
+    base = {
+        "response_type": "code",
+        "client_id": settings.public_client_id,
+        "redirect_uri": settings.redirect_uri,
+        "code_challenge": PKCE_CHALLENGE,
+        "code_challenge_method": "S256",
+        "state": "s",
+    }
+    bad_redirect = client.http.get(client.base + "/authorize", params={**base, "redirect_uri": "http://evil/cb"})
+    assert bad_redirect.status_code == 400 and "location" not in bad_redirect.headers
+    assert client.http.get(client.base + "/authorize", params={**base, "client_id": "nobody"}).status_code == 400
+    plain = client.http.get(client.base + "/authorize", params={**base, "code_challenge_method": "plain"})
+    assert plain.status_code == 302
+    query = parse_qs(urlsplit(plain.headers["location"]).query)
+    assert query["error"] == ["invalid_request"] and query["state"] == ["s"]
+
+
+def test_public_refresh_token_is_bound_to_the_proof_key(client: Client) -> None:
+    other = Key.ec()
+    first = client.token(redeem(authorization_code(client, dpop_jkt=None)), public=True).json()
+    refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    stolen = client.token(refresh, public=True, key=other)
+    assert stolen.status_code == 400
+    assert stolen.json() == {
+        "error": "invalid_grant",
+        "error_description": "refresh token is bound to another DPoP key",
+    }
+    rotated = client.token(refresh, public=True)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["refresh_token"] != first["refresh_token"]
+    assert decode_jws(rotated.json()["access_token"]).payload["cnf"]["jkt"] == client.key.jkt
+    assert client.token(refresh, public=True).json()["error"] == "invalid_grant"  # rotated away
+
+
+def test_confidential_refresh_token_is_not_bound(client: Client) -> None:
+    other = Key.ec()
+    code = authorization_code(client, dpop_jkt=None, client_id=client.server.settings.client_id)
+    first = client.token(redeem(code)).json()
+    moved = client.token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}, key=other)
+    assert moved.status_code == 200, moved.text
+    assert decode_jws(moved.json()["access_token"]).payload["cnf"]["jkt"] == other.jkt
+
+
+# Token endpoint errors ---------------------------------------------------------------------------
+
+
+def test_token_endpoint_errors(client: Client) -> None:
+    url = client.base + "/token"
+    form = {"grant_type": "client_credentials"}
+    no_proof = client.http.post(url, data=form, auth=client.basic())
+    assert (no_proof.status_code, no_proof.json()["error"]) == (400, "invalid_request")
+    assert no_proof.json()["error_description"] == "DPoP proof required"
+    bad_secret = client.http.post(
+        url, data=form, auth=("conformance-client", "wrong"), headers={"DPoP": client.key.proof("POST", url)}
+    )
+    assert (bad_secret.status_code, bad_secret.json()["error"]) == (401, "invalid_client")
+    assert bad_secret.headers["www-authenticate"] == 'Basic realm="reference"'
+    unknown = client.token({"grant_type": "password"})
+    assert (unknown.status_code, unknown.json()["error"]) == (400, "unsupported_grant_type")
+    two = client.http.post(
+        url,
+        data=form,
+        auth=client.basic(),
+        headers=[("DPoP", client.key.proof("POST", url)), ("DPoP", client.key.proof("POST", url))],
+    )
+    assert (two.status_code, two.json()["error"]) == (400, "invalid_dpop_proof")
+
+
+MALFORMED_PROOFS = [
+    "",
+    "abc",
+    "a.b",
+    "a.b.c.d.e",
+    "eyJhbGciOiJFUzI1NiJ9.e30.@@@",
+    unsigned({"typ": "dpop+jwt"}, {})[:-1] + "=",
+    json_b64([1]) + "." + json_b64({}) + ".",
+    b64url_encode(b"{not json") + "." + json_b64({}) + ".",
+    b64url_encode(b"[" * 5000) + "." + json_b64({}) + ".",
+    b64url_encode(b'{"x": ' + b"9" * 5000 + b"}") + "." + json_b64({}) + ".",
+    unsigned(
+        {"typ": "dpop+jwt", "alg": "ES256", "jwk": {"kty": "EC", "crv": "P-256", "x": 1, "y": []}},
+        {"jti": "j", "htm": "POST", "htu": "u", "iat": 1e400},
+    ),
+    unsigned({"typ": "dpop+jwt", "alg": "ES256", "jwk": "not an object"}, {"jti": ["x"], "iat": "now"}),
+]
+
+
+@pytest.mark.parametrize("value", MALFORMED_PROOFS)
+def test_malformed_input_never_causes_a_server_error(client: Client, value: str) -> None:
+    token = client.access_token()
+    at_as = client.http.post(
+        client.base + "/token",
+        data={"grant_type": "client_credentials"},
+        auth=client.basic(),
+        headers={"DPoP": value},
+    )
+    assert at_as.status_code == 400 and at_as.json()["error"] == "invalid_dpop_proof"
+    at_rs = client.http.get(client.base + "/resource", headers={"Authorization": f"DPoP {token}", "DPoP": value})
+    assert at_rs.status_code == 401 and 'error="invalid_dpop_proof"' in at_rs.headers["www-authenticate"]
+    bad_token = client.http.get(client.base + "/resource", headers={"Authorization": f"DPoP {value or 'x'}"})
+    assert bad_token.status_code in (400, 401)
+    junk_form = client.http.post(
+        client.base + "/token",
+        content=b"\xff\xfe=%ff&&=",
+        auth=client.basic(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert junk_form.status_code == 400
+
+
+# Resource server challenges ----------------------------------------------------------------------
+
+ALGS = 'algs="ES256 ES384 ES512 RS256 PS256 EdDSA"'
+
+
+def test_resource_challenges(client: Client) -> None:
+    url = client.base + "/resource"
+    token = client.access_token()
+    none = client.http.get(url)
+    assert none.status_code == 401
+    assert none.headers["www-authenticate"] == f"DPoP {ALGS}, Bearer"
+    bearer = client.http.get(
+        url, headers={"Authorization": f"Bearer {token}", "DPoP": client.key.proof("GET", url, token=token)}
+    )
+    assert bearer.status_code == 401
+    assert bearer.headers["www-authenticate"] == (
+        f'Bearer error="invalid_token", error_description="DPoP-bound token presented as a bearer token", DPoP {ALGS}'
+    )
+    both = client.http.get(url, headers=[("Authorization", f"Bearer {token}"), ("Authorization", f"DPoP {token}")])
+    assert both.status_code == 400
+    assert both.headers["www-authenticate"] == (
+        'DPoP error="invalid_request", error_description="Multiple methods used to include access token"'
+    )
+    missing = client.http.get(url, headers={"Authorization": f"DPoP {token}"})
+    assert missing.headers["www-authenticate"] == (
+        f'DPoP error="invalid_dpop_proof", error_description="DPoP proof required", {ALGS}'
+    )
+    swapped = client.resource(token, key=Key.ec())
+    assert swapped.status_code == 401
+    assert swapped.headers["www-authenticate"] == (
+        f'DPoP error="invalid_token", error_description="Invalid DPoP key binding", {ALGS}'
+    )
+    for scheme in ("dpop", "DPOP", "DPoP "):
+        proof = client.key.proof("GET", url, token=token)
+        ok = client.http.get(url, headers={"Authorization": f"{scheme} {token}", "DPoP": proof})
+        assert ok.status_code == 200, scheme
+    no_ath = client.key.proof("GET", url)
+    assert client.http.get(url, headers={"Authorization": f"DPoP {token}", "DPoP": no_ath}).status_code == 401
+
+
+def test_cors(client: Client) -> None:
+    for path in ("/resource", "/token"):
+        preflight = client.http.options(
+            client.base + path,
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, dpop",
+            },
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-headers"] == "Authorization, DPoP, Content-Type"
+    answer = client.http.get(client.base + "/resource", headers={"Origin": "https://app.example"})
+    assert answer.headers["access-control-expose-headers"] == "WWW-Authenticate, DPoP-Nonce"
+
+
+# Defect switches ---------------------------------------------------------------------------------
+# Each probe returns one observable; the clean server and the server with exactly that defect must
+# disagree on it. Every defect in DEFECTS has a probe (checked below).
+
+CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
+
+
+def _token_with(client: Client, value: str, *, path: str = "/token", **headers: str) -> httpx.Response:
+    return client.http.post(
+        client.base + path, data=CLIENT_CREDENTIALS, auth=client.basic(), headers={"DPoP": value, **headers}
+    )
+
+
+def _token_status(client: Client, **proof: Any) -> int:
+    return _token_with(client, client.key.proof("POST", client.base + "/token", **proof)).status_code
+
+
+def _resource_status(client: Client, authorization: str = "DPoP {at}", *, key: Key | None = None, **proof: Any) -> int:
+    url = client.base + "/resource"
+    at = client.access_token()
+    value = (key or client.key).proof("GET", url, token=at, **proof)
+    headers = {"Authorization": authorization.format(at=at), "DPoP": value}
+    return client.http.get(url, headers=headers).status_code
+
+
+def probe_typ(c: Client) -> int:
+    return _token_status(c, header={"typ": "JWT"})
+
+
+def probe_alg_none(c: Client) -> int:
+    claims = {"jti": uuid.uuid4().hex, "htm": "POST", "htu": c.base + "/token", "iat": int(time.time())}
+    return _token_with(c, unsigned({"typ": "dpop+jwt", "alg": "none", "jwk": c.key.public}, claims)).status_code
+
+
+def probe_alg_hs256(c: Client) -> int:
+    secret = jwk.JWK.generate(kty="oct", size=256)
+    key = Key(secret, "HS256", public=json.loads(secret.export()))
+    return _token_with(c, key.proof("POST", c.base + "/token")).status_code
+
+
+def probe_alg_policy(c: Client) -> int:
+    key = Key(jwk.JWK.generate(kty="EC", crv="secp256k1"), "ES256K")
+    return _token_with(c, key.proof("POST", c.base + "/token")).status_code
+
+
+def probe_signature(c: Client) -> int:
+    header, payload, signature = c.key.proof("POST", c.base + "/token").split(".")
+    flipped = ("B" if signature[0] == "A" else "A") + signature[1:]
+    return _token_with(c, f"{header}.{payload}.{flipped}").status_code
+
+
+def probe_jwk_private(c: Client) -> int:
+    key = Key(c.key.key, "ES256", public=json.loads(c.key.key.export_private()))
+    return _token_with(c, key.proof("POST", c.base + "/token")).status_code
+
+
+def probe_claim_types(c: Client) -> int:
+    return _token_status(c, claims={"iat": str(int(time.time()))})
+
+
+def probe_missing_claims(c: Client) -> int:
+    return _token_status(c, drop=("jti",))
+
+
+def probe_htm(c: Client) -> int:
+    return _token_status(c, claims={"htm": "GET"})
+
+
+def probe_htm_case(c: Client) -> int:
+    return _token_status(c, claims={"htm": "post"})
+
+
+def probe_htu(c: Client) -> int:
+    return _token_status(c, claims={"htu": "http://elsewhere.example/token"})
+
+
+def probe_htu_normalization(c: Client) -> int:
+    return _token_status(c, claims={"htu": c.base.replace("http://", "HTTP://") + "/token"})
+
+
+def probe_htu_query(c: Client) -> int:
+    return _token_with(c, c.key.proof("POST", c.base + "/token"), path="/token?x=1").status_code
+
+
+def probe_htu_forwarded(c: Client) -> int:
+    value = c.key.proof("POST", "https://evil.example/token")
+    return _token_with(c, value, **{"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}).status_code
+
+
+def probe_valid_token_request(c: Client) -> int:
+    return _token_status(c)
+
+
+def probe_iat(c: Client) -> int:
+    return _token_status(c, claims={"iat": int(time.time()) - 3600})
+
+
+def probe_replay(c: Client) -> int:
+    value = c.key.proof("POST", c.base + "/token")
+    _token_with(c, value)
+    return _token_with(c, value).status_code
+
+
+def probe_multiple_proofs(c: Client) -> int:
+    url = c.base + "/token"
+    headers = [("DPoP", c.key.proof("POST", url)), ("DPoP", c.key.proof("POST", url))]
+    return c.http.post(url, data=CLIENT_CREDENTIALS, auth=c.basic(), headers=headers).status_code
+
+
+def probe_malformed_500(c: Client) -> int:
+    return _token_with(c, "not-a-jws").status_code
+
+
+def probe_nonce_value(c: Client) -> int:
+    return _token_status(c, nonce="bogus")
+
+
+def probe_nonce_cross_server(c: Client) -> int:
+    assert c.token().status_code == 200  # collects an AS nonce
+    return _resource_status(c, nonce=c.as_nonce)
+
+
+def probe_nonce_retry(c: Client) -> int:
+    return c.token().status_code
+
+
+def probe_token_type(c: Client) -> str:
+    return str(c.token().json()["token_type"])
+
+
+def probe_cnf_jkt(c: Client) -> bool:
+    return bool(decode_jws(c.access_token()).payload["cnf"]["jkt"] == c.key.jkt)
+
+
+def probe_no_store(c: Client) -> str | None:
+    return c.token().headers.get("cache-control")
+
+
+def probe_nonce_header_count(c: Client) -> int:
+    return len(_token_with(c, c.key.proof("POST", c.base + "/token")).headers.get_list("dpop-nonce"))
+
+
+def probe_nonce_syntax(c: Client) -> bool:
+    return bool(NQCHAR_NONCE.fullmatch(c.token().headers["dpop-nonce"]))
+
+
+def probe_refresh_binding(c: Client) -> int:
+    first = c.token(redeem(authorization_code(c, dpop_jkt=None)), public=True).json()
+    refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    return c.token(refresh, public=True, key=Key.ec()).status_code
+
+
+def probe_dpop_jkt(c: Client) -> int:
+    return c.token(redeem(authorization_code(c, dpop_jkt=Key.ec().jkt)), public=True).status_code
+
+
+def probe_metadata_algs(c: Client) -> bool:
+    meta = c.http.get(c.base + "/.well-known/oauth-authorization-server").json()
+    return "none" in meta["dpop_signing_alg_values_supported"]
+
+
+def probe_introspection_cnf(c: Client) -> bool:
+    answer = c.http.post(c.base + "/introspect", data={"token": c.access_token()}, auth=c.basic())
+    return "cnf" in answer.json()
+
+
+def probe_ath(c: Client) -> int:
+    return _resource_status(c, drop=("ath",))
+
+
+def probe_valid_resource_request(c: Client) -> int:
+    return _resource_status(c)
+
+
+def probe_key_binding(c: Client) -> int:
+    return _resource_status(c, key=Key.ec())
+
+
+def probe_bearer_downgrade(c: Client) -> int:
+    return _resource_status(c, "Bearer {at}")
+
+
+def probe_proof_optional(c: Client) -> int:
+    at = c.access_token()
+    return c.http.get(c.base + "/resource", headers={"Authorization": f"DPoP {at}"}).status_code
+
+
+def probe_scheme_case(c: Client) -> int:
+    return _resource_status(c, "dpop {at}")
+
+
+def probe_challenge_algs(c: Client) -> bool:
+    return "algs=" in c.http.get(c.base + "/resource").headers["www-authenticate"]
+
+
+def probe_challenge_error(c: Client) -> bool:
+    return "error=" in c.http.get(c.base + "/resource").headers["www-authenticate"]
+
+
+def probe_rs_nonce_header(c: Client) -> bool:
+    at = c.access_token()
+    value = c.key.proof("GET", c.base + "/resource", token=at)
+    answer = c.http.get(c.base + "/resource", headers={"Authorization": f"DPoP {at}", "DPoP": value})
+    return "dpop-nonce" in answer.headers
+
+
+def probe_multiple_auth_methods(c: Client) -> int:
+    at = c.access_token()
+    lines = [("Authorization", f"Bearer {at}"), ("Authorization", f"DPoP {at}")]
+    return c.http.get(c.base + "/resource", headers=lines).status_code
+
+
+DEFECT_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
+    # (defect, nonce mode, probe, result on the clean server, result with the defect)
+    ("multiple-proofs", "none", probe_multiple_proofs, 400, 200),
+    ("malformed-500", "none", probe_malformed_500, 400, 500),
+    ("missing-claims", "none", probe_missing_claims, 400, 200),
+    ("claim-types", "none", probe_claim_types, 400, 200),
+    ("typ", "none", probe_typ, 400, 200),
+    ("alg-none", "none", probe_alg_none, 400, 200),
+    ("alg-hs256", "none", probe_alg_hs256, 400, 200),
+    ("alg-policy", "none", probe_alg_policy, 400, 200),
+    ("signature", "none", probe_signature, 400, 200),
+    ("jwk-private", "none", probe_jwk_private, 400, 200),
+    ("htm", "none", probe_htm, 400, 200),
+    ("htm-case", "none", probe_htm_case, 400, 200),
+    ("htu", "none", probe_htu, 400, 200),
+    ("htu-normalization", "none", probe_htu_normalization, 200, 400),
+    ("htu-query", "none", probe_htu_query, 200, 400),
+    ("htu-forwarded", "none", probe_htu_forwarded, 400, 200),
+    ("htu-https-assumed", "none", probe_valid_token_request, 200, 400),
+    ("iat", "none", probe_iat, 400, 200),
+    ("replay", "none", probe_replay, 400, 200),
+    ("nonce-value", "as", probe_nonce_value, 400, 200),
+    ("nonce-cross-server", "both", probe_nonce_cross_server, 401, 200),
+    ("nonce-optional", "as", probe_valid_token_request, 400, 200),
+    ("nonce-rejects-own", "as", probe_nonce_retry, 200, 400),
+    ("token-type", "none", probe_token_type, "DPoP", "Bearer"),
+    ("cnf-jkt", "none", probe_cnf_jkt, True, False),
+    ("no-store", "none", probe_no_store, "no-store", None),
+    ("as-nonce-status", "as", probe_valid_token_request, 400, 401),
+    ("nonce-header-count", "as", probe_nonce_header_count, 1, 2),
+    ("nonce-syntax", "as", probe_nonce_syntax, True, False),
+    ("refresh-binding", "none", probe_refresh_binding, 400, 200),
+    ("dpop-jkt", "none", probe_dpop_jkt, 400, 200),
+    ("metadata-algs", "none", probe_metadata_algs, False, True),
+    ("introspection-cnf", "none", probe_introspection_cnf, True, False),
+    ("ath", "none", probe_ath, 401, 200),
+    ("ath-hex", "none", probe_valid_resource_request, 200, 401),
+    ("key-binding", "none", probe_key_binding, 401, 200),
+    ("bearer-downgrade", "none", probe_bearer_downgrade, 401, 200),
+    ("proof-optional", "none", probe_proof_optional, 401, 200),
+    ("scheme-case", "none", probe_scheme_case, 200, 401),
+    ("challenge-algs", "none", probe_challenge_algs, True, False),
+    ("challenge-error", "none", probe_challenge_error, False, True),
+    ("rs-nonce-status", "rs", probe_valid_resource_request, 401, 400),
+    ("rs-nonce-header", "rs", probe_rs_nonce_header, True, False),
+    ("multiple-auth-methods", "none", probe_multiple_auth_methods, 400, 401),
+]
+
+
+@pytest.mark.parametrize(
+    ("defect", "mode", "probe", "clean_result", "defect_result"),
+    DEFECT_PROBES,
+    ids=[entry[0] for entry in DEFECT_PROBES],
+)
+def test_defect_changes_behaviour(
+    serve: Callable[..., RunningServer],
+    defect: str,
+    mode: str,
+    probe: Callable[[Client], Any],
+    clean_result: Any,
+    defect_result: Any,
+) -> None:
+    for defects, expected in (((), clean_result), ((defect,), defect_result)):
+        client = Client(serve(nonce=mode, defects=defects))
+        try:
+            assert probe(client) == expected, defects
+        finally:
+            client.close()
+
+
+def test_defect_catalog_is_complete_and_well_formed() -> None:
+    assert len(DEFECTS) == 44
+    assert [entry[0] for entry in DEFECT_PROBES] == list(DEFECTS)
+    assert all(
+        isinstance(d, Defect) and d.name == name and d.actor in ("AS", "RS", "both") and d.description
+        for name, d in DEFECTS.items()
+    )
+    assert ServerSettings(defects=frozenset(DEFECTS)).defects == frozenset(DEFECTS)
+
+
+def test_unknown_defect_is_refused_with_the_known_names() -> None:
+    with pytest.raises(ValueError, match=r"unknown defect 'no-such-defect'; known defects: multiple-proofs, ") as info:
+        ServerSettings(defects=frozenset({"no-such-defect"}))
+    assert ", ".join(DEFECTS) in str(info.value)
+    with pytest.raises(ValueError, match="nonce mode"):
+        ServerSettings(nonce="sometimes")
+
+
+# Lifecycle and target file -----------------------------------------------------------------------
+
+
+def test_server_stops_cleanly_and_writes_its_target_file(tmp_path: Path) -> None:
+    server = RunningServer(ServerSettings(client_secret='s"e\\cret'))
+    with pytest.raises(RuntimeError):
+        _ = server.base_url
+    with server:
+        port = int(server.base_url.rsplit(":", 1)[1])
+        assert httpx.get(server.base_url + "/jwks").status_code == 200
+        path = server.write_target_file(tmp_path / "reference.toml")
+        text = path.read_text(encoding="utf-8")
+    assert text == server.target_toml()
+    assert text.startswith(
+        "# Target file written by `dpop-conformance serve` for the embedded reference server.\n"
+        'name = "reference"\n\n[authorization_server]\n'
+        f'issuer = "http://127.0.0.1:{port}"\n'
+    )
+    assert 'secret = "s\\"e\\\\cret"\n' in text
+    assert text.endswith(
+        '[public_client]\nid = "conformance-spa"\nredirect_uri = "http://127.0.0.1:8765/callback"\n'
+        'login = "auto"\nscope = "read"\n'
+    )
+    assert not server.running
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass
+    server.stop()  # a second stop is harmless
+
+
+def test_only_loopback_hosts_are_allowed() -> None:
+    for host in ("0.0.0.0", "192.0.2.1", "example.com"):
+        with pytest.raises(ValueError, match="loopback"):
+            RunningServer(host=host)
+    assert create_app(ServerSettings(), "http://127.0.0.1:1") is not None
