@@ -112,48 +112,45 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     from conformance.target import ConfigError, load_target
 
-    server = None
-    with tempfile.TemporaryDirectory(prefix="dpop-conformance-") as scratch:
-        if args.config:
-            if args.reference_defect:
-                return _fail("--reference-defect applies to the embedded reference server; drop it or --config")
-            try:
-                target = load_target(args.config)
-            except ConfigError as exc:
-                return _fail(str(exc))
-            config_path = Path(args.config)
-        else:
-            from conformance.reference import RunningServer, ServerSettings
-
-            try:
-                settings = ServerSettings(nonce=args.reference_nonce, defects=frozenset(args.reference_defect))
-            except ValueError as exc:
-                return _fail(str(exc))
-            server = RunningServer(settings).start()
-            # the file holds the reference server's throwaway secret, so it stays out of the report folder
-            config_path = server.write_target_file(Path(scratch) / "reference.toml")
-            target = load_target(config_path)
-            suffix = "" if not settings.defects else "-" + "-".join(sorted(settings.defects))
-            print(
-                f"{PROG}: running against the embedded reference server at {server.base_url} "
-                f"(nonces: {settings.nonce}{', defects: ' + ', '.join(sorted(settings.defects)) if suffix else ''})"
-            )
+    target = None
+    if args.config:
+        if args.reference_defect:
+            return _fail("--reference-defect applies to the embedded reference server; drop it or --config")
         try:
-            report_dir = Path(args.report_dir) if args.report_dir else Path("reports") / target.name
-            return _run_pytest(config_path, report_dir, pytest_args, strict=args.strict, name=target.name)
-        finally:
-            if server is not None:
-                server.stop()
+            target = load_target(args.config)
+        except ConfigError as exc:
+            return _fail(str(exc))
+    report_dir = (
+        Path(args.report_dir) if args.report_dir else Path("reports") / (target.name if target else "reference")
+    )
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail(f"cannot create the report folder {report_dir}: {exc.strerror or exc}")
+    if target is not None:
+        return _run_pytest(Path(args.config), report_dir, pytest_args, strict=args.strict, name=target.name)
+
+    from conformance.reference import RunningServer, ServerSettings
+
+    try:
+        settings = ServerSettings(nonce=args.reference_nonce, defects=frozenset(args.reference_defect))
+    except ValueError as exc:
+        return _fail(str(exc))
+    defects = ", ".join(sorted(settings.defects))
+    with tempfile.TemporaryDirectory(prefix="dpop-conformance-") as scratch, RunningServer(settings) as server:
+        # the file holds the reference server's throwaway secret, so it stays out of the report folder
+        config_path = server.write_target_file(Path(scratch) / "reference.toml")
+        print(
+            f"{PROG}: running against the embedded reference server at {server.base_url} "
+            f"(nonces: {settings.nonce}{'; defects: ' + defects if defects else ''})"
+        )
+        return _run_pytest(config_path, report_dir, pytest_args, strict=args.strict, name="reference")
 
 
 def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, strict: bool, name: str) -> int:
     from conformance.plugin import locate_cases
     from conformance.results import exit_status, load_results
 
-    try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return _fail(f"cannot create the report folder {report_dir}: {exc.strerror or exc}")
     report_dir = report_dir.resolve()
     results_path = report_dir / "results.json"
     results_path.unlink(missing_ok=True)

@@ -121,3 +121,71 @@ def test_pytest_args_after_double_dash_select_cases(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert [c["id"] for c in results["cases"]] == ["rs-ath-mismatch"]
+
+
+@pytest.mark.parametrize(
+    "variant", ["client_secret_post", "private_key_jwt", "authorization_code", "issuer_discovery_only"]
+)
+def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str) -> None:
+    """The suite is not tied to the default target file: other auth methods, grants and discovery work."""
+    from cryptography.hazmat.primitives import serialization
+
+    from conformance.keys import generate_key
+    from conformance.reference import RunningServer, ServerSettings
+
+    client_key = generate_key("ES256")
+    key_file = tmp_path / "client.pem"
+    key_file.write_bytes(
+        client_key.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    settings = ServerSettings(nonce="both", jwt_client_jwks=(client_key.public_jwk(),))
+    with RunningServer(settings) as server:
+        text = server.target_toml()
+        if variant == "client_secret_post":
+            text = text.replace('"client_secret_basic"', '"client_secret_post"')
+        elif variant == "private_key_jwt":
+            text = text.replace(f'id = "{settings.client_id}"', f'id = "{settings.jwt_client_id}"')
+            text = text.replace(f'secret = "{settings.client_secret}"', f'private_key_file = "{key_file}"')
+            text = text.replace('"client_secret_basic"', '"private_key_jwt"')
+        elif variant == "authorization_code":
+            text = text.replace(
+                'grant_type = "client_credentials"',
+                f'grant_type = "authorization_code"\nredirect_uri = "{settings.redirect_uri}"',
+            )
+        else:  # only the issuer: every endpoint comes from the metadata
+            text = "\n".join(line for line in text.splitlines() if not line.startswith(("token_endpoint", "author")))
+        config = tmp_path / "target.toml"
+        config.write_text(text)
+        done = cli("run", "--config", str(config), "--report-dir", str(tmp_path / "out"))
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert done.returncode == 0, [(c["id"], c["message"]) for c in results["cases"] if c["outcome"] != "passed"]
+    assert results["summary"]["passed"] == len(results["cases"])
+
+
+def test_pytest_runs_the_cases_through_the_plugin_entry_point(served: Path, tmp_path: Path) -> None:
+    from conformance.plugin import locate_cases
+
+    results = tmp_path / "results.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(locate_cases()),
+            "--dpop-config",
+            str(served),
+            "--dpop-results",
+            str(results),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert json.loads(results.read_text())["summary"]["failed"] == 0
