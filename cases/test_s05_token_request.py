@@ -39,7 +39,12 @@ def test_token_endpoint_accepts_valid_proof(dpop: DPoPSession, note: Any) -> Non
         raise violation(
             "a token request with a valid DPoP proof", "HTTP 200 with an access_token", final, exchanges=sent.exchanges
         )
-    note("accepted" + (" after one nonce challenge" if sent.challenged else " on the first try"))
+    if sent.challenged:
+        note("accepted after one nonce challenge")
+    elif "nonce" in (peek_claims(sent.exchanges[0].proofs[0]) or {}):
+        note("accepted; the proof carried the nonce the server had supplied earlier in the run")
+    else:
+        note("accepted on the first try, without a nonce")
 
 
 @case(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conformance.catalog import case
-from conformance.checks import NQCHAR_NONCE, expect_accepted, violation
+from conformance.checks import NQCHAR_NONCE, expect_resource_accepts, violation
 from conformance.flow import is_nonce_challenge
 from conformance.session import DPoPSession
 from conformance.verdicts import CouldNotJudge, Level
@@ -56,7 +56,7 @@ def test_resource_nonce_challenge_and_retry(dpop: DPoPSession, note: Any) -> Non
     retry = dpop.call_resource(
         bound.access_token, bound.key, retry_on_nonce=False, label="resource request with the server's nonce"
     )
-    expect_accepted(retry, what="the resource request again, with the nonce the resource supplied")
+    expect_resource_accepts(retry, what="the resource request again, with the nonce the resource supplied")
     if challenge.status != 401:
         raise violation(what, "HTTP 401 for use_dpop_nonce at a resource server (§9)", challenge, level=Level.SHOULD)
     note("challenged with 401 and one DPoP-Nonce; the retry with it was accepted")

@@ -19,6 +19,7 @@ __all__ = [
     "describe",
     "expect_accepted",
     "expect_refused_at_rs",
+    "expect_resource_accepts",
     "violation",
 ]
 
@@ -72,13 +73,32 @@ def expect_accepted(sent: Sent, *, what: str, expected: str = "a 2xx answer") ->
     return final
 
 
-def expect_refused_at_rs(sent: Sent, *, what: str, errors: Collection[str]) -> Exchange:
+def expect_resource_accepts(sent: Sent, *, what: str) -> Exchange:
+    """A valid DPoP request must get a 2xx from the resource.
+
+    A refusal with error invalid_token is not judged (CouldNotJudge): the resource may not accept this
+    AS's tokens at all (audience, RFC 8707 `resource`), which is configuration, not a DPoP failure.
+    """
+    final = _require_answer(sent, what)
+    if not final.ok and "invalid_token" in challenge_errors(final):
+        raise CouldNotJudge(
+            f"{what}: the resource refused the access token itself ({final.summary()}); check that the AS "
+            "issues tokens for this resource (audience; add the RFC 8707 resource parameter with [client] "
+            "token_params)",
+            exchanges=sent.exchanges,
+        )
+    return expect_accepted(sent, what=what)
+
+
+def expect_refused_at_rs(sent: Sent, *, what: str, errors: Collection[str], error_required: bool = True) -> Exchange:
     """The resource must refuse: any 2xx fails the case at its level.
 
     The refusal itself is all a MUST asks; its form is judged more softly: a 5xx is a warning (a
     server error is not an answer), a status other than 400/401 is a warning (§7.1 uses 401 with a DPoP
     challenge; 400 is legal per RFC 6750 §3.1), a missing `error` is a warning (§7.1 SHOULD), and an
-    error code outside `errors` (every code the catalog lists as legal) is recorded as info.
+    error code outside `errors` (every code the catalog lists as legal) is recorded as info. With
+    `error_required` False (a scheme the resource may not support at all, RFC 6750 §3.1: "SHOULD NOT
+    include an error code"), a refusal without `error` passes.
     """
     final = _require_answer(sent, what)
     expected = f"a refusal: 400 or 401 with a challenge carrying error={' or '.join(sorted(errors))}"
@@ -93,6 +113,8 @@ def expect_refused_at_rs(sent: Sent, *, what: str, errors: Collection[str]) -> E
     body_error = final.json_object().get("error")
     if isinstance(body_error, str):
         found.append(body_error)
+    if not found and not error_required:
+        return final
     if not found:
         raise violation(
             what,

@@ -461,7 +461,11 @@ class DPoPClient:
             tried.append(ex)
             if ex.status == 200 and ex.json_object():
                 return ex.json_object()
-        raise FlowError(f"no authorization server metadata at {' or '.join(candidates)}", tried)
+        unreachable = [ex.error for ex in tried if ex.error]
+        if len(unreachable) == len(tried):
+            raise FlowError(f"the issuer {issuer} did not answer its metadata requests ({unreachable[0]})", tried)
+        answers = ", ".join(f"HTTP {ex.status}" for ex in tried)
+        raise FlowError(f"no authorization server metadata at {' or '.join(candidates)} ({answers})", tried)
 
     # --- authorization code -----------------------------------------------------------------------
     def authorize(
@@ -475,6 +479,7 @@ class DPoPClient:
         login: str = "auto",
         login_command: str | None = None,
         command_timeout: float = 120.0,
+        extra: dict[str, str] | None = None,
     ) -> tuple[str, str]:
         """Obtain an authorization code with PKCE (S256); returns (code, code_verifier).
 
@@ -487,6 +492,7 @@ class DPoPClient:
         challenge = b64url_encode(hashlib.sha256(verifier.encode("ascii")).digest())
         state = b64url_encode(secrets.token_bytes(12))
         params = {
+            **(extra or {}),
             "response_type": "code",
             "client_id": client_id,
             "redirect_uri": redirect_uri,

@@ -254,13 +254,14 @@ def _props(report: pytest.TestReport | pytest.CollectReport) -> dict[str, str]:
 def pytest_report_teststatus(
     report: pytest.TestReport | pytest.CollectReport, config: pytest.Config
 ) -> tuple[str, str, str] | None:
-    props = _props(report)
-    outcome = props.get("outcome")
+    if report.when != "call":  # setup and teardown reports carry the same properties: count a case once
+        return None
+    outcome = _props(report).get("outcome")
     if outcome == "warning" and report.passed:
         return "warning", "W", "WARNING"
     if outcome == "info" and report.passed:
         return "info", "i", "INFO"
-    if outcome == "error" and report.when == "call":
+    if outcome == "error":
         return "error", "E", "ERROR"
     return None
 
@@ -296,8 +297,12 @@ class _ResultsCollector:
         )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.writer.target.get("embedded") and SESSION_KEY in self.config.stash:
-            self.writer.target.update(_target_summary(self.config.stash[SESSION_KEY].target), embedded=True)
+        live = self.config.stash.get(SESSION_KEY, None)  # absent on the xdist controller
+        if live is not None:
+            if self.writer.target.get("embedded"):
+                self.writer.target.update(_target_summary(live.target))
+            # endpoints found by discovery are only known once a case has asked for them
+            self.writer.target.update({k: v for k, v in live.endpoint_summary().items() if v})
         self.writer.write(self.path)
 
 

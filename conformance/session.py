@@ -89,6 +89,14 @@ class DPoPSession:
         discovered = (self.metadata or {}).get(name)
         return discovered if isinstance(discovered, str) else None
 
+    def endpoint_summary(self) -> dict[str, str | None]:
+        """The endpoints in use, configured or discovered (None where there is none), for results.json."""
+        rs = self.target.resource_server
+        return {
+            "token_endpoint": self._endpoint("token_endpoint"),
+            "resource_url": rs.url if rs else None,
+        }
+
     @property
     def token_endpoint(self) -> str:
         """The token endpoint URL; CouldNotJudge when neither configured nor discoverable."""
@@ -156,6 +164,7 @@ class DPoPSession:
                     scope=client.scope,
                     login=client.login,
                     login_command=client.login_command,
+                    extra=client.authorization_params,
                 )
             except FlowError as exc:
                 raise CouldNotJudge(f"authorization_code login failed: {exc}", exchanges=exc.exchanges) from None
@@ -167,7 +176,7 @@ class DPoPSession:
             }
         if client.scope and client.grant_type != "authorization_code":
             grant["scope"] = client.scope
-        return grant
+        return {**client.token_params, **grant}
 
     def request_token(
         self,

@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -77,6 +77,8 @@ class Client:
     login: str = "auto"
     login_command: str | None = None
     refresh_token: str | None = None
+    token_params: dict[str, str] = field(default_factory=dict)
+    authorization_params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -264,6 +266,8 @@ def _parse_client(reader: _Reader, table: Mapping[str, Any]) -> Client:
         login=login,
         login_command=login_command,
         refresh_token=refresh_token,
+        token_params=reader.string_table(table, sect, "token_params"),
+        authorization_params=reader.string_table(table, sect, "authorization_params"),
     )
 
 
@@ -307,6 +311,12 @@ class _Reader:
         if required and not value.strip():
             raise self.error(section, key, "must not be empty")
         return value
+
+    def string_table(self, table: Mapping[str, Any], section: str, key: str) -> dict[str, str]:
+        value = table.get(key, {})
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise self.error(section, key, 'must be a table of strings, e.g. { resource = "https://api.example.com" }')
+        return {name: self._substitute(v, section, f"{key}.{name}") for name, v in value.items()}
 
     def number(self, table: Mapping[str, Any], section: str, key: str, *, default: float) -> float:
         value = table.get(key, default)

@@ -126,3 +126,19 @@ def test_example_target_files_load(path: Path, tmp_path: Path) -> None:
     key_file.write_text("not read at load time")
     target = load_target(path, environ={"DPOP_CLIENT_SECRET": "example-secret", "DPOP_CLIENT_KEY_FILE": str(key_file)})
     assert target.name and target.client is not None
+
+
+def test_extra_token_and_authorization_params(tmp_path: Path) -> None:
+    text = EXAMPLE.replace(
+        'scope = "read"',
+        'scope = "read"\ntoken_params = { resource = "${RES}" }\nauthorization_params = { prompt = "none" }',
+    )
+    target = load_target(write(tmp_path, text), environ={"DPOP_CLIENT_SECRET": "x" * 8, "RES": "https://api/"})
+    assert target.client is not None
+    assert target.client.token_params == {"resource": "https://api/"}
+    assert target.client.authorization_params == {"prompt": "none"}
+    with pytest.raises(ConfigError, match="token_params must be a table of strings"):
+        load_target(
+            write(tmp_path, EXAMPLE.replace('scope = "read"', "token_params = 3")),
+            environ={"DPOP_CLIENT_SECRET": "x" * 8},
+        )
