@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from conformance.catalog import case
-from conformance.checks import violation
+from conformance.checks import expect_refused_at_as, violation
 from conformance.jose import peek_claims
+from conformance.keys import SUPPORTED_ALGS, DPoPKey, generate_key
 from conformance.session import CONFIGURATION_ERRORS, DPoPSession
 from conformance.verdicts import CouldNotJudge, Level, Observation
 
@@ -89,3 +92,234 @@ def _visible_binding(dpop: DPoPSession, token: str) -> bool | None:
     if introspection is not None and introspection.ok:
         return "cnf" in introspection.json_object()
     return None
+
+
+@case(
+    "as-token-no-store",
+    "Token response carries Cache-Control: no-store",
+    section="5",
+    level=Level.MUST,
+    actor="AS",
+    requirement="R-5-2",
+)
+def test_token_response_is_not_cacheable(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a token request with a valid proof.
+    Expects: `Cache-Control: no-store` on the 200 response (RFC 6749 §5.1: the AS "MUST include the
+    HTTP Cache-Control response header field with a value of no-store" in a response with tokens).
+    """
+    sent = dpop.request_token()
+    dpop.tokens_or_error(sent)
+    values = ", ".join(sent.final.headers("Cache-Control")).lower()
+    if "no-store" not in [v.strip() for v in values.split(",")]:
+        raise violation(
+            "a token request with a valid DPoP proof",
+            "Cache-Control: no-store on the token response",
+            sent.final,
+            exchanges=sent.exchanges,
+        )
+    note(f"Cache-Control: {values}")
+
+
+@case(
+    "as-metadata-algs",
+    "Metadata lists dpop_signing_alg_values_supported without none or symmetric algorithms",
+    section="5.1",
+    level=Level.MUST,
+    actor="AS",
+    requirement="R-5.1-1",
+)
+def test_metadata_lists_only_asymmetric_algorithms(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a request for the authorization server metadata (RFC 8414) of the configured issuer.
+    Expects: dpop_signing_alg_values_supported, when present, is a non-empty JSON array of strings
+    without "none" (§11.6) and without symmetric (HS*) algorithms (§4.2: "MUST NOT be none or an
+    identifier for a symmetric algorithm"). Info when the metadata does not carry the member; skipped
+    without an issuer.
+    """
+    metadata = _metadata_or_skip(dpop)
+    algs = metadata.get("dpop_signing_alg_values_supported")
+    if algs is None:
+        raise Observation("the metadata has no dpop_signing_alg_values_supported (it is optional, §5.1)")
+    exchange = dpop.metadata_exchange()
+    if not isinstance(algs, list) or not algs or not all(isinstance(a, str) for a in algs):
+        raise violation(
+            "a metadata request", "dpop_signing_alg_values_supported as a non-empty array of strings", exchange
+        )
+    bad = [a for a in algs if a.lower() == "none" or a.upper().startswith("HS")]
+    if bad:
+        raise violation(
+            "a metadata request",
+            f"no none or HS* algorithm in dpop_signing_alg_values_supported; found {', '.join(bad)}",
+            exchange,
+        )
+    note(f"dpop_signing_alg_values_supported: {' '.join(algs)}")
+
+
+def _metadata_or_skip(dpop: DPoPSession) -> dict[str, Any]:
+    dpop.require_authorization_server()
+    server = dpop.target.authorization_server
+    if server is None or not server.issuer:
+        pytest.skip("the target file names no issuer, so there is no metadata to read")
+    metadata = dpop.metadata
+    if metadata is None:
+        raise CouldNotJudge(
+            f"the authorization server metadata could not be read: {dpop.metadata_error}",
+            exchanges=dpop.metadata_exchanges,
+        )
+    return metadata
+
+
+@case(
+    "as-advertised-algs-accepted",
+    "Token endpoint accepts a proof in every advertised algorithm",
+    section="5.1",
+    level=Level.MUST,
+    actor="AS",
+    requirement="R-4.3-5",
+)
+def test_every_advertised_algorithm_works_at_the_token_endpoint(dpop: DPoPSession, note: Any) -> None:
+    """Sends: one token request per algorithm in dpop_signing_alg_values_supported that the suite can
+    sign with (ES256, ES384, ES512, RS256, PS256, EdDSA), each with a proof from a fresh key of that kind.
+    Expects: HTTP 200 for each: an advertised algorithm is one the server accepts (§5.1). Algorithms the
+    suite cannot sign are listed in the message.
+    """
+    algs = _metadata_or_skip(dpop).get("dpop_signing_alg_values_supported")
+    if not isinstance(algs, list) or not algs:
+        pytest.skip("the metadata lists no dpop_signing_alg_values_supported")
+    usable = [a for a in algs if a in SUPPORTED_ALGS]
+    refused = []
+    for alg in usable:
+        sent = dpop.request_token(generate_key(alg), label=f"token request with an {alg} proof")
+        if sent.final.error:
+            raise CouldNotJudge(f"the token endpoint did not answer: {sent.final.error}", exchanges=sent.exchanges)
+        if sent.final.status != 200:
+            refused.append((alg, sent))
+    if refused:
+        alg, sent = refused[0]
+        raise violation(
+            f"a token request with a valid {alg} proof ({alg} is advertised)",
+            "HTTP 200",
+            sent.final,
+            exchanges=[e for _, s in refused for e in s.exchanges],
+        )
+    others = [a for a in algs if a not in SUPPORTED_ALGS]
+    note(
+        f"accepted {', '.join(usable)}"
+        + (f"; not tried (the suite cannot sign): {', '.join(others)}" if others else "")
+    )
+
+
+# --- refresh tokens of public clients are bound to the DPoP key (§5) --------------------------------------
+
+REFRESH_REFUSALS = {"invalid_grant", "invalid_dpop_proof", "invalid_request", "invalid_token", "use_dpop_nonce"}
+
+
+def _public_refresh_token(dpop: DPoPSession, key: DPoPKey) -> str:
+    tokens = dpop.public_tokens(key)
+    if not tokens.refresh_token:
+        pytest.skip("the authorization server issued no refresh token to the public client")
+    return tokens.refresh_token
+
+
+@case(
+    "as-refresh-same-key-bound",
+    "Public client's refresh with the same key works and gives a token bound to it",
+    section="5",
+    level=Level.MUST,
+    actor="AS",
+    requirement="R-5-5",
+)
+def test_public_refresh_with_same_key_works_and_stays_bound(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a login and code redemption for the [public_client] with key A, then a refresh_token
+    request with a fresh proof from key A.
+    Expects: HTTP 200, token_type DPoP, and the new access token bound to A (cnf.jkt, when visible in a
+    JWT access token or by introspection). §5: the refresh token is bound to A and the binding is
+    validated when it is presented.
+    """
+    key = generate_key(dpop.key.alg)
+    refresh_token = _public_refresh_token(dpop, key)
+    sent = dpop.public_refresh(refresh_token, key, label="refresh with the same key")
+    tokens = dpop.client.tokens_from(sent) if sent.final.status == 200 else None
+    if tokens is None:
+        raise violation(
+            "a refresh_token request of the public client with a proof from the key it is bound to",
+            "HTTP 200 with a new access token",
+            sent.final,
+            exchanges=sent.exchanges,
+        )
+    if tokens.token_type.lower() != "dpop":
+        raise violation("a refresh with the bound key", 'token_type "DPoP"', sent.final, exchanges=sent.exchanges)
+    claims = peek_claims(tokens.access_token)
+    if claims is None:
+        introspection = dpop.introspect(tokens.access_token)
+        claims = introspection.json_object() if introspection is not None and introspection.ok else None
+    if claims is None:
+        note("refreshed; the new token is opaque, so its binding is not visible")
+        return
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if jkt != key.thumbprint():
+        raise violation(
+            "a refresh with the bound key",
+            f"the new access token bound to it (cnf.jkt = {key.thumbprint()}); found cnf={cnf!r}",
+            sent.final,
+            exchanges=sent.exchanges,
+        )
+    note("refreshed with the same key; the new access token is bound to it")
+
+
+@case(
+    "as-refresh-other-key-refused",
+    "Public client's refresh token is refused with a proof from another key",
+    section="5",
+    level=Level.MUST,
+    actor="AS",
+    requirement="R-5-5",
+)
+def test_public_refresh_with_other_key_is_refused(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a login and code redemption for the [public_client] with key A, then a refresh_token
+    request with a valid proof from key B. (Control: another refresh token of A refreshed with A.)
+    Expects: a refusal (§5: a public client's refresh token "MUST be bound to the respective public
+    key", and the binding "MUST be validated"). The error code is not specified (Amb-15).
+    """
+    key, other = generate_key(dpop.key.alg), generate_key(dpop.key.alg)
+    _refresh_control(dpop, key)
+    refresh_token = _public_refresh_token(dpop, key)
+    sent = dpop.public_refresh(refresh_token, other, label="refresh with another key")
+    final = expect_refused_at_as(
+        sent, what="the public client's refresh token with a proof from another key", errors=REFRESH_REFUSALS
+    )
+    note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
+
+
+@case(
+    "as-refresh-without-proof-refused",
+    "Public client's refresh token is refused without a proof",
+    section="5",
+    level=Level.MUST,
+    actor="AS",
+    requirement="R-5-5",
+)
+def test_public_refresh_without_proof_is_refused(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a login and code redemption for the [public_client] with key A, then a refresh_token
+    request with no DPoP header. (Control: another refresh token of A refreshed with A.)
+    Expects: a refusal: the binding to A cannot be validated without a proof (§5).
+    """
+    key = generate_key(dpop.key.alg)
+    _refresh_control(dpop, key)
+    refresh_token = _public_refresh_token(dpop, key)
+    sent = dpop.public_refresh(refresh_token, None, label="refresh without a proof")
+    final = expect_refused_at_as(
+        sent, what="the public client's refresh token without a DPoP proof", errors=REFRESH_REFUSALS
+    )
+    note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
+
+
+def _refresh_control(dpop: DPoPSession, key: DPoPKey) -> None:
+    refresh_token = _public_refresh_token(dpop, key)
+    sent = dpop.public_refresh(refresh_token, key, label="control: refresh with the bound key")
+    if sent.final.status != 200:
+        raise CouldNotJudge(
+            f"the control refresh with the bound key was refused ({sent.final.summary()}), so a "
+            "refusal with another key proves nothing",
+            exchanges=sent.exchanges,
+        )

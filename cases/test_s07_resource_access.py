@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+import pytest
+
 from conformance.catalog import case
-from conformance.checks import expect_refused_at_rs, expect_resource_accepts
+from conformance.checks import challenge_errors, expect_refused_at_rs, expect_resource_accepts, violation
+from conformance.evidence import Exchange
+from conformance.flow import dpop_challenge
+from conformance.keys import SUPPORTED_ALGS, generate_key
+from conformance.negatives import refused_at_rs
 from conformance.session import DPoPSession
-from conformance.verdicts import Level
+from conformance.verdicts import CouldNotJudge, Level
 
 
 @case(
@@ -57,3 +64,270 @@ def test_rejects_dpop_bound_token_sent_as_bearer(dpop: DPoPSession, note: Any) -
         error_required=False,
     )
     note(f"refused with HTTP {final.status}")
+
+
+@case(
+    "rs-proof-missing",
+    "Resource refuses the DPoP scheme without a DPoP proof",
+    section="7.1",
+    level=Level.MUST,
+    actor="RS",
+    requirement="R-7-1",
+)
+def test_rejects_dpop_scheme_without_proof(dpop: DPoPSession, note: Any) -> None:
+    """Sends: `Authorization: DPoP <token>` with no DPoP header, between two valid requests.
+    Expects: a refusal, 401 with a DPoP challenge (§7.1: the resource "MUST check that a DPoP proof was
+    also received"); the error code is not specified (invalid_token, invalid_dpop_proof, invalid_request).
+    """
+    final = refused_at_rs(dpop, what="the DPoP-bound token under the DPoP scheme without a proof", without_proof=True)
+    note(f"refused with HTTP {final.status}")
+
+
+@case(
+    "rs-bearer-downgrade-with-proof",
+    "Resource refuses a DPoP-bound token sent as Bearer, even with a valid proof",
+    section="7.2",
+    level=Level.MUST,
+    actor="RS",
+    requirement="R-7.2-1",
+)
+def test_rejects_dpop_bound_token_sent_as_bearer_with_proof(dpop: DPoPSession, note: Any) -> None:
+    """Sends: `Authorization: Bearer <DPoP-bound token>` together with a valid DPoP proof for it.
+    Expects: a refusal (§7.2: "MUST reject a DPoP-bound access token received as a bearer token"); a
+    DPoP-only resource may refuse Bearer without an error code (RFC 6750 §3.1).
+    """
+    final = refused_at_rs(
+        dpop, what="the DPoP-bound token as a Bearer token with a valid proof", scheme="Bearer", error_required=False
+    )
+    note(f"refused with HTTP {final.status}")
+
+
+SCHEME_VARIANTS = [
+    ("dpop", "DPoP", "scheme in lower case"),
+    ("DPOP", "DPoP", "scheme in upper case"),
+    ("DPoP ", "DPoP", "two spaces between scheme and token"),
+    ("DPoP", "dpop", "DPoP header field name in lower case"),
+    ("DPoP", "DPOP", "DPoP header field name in upper case"),
+]
+
+
+@case(
+    "rs-scheme-case-insensitive",
+    "Resource accepts the DPoP scheme and header name in any case",
+    section="7.1",
+    level=Level.MUST,
+    actor="RS",
+    requirement="R-7.1-1",
+)
+def test_accepts_scheme_and_header_name_in_any_case(dpop: DPoPSession, note: Any) -> None:
+    """Sends: five valid requests: `Authorization: dpop <token>`, `DPOP <token>`, `DPoP  <token>`
+    (two spaces), and the proof in header fields named `dpop` and `DPOP`.
+    Expects: a 2xx answer to each: authentication schemes are case-insensitive (RFC 9110 §11.1), so
+    are field names (§4.1, RFC 9110 §5.1), and credentials allow 1*SP after the scheme (RFC 9110 §11.4).
+    """
+    bound = dpop.bound_token()
+    dpop.control(bound, "before")
+    refused = []
+    for scheme, header_name, text in SCHEME_VARIANTS:
+        sent = dpop.call_resource(
+            bound.access_token, bound.key, scheme=scheme, dpop_header_name=header_name, label=f"valid request, {text}"
+        )
+        if sent.final.error:
+            raise CouldNotJudge(f"the resource did not answer: {sent.final.error}", exchanges=sent.exchanges)
+        if not sent.final.ok:
+            refused.append((text, sent))
+    if refused:
+        text, sent = refused[0]
+        raise violation(
+            f"a valid request with the {text}",
+            "a 2xx answer (RFC 9110 §11.1, §5.1)",
+            sent.final,
+            exchanges=[e for _, s in refused for e in s.exchanges],
+        )
+    note("accepted: " + "; ".join(text for _, _, text in SCHEME_VARIANTS))
+
+
+def _no_credentials(dpop: DPoPSession) -> Exchange:
+    bound = dpop.bound_token()
+    dpop.control(bound, "before")
+    sent = dpop.call_resource(bound.access_token, None, scheme="", label="request without credentials")
+    dpop.control(bound, "after")
+    final = sent.final
+    if final.error:
+        raise CouldNotJudge(f"the resource did not answer: {final.error}", exchanges=sent.exchanges)
+    if final.ok:
+        raise violation("a request without credentials", "a refusal: 401 with a DPoP challenge", final)
+    return final
+
+
+@case(
+    "rs-challenge-without-credentials",
+    "Resource answers a request without credentials with 401 and a DPoP challenge",
+    section="7.1",
+    level=Level.MUST,
+    actor="RS",
+    requirement="R-7.1-3",
+)
+def test_challenges_a_request_without_credentials(dpop: DPoPSession, note: Any) -> None:
+    """Sends: the resource request with neither Authorization nor DPoP header.
+    Expects: 401 with `WWW-Authenticate` carrying a challenge of the DPoP scheme (§7.1; RFC 9110 §15.5.2:
+    a 401 "MUST send a WWW-Authenticate header field"), so a client learns it can use DPoP.
+    """
+    final = _no_credentials(dpop)
+    if final.status != 401 or dpop_challenge(final) is None:
+        raise violation("a request without credentials", "401 with WWW-Authenticate: DPoP ...", final)
+    note(f"401, WWW-Authenticate: {', '.join(final.headers('WWW-Authenticate'))}")
+
+
+@case(
+    "rs-challenge-algs",
+    "The DPoP challenge lists the accepted algorithms (algs)",
+    section="7.1",
+    level=Level.SHOULD,
+    actor="RS",
+    requirement="R-7.1-3",
+)
+def test_challenge_lists_algs(dpop: DPoPSession, note: Any) -> None:
+    """Sends: the resource request with no credentials.
+    Expects: the DPoP challenge carries `algs`, a space-delimited list of JWS algorithms (§7.1: "SHOULD be
+    included"). Skipped when there is no DPoP challenge at all (see rs-challenge-without-credentials).
+    """
+    final = _no_credentials(dpop)
+    challenge = dpop_challenge(final)
+    if challenge is None:
+        pytest.skip("no DPoP challenge to look into (rs-challenge-without-credentials judges that)")
+    algs = challenge.get("algs", "").split()
+    if not algs:
+        raise violation(
+            "a request without credentials", 'an algs parameter in the DPoP challenge, e.g. algs="ES256"', final
+        )
+    note(f"algs: {' '.join(algs)}")
+
+
+@case(
+    "rs-challenge-no-error",
+    "The challenge to a request without credentials carries no error code",
+    section="7.1",
+    level=Level.SHOULD,
+    actor="RS",
+    requirement="R-7.1-3",
+)
+def test_challenge_without_credentials_has_no_error(dpop: DPoPSession, note: Any) -> None:
+    """Sends: the resource request with no credentials.
+    Expects: no `error` parameter in the challenges: a request that lacks any authentication information
+    "SHOULD NOT include an error code" (RFC 6750 §3.1, which §7.1 follows).
+    """
+    final = _no_credentials(dpop)
+    errors = challenge_errors(final)
+    if errors:
+        raise violation(
+            "a request without credentials", f"no error code in the challenge; found {', '.join(errors)}", final
+        )
+    note("no error code")
+
+
+@case(
+    "rs-error-on-bad-token",
+    "Resource refuses an invalid access token with an error code",
+    section="7.1",
+    level=Level.MUST,
+    actor="RS",
+    requirement="R-7.1-3",
+)
+def test_refuses_invalid_token_with_error_code(dpop: DPoPSession, note: Any) -> None:
+    """Sends: `Authorization: DPoP <random string>` with a valid proof for that string (its ath), between
+    two valid requests.
+    Expects: a refusal (MUST NOT grant access, §7.1) whose challenge carries an error code, typically
+    invalid_token (§7.1: error "SHOULD be included ... if the request included an access token but
+    failed authentication"; a missing one is a warning).
+    """
+    bogus = "not-an-access-token-" + secrets.token_urlsafe(24)
+    final = refused_at_rs(dpop, what="an access token the AS never issued, with a valid proof for it", token=bogus)
+    note(f"refused with HTTP {final.status}, error={', '.join(challenge_errors(final))}")
+
+
+@case(
+    "rs-multiple-auth-methods",
+    "Resource refuses Bearer and DPoP credentials together with 400 invalid_request",
+    section="7.2",
+    level=Level.MUST,
+    actor="RS",
+    requirement="R-7.2-2",
+)
+def test_refuses_two_authorization_methods(dpop: DPoPSession, note: Any) -> None:
+    """Sends: two Authorization header lines, `Bearer <token>` and `DPoP <token>`, with a valid proof.
+    Expects: a refusal (a 2xx fails); §7.2 figure 19 and RFC 6750 §3.1 ("uses more than one method") give
+    400 with error invalid_request, so another refusal is a warning.
+    """
+    bound = dpop.bound_token()
+    what = "two Authorization lines (Bearer and DPoP) with a valid proof"
+    final = refused_at_rs(dpop, what=what, extra_headers=[("Authorization", f"Bearer {bound.access_token}")])
+    codes = [*challenge_errors(final), str(final.json_object().get("error"))]
+    if final.status != 400 or "invalid_request" not in codes:
+        raise violation(what, "400 with error invalid_request (RFC 9449 figure 19)", final, level=Level.SHOULD)
+    note("refused with 400 invalid_request")
+
+
+@case(
+    "rs-proxy-authorization-refused",
+    "Resource does not take a DPoP token from Proxy-Authorization",
+    section="7.1",
+    level=Level.MUST,
+    actor="RS",
+    requirement="R-7.1-4",
+)
+def test_refuses_dpop_in_proxy_authorization(dpop: DPoPSession, note: Any) -> None:
+    """Sends: `Proxy-Authorization: DPoP <token>` with a valid proof and no Authorization header.
+    Expects: a refusal: the DPoP scheme "MUST NOT be used with the Proxy-Authenticate or
+    Proxy-Authorization header fields" (§7.1), so the request has no credentials.
+    """
+    bound = dpop.bound_token()
+    final = refused_at_rs(
+        dpop,
+        what="the token in Proxy-Authorization: DPoP with a valid proof, no Authorization",
+        scheme="",
+        extra_headers=[("Proxy-Authorization", f"DPoP {bound.access_token}")],
+        error_required=False,
+    )
+    note(f"refused with HTTP {final.status}")
+
+
+@case(
+    "rs-advertised-algs-accepted",
+    "Resource accepts a proof in every algorithm it advertises",
+    section="7.1",
+    level=Level.MUST,
+    actor="RS",
+    requirement="R-4.3-5",
+)
+def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, note: Any) -> None:
+    """Sends: for each algorithm the resource lists in its challenge's `algs` (or, without one, the AS
+    metadata lists) and the suite can sign: a token request with a key of that kind, then a resource
+    request with that token and a valid proof.
+    Expects: a 2xx answer from the resource for each. Skipped for RS-only targets (no AS to bind tokens
+    to other keys) and where no algorithm list is available.
+    """
+    dpop.require_authorization_server()
+    challenge = dpop_challenge(_no_credentials(dpop)) or {}
+    algs = challenge.get("algs", "").split() or (dpop.metadata or {}).get("dpop_signing_alg_values_supported") or []
+    usable = [a for a in algs if a in SUPPORTED_ALGS]
+    if not usable:
+        pytest.skip("neither the resource's algs nor the metadata list an algorithm the suite can sign with")
+    refused = []
+    for alg in usable:
+        key = generate_key(alg)
+        tokens = dpop.tokens_or_error(dpop.request_token(key, label=f"token request with an {alg} key"))
+        sent = dpop.call_resource(tokens.access_token, key, label=f"resource request with an {alg} proof")
+        if sent.final.error:
+            raise CouldNotJudge(f"the resource did not answer: {sent.final.error}", exchanges=sent.exchanges)
+        if not sent.final.ok:
+            refused.append((alg, sent))
+    if refused:
+        alg, sent = refused[0]
+        raise violation(
+            f"a resource request with a valid {alg} proof ({alg} is advertised)",
+            "a 2xx answer",
+            sent.final,
+            exchanges=[e for _, s in refused for e in s.exchanges],
+        )
+    note(f"accepted {', '.join(usable)}")

@@ -19,7 +19,7 @@ import pytest
 
 from conformance.verdicts import Level
 
-__all__ = ["CASES", "CaseInfo", "case"]
+__all__ = ["CASES", "CaseInfo", "case", "case_param"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,18 +48,40 @@ class CaseInfo:
 CASES: dict[str, CaseInfo] = {}
 
 
+def _register(info: CaseInfo) -> CaseInfo:
+    if info.actor not in ACTORS:
+        raise ValueError(f"case {info.id}: actor must be one of {ACTORS}, not {info.actor!r}")
+    known = CASES.get(info.id)
+    if known is not None and known != info:
+        raise ValueError(f"case id {info.id!r} is declared twice")
+    CASES[info.id] = info
+    return info
+
+
 def case(case_id: str, title: str, *, section: str, level: Level, actor: str, requirement: str) -> Callable[[F], F]:
     """Declare a conformance case; adds the `dpop_case` marker carrying its CaseInfo."""
-    if actor not in ACTORS:
-        raise ValueError(f"case {case_id}: actor must be one of {ACTORS}, not {actor!r}")
 
     def decorate(fn: F) -> F:
-        info = CaseInfo(case_id, title, section, Level(level), actor, requirement, inspect.getdoc(fn) or "")
-        known = CASES.get(case_id)
-        if known is not None and known != info:
-            raise ValueError(f"case id {case_id!r} is declared twice")
-        CASES[case_id] = info
+        info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, inspect.getdoc(fn) or ""))
         marked: F = pytest.mark.dpop_case(info)(fn)
         return marked
 
     return decorate
+
+
+def case_param(
+    case_id: str,
+    title: str,
+    *values: Any,
+    section: str,
+    level: Level,
+    actor: str,
+    requirement: str,
+    doc: str,
+) -> Any:
+    """Declare one case of a table-driven family: a `pytest.param` carrying its own CaseInfo.
+
+    `doc` is the case's "Sends / Expects" text; the param's id is the case id.
+    """
+    info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc))
+    return pytest.param(*values, id=case_id, marks=pytest.mark.dpop_case(info))

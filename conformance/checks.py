@@ -18,6 +18,7 @@ __all__ = [
     "challenge_errors",
     "describe",
     "expect_accepted",
+    "expect_refused_at_as",
     "expect_refused_at_rs",
     "expect_resource_accepts",
     "violation",
@@ -70,6 +71,39 @@ def expect_accepted(sent: Sent, *, what: str, expected: str = "a 2xx answer") ->
     final = _require_answer(sent, what)
     if not final.ok:
         raise violation(what, expected, final, exchanges=sent.exchanges)
+    return final
+
+
+def expect_refused_at_as(sent: Sent, *, what: str, errors: Collection[str]) -> Exchange:
+    """The authorization server must refuse: any 2xx fails the case at its level.
+
+    The form is judged more softly, as at the resource: a 5xx is a warning, a status other than 400 is
+    a warning (RFC 6749 §5.2), a body without an `error` code is a warning, and a code outside `errors`
+    (every code the catalog lists as legal) is recorded as info.
+    """
+    final = _require_answer(sent, what)
+    expected = f"a refusal: HTTP 400 with error={' or '.join(sorted(errors))}"
+    if final.ok:
+        raise violation(what, expected, final, exchanges=sent.exchanges)
+    status = final.status or 0
+    if status >= 500:
+        raise violation(what, expected + " (not a server error)", final, level=Level.SHOULD, exchanges=sent.exchanges)
+    error = final.json_object().get("error")
+    if status != 400:
+        raise violation(what, expected + " (RFC 6749 §5.2)", final, level=Level.SHOULD, exchanges=sent.exchanges)
+    if not isinstance(error, str):
+        raise violation(
+            what,
+            expected + " (RFC 6749 §5.2: a JSON body with error)",
+            final,
+            level=Level.SHOULD,
+            exchanges=sent.exchanges,
+        )
+    if error not in errors:
+        raise Observation(
+            f"{what}: refused with HTTP {status} and error={error}; the catalog expects "
+            f"{' or '.join(sorted(errors))} (a refusal all the same)"
+        )
     return final
 
 

@@ -31,6 +31,7 @@ from conformance.proof import ProofDraft, new_proof
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "AuthorizationRequest",
     "DPoPClient",
     "FlowError",
     "Sent",
@@ -88,6 +89,15 @@ class TokenSet:
     refresh_token: str | None = None
     scope: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """The parameters of one authorization request, with its PKCE verifier and state."""
+
+    params: dict[str, str]
+    verifier: str = field(repr=False)
+    state: str
 
 
 @dataclass(frozen=True)
@@ -305,17 +315,46 @@ class DPoPClient:
         key: DPoPKey | None,
         *,
         mutate: ProofMutation | None = None,
+        proofs: Callable[[ProofDraft], list[str]] | None = None,
+        extra_headers: Sequence[tuple[str, str]] = (),
         label: str = "token request",
         retry_on_nonce: bool = True,
     ) -> Sent:
-        """POST a grant to the token endpoint with a proof from `key` (altered by `mutate`, if given)."""
-        for name in ("code", "refresh_token", "code_verifier"):
-            self.redactor.add(grant.get(name), name)
+        """POST a grant to the token endpoint with a proof from `key` (altered by `mutate`, or replaced
+        by the header values `proofs` makes from it, if given)."""
+        return self.form_post(
+            token_endpoint,
+            grant,
+            auth,
+            key,
+            mutate=mutate,
+            proofs=proofs,
+            extra_headers=extra_headers,
+            label=label,
+            retry_on_nonce=retry_on_nonce,
+        )
 
-        def proof(nonce: str | None) -> str | None:
+    def form_post(
+        self,
+        endpoint: str,
+        form: dict[str, str],
+        auth: ClientAuth,
+        key: DPoPKey | None,
+        *,
+        mutate: ProofMutation | None = None,
+        proofs: Callable[[ProofDraft], list[str]] | None = None,
+        extra_headers: Sequence[tuple[str, str]] = (),
+        label: str,
+        retry_on_nonce: bool = True,
+    ) -> Sent:
+        """POST a form with client authentication and a DPoP proof to an AS endpoint (token, PAR)."""
+
+        def proof(nonce: str | None) -> str | list[str] | None:
             if key is None:
                 return None
-            draft = new_proof(key, "POST", token_endpoint, nonce=nonce)
+            draft = new_proof(key, "POST", endpoint, nonce=nonce)
+            if proofs is not None:
+                return proofs(draft)
             return mutate(draft) if mutate else draft.sign()
 
         def headers() -> list[tuple[str, str]]:
@@ -323,14 +362,28 @@ class DPoPClient:
                 ("Content-Type", "application/x-www-form-urlencoded"),
                 ("Accept", "application/json"),
                 *self.client_auth_headers(auth),
+                *extra_headers,
             ]
 
         def body() -> str:
-            return urlencode({**grant, **self.client_auth_form(auth, token_endpoint)})
+            return urlencode({**form, **self.client_auth_form(auth, endpoint)})
 
         return self.send_with_proof(
-            label, "AS", "POST", token_endpoint, proof=proof, headers=headers, body=body, retry_on_nonce=retry_on_nonce
+            label, "AS", "POST", endpoint, proof=proof, headers=headers, body=body, retry_on_nonce=retry_on_nonce
         )
+
+    def push_authorization_request(
+        self,
+        par_endpoint: str,
+        auth: ClientAuth,
+        key: DPoPKey | None,
+        request: AuthorizationRequest,
+        *,
+        mutate: ProofMutation | None = None,
+        label: str = "pushed authorization request",
+    ) -> Sent:
+        """POST the authorization request to the PAR endpoint (RFC 9126), with a proof from `key`."""
+        return self.form_post(par_endpoint, request.params, auth, key, mutate=mutate, label=label)
 
     def tokens_from(self, sent: Sent) -> TokenSet:
         """Read a successful token response, or raise FlowError saying what was wrong with it."""
@@ -415,8 +468,12 @@ class DPoPClient:
         extra_headers: Sequence[tuple[str, str]] = (),
         label: str = "resource request",
         retry_on_nonce: bool = True,
+        dpop_header_name: str = "DPoP",
     ) -> Sent:
-        """Call the resource with `Authorization: <scheme> <token>` and a fresh proof carrying `ath`."""
+        """Call the resource with `Authorization: <scheme> <token>` and a fresh proof carrying `ath`.
+
+        An empty `scheme` sends no Authorization header.
+        """
         self.redactor.add(access_token, "access_token")
 
         def proof(nonce: str | None) -> str | list[str] | None:
@@ -444,6 +501,7 @@ class DPoPClient:
             headers=headers,
             body=(lambda: body) if body is not None else None,
             retry_on_nonce=retry_on_nonce,
+            dpop_header_name=dpop_header_name,
         )
 
     # --- discovery --------------------------------------------------------------------------------
@@ -468,25 +526,16 @@ class DPoPClient:
         raise FlowError(f"no authorization server metadata at {' or '.join(candidates)} ({answers})", tried)
 
     # --- authorization code -----------------------------------------------------------------------
-    def authorize(
+    def authorization_request(
         self,
-        authorization_endpoint: str,
         client_id: str,
         redirect_uri: str,
         *,
         scope: str | None = None,
         dpop_jkt: str | None = None,
-        login: str = "auto",
-        login_command: str | None = None,
-        command_timeout: float = 120.0,
         extra: dict[str, str] | None = None,
-    ) -> tuple[str, str]:
-        """Obtain an authorization code with PKCE (S256); returns (code, code_verifier).
-
-        `auto` follows the authorization endpoint's redirects with no person until one points at the
-        redirect URI, and takes the code from it without requesting it. `command` runs the user's
-        command with DPOP_AUTHORIZATION_URL set and reads the final redirect URL from its stdout.
-        """
+    ) -> AuthorizationRequest:
+        """A fresh authorization request with PKCE (S256) and a random state."""
         verifier = b64url_encode(secrets.token_bytes(32))
         self.redactor.add(verifier, "code_verifier")
         challenge = b64url_encode(hashlib.sha256(verifier.encode("ascii")).digest())
@@ -504,6 +553,33 @@ class DPoPClient:
             params["scope"] = scope
         if dpop_jkt:
             params["dpop_jkt"] = dpop_jkt
+        return AuthorizationRequest(params, verifier, state)
+
+    def authorize(
+        self,
+        authorization_endpoint: str,
+        client_id: str,
+        redirect_uri: str,
+        *,
+        scope: str | None = None,
+        dpop_jkt: str | None = None,
+        login: str = "auto",
+        login_command: str | None = None,
+        command_timeout: float = 120.0,
+        extra: dict[str, str] | None = None,
+        request: AuthorizationRequest | None = None,
+        request_uri: str | None = None,
+    ) -> tuple[str, str]:
+        """Obtain an authorization code with PKCE (S256); returns (code, code_verifier).
+
+        `auto` follows the authorization endpoint's redirects with no person until one points at the
+        redirect URI, and takes the code from it without requesting it. `command` runs the user's
+        command with DPOP_AUTHORIZATION_URL set and reads the final redirect URL from its stdout.
+        With `request_uri` (from a pushed `request`), only client_id and request_uri are sent.
+        """
+        if request is None:
+            request = self.authorization_request(client_id, redirect_uri, scope=scope, dpop_jkt=dpop_jkt, extra=extra)
+        params = {"client_id": client_id, "request_uri": request_uri} if request_uri else request.params
         separator = "&" if urlsplit(authorization_endpoint).query else "?"
         url = f"{authorization_endpoint}{separator}{urlencode(params)}"
         final = (
@@ -518,13 +594,13 @@ class DPoPClient:
                 + (f" ({query['error_description'][0]})" if "error_description" in query else ""),
                 self.log[-1:],
             )
-        if query.get("state", [None])[0] != state:
+        if query.get("state", [None])[0] != request.state:
             raise FlowError("the redirect to the redirect_uri did not carry the state the suite sent")
         code = query.get("code", [None])[0]
         if not code:
             raise FlowError("the redirect to the redirect_uri carried no code")
         self.redactor.add(code, "authorization_code")
-        return code, verifier
+        return code, request.verifier
 
     def _login_auto(self, url: str, redirect_uri: str, max_hops: int = 10) -> str:
         hops: list[Exchange] = []

@@ -6,13 +6,18 @@ names its mutation; the name, what it does and the catalog requirement it breaks
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from conformance.jose import b64url_encode
-from conformance.keys import generate_key
+from conformance.jose import access_token_hash, b64url_encode, json_b64
+from conformance.keys import DPoPKey, generate_key
 from conformance.proof import ProofDraft, empty_signature, flip_signature_byte, replace_payload
 
 __all__ = ["MUTATIONS", "Mutation", "mutation"]
@@ -23,7 +28,7 @@ class Mutation:
     """One named change to a valid proof, and the catalog requirement it makes the proof break."""
 
     name: str
-    part: str  # "header" | "claims" | "signature"
+    part: str  # "structure" | "header" | "claims" | "signature"
     requirement: str
     description: str  # a noun phrase: "a proof with <description>"
     apply: Callable[[ProofDraft], str]
@@ -175,3 +180,174 @@ def _sig_other_key(d: ProofDraft) -> str:
 @_register("ecdsa-der", "signature", "R-4.3-6", "a DER-encoded ECDSA signature instead of raw r‖s")
 def _ecdsa_der(d: ProofDraft) -> str:
     return d.sign_der()
+
+
+# --- not a JWT (§4.3 check 2) -----------------------------------------------------------------
+
+
+@_register("not-jwt-garbage", "structure", "R-4.3-2", "a value that is not a JWT at all (abc)")
+def _garbage(d: ProofDraft) -> str:
+    return "abc"
+
+
+@_register("not-jwt-two-segments", "structure", "R-4.3-2", "only two segments (header.payload)")
+def _two_segments(d: ProofDraft) -> str:
+    return d.signing_input()
+
+
+@_register("not-jwt-jwe", "structure", "R-4.3-2", "five segments, shaped as a JWE")
+def _jwe(d: ProofDraft) -> str:
+    header = json_b64({"alg": "RSA-OAEP-256", "enc": "A256GCM", "typ": "dpop+jwt"})
+    parts = [b64url_encode(secrets.token_bytes(n)) for n in (256, 12, 64, 16)]
+    return ".".join([header, *parts])
+
+
+@_register("not-jwt-jws-json", "structure", "R-4.3-2", "the JWS JSON serialization instead of the compact one")
+def _jws_json(d: ProofDraft) -> str:
+    protected, payload, signature = d.sign().split(".")
+    return json.dumps({"protected": protected, "payload": payload, "signature": signature}, separators=(",", ":"))
+
+
+@_register("not-jwt-empty", "structure", "R-4.3-2", "an empty value")
+def _empty(d: ProofDraft) -> str:
+    return ""
+
+
+@_register("not-jwt-base64", "structure", "R-4.3-2", "standard base64 characters (+ and /) in its segments")
+def _bad_base64(d: ProofDraft) -> str:
+    compact = d.sign()
+    head, _, sig = compact.rpartition(".")
+    return f"{head}.+/{sig[2:]}"
+
+
+@_register("not-jwt-header-not-json", "structure", "R-4.3-2", "a header segment that is not JSON")
+def _header_not_json(d: ProofDraft) -> str:
+    _, payload, sig = d.sign().split(".")
+    return f"{b64url_encode(b'not json')}.{payload}.{sig}"
+
+
+# --- more header mutations ----------------------------------------------------------------------
+
+
+@_register("alg-key-mismatch", "header", "R-4.3-5", "alg ES384 while the key and signature are ES256")
+def _alg_mismatch(d: ProofDraft) -> str:
+    return d.with_header(alg="ES384" if d.key.alg != "ES384" else "ES256").sign()
+
+
+@_register("jwk-missing-jku", "header", "R-4.3-7", "no jwk, only a jku URL naming a key set")
+def _jwk_jku(d: ProofDraft) -> str:
+    return d.without_header("jwk").with_header(jku="https://127.0.0.1:9/jwks.json").sign()
+
+
+@_register("jwk-missing-x5c", "header", "R-4.3-7", "no jwk, only an x5c certificate holding the key")
+def _jwk_x5c(d: ProofDraft) -> str:
+    return d.without_header("jwk").with_header(x5c=[self_signed_certificate(d.key)]).sign()
+
+
+@_register("unknown-members", "header", "R-4.3-3", "an unknown header member and an unknown claim (to be ignored)")
+def _unknown_members(d: ProofDraft) -> str:
+    return d.with_header(**{"x-conformance": "ignore-me"}).with_claims(**{"x-conformance": "ignore-me"}).sign()
+
+
+# --- more claim mutations -----------------------------------------------------------------------
+
+
+def _drop(claim: str) -> Callable[[ProofDraft], str]:
+    return lambda d: d.without_claims(claim).sign()
+
+
+for _claim in ("jti", "htm", "htu", "iat"):
+    _register(f"{_claim}-missing", "claims", "R-4.3-3", f"no {_claim} claim")(_drop(_claim))
+
+
+@_register("iat-string", "claims", "R-4.3-3", "iat as a string of digits instead of a number")
+def _iat_string(d: ProofDraft) -> str:
+    return d.with_claims(iat=str(d.claims.get("iat", int(time.time())))).sign()
+
+
+@_register("jti-number", "claims", "R-4.3-3", "jti as a number instead of a string")
+def _jti_number(d: ProofDraft) -> str:
+    return d.with_claims(jti=secrets.randbelow(2**53)).sign()
+
+
+@_register("htm-lowercase", "claims", "R-4.3-8", "the request's method in lower case as htm")
+def _htm_lower(d: ProofDraft) -> str:
+    return d.with_claims(htm=str(d.claims.get("htm", "GET")).lower()).sign()
+
+
+def _htu_parts(d: ProofDraft) -> SplitResult:
+    return urlsplit(str(d.claims["htu"]))
+
+
+@_register("htu-other-host", "claims", "R-4.3-9", "an htu naming another host")
+def _htu_host(d: ProofDraft) -> str:
+    parts = _htu_parts(d)
+    port = f":{parts.port}" if parts.port else ""
+    return d.with_claims(htu=urlunsplit((parts.scheme, f"other.example{port}", parts.path, "", ""))).sign()
+
+
+@_register("htu-other-port", "claims", "R-4.3-9", "an htu naming another port")
+def _htu_port(d: ProofDraft) -> str:
+    parts = _htu_parts(d)
+    default = 443 if parts.scheme == "https" else 80
+    port = (parts.port or default) + 1
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return d.with_claims(htu=urlunsplit((parts.scheme, f"{host}:{port}", parts.path, "", ""))).sign()
+
+
+@_register("htu-other-scheme", "claims", "R-4.3-9", "an htu with the other scheme (http and https swapped)")
+def _htu_scheme(d: ProofDraft) -> str:
+    parts = _htu_parts(d)
+    scheme = "http" if parts.scheme == "https" else "https"
+    return d.with_claims(htu=urlunsplit((scheme, parts.netloc, parts.path, "", ""))).sign()
+
+
+@_register("htu-path-case", "claims", "R-4.3-9", "an htu whose path is in upper case (paths are case-sensitive)")
+def _htu_path_case(d: ProofDraft) -> str:
+    parts = _htu_parts(d)
+    path = parts.path.upper() if parts.path.upper() != parts.path else parts.path + "X"
+    return d.with_claims(htu=urlunsplit((parts.scheme, parts.netloc, path, "", ""))).sign()
+
+
+def _token_of(d: ProofDraft) -> str:
+    if d.access_token is None:
+        raise ValueError("this mutation needs a proof made for an access token (an RS request)")
+    return d.access_token
+
+
+@_register("ath-hex", "claims", "R-4.3-12a", "an ath in hex instead of base64url")
+def _ath_hex(d: ProofDraft) -> str:
+    return d.with_claims(ath=hashlib.sha256(_token_of(d).encode("ascii")).hexdigest()).sign()
+
+
+@_register("ath-padded", "claims", "R-4.3-12a", "an ath with base64 = padding")
+def _ath_padded(d: ProofDraft) -> str:
+    return d.with_claims(ath=access_token_hash(_token_of(d)) + "=").sign()
+
+
+@_register("ath-dpop-prefix", "claims", "R-4.3-12a", 'an ath computed over "DPoP " + the token')
+def _ath_prefix(d: ProofDraft) -> str:
+    return d.with_claims(ath=access_token_hash("DPoP " + _token_of(d))).sign()
+
+
+def self_signed_certificate(key: DPoPKey) -> str:
+    """A base64 (not base64url) DER self-signed certificate for `key`, as an x5c entry carries it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dpop-conformance")])
+    now = datetime.now(UTC)
+    digest = None if key.alg == "EdDSA" else hashes.SHA256()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .sign(key.private_key, digest)
+    )
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")

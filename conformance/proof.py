@@ -57,6 +57,8 @@ class ProofDraft:
     key: DPoPKey
     header: dict[str, Any] = field(default_factory=dict)
     claims: dict[str, Any] = field(default_factory=dict)
+    # the access token the proof is for (RS requests), so `ath` mutations can hash it differently
+    access_token: str | None = field(default=None, repr=False)
 
     # --- changes before signing -------------------------------------------------------------
     def with_header(self, **members: Any) -> ProofDraft:
@@ -136,7 +138,7 @@ def new_proof(
     if access_token is not None:
         claims["ath"] = access_token_hash(access_token)
     header = {"typ": DPOP_TYP, "alg": key.alg, "jwk": key.public_jwk()}
-    return ProofDraft(key=key, header=header, claims=claims)
+    return ProofDraft(key=key, header=header, claims=claims, access_token=access_token)
 
 
 # --- changes after signing (on the compact serialisation) --------------------------------------

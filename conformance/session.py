@@ -8,15 +8,27 @@ prerequisite cannot be had (no resource server configured, no token obtainable) 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from conformance.evidence import Exchange, Redactor
-from conformance.flow import ClientAuth, DPoPClient, FlowError, ProofMutation, Sent, TokenSet, client_auth_for
-from conformance.keys import DPoPKey, KeyFileError, generate_key
-from conformance.target import Target
+from conformance.flow import (
+    AuthorizationRequest,
+    ClientAuth,
+    DPoPClient,
+    FlowError,
+    ProofMutation,
+    Sent,
+    TokenSet,
+    client_auth_for,
+)
+from conformance.keys import DPoPKey, KeyFileError, generate_key, load_key
+from conformance.proof import ProofDraft
+from conformance.target import PublicClient, Target
 from conformance.verdicts import CouldNotJudge
 
 __all__ = ["BoundToken", "DPoPSession"]
@@ -81,6 +93,24 @@ class DPoPSession:
                 self._metadata_exchanges = exc.exchanges
         return self._metadata
 
+    @property
+    def metadata_error(self) -> str | None:
+        """Why the metadata could not be read, if it could not."""
+        return self._metadata_error
+
+    @property
+    def metadata_exchanges(self) -> list[Exchange]:
+        """The metadata requests that failed, as evidence."""
+        return self._metadata_exchanges
+
+    def metadata_exchange(self) -> Exchange:
+        """A fresh metadata request (for evidence in a case that judges the metadata)."""
+        issuer = self.target.authorization_server.issuer if self.target.authorization_server else None
+        assert issuer, "metadata_exchange() needs an issuer"
+        parts = urlsplit(issuer)
+        url = f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{parts.path.rstrip('/')}"
+        return self.client.exchange("authorization server metadata", "GET", url, [("Accept", "application/json")])
+
     def _endpoint(self, name: str) -> str | None:
         server = self.target.authorization_server
         configured = getattr(server, name, None) if server else None
@@ -121,6 +151,69 @@ class DPoPSession:
     def introspection_endpoint(self) -> str | None:
         """The introspection endpoint URL, if the target has one."""
         return self._endpoint("introspection_endpoint")
+
+    @property
+    def par_endpoint(self) -> str | None:
+        """The pushed authorization request endpoint, configured or discovered, if any."""
+        return self._endpoint("par_endpoint") or self._endpoint("pushed_authorization_request_endpoint")
+
+    # --- the public client -------------------------------------------------------------------------
+    def require_public_client(self) -> PublicClient:
+        """The [public_client], or skip the case when the target has none."""
+        self.require_authorization_server()
+        if self.target.public_client is None:
+            pytest.skip("the target file has no [public_client]: public-client cases do not apply")
+        return self.target.public_client
+
+    @property
+    def public_auth(self) -> ClientAuth:
+        """Client authentication of the public client: none (client_id only)."""
+        return ClientAuth(self.require_public_client().id, "none")
+
+    def public_login(
+        self,
+        *,
+        dpop_jkt: str | None = None,
+        request: AuthorizationRequest | None = None,
+        request_uri: str | None = None,
+    ) -> tuple[str, str]:
+        """Log the public client in (its login mode); returns (code, code_verifier)."""
+        pc = self.require_public_client()
+        try:
+            return self.client.authorize(
+                self.authorization_endpoint,
+                pc.id,
+                pc.redirect_uri,
+                scope=pc.scope,
+                dpop_jkt=dpop_jkt,
+                login=pc.login,
+                login_command=pc.login_command,
+                request=request,
+                request_uri=request_uri,
+            )
+        except FlowError as exc:
+            raise CouldNotJudge(f"the public client's login failed: {exc}", exchanges=exc.exchanges) from None
+
+    def public_token(self, code: str, verifier: str, key: DPoPKey | None, *, label: str, **kwargs: Any) -> Sent:
+        """Redeem a public client's code with a proof from `key` (None: no proof)."""
+        pc = self.require_public_client()
+        grant = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": pc.redirect_uri,
+            "code_verifier": verifier,
+        }
+        return self.client.token_request(self.token_endpoint, grant, self.public_auth, key, label=label, **kwargs)
+
+    def public_tokens(self, key: DPoPKey) -> TokenSet:
+        """Log the public client in and redeem the code with `key`: its tokens, or CouldNotJudge."""
+        code, verifier = self.public_login()
+        return self.tokens_or_error(self.public_token(code, verifier, key, label="public client: code redemption"))
+
+    def public_refresh(self, refresh_token: str, key: DPoPKey | None, *, label: str) -> Sent:
+        """A refresh_token grant for the public client, with a proof from `key` (None: no proof)."""
+        grant = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return self.client.token_request(self.token_endpoint, grant, self.public_auth, key, label=label)
 
     def require_resource(self) -> tuple[str, str, str | None]:
         """(url, method, body) of the resource, or skip the case when the target has none."""
@@ -178,16 +271,25 @@ class DPoPSession:
             grant["scope"] = client.scope
         return {**client.token_params, **grant}
 
+    def require_authorization_server(self) -> None:
+        """Skip the case when the target has no authorization server (an RS-only target)."""
+        if self.target.authorization_server is None or self.target.client is None:
+            pytest.skip("the target file has no [authorization_server]: authorization-server cases do not apply")
+
     def request_token(
         self,
         key: DPoPKey | None = None,
         *,
+        without_proof: bool = False,
         mutate: ProofMutation | None = None,
+        proofs: Callable[[ProofDraft], list[str]] | None = None,
+        extra_headers: Sequence[tuple[str, str]] = (),
         use_known_nonce: bool = True,
         retry_on_nonce: bool = True,
         label: str = "token request",
     ) -> Sent:
         """One token request with the configured client and grant, and a proof from `key`."""
+        self.require_authorization_server()
         key = key or self.key
         if not use_known_nonce:
             self.client.forget_nonce("AS", self.token_endpoint)
@@ -195,12 +297,25 @@ class DPoPSession:
             self.token_endpoint,
             self.grant(key),
             self.client_auth,
-            key,
+            None if without_proof else key,
             mutate=mutate,
+            proofs=proofs,
+            extra_headers=extra_headers,
             label=label,
             retry_on_nonce=retry_on_nonce,
         )
         self._note_refresh_rotation(sent)
+        return sent
+
+    def token_control(self, when: str) -> Sent:
+        """A valid token request that must succeed; CouldNotJudge when it does not (see `control`)."""
+        sent = self.request_token(label=f"control: valid token request {when}")
+        if not (sent.final.status == 200 and isinstance(sent.final.json_object().get("access_token"), str)):
+            raise CouldNotJudge(
+                f"the control token request {when} the altered one was refused ({sent.final.summary()}), so a "
+                "refusal of the altered request proves nothing",
+                exchanges=sent.exchanges,
+            )
         return sent
 
     def _note_refresh_rotation(self, sent: Sent) -> None:
@@ -218,7 +333,19 @@ class DPoPSession:
             raise CouldNotJudge(f"could not obtain an access token: {exc}", exchanges=sent.exchanges) from None
 
     def bound_token(self) -> BoundToken:
-        """A DPoP-bound access token for the session key (obtained once, renewed when half-expired)."""
+        """A DPoP-bound access token for the session key (obtained once, renewed when half-expired).
+
+        For a target whose [resource_server] gives a pre-issued token, that token and its key.
+        """
+        rs = self.target.resource_server
+        if rs is not None and rs.access_token:
+            if self._bound is None:
+                try:
+                    key = load_key(rs.dpop_key_file or "", rs.dpop_key_alg)
+                except KeyFileError as exc:
+                    raise CouldNotJudge(f"[resource_server] dpop_key_file: {exc}") from None
+                self._bound = BoundToken(TokenSet(rs.access_token, "DPoP"), key, time.monotonic())
+            return self._bound
         if self._bound_error is not None:
             raise self._bound_error
         if self._bound is not None:
@@ -248,10 +375,12 @@ class DPoPSession:
         *,
         label: str = "resource request",
         use_known_nonce: bool = True,
+        url: str | None = None,
         **kwargs: Any,
     ) -> Sent:
         """Call the configured resource with `token` and a proof from `key` (see DPoPClient)."""
-        url, method, body = self.require_resource()
+        configured, method, body = self.require_resource()
+        url = url or configured
         if not use_known_nonce:
             self.client.forget_nonce("RS", url)
         return self.client.resource_request(url, token, key, method=method, body=body, label=label, **kwargs)

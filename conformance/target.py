@@ -51,15 +51,23 @@ class AuthorizationServer:
     token_endpoint: str | None = None
     authorization_endpoint: str | None = None
     introspection_endpoint: str | None = None
+    par_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
 class ResourceServer:
-    """The protected resource the suite calls with DPoP-bound tokens."""
+    """The protected resource the suite calls with DPoP-bound tokens.
+
+    For an RS-only target, `access_token` is a pre-issued DPoP-bound token and `dpop_key_file` the
+    private key it is bound to.
+    """
 
     url: str
     method: str = "GET"
     body: str | None = None
+    access_token: str | None = field(default=None, repr=False)
+    dpop_key_file: str | None = None
+    dpop_key_alg: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,8 @@ class Target:
     def secrets(self) -> list[tuple[str, str]]:
         """(value, label) of every secret in the file, for redaction."""
         found: list[tuple[str, str]] = []
+        if self.resource_server and self.resource_server.access_token:
+            found.append((self.resource_server.access_token, "access_token"))
         if self.client:
             if self.client.secret:
                 found.append((self.client.secret, "client_secret"))
@@ -155,9 +165,7 @@ def parse_target(
         raise reader.error("", "timeout", "must be a number of seconds between 0 and 600")
     dpop_alg = reader.choice(top, "", "dpop_alg", SUPPORTED_ALGS, default="ES256")
 
-    as_table = reader.optional_table(
-        top, "authorization_server", {"issuer", "token_endpoint", "authorization_endpoint", "introspection_endpoint"}
-    )
+    as_table = reader.optional_table(top, "authorization_server", set(AuthorizationServer.__dataclass_fields__))
     authorization_server = None
     if as_table is not None:
         sect = "[authorization_server]"
@@ -166,20 +174,35 @@ def parse_target(
             token_endpoint=reader.url(as_table, sect, "token_endpoint"),
             authorization_endpoint=reader.url(as_table, sect, "authorization_endpoint"),
             introspection_endpoint=reader.url(as_table, sect, "introspection_endpoint"),
+            par_endpoint=reader.url(as_table, sect, "par_endpoint"),
         )
         if not (authorization_server.issuer or authorization_server.token_endpoint):
             raise reader.error(sect, "token_endpoint", "is required (or give issuer, to discover it from metadata)")
 
-    rs_table = reader.optional_table(top, "resource_server", {"url", "method", "body"})
+    rs_table = reader.optional_table(
+        top, "resource_server", {"url", "method", "body", "access_token", "dpop_key_file", "dpop_key_alg"}
+    )
     resource_server = None
     if rs_table is not None:
         sect = "[resource_server]"
         url = reader.url(rs_table, sect, "url", required=True)
         assert url is not None
+        access_token = reader.string(rs_table, sect, "access_token")
+        key_file = reader.string(rs_table, sect, "dpop_key_file")
+        if bool(access_token) != bool(key_file):
+            missing = "dpop_key_file" if access_token else "access_token"
+            raise reader.error(
+                sect, missing, "is required too: a pre-issued access_token goes with the dpop_key_file it is bound to"
+            )
+        if key_file and not Path(key_file).is_file():
+            raise reader.error(sect, "dpop_key_file", f"names {key_file}, which is not a readable file")
         resource_server = ResourceServer(
             url=url,
             method=reader.choice(rs_table, sect, "method", HTTP_METHODS, default="GET", upper=True),
             body=reader.string(rs_table, sect, "body"),
+            access_token=access_token,
+            dpop_key_file=key_file,
+            dpop_key_alg=reader.choice(rs_table, sect, "dpop_key_alg", SUPPORTED_ALGS, default=None),
         )
 
     client_table = reader.optional_table(top, "client", {f.name for f in Client.__dataclass_fields__.values()})
@@ -201,7 +224,14 @@ def parse_target(
         public_client = PublicClient(pc_id, redirect_uri, login, login_command, reader.string(pc_table, sect, "scope"))
 
     if authorization_server is None:
-        raise reader.error("", "[authorization_server]", "table is required (with token_endpoint or issuer)")
+        if resource_server is None or not resource_server.access_token:
+            raise reader.error(
+                "",
+                "[authorization_server]",
+                "table is required (with token_endpoint or issuer), unless [resource_server] gives a pre-issued "
+                "access_token and its dpop_key_file (an RS-only target)",
+            )
+        return Target(name, None, resource_server, client, public_client, float(timeout), dpop_alg, source)
     if client is None:
         raise reader.error("", "[client]", "table is required (with at least id)")
     if public_client is not None and not (authorization_server.authorization_endpoint or authorization_server.issuer):

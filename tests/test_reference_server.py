@@ -56,6 +56,7 @@ class Key:
         claims: dict[str, Any] | None = None,
         header: dict[str, Any] | None = None,
         drop: tuple[str, ...] = (),
+        sign_as: str | None = None,
     ) -> str:
         body: dict[str, Any] = {"jti": uuid.uuid4().hex, "htm": htm, "htu": htu, "iat": int(time.time())}
         if nonce is not None:
@@ -68,9 +69,26 @@ class Key:
         for name in drop:
             body.pop(name, None)
             protected.pop(name, None)
-        signed = jws.JWS(json.dumps(body).encode("utf-8"))
+        payload = json.dumps(body).encode("utf-8")
+        if sign_as is not None:
+            # JWSCore signs with `sign_as` whatever the header's alg says; jws.JWS refuses a mismatch.
+            parts = jws.JWSCore(sign_as, self.key, json.dumps(protected), payload).sign()
+            return f"{parts['protected']}.{b64url_encode(payload)}.{parts['signature']}"
+        signed = jws.JWS(payload)
         signed.add_signature(self.key, alg=protected["alg"], protected=json.dumps(protected))
         return str(signed.serialize(compact=True))
+
+
+def flattened(compact: str) -> str:
+    """The JWS JSON serialization, flattened syntax (RFC 7515 §7.2.2), of a compact JWS."""
+    protected, payload, signature = compact.split(".")
+    return json.dumps({"protected": protected, "payload": payload, "signature": signature})
+
+
+def general(compact: str) -> str:
+    """The JWS JSON serialization, general syntax with one signature (RFC 7515 §7.2.1)."""
+    protected, payload, signature = compact.split(".")
+    return json.dumps({"payload": payload, "signatures": [{"protected": protected, "signature": signature}]})
 
 
 def unsigned(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
@@ -143,6 +161,39 @@ class Client:
             return response
         return response
 
+    def par(
+        self,
+        extra: dict[str, str] | None = None,
+        *,
+        key: Key | None = None,
+        with_proof: bool = True,
+        htu: str | None = None,
+    ) -> httpx.Response:
+        """Push an authorization request of the public client, with a proof unless told otherwise."""
+        settings = self.server.settings
+        form = {
+            "response_type": "code",
+            "client_id": settings.public_client_id,
+            "redirect_uri": settings.redirect_uri,
+            "code_challenge": PKCE_CHALLENGE,
+            "code_challenge_method": "S256",
+            "state": "st-123",
+            "scope": "read",
+            **(extra or {}),
+        }
+        signer = key or self.key
+        for _ in range(2):
+            headers = {}
+            if with_proof:
+                headers["DPoP"] = signer.proof("POST", htu or self.base + "/par", nonce=self.as_nonce)
+            response = self.http.post(self.base + "/par", data=form, headers=headers)
+            self.as_nonce = response.headers.get("dpop-nonce", self.as_nonce)
+            if response.status_code == 400 and response.json().get("error") == "use_dpop_nonce":
+                self.challenged += 1
+                continue
+            return response
+        return response
+
     def access_token(self) -> str:
         response = self.token()
         assert response.status_code == 200, response.text
@@ -183,6 +234,18 @@ def authorization_code(client: Client, *, dpop_jkt: str | None, client_id: str |
     }
     if dpop_jkt is not None:
         params["dpop_jkt"] = dpop_jkt
+    return follow_authorize(client, params)
+
+
+def pushed_code(client: Client, request_uri: str, *, client_id: str | None = None) -> str:
+    """Run /authorize with a request_uri from /par and return the code."""
+    params = {"client_id": client_id or client.server.settings.public_client_id, "request_uri": request_uri}
+    return follow_authorize(client, params)
+
+
+def follow_authorize(client: Client, params: dict[str, str]) -> str:
+    """GET /authorize, follow the consent hop back to the redirect URI and return the code."""
+    settings = client.server.settings
     hop = client.http.get(client.base + "/authorize", params=params)
     assert hop.status_code == 302, hop.text
     assert hop.headers["location"].startswith(client.base + "/authorize/consent?tx=")
@@ -246,6 +309,8 @@ def test_metadata_jwks_and_introspection(client: Client) -> None:
     assert meta["dpop_signing_alg_values_supported"] == ["ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"]
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["authorization_response_iss_parameter_supported"] is True
+    assert meta["pushed_authorization_request_endpoint"] == client.base + "/par"
+    assert meta["require_pushed_authorization_requests"] is False
     keys = client.http.get(meta["jwks_uri"]).json()["keys"]
     token = client.access_token()
     assert decode_jws(token).header == {"typ": "at+jwt", "alg": "ES256", "kid": keys[0]["kid"]}
@@ -518,6 +583,85 @@ def test_confidential_refresh_token_is_not_bound(client: Client) -> None:
     assert decode_jws(moved.json()["access_token"]).payload["cnf"]["jkt"] == other.jkt
 
 
+# Pushed authorization requests (RFC 9126) with DPoP (RFC 9449 §10.1) ----------------------------
+
+REQUEST_URI = re.compile(r"urn:ietf:params:oauth:request_uri:[A-Za-z0-9_-]{20,}")
+
+
+def test_par_binds_the_code_to_the_proof_key(client: Client) -> None:
+    pushed = client.par()
+    assert pushed.status_code == 201, pushed.text
+    body = pushed.json()
+    assert REQUEST_URI.fullmatch(body["request_uri"]) and body["expires_in"] == 60
+    assert pushed.headers["cache-control"] == "no-store"
+    refused = client.token(redeem(pushed_code(client, body["request_uri"])), public=True, key=Key.ec())
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+    granted = client.token(redeem(pushed_code(client, client.par().json()["request_uri"])), public=True)
+    assert granted.status_code == 200, granted.text
+    assert decode_jws(granted.json()["access_token"]).payload["cnf"] == {"jkt": client.key.jkt}
+    # Without a proof nothing is bound; a matching dpop_jkt next to the proof is fine.
+    unbound = client.token(redeem(pushed_code(client, client.par(with_proof=False).json()["request_uri"])), public=True)
+    assert unbound.status_code == 200, unbound.text
+    assert client.par({"dpop_jkt": client.key.jkt}).status_code == 201
+
+
+def test_par_refuses_bad_proofs_and_a_dpop_jkt_mismatch(client: Client) -> None:
+    wrong_htu = client.par(htu=client.base + "/token")
+    assert (wrong_htu.status_code, wrong_htu.json()["error"]) == (400, "invalid_dpop_proof")
+    assert wrong_htu.headers["cache-control"] == "no-store"
+    mismatch = client.par({"dpop_jkt": Key.ec().jkt})
+    assert mismatch.status_code == 400
+    assert mismatch.json() == {
+        "error": "invalid_dpop_proof",
+        "error_description": "dpop_jkt does not match the DPoP proof key",
+    }
+    replayed = client.key.proof("POST", client.base + "/par")
+    form = {"client_id": "conformance-spa", "response_type": "code", "redirect_uri": "http://127.0.0.1:8765/callback"}
+    form |= {"code_challenge": PKCE_CHALLENGE, "code_challenge_method": "S256"}
+    assert client.http.post(client.base + "/par", data=form, headers={"DPoP": replayed}).status_code == 201
+    again = client.http.post(client.base + "/par", data=form, headers={"DPoP": replayed})
+    assert again.json() == {"error": "invalid_dpop_proof", "error_description": "jti already used"}
+    bad_redirect = client.par({"redirect_uri": "http://evil.example/cb"})
+    assert (bad_redirect.status_code, bad_redirect.json()["error"]) == (400, "invalid_request")
+    plain = client.par({"code_challenge_method": "plain"})
+    assert (plain.status_code, plain.json()["error"]) == (400, "invalid_request")
+    secret = client.http.post(client.base + "/par", data={**form, "client_id": "conformance-client"})
+    assert (secret.status_code, secret.json()["error"]) == (401, "invalid_client")
+    confidential = client.http.post(
+        client.base + "/par", data={**form, "client_id": "conformance-client"}, auth=client.basic()
+    )
+    assert confidential.status_code == 201, confidential.text
+
+
+def test_request_uri_is_single_use_and_tied_to_its_client(client: Client) -> None:
+    request_uri = client.par().json()["request_uri"]
+    other_client = client.http.get(
+        client.base + "/authorize", params={"client_id": "conformance-client", "request_uri": request_uri}
+    )
+    assert other_client.status_code == 400 and "location" not in other_client.headers
+    request_uri = client.par().json()["request_uri"]
+    assert pushed_code(client, request_uri)
+    again = client.http.get(
+        client.base + "/authorize", params={"client_id": "conformance-spa", "request_uri": request_uri}
+    )
+    assert again.status_code == 400 and "location" not in again.headers
+    unknown = client.http.get(
+        client.base + "/authorize", params={"client_id": "conformance-spa", "request_uri": "urn:x:nothing"}
+    )
+    assert unknown.status_code == 400
+
+
+def test_par_demands_the_as_nonce(serve: Callable[..., RunningServer]) -> None:
+    client = Client(serve(nonce="as"))
+    try:
+        pushed = client.par()
+        assert pushed.status_code == 201, pushed.text
+        assert client.challenged == 1
+        assert NQCHAR_NONCE.fullmatch(pushed.headers["dpop-nonce"])
+    finally:
+        client.close()
+
+
 # Token endpoint errors ---------------------------------------------------------------------------
 
 
@@ -626,7 +770,7 @@ def test_resource_challenges(client: Client) -> None:
 
 
 def test_cors(client: Client) -> None:
-    for path in ("/resource", "/token"):
+    for path in ("/resource", "/token", "/par"):
         preflight = client.http.options(
             client.base + path,
             headers={
@@ -658,12 +802,38 @@ def _token_status(client: Client, **proof: Any) -> int:
     return _token_with(client, client.key.proof("POST", client.base + "/token", **proof)).status_code
 
 
-def _resource_status(client: Client, authorization: str = "DPoP {at}", *, key: Key | None = None, **proof: Any) -> int:
+def _resource_response(
+    client: Client, authorization: str = "DPoP {at}", *, key: Key | None = None, **proof: Any
+) -> httpx.Response:
     url = client.base + "/resource"
     at = client.access_token()
     value = (key or client.key).proof("GET", url, token=at, **proof)
     headers = {"Authorization": authorization.format(at=at), "DPoP": value}
-    return client.http.get(url, headers=headers).status_code
+    return client.http.get(url, headers=headers)
+
+
+def _resource_status(client: Client, authorization: str = "DPoP {at}", *, key: Key | None = None, **proof: Any) -> int:
+    return _resource_response(client, authorization, key=key, **proof).status_code
+
+
+def _statuses(c: Client, transform: Callable[[str], str] = str, **proof: Any) -> tuple[int, int]:
+    """(token endpoint status, resource status) for a proof built with `proof` and then `transform`ed."""
+    at_as = _token_with(c, transform(c.key.proof("POST", c.base + "/token", **proof))).status_code
+    url = c.base + "/resource"
+    at = c.access_token()
+    value = transform(c.key.proof("GET", url, token=at, **proof))
+    return at_as, c.http.get(url, headers={"Authorization": f"DPoP {at}", "DPoP": value}).status_code
+
+
+def _par_form(c: Client, **extra: str) -> dict[str, str]:
+    return {
+        "client_id": c.server.settings.public_client_id,
+        "response_type": "code",
+        "redirect_uri": c.server.settings.redirect_uri,
+        "code_challenge": PKCE_CHALLENGE,
+        "code_challenge_method": "S256",
+        **extra,
+    }
 
 
 def probe_typ(c: Client) -> int:
@@ -681,9 +851,10 @@ def probe_alg_hs256(c: Client) -> int:
     return _token_with(c, key.proof("POST", c.base + "/token")).status_code
 
 
-def probe_alg_policy(c: Client) -> int:
-    key = Key(jwk.JWK.generate(kty="EC", crv="secp256k1"), "ES256K")
-    return _token_with(c, key.proof("POST", c.base + "/token")).status_code
+def probe_alg_policy(c: Client) -> tuple[int, int]:
+    # An unknown alg, and an advertised alg that does not fit the P-256 key: both signed with ES256.
+    unknown = _token_status(c, header={"alg": "ES999"}, sign_as="ES256")
+    return unknown, _resource_status(c, header={"alg": "ES384"}, sign_as="ES256")
 
 
 def probe_signature(c: Client) -> int:
@@ -744,10 +915,11 @@ def probe_replay(c: Client) -> int:
     return _token_with(c, value).status_code
 
 
-def probe_multiple_proofs(c: Client) -> int:
+def probe_multiple_proofs(c: Client) -> tuple[int, int, int]:
     url = c.base + "/token"
     headers = [("DPoP", c.key.proof("POST", url)), ("DPoP", c.key.proof("POST", url))]
-    return c.http.post(url, data=CLIENT_CREDENTIALS, auth=c.basic(), headers=headers).status_code
+    lines = c.http.post(url, data=CLIENT_CREDENTIALS, auth=c.basic(), headers=headers).status_code
+    return lines, *_statuses(c, lambda value: f"{value}, {c.key.proof('POST', url)}")
 
 
 def probe_malformed_500(c: Client) -> int:
@@ -765,6 +937,52 @@ def probe_nonce_cross_server(c: Client) -> int:
 
 def probe_nonce_retry(c: Client) -> int:
     return c.token().status_code
+
+
+def probe_jws_json(c: Client) -> tuple[int, int, int]:
+    general_at_as = _token_with(c, general(c.key.proof("POST", c.base + "/token"))).status_code
+    return general_at_as, *_statuses(c, flattened)
+
+
+def probe_jwk_optional(c: Client) -> tuple[int, bool | None, int]:
+    without_jwk: dict[str, Any] = {"drop": ("jwk",), "header": {"kid": "client-key"}}
+    answer = _token_with(c, c.key.proof("POST", c.base + "/token", **without_jwk))
+    bound = "cnf" in decode_jws(answer.json()["access_token"]).payload if answer.status_code == 200 else None
+    return answer.status_code, bound, _resource_status(c, **without_jwk)
+
+
+def probe_unknown_members(c: Client) -> tuple[int, int]:
+    return _token_status(c, header={"kid": "client-key"}), _resource_status(c, claims={"client_note": "x"})
+
+
+def probe_nonce_no_store(c: Client) -> tuple[int, str | None, int, str | None]:
+    at_as = _token_with(c, c.key.proof("POST", c.base + "/token"))
+    at_rs = _resource_response(c)
+    return at_as.status_code, at_as.headers.get("cache-control"), at_rs.status_code, at_rs.headers.get("cache-control")
+
+
+def probe_nonce_200_unusable(c: Client) -> tuple[int, int]:
+    at = c.access_token()  # the last nonce the client holds came with the 200
+    at_as = _token_status(c, nonce=c.as_nonce)
+    assert c.resource(at).status_code == 200
+    return at_as, _resource_status(c, nonce=c.rs_nonce)
+
+
+def probe_alg_eddsa_rejected(c: Client) -> tuple[bool, bool, int, str]:
+    advertised = (
+        "EdDSA"
+        in c.http.get(c.base + "/.well-known/oauth-authorization-server").json()["dpop_signing_alg_values_supported"]
+    )
+    in_algs = "EdDSA" in c.http.get(c.base + "/resource").headers["www-authenticate"]
+    eddsa = Key(jwk.JWK.generate(kty="OKP", crv="Ed25519"), "EdDSA")
+    at_as = _token_with(c, eddsa.proof("POST", c.base + "/token")).status_code
+    # At the RS the EdDSA key is not the bound one: a verified proof fails the binding instead.
+    at_rs = _resource_response(c, key=eddsa).headers["www-authenticate"].split('"')[1]
+    return advertised, in_algs, at_as, at_rs
+
+
+def probe_iat_no_future(c: Client) -> tuple[int, int]:
+    return _statuses(c, claims={"iat": int(time.time()) + 5})
 
 
 def probe_token_type(c: Client) -> str:
@@ -805,6 +1023,25 @@ def probe_metadata_algs(c: Client) -> bool:
 def probe_introspection_cnf(c: Client) -> bool:
     answer = c.http.post(c.base + "/introspect", data={"token": c.access_token()}, auth=c.basic())
     return "cnf" in answer.json()
+
+
+def probe_refresh_cnf_stale(c: Client) -> bool:
+    first = c.token(redeem(authorization_code(c, dpop_jkt=None)), public=True).json()
+    refreshed = c.token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}, public=True)
+    return "cnf" in decode_jws(refreshed.json()["access_token"]).payload
+
+
+def probe_par_proof(c: Client) -> int:
+    return c.par(htu="http://elsewhere.example/par").status_code
+
+
+def probe_par_binding(c: Client) -> int:
+    code = pushed_code(c, c.par().json()["request_uri"])
+    return c.token(redeem(code), public=True, key=Key.ec()).status_code
+
+
+def probe_par_dpop_jkt(c: Client) -> int:
+    return c.par({"dpop_jkt": Key.ec().jkt}).status_code
 
 
 def probe_ath(c: Client) -> int:
@@ -853,16 +1090,49 @@ def probe_multiple_auth_methods(c: Client) -> int:
     return c.http.get(c.base + "/resource", headers=lines).status_code
 
 
+def probe_challenge_scheme(c: Client) -> str:
+    return c.http.get(c.base + "/resource").headers["www-authenticate"]
+
+
+def probe_bad_token_no_error(c: Client) -> str:
+    """The first auth-param of the challenge to an unusable access token."""
+    url, bad = c.base + "/resource", "not.a.token"
+    value = c.key.proof("GET", url, token=bad)
+    challenge = c.http.get(url, headers={"Authorization": f"DPoP {bad}", "DPoP": value}).headers["www-authenticate"]
+    return challenge.split("=", 1)[0]
+
+
+def probe_proxy_authorization(c: Client) -> int:
+    url, at = c.base + "/resource", c.access_token()
+    value = c.key.proof("GET", url, token=at)
+    return c.http.get(url, headers={"Proxy-Authorization": f"DPoP {at}", "DPoP": value}).status_code
+
+
+def probe_cors_headers(c: Client) -> tuple[str, ...]:
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    return tuple(
+        c.http.options(c.base + path, headers=preflight).headers["access-control-allow-headers"]
+        for path in ("/resource", "/token", "/par")
+    )
+
+
+def probe_cors_expose(c: Client) -> tuple[str | None, str | None]:
+    origin = {"Origin": "https://app.example"}
+    at_rs = c.http.get(c.base + "/resource", headers=origin)
+    at_as = c.http.get(c.base + "/jwks", headers=origin)
+    return at_rs.headers.get("access-control-expose-headers"), at_as.headers.get("access-control-expose-headers")
+
+
 DEFECT_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
     # (defect, nonce mode, probe, result on the clean server, result with the defect)
-    ("multiple-proofs", "none", probe_multiple_proofs, 400, 200),
+    ("multiple-proofs", "none", probe_multiple_proofs, (400, 400, 401), (200, 200, 200)),
     ("malformed-500", "none", probe_malformed_500, 400, 500),
     ("missing-claims", "none", probe_missing_claims, 400, 200),
     ("claim-types", "none", probe_claim_types, 400, 200),
     ("typ", "none", probe_typ, 400, 200),
     ("alg-none", "none", probe_alg_none, 400, 200),
     ("alg-hs256", "none", probe_alg_hs256, 400, 200),
-    ("alg-policy", "none", probe_alg_policy, 400, 200),
+    ("alg-policy", "none", probe_alg_policy, (400, 401), (200, 200)),
     ("signature", "none", probe_signature, 400, 200),
     ("jwk-private", "none", probe_jwk_private, 400, 200),
     ("htm", "none", probe_htm, 400, 200),
@@ -878,6 +1148,26 @@ DEFECT_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
     ("nonce-cross-server", "both", probe_nonce_cross_server, 401, 200),
     ("nonce-optional", "as", probe_valid_token_request, 400, 200),
     ("nonce-rejects-own", "as", probe_nonce_retry, 200, 400),
+    ("jws-json", "none", probe_jws_json, (400, 400, 401), (200, 200, 200)),
+    ("jwk-optional", "none", probe_jwk_optional, (400, None, 401), (200, False, 200)),
+    ("unknown-members", "none", probe_unknown_members, (200, 200), (400, 401)),
+    ("nonce-no-store", "both", probe_nonce_no_store, (400, "no-store", 401, "no-store"), (400, None, 401, None)),
+    ("nonce-200-unusable", "both", probe_nonce_200_unusable, (200, 200), (400, 401)),
+    (
+        "as-alg-eddsa-rejected",
+        "none",
+        probe_alg_eddsa_rejected,
+        (True, True, 200, "invalid_token"),
+        (True, True, 400, "invalid_token"),
+    ),
+    (
+        "rs-alg-eddsa-rejected",
+        "none",
+        probe_alg_eddsa_rejected,
+        (True, True, 200, "invalid_token"),
+        (True, True, 200, "invalid_dpop_proof"),
+    ),
+    ("iat-no-future", "none", probe_iat_no_future, (200, 200), (400, 401)),
     ("token-type", "none", probe_token_type, "DPoP", "Bearer"),
     ("cnf-jkt", "none", probe_cnf_jkt, True, False),
     ("no-store", "none", probe_no_store, "no-store", None),
@@ -888,6 +1178,10 @@ DEFECT_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
     ("dpop-jkt", "none", probe_dpop_jkt, 400, 200),
     ("metadata-algs", "none", probe_metadata_algs, False, True),
     ("introspection-cnf", "none", probe_introspection_cnf, True, False),
+    ("refresh-cnf-stale", "none", probe_refresh_cnf_stale, True, False),
+    ("par-proof", "none", probe_par_proof, 400, 201),
+    ("par-binding", "none", probe_par_binding, 400, 200),
+    ("par-dpop-jkt", "none", probe_par_dpop_jkt, 400, 201),
     ("ath", "none", probe_ath, 401, 200),
     ("ath-hex", "none", probe_valid_resource_request, 200, 401),
     ("key-binding", "none", probe_key_binding, 401, 200),
@@ -899,6 +1193,17 @@ DEFECT_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
     ("rs-nonce-status", "rs", probe_valid_resource_request, 401, 400),
     ("rs-nonce-header", "rs", probe_rs_nonce_header, True, False),
     ("multiple-auth-methods", "none", probe_multiple_auth_methods, 400, 401),
+    ("challenge-scheme", "none", probe_challenge_scheme, f"DPoP {ALGS}, Bearer", "Bearer"),
+    ("bad-token-no-error", "none", probe_bad_token_no_error, "DPoP error", "DPoP error_description"),
+    ("proxy-authorization", "none", probe_proxy_authorization, 401, 200),
+    (
+        "cors-headers",
+        "none",
+        probe_cors_headers,
+        ("Authorization, DPoP, Content-Type",) * 3,
+        ("Authorization, Content-Type",) * 3,
+    ),
+    ("cors-expose", "none", probe_cors_expose, ("WWW-Authenticate, DPoP-Nonce",) * 2, (None, None)),
 ]
 
 
@@ -923,8 +1228,45 @@ def test_defect_changes_behaviour(
             client.close()
 
 
+@pytest.mark.parametrize(("defects", "status"), [((), 400), (("alg-policy",), 200)])
+def test_alg_policy_skips_the_allow_list_but_still_refuses_none_and_hmac(
+    serve: Callable[..., RunningServer], defects: tuple[str, ...], status: int
+) -> None:
+    client = Client(serve(defects=defects, signing_algs=("ES256",)))
+    try:
+        rsa = Key(jwk.JWK.generate(kty="RSA", size=2048), "RS256")
+        assert _token_with(client, rsa.proof("POST", client.base + "/token")).status_code == status
+        assert (probe_alg_none(client), probe_alg_hs256(client)) == (400, 400)
+        # A key with no algorithm of its own (secp256k1) has nothing to fall back to.
+        k1 = Key(jwk.JWK.generate(kty="EC", crv="secp256k1"), "ES256K")
+        assert _token_with(client, k1.proof("POST", client.base + "/token")).status_code == 400
+    finally:
+        client.close()
+
+
+def test_jws_json_defect_still_refuses_malformed_json_without_a_server_error(
+    serve: Callable[..., RunningServer],
+) -> None:
+    client = Client(serve(defects=("jws-json",)))
+    try:
+        protected, payload, signature = client.key.proof("POST", client.base + "/token").split(".")
+        two = {"protected": protected, "signature": signature}
+        for value in (
+            "{",
+            "[" * 5000,
+            '{"protected": 1, "payload": "e30", "signature": ""}',
+            json.dumps({"payload": payload, "signatures": [two, two]}),
+            json.dumps({"payload": payload, "signatures": [two], "signature": signature}),
+            json.dumps({"payload": payload, "signatures": ["x"]}),
+            '{"a":' * 2000 + "1" + "}" * 2000,
+        ):
+            answer = _token_with(client, value)
+            assert (answer.status_code, answer.json()["error"]) == (400, "invalid_dpop_proof"), value[:40]
+    finally:
+        client.close()
+
+
 def test_defect_catalog_is_complete_and_well_formed() -> None:
-    assert len(DEFECTS) == 44
     assert [entry[0] for entry in DEFECT_PROBES] == list(DEFECTS)
     assert all(
         isinstance(d, Defect) and d.name == name and d.actor in ("AS", "RS", "both") and d.description
@@ -964,6 +1306,7 @@ def test_server_stops_cleanly_and_writes_its_target_file(tmp_path: Path) -> None
         '[public_client]\nid = "conformance-spa"\nredirect_uri = "http://127.0.0.1:8765/callback"\n'
         'login = "auto"\nscope = "read"\n'
     )
+    assert f'\npar_endpoint = "http://127.0.0.1:{port}/par"\n\n[resource_server]\n' in text
     assert not server.running
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass

@@ -20,6 +20,8 @@ from conformance.reference.settings import ServerSettings
 __all__ = ["create_app"]
 
 _ALLOW_HEADERS = "Authorization, DPoP, Content-Type"
+# `cors-headers`: the classic omission that makes browsers refuse to send the DPoP header at all.
+_ALLOW_HEADERS_NO_DPOP = "Authorization, Content-Type"
 _EXPOSE_HEADERS = "WWW-Authenticate, DPoP-Nonce"
 
 
@@ -29,8 +31,10 @@ class _ExposeHeaders:
     Pure ASGI rather than BaseHTTPMiddleware, which would buffer every response in another task.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, expose: bool = True) -> None:
         self.app = app
+        # False under `cors-expose`: scripts then cannot read the nonce or the challenge.
+        self.expose = expose
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or "origin" not in Headers(scope=scope):
@@ -41,13 +45,16 @@ class _ExposeHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers["Access-Control-Allow-Origin"] = "*"
-                headers["Access-Control-Expose-Headers"] = _EXPOSE_HEADERS
+                if self.expose:
+                    headers["Access-Control-Expose-Headers"] = _EXPOSE_HEADERS
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
 
 
-def _preflight(methods: str) -> Callable[[Request], Awaitable[Response]]:
+def _preflight(methods: str, defects: frozenset[str]) -> Callable[[Request], Awaitable[Response]]:
+    allow_headers = _ALLOW_HEADERS_NO_DPOP if "cors-headers" in defects else _ALLOW_HEADERS
+
     async def preflight(request: Request) -> Response:
         # No cookies are ever used, so "*" is safe: credentials travel in explicit headers only.
         return Response(
@@ -55,7 +62,7 @@ def _preflight(methods: str) -> Callable[[Request], Awaitable[Response]]:
             headers={
                 "Access-Control-Allow-Origin": "*",
                 "Access-Control-Allow-Methods": methods,
-                "Access-Control-Allow-Headers": _ALLOW_HEADERS,
+                "Access-Control-Allow-Headers": allow_headers,
                 "Access-Control-Max-Age": "600",
             },
         )
@@ -70,6 +77,7 @@ def create_app(settings: ServerSettings, base_url: str) -> Starlette:
     such as Host or X-Forwarded-Host are never consulted (unless a defect says so).
     """
     ctx = ServerContext(settings=settings, base_url=base_url)
+    defects = settings.defects
     authz = AuthorizationServer(ctx)
     rs = ResourceServer(ctx)
     routes = [
@@ -79,11 +87,14 @@ def create_app(settings: ServerSettings, base_url: str) -> Starlette:
         Route("/authorize", authz.authorize, methods=["GET"]),
         Route("/authorize/consent", authz.consent, methods=["GET"]),
         Route("/token", authz.token, methods=["POST"]),
-        Route("/token", _preflight("POST, OPTIONS"), methods=["OPTIONS"]),
+        Route("/token", _preflight("POST, OPTIONS", defects), methods=["OPTIONS"]),
+        Route("/par", authz.par, methods=["POST"]),
+        Route("/par", _preflight("POST, OPTIONS", defects), methods=["OPTIONS"]),
         Route("/introspect", authz.introspect, methods=["POST"]),
         Route("/resource", rs.resource, methods=["GET", "POST"]),
-        Route("/resource", _preflight("GET, POST, OPTIONS"), methods=["OPTIONS"]),
+        Route("/resource", _preflight("GET, POST, OPTIONS", defects), methods=["OPTIONS"]),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(_ExposeHeaders)])
+    middleware = [Middleware(_ExposeHeaders, expose="cors-expose" not in defects)]
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.context = ctx
     return app

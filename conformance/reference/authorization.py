@@ -6,16 +6,30 @@ import hashlib
 import hmac
 import json
 import re
+from dataclasses import replace
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from conformance.jose import b64url_encode
+from conformance.reference.authz_request import (
+    REQUEST_URI_PREFIX,
+    OAuthError,
+    resolve_scope,
+    validate_authorization_request,
+)
 from conformance.reference.clients import AuthenticatedClient, ClientAuthError, authenticate_client
-from conformance.reference.context import ServerContext
+from conformance.reference.context import PAR_TTL, ServerContext
 from conformance.reference.tokens import AuthorizationCode, PendingAuthorization, RefreshGrant
-from conformance.reference.verify import USE_NONCE, ProofError, VerifiedProof, verify_proof
+from conformance.reference.verify import (
+    INVALID_PROOF,
+    USE_NONCE,
+    ProofError,
+    VerifiedProof,
+    unverified_jkt,
+    verify_proof,
+)
 from conformance.reference.web import NO_STORE, FormError, internal_error, oauth_error, read_form
 
 __all__ = ["AuthorizationServer"]
@@ -27,30 +41,9 @@ _CLIENT_GRANTS = {
     "jwt": frozenset(_GRANTS),
     "public": frozenset({"authorization_code", "refresh_token"}),
 }
-_B64URL_43 = re.compile(r"[A-Za-z0-9_-]{43}")
 _PKCE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 # The resource owner behind every authorization code: login is automatic on this test server.
 _USER = "conformance-user"
-
-
-class _GrantError(Exception):
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-
-
-def _resolve_scope(requested: str | None, allowed: str) -> str:
-    """The granted scope: all of `allowed` by default, else the requested subset of it."""
-    allowed_values = allowed.split()
-    if requested is None:
-        return " ".join(allowed_values)
-    wanted = list(dict.fromkeys(requested.split()))
-    if not wanted:
-        return " ".join(allowed_values)
-    if not all(value in allowed_values for value in wanted):
-        raise _GrantError("invalid_scope", "requested scope is not allowed")
-    return " ".join(wanted)
 
 
 def _with_params(uri: str, params: dict[str, str]) -> str:
@@ -89,6 +82,8 @@ class AuthorizationServer:
             "authorization_endpoint": ctx.endpoint("/authorize"),
             "token_endpoint": ctx.endpoint("/token"),
             "introspection_endpoint": ctx.endpoint("/introspect"),
+            "pushed_authorization_request_endpoint": ctx.endpoint("/par"),
+            "require_pushed_authorization_requests": False,
             "jwks_uri": ctx.endpoint("/jwks"),
             "response_types_supported": ["code"],
             "grant_types_supported": list(_GRANTS),
@@ -111,7 +106,10 @@ class AuthorizationServer:
     # Authorization endpoint ---------------------------------------------------------------------
 
     async def authorize(self, request: Request) -> Response:
-        """Validate an authorization request and hop to the automatic consent step."""
+        """Validate an authorization request and hop to the automatic consent step.
+
+        With `request_uri` (RFC 9126 §4) the pushed parameters are used instead of the query's.
+        """
         ctx = self.ctx
         settings = ctx.settings
         params: dict[str, str] = {}
@@ -122,49 +120,41 @@ class AuthorizationServer:
             elif value:
                 params[name] = value
         client_id = params.get("client_id")
+        if "request_uri" in params or "request_uri" in repeated:
+            return self._authorize_pushed(client_id, params.get("request_uri"), repeated)
         # Errors about the client or redirect URI are shown to the user, never redirected (§4.1.2.1).
         known_clients = (settings.client_id, settings.public_client_id)
         if client_id is None or "client_id" in repeated or client_id not in known_clients:
             return _user_error("unknown or missing client_id")
-        redirect_uri = params.get("redirect_uri")
-        if redirect_uri is None or "redirect_uri" in repeated or redirect_uri != settings.redirect_uri:
-            return _user_error("redirect_uri is not registered")
-        state = params.get("state")
-
-        def fail(error: str, description: str) -> Response:
-            reply = {"error": error, "error_description": description, "iss": ctx.base_url}
+        try:
+            pending = validate_authorization_request(params, repeated, client_id=client_id, settings=settings)
+        except OAuthError as exc:
+            if exc.user_facing:
+                return _user_error(exc.description)
+            reply = {"error": exc.error, "error_description": exc.description, "iss": ctx.base_url}
+            state = params.get("state")
             if state is not None:
                 reply["state"] = state
             return _redirect(_with_params(settings.redirect_uri, reply))
+        return self._to_consent(pending)
 
-        if repeated:
-            return fail("invalid_request", f"repeated parameter {sorted(repeated)[0]}")
-        if params.get("response_type") != "code":
-            return fail("unsupported_response_type", "response_type must be code")
-        challenge = params.get("code_challenge")
-        if challenge is None:
-            return fail("invalid_request", "code_challenge is required")
-        if params.get("code_challenge_method") != "S256":
-            return fail("invalid_request", "code_challenge_method must be S256")
-        if not _B64URL_43.fullmatch(challenge):
-            return fail("invalid_request", "code_challenge must be 43 base64url characters")
-        dpop_jkt = params.get("dpop_jkt")
-        if dpop_jkt is not None and not _B64URL_43.fullmatch(dpop_jkt):
-            return fail("invalid_request", "dpop_jkt must be a base64url SHA-256 JWK thumbprint")
-        try:
-            scope = _resolve_scope(params.get("scope"), settings.scope)
-        except _GrantError as exc:
-            return fail(exc.error, exc.description)
-        pending = PendingAuthorization(
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            code_challenge=challenge,
-            scope=scope,
-            state=state,
-            dpop_jkt=dpop_jkt,
-        )
-        tx = ctx.pending.put(pending)
-        return _redirect(f"{ctx.base_url}/authorize/consent?{urlencode({'tx': tx})}")
+    def _authorize_pushed(self, client_id: str | None, request_uri: str | None, repeated: set[str]) -> Response:
+        """The authorization request refers to a pushed one: single use, same client (RFC 9126 §4)."""
+        if client_id is None or {"client_id", "request_uri"} & repeated:
+            return _user_error("client_id and a single request_uri are required")
+        pushed = None
+        if request_uri is not None and request_uri.startswith(REQUEST_URI_PREFIX):
+            # Popped before the client check: a request_uri is spent by its first use, whoever uses it.
+            pushed = self.ctx.pushed.pop(request_uri[len(REQUEST_URI_PREFIX) :])
+        if pushed is None:
+            return _user_error("request_uri is invalid, expired or already used")
+        if pushed.client_id != client_id:
+            return _user_error("client_id does not match the pushed authorization request")
+        return self._to_consent(pushed)
+
+    def _to_consent(self, pending: PendingAuthorization) -> Response:
+        tx = self.ctx.pending.put(pending)
+        return _redirect(f"{self.ctx.base_url}/authorize/consent?{urlencode({'tx': tx})}")
 
     async def consent(self, request: Request) -> Response:
         """The automatic consent hop: issue the code and redirect back to the client."""
@@ -188,7 +178,29 @@ class AuthorizationServer:
             reply["state"] = pending.state
         return _redirect(_with_params(pending.redirect_uri, reply))
 
-    # Token endpoint -----------------------------------------------------------------------------
+    # Token and PAR endpoints --------------------------------------------------------------------
+
+    def _client(self, request: Request, form: dict[str, str], path: str) -> AuthenticatedClient | Response:
+        """Authenticate the client of a token or PAR request, or return the error response."""
+        ctx = self.ctx
+        try:
+            return authenticate_client(ctx, form, request.headers.getlist("authorization"), ctx.endpoint(path))
+        except ClientAuthError as exc:
+            challenge = {"WWW-Authenticate": 'Basic realm="reference"'} if exc.basic else None
+            return oauth_error(exc.error, exc.description, exc.status, challenge)
+
+    def _verify(self, request: Request, proofs: list[str]) -> VerifiedProof:
+        """The §4.3 checks for a proof sent to this AS (token or PAR endpoint); raises ProofError."""
+        ctx = self.ctx
+        return verify_proof(
+            proofs,
+            method=request.method,
+            url=ctx.request_url(request),
+            settings=ctx.settings,
+            nonce_check=ctx.nonce_check("as"),
+            access_token=None,
+            replay=ctx.replay,
+        )
 
     def _proof_error(self, exc: ProofError) -> Response:
         defects = self.ctx.defects
@@ -202,9 +214,14 @@ class AuthorizationServer:
         response.headers["DPoP-Nonce"] = nonce
         if "nonce-header-count" in defects:
             response.headers.append("DPoP-Nonce", nonce)
+        if "nonce-no-store" in defects:
+            # A cached challenge would hand the same nonce to every later client.
+            del response.headers["cache-control"]
         return response
 
-    def _bound_jkt(self, proof: VerifiedProof) -> str:
+    def _bound_jkt(self, proof: VerifiedProof) -> str | None:
+        if proof.jwk is None:
+            return None  # only under `jwk-optional`: there is no key to bind to
         if "cnf-jkt" in self.ctx.defects:
             # The classic mistake: hashing the JWK as received instead of its RFC 7638 form.
             return b64url_encode(hashlib.sha256(json.dumps(proof.jwk).encode("utf-8")).digest())
@@ -214,20 +231,20 @@ class AuthorizationServer:
         ctx = self.ctx
         code, redirect_uri, verifier = (form.get(n) for n in ("code", "redirect_uri", "code_verifier"))
         if code is None or redirect_uri is None or verifier is None:
-            raise _GrantError("invalid_request", "code, redirect_uri and code_verifier are required")
+            raise OAuthError("invalid_request", "code, redirect_uri and code_verifier are required")
         # Popped before any other check: a code is single-use even when redemption fails.
         grant = ctx.codes.pop(code)
         if grant is None or grant.client_id != client.client_id:
-            raise _GrantError("invalid_grant", "authorization code is invalid, expired or already used")
+            raise OAuthError("invalid_grant", "authorization code is invalid, expired or already used")
         if redirect_uri != grant.redirect_uri:
-            raise _GrantError("invalid_grant", "redirect_uri does not match the authorization request")
+            raise OAuthError("invalid_grant", "redirect_uri does not match the authorization request")
         if not _PKCE_VERIFIER.fullmatch(verifier):
-            raise _GrantError("invalid_grant", "code_verifier is malformed")
+            raise OAuthError("invalid_grant", "code_verifier is malformed")
         computed = b64url_encode(hashlib.sha256(verifier.encode("ascii")).digest())
         if not hmac.compare_digest(computed, grant.code_challenge):
-            raise _GrantError("invalid_grant", "PKCE verification failed")
+            raise OAuthError("invalid_grant", "PKCE verification failed")
         if grant.dpop_jkt is not None and grant.dpop_jkt != proof.jkt and "dpop-jkt" not in ctx.defects:
-            raise _GrantError("invalid_grant", "DPoP proof key does not match dpop_jkt")
+            raise OAuthError("invalid_grant", "DPoP proof key does not match dpop_jkt")
         return grant.scope
 
     def _refresh_grant(
@@ -236,17 +253,17 @@ class AuthorizationServer:
         ctx = self.ctx
         token = form.get("refresh_token")
         if token is None:
-            raise _GrantError("invalid_request", "refresh_token is required")
+            raise OAuthError("invalid_request", "refresh_token is required")
         grant = ctx.refresh_tokens.get(token)
         if grant is None or grant.client_id != client.client_id:
-            raise _GrantError("invalid_grant", "refresh token is invalid or expired")
+            raise OAuthError("invalid_grant", "refresh token is invalid or expired")
         # RFC 9449 §5: a public client's refresh token only works with the key it was bound to.
         if grant.jkt is not None and grant.jkt != proof.jkt:
-            raise _GrantError("invalid_grant", "refresh token is bound to another DPoP key")
-        scope = _resolve_scope(form.get("scope"), grant.scope)
+            raise OAuthError("invalid_grant", "refresh token is bound to another DPoP key")
+        scope = resolve_scope(form.get("scope"), grant.scope)
         # Rotation: the old token dies now; a concurrent second use of it loses this race.
         if ctx.refresh_tokens.pop(token) is None:
-            raise _GrantError("invalid_grant", "refresh token is invalid or expired")
+            raise OAuthError("invalid_grant", "refresh token is invalid or expired")
         return scope, grant.sub
 
     async def token(self, request: Request) -> Response:
@@ -256,11 +273,9 @@ class AuthorizationServer:
             form = await read_form(request)
         except FormError as exc:
             return oauth_error("invalid_request", str(exc))
-        try:
-            client = authenticate_client(ctx, form, request.headers.getlist("authorization"), ctx.endpoint("/token"))
-        except ClientAuthError as exc:
-            challenge = {"WWW-Authenticate": 'Basic realm="reference"'} if exc.basic else None
-            return oauth_error(exc.error, exc.description, exc.status, challenge)
+        client = self._client(request, form, "/token")
+        if isinstance(client, Response):
+            return client
         grant_type = form.get("grant_type")
         if grant_type is None:
             return oauth_error("invalid_request", "grant_type is required")
@@ -273,35 +288,30 @@ class AuthorizationServer:
             # Every client here is registered with dpop_bound_access_tokens (RFC 9449 §5.2).
             return oauth_error("invalid_request", "DPoP proof required")
         try:
-            proof = verify_proof(
-                proofs,
-                method=request.method,
-                url=ctx.request_url(request),
-                settings=ctx.settings,
-                nonce_check=ctx.nonce_check("as"),
-                access_token=None,
-                replay=ctx.replay,
-            )
+            proof = self._verify(request, proofs)
         except ProofError as exc:
             return self._proof_error(exc)
         try:
             refresh = grant_type != "client_credentials"
             if grant_type == "client_credentials":
-                scope, sub = _resolve_scope(form.get("scope"), ctx.settings.scope), client.client_id
+                scope, sub = resolve_scope(form.get("scope"), ctx.settings.scope), client.client_id
             elif grant_type == "authorization_code":
                 scope, sub = self._code_grant(form, client, proof), _USER
             else:
                 scope, sub = self._refresh_grant(form, client, proof)
-        except _GrantError as exc:
+        except OAuthError as exc:
             return oauth_error(exc.error, exc.description)
-        return self._token_response(client, proof, scope, sub, refresh=refresh)
+        # `refresh-cnf-stale`: the refresh grant forgets to bind the new access token.
+        bind = not (grant_type == "refresh_token" and "refresh-cnf-stale" in ctx.defects)
+        return self._token_response(client, proof, scope, sub, refresh=refresh, bind=bind)
 
     def _token_response(
-        self, client: AuthenticatedClient, proof: VerifiedProof, scope: str, sub: str, *, refresh: bool
+        self, client: AuthenticatedClient, proof: VerifiedProof, scope: str, sub: str, *, refresh: bool, bind: bool
     ) -> Response:
         ctx = self.ctx
         defects = ctx.defects
-        access_token, _ = ctx.issuer.issue(sub=sub, client_id=client.client_id, scope=scope, jkt=self._bound_jkt(proof))
+        jkt = self._bound_jkt(proof) if bind else None
+        access_token, _ = ctx.issuer.issue(sub=sub, client_id=client.client_id, scope=scope, jkt=jkt)
         body: dict[str, object] = {
             "access_token": access_token,
             "token_type": "Bearer" if "token-type" in defects else "DPoP",
@@ -315,6 +325,46 @@ class AuthorizationServer:
             body["refresh_token"] = ctx.refresh_tokens.put(grant)
         headers = {"Pragma": "no-cache"} if "no-store" in defects else dict(NO_STORE)
         response = JSONResponse(body, headers=headers)
+        ctx.add_fresh_nonce(response, "as")
+        return response
+
+    async def par(self, request: Request) -> Response:
+        """RFC 9126 pushed authorization requests, with an optional DPoP proof (RFC 9449 §10.1)."""
+        ctx = self.ctx
+        defects = ctx.defects
+        try:
+            form = await read_form(request)
+        except FormError as exc:
+            return oauth_error("invalid_request", str(exc))
+        client = self._client(request, form, "/par")
+        if isinstance(client, Response):
+            return client
+        proof_jkt: str | None = None
+        proofs = request.headers.getlist("dpop")
+        if proofs:
+            try:
+                # `par-proof` trusts the proof unchecked, but still binds the key it names.
+                proof_jkt = unverified_jkt(proofs) if "par-proof" in defects else self._verify(request, proofs).jkt
+            except ProofError as exc:
+                return self._proof_error(exc)
+        if "request_uri" in form:
+            # RFC 9126 §2.1: a pushed request must not itself refer to a pushed request.
+            return oauth_error("invalid_request", "request_uri must not be pushed")
+        try:
+            pushed = validate_authorization_request(
+                form, frozenset(), client_id=client.client_id, settings=ctx.settings
+            )
+        except OAuthError as exc:
+            return oauth_error(exc.error, exc.description)
+        if pushed.dpop_jkt is None:
+            if proof_jkt is not None and "par-binding" not in defects:
+                # §10.1: the proof key binds the code just as a dpop_jkt parameter would.
+                pushed = replace(pushed, dpop_jkt=proof_jkt)
+        elif proof_jkt is not None and pushed.dpop_jkt != proof_jkt and "par-dpop-jkt" not in defects:
+            return oauth_error(INVALID_PROOF, "dpop_jkt does not match the DPoP proof key")
+        handle = ctx.pushed.put(pushed)
+        body = {"request_uri": REQUEST_URI_PREFIX + handle, "expires_in": PAR_TTL}
+        response = JSONResponse(body, status_code=201, headers=dict(NO_STORE))
         ctx.add_fresh_nonce(response, "as")
         return response
 

@@ -20,12 +20,14 @@ from conformance.reference.tokens import (
 )
 from conformance.reference.urls import server_url
 
-__all__ = ["ServerContext"]
+__all__ = ["PAR_TTL", "ServerContext"]
 
 # Extra lifetime of replay entries beyond the iat window, for clock rounding between the checks.
 _REPLAY_MARGIN = 5
 # Authorization codes live at most 60 s (FAPI 2.0); pending consent hops likewise.
 _CODE_TTL = 60
+# Pushed authorization requests (RFC 9126): the request_uri lifetime announced as expires_in.
+PAR_TTL = 60
 _REFRESH_TTL = 24 * 3600
 _STORE_CAPACITY = 10_000
 # private_key_jwt assertions: exp may be at most this far ahead, and their jti is kept as long.
@@ -43,6 +45,7 @@ class ServerContext:
     replay: ReplayCache = field(init=False)
     assertion_replay: ReplayCache = field(init=False)
     pending: BoundedStore[PendingAuthorization] = field(init=False)
+    pushed: BoundedStore[PendingAuthorization] = field(init=False)
     codes: BoundedStore[AuthorizationCode] = field(init=False)
     refresh_tokens: BoundedStore[RefreshGrant] = field(init=False)
 
@@ -54,6 +57,7 @@ class ServerContext:
         self.replay = ReplayCache(settings.replay_cache_size, settings.iat_past + settings.iat_future + _REPLAY_MARGIN)
         self.assertion_replay = ReplayCache(_STORE_CAPACITY, ASSERTION_MAX_LIFETIME + _REPLAY_MARGIN)
         self.pending = BoundedStore(_CODE_TTL, _STORE_CAPACITY)
+        self.pushed = BoundedStore(PAR_TTL, _STORE_CAPACITY)
         self.codes = BoundedStore(_CODE_TTL, _STORE_CAPACITY)
         self.refresh_tokens = BoundedStore(_REFRESH_TTL, _STORE_CAPACITY)
 
@@ -87,4 +91,4 @@ class ServerContext:
     def add_fresh_nonce(self, response: Response, side: str) -> None:
         """§8.2 / §9: hand out a fresh nonce on successful responses when `side` uses nonces."""
         if self.settings.demands_nonce(side):
-            response.headers["DPoP-Nonce"] = self.nonces.issue(side)
+            response.headers["DPoP-Nonce"] = self.nonces.issue(side, on_success=True)

@@ -27,14 +27,22 @@ def _catalog(*entries: tuple[str, str, str]) -> dict[str, Defect]:
 
 DEFECTS: dict[str, Defect] = _catalog(
     # Proof checks shared by the token endpoint and the resource (RFC 9449 §4.3).
-    ("multiple-proofs", "both", "accepts several DPoP header field lines and uses the first"),
+    (
+        "multiple-proofs",
+        "both",
+        "accepts several DPoP header field lines, or several comma-separated proofs in one, and uses the first",
+    ),
     ("malformed-500", "both", "answers an unparsable DPoP proof with HTTP 500"),
     ("missing-claims", "both", "does not require jti, htm, htu and iat (still checks those present)"),
     ("claim-types", "both", "accepts iat as a numeric string and jti of any JSON type"),
     ("typ", "both", "skips the typ == dpop+jwt check"),
     ("alg-none", "both", 'accepts alg "none" with an empty signature'),
     ("alg-hs256", "both", 'accepts HS256 proofs with an {"kty":"oct"} jwk, verified by HMAC with its k'),
-    ("alg-policy", "both", "accepts any asymmetric alg jwcrypto can verify, advertised or not"),
+    (
+        "alg-policy",
+        "both",
+        "skips the alg allow-list and verifies an unknown or ill-fitting alg with the key's own algorithm",
+    ),
     ("signature", "both", "skips the proof signature verification"),
     ("jwk-private", "both", "accepts a jwk header that contains private key members"),
     ("htm", "both", "skips the htm check"),
@@ -50,6 +58,14 @@ DEFECTS: dict[str, Defect] = _catalog(
     ("nonce-cross-server", "both", "AS and RS nonces share one scope"),
     ("nonce-optional", "both", "hands out DPoP-Nonce on 200 responses but never demands a nonce"),
     ("nonce-rejects-own", "both", "rejects every nonce, even its own, with use_dpop_nonce"),
+    ("jws-json", "both", "accepts a proof in the JWS JSON serialization (flattened or one-signature general)"),
+    ("jwk-optional", "both", "accepts a proof without a jwk header, skipping its signature and key binding"),
+    ("unknown-members", "both", "refuses proofs with header members or claims it does not know"),
+    ("nonce-no-store", "both", "sends use_dpop_nonce challenges without Cache-Control: no-store"),
+    ("nonce-200-unusable", "both", "never accepts the DPoP-Nonce values it sent on 2xx responses"),
+    ("as-alg-eddsa-rejected", "AS", "advertises EdDSA but refuses EdDSA proofs at the token and PAR endpoints"),
+    ("rs-alg-eddsa-rejected", "RS", "advertises EdDSA (in algs) but refuses EdDSA proofs at the resource"),
+    ("iat-no-future", "both", "refuses any proof whose iat is later than the current second"),
     # Authorization server only.
     ("token-type", "AS", 'answers token_type "Bearer" although the token is DPoP-bound'),
     ("cnf-jkt", "AS", "puts SHA-256 of the jwk JSON as received in cnf.jkt, not the RFC 7638 thumbprint"),
@@ -61,6 +77,10 @@ DEFECTS: dict[str, Defect] = _catalog(
     ("dpop-jkt", "AS", "ignores a dpop_jkt mismatch when the authorization code is redeemed"),
     ("metadata-algs", "AS", 'advertises "none" and "HS256" in dpop_signing_alg_values_supported'),
     ("introspection-cnf", "AS", "omits cnf from introspection responses"),
+    ("refresh-cnf-stale", "AS", "issues unbound access tokens (no cnf) from the refresh_token grant"),
+    ("par-proof", "AS", "does not verify the DPoP proof at the PAR endpoint (still binds its key)"),
+    ("par-binding", "AS", "does not bind the PAR proof key to the authorization code"),
+    ("par-dpop-jkt", "AS", "does not compare dpop_jkt with the PAR proof key"),
     # Resource server only.
     ("ath", "RS", "skips the ath check (also when ath is missing)"),
     ("ath-hex", "RS", "compares ath with the hex SHA-256 of the token (rejects correct proofs)"),
@@ -73,6 +93,11 @@ DEFECTS: dict[str, Defect] = _catalog(
     ("rs-nonce-status", "RS", "answers the RS nonce challenge with 400 instead of 401"),
     ("rs-nonce-header", "RS", "omits DPoP-Nonce from the RS nonce challenge"),
     ("multiple-auth-methods", "RS", "answers Bearer + DPoP Authorization lines with 401 invalid_token"),
+    ("challenge-scheme", "RS", "the no-credentials challenge names only the Bearer scheme, not DPoP"),
+    ("bad-token-no-error", "RS", "invalid_token challenges for a bad or expired token carry no error parameter"),
+    ("proxy-authorization", "RS", "accepts a DPoP access token sent in Proxy-Authorization"),
+    ("cors-headers", "RS", "CORS preflights do not allow the DPoP request header (also at /token and /par)"),
+    ("cors-expose", "RS", "responses do not expose DPoP-Nonce and WWW-Authenticate to browser scripts"),
 )
 
 

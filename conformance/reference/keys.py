@@ -22,10 +22,11 @@ from conformance.jose import JOSEError, b64url_decode, b64url_encode
 __all__ = [
     "PRIVATE_MEMBERS",
     "SignatureError",
+    "alg_fits_key",
     "ec_public_jwk",
+    "key_algorithm",
     "sign_es256",
     "verify_signature",
-    "verify_with_jwcrypto",
 ]
 
 # JWK members that only a private (or symmetric) key carries (RFC 7518 §6.2.2, §6.3.2, §6.4.1).
@@ -143,22 +144,31 @@ def verify_signature(alg: str, jwk: dict[str, Any], signing_input: bytes, signat
         raise SignatureError(f"alg {alg} is not supported")
 
 
-def verify_with_jwcrypto(alg: str, jwk: dict[str, Any], compact: str) -> None:
-    """Verify a compact JWS with jwcrypto, allowing `alg` whatever it is (the `alg-policy` defect).
+def alg_fits_key(alg: str, jwk: dict[str, Any]) -> bool:
+    """True when verify_signature supports `alg` and the key type (and curve) of `jwk` fit it."""
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    if alg in _EC_ALGS:
+        return kty == "EC" and crv == _EC_ALGS[alg][0]
+    if alg in ("RS256", "PS256"):
+        return kty == "RSA"
+    if alg == "EdDSA":
+        return kty == "OKP" and crv == "Ed25519"
+    return False
 
-    Raises SignatureError when jwcrypto cannot load the key or the signature does not verify.
+
+def key_algorithm(jwk: dict[str, Any]) -> str | None:
+    """The algorithm a key is normally used with, or None (only the `alg-policy` defect asks this).
+
+    EC P-256/P-384/P-521 → ES256/ES384/ES512, RSA → RS256, OKP Ed25519 → EdDSA.
     """
-    from jwcrypto import jwk as jwcrypto_jwk
-    from jwcrypto import jws as jwcrypto_jws
-
-    try:
-        key = jwcrypto_jwk.JWK(**jwk)
-        token = jwcrypto_jws.JWS()
-        token.deserialize(compact)
-        token.allowed_algs = [alg]
-        token.verify(key)
-    except Exception as exc:  # jwcrypto raises many unrelated exception types for bad input
-        raise SignatureError(f"signature does not verify ({type(exc).__name__})") from exc
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    if kty == "EC":
+        return next((alg for alg, spec in _EC_ALGS.items() if spec[0] == crv), None)
+    if kty == "RSA":
+        return "RS256"
+    if kty == "OKP" and crv == "Ed25519":
+        return "EdDSA"
+    return None
 
 
 def sign_es256(private_key: ec.EllipticCurvePrivateKey, signing_input: bytes) -> bytes:

@@ -24,6 +24,9 @@ _MAC_BYTES = 16
 _HEAD_BYTES = 8 + 8  # issue time, then random bytes
 # Inserted into AS nonces under the `nonce-syntax` defect: both characters are outside NQCHAR.
 _BAD_SYNTAX = ' "'
+# Under `nonce-200-unusable`, nonces handed out on 2xx responses are MACed with this suffix on their
+# scope, so check() (which never adds it) refuses them while challenge nonces keep working.
+_UNUSABLE_SUFFIX = b"/2xx"
 
 
 class NonceVerdict(enum.Enum):
@@ -54,13 +57,19 @@ class NonceService:
         # `nonce-cross-server`: one shared scope, so either side accepts the other's nonces.
         return b"shared" if "nonce-cross-server" in self._defects else scope.encode("ascii")
 
-    def _mac(self, scope: str, head: bytes) -> bytes:
-        return hmac.new(self._secret, self._mac_scope(scope) + head, hashlib.sha256).digest()[:_MAC_BYTES]
+    def _mac(self, scope: str, head: bytes, suffix: bytes = b"") -> bytes:
+        message = self._mac_scope(scope) + suffix + head
+        return hmac.new(self._secret, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
-    def issue(self, scope: str) -> str:
-        """Return a fresh nonce for `scope` ("as" or "rs")."""
+    def issue(self, scope: str, *, on_success: bool = False) -> str:
+        """Return a fresh nonce for `scope` ("as" or "rs").
+
+        `on_success` marks a nonce handed out on a 2xx response rather than in a use_dpop_nonce
+        challenge; only the `nonce-200-unusable` defect treats the two differently.
+        """
         head = struct.pack(">Q", int(self._clock())) + secrets.token_bytes(8)
-        value = b64url_encode(head + self._mac(scope, head))
+        suffix = _UNUSABLE_SUFFIX if on_success and "nonce-200-unusable" in self._defects else b""
+        value = b64url_encode(head + self._mac(scope, head, suffix))
         if scope == "as" and "nonce-syntax" in self._defects:
             return value[:8] + _BAD_SYNTAX + value[8:]
         return value

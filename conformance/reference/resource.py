@@ -61,8 +61,17 @@ class ResourceServer:
 
     def _no_credentials(self) -> Response:
         # §7.2 / RFC 6750 §3.1: no credentials → challenge without error information.
+        if "challenge-scheme" in self.ctx.defects:
+            # A Bearer-only RS bolted onto DPoP: clients are never told that DPoP is supported.
+            return self._deny(401, "Bearer")
         error = "invalid_token" if "challenge-error" in self.ctx.defects else None
         return self._deny(401, f"{self._dpop(error)}, Bearer")
+
+    def _bad_token(self, description: str) -> Response:
+        """The access token itself is unusable (malformed, not ours, expired): invalid_token (§7.1)."""
+        if "bad-token-no-error" in self.ctx.defects:
+            return self._deny(401, self._dpop(None, description))
+        return self._dpop_error("invalid_token", description)
 
     def _bearer_error(self, description: str) -> Response:
         challenge = f'Bearer error="invalid_token", {auth_param("error_description", description)}'
@@ -98,6 +107,11 @@ class ResourceServer:
     async def resource(self, request: Request) -> Response:
         """GET/POST /resource."""
         lines = request.headers.getlist("authorization")
+        proxied = False
+        if not lines and "proxy-authorization" in self.ctx.defects:
+            # §7.1 forbids the DPoP scheme in Proxy-Authorization; this defect reads it anyway.
+            lines = request.headers.getlist("proxy-authorization")
+            proxied = bool(lines)
         if _several_methods(lines):
             return self._multiple_methods()
         if not lines:
@@ -106,7 +120,7 @@ class ResourceServer:
         if match is None:
             return self._dpop_error("invalid_request", "Malformed Authorization header", 400)
         scheme, token = self._scheme(match.group(1)), match.group(2)
-        if scheme is None:
+        if scheme is None or (proxied and scheme != "DPoP"):
             # An unknown scheme carries no credentials this server understands.
             return self._no_credentials()
         if scheme == "Bearer":
@@ -128,7 +142,7 @@ class ResourceServer:
         try:
             claims = ctx.issuer.verify(token)
         except TokenError as exc:
-            return self._dpop_error("invalid_token", str(exc))
+            return self._bad_token(str(exc))
         cnf = claims.get("cnf")
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
         if not isinstance(jkt, str):
@@ -150,7 +164,8 @@ class ResourceServer:
             )
         except ProofError as exc:
             return self._proof_error(exc)
-        if proof.jkt != jkt and "key-binding" not in ctx.defects:
+        # proof.jkt is None only under `jwk-optional`, which then skips the binding check too.
+        if proof.jkt is not None and proof.jkt != jkt and "key-binding" not in ctx.defects:
             return self._dpop_error("invalid_token", "Invalid DPoP key binding")
         return self._granted(request, claims)
 
@@ -164,4 +179,7 @@ class ResourceServer:
         response = self._dpop_error(exc.error, exc.description, 400 if "rs-nonce-status" in defects else 401)
         if "rs-nonce-header" not in defects:
             response.headers["DPoP-Nonce"] = self.ctx.nonces.issue("rs")
+        if "nonce-no-store" in defects:
+            # A cached challenge would hand the same nonce to every later client.
+            del response.headers["cache-control"]
         return response

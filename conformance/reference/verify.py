@@ -16,13 +16,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.jose import DecodedJWS, JOSEError, access_token_hash, decode_jws, thumbprint
-from conformance.reference.keys import PRIVATE_MEMBERS, SignatureError, verify_signature, verify_with_jwcrypto
+from conformance.reference.keys import (
+    PRIVATE_MEMBERS,
+    SignatureError,
+    alg_fits_key,
+    key_algorithm,
+    verify_signature,
+)
 from conformance.reference.nonces import NonceVerdict
 from conformance.reference.replay import ReplayCache, ReplayResult
 from conformance.reference.settings import ServerSettings
 from conformance.reference.urls import normalize_url, strip_query_and_fragment
 
-__all__ = ["INVALID_PROOF", "USE_NONCE", "ProofError", "VerifiedProof", "verify_proof"]
+__all__ = ["INVALID_PROOF", "USE_NONCE", "ProofError", "VerifiedProof", "unverified_jkt", "verify_proof"]
 
 INVALID_PROOF = "invalid_dpop_proof"
 USE_NONCE = "use_dpop_nonce"
@@ -31,6 +37,9 @@ _TYP = "dpop+jwt"
 _MAX_JTI = 512
 _REQUIRED_CLAIMS = ("jti", "htm", "htu", "iat")
 _KEY_TYPES = frozenset({"EC", "RSA", "OKP"})
+# What the `unknown-members` defect still accepts: the members RFC 9449 §4.2 defines.
+_KNOWN_HEADER = frozenset({"typ", "alg", "jwk"})
+_KNOWN_CLAIMS = frozenset({"jti", "htm", "htu", "iat", "nonce", "ath"})
 
 
 class ProofError(Exception):
@@ -49,17 +58,47 @@ class ProofError(Exception):
 
 @dataclass(frozen=True)
 class VerifiedProof:
-    """A proof that passed every check."""
+    """A proof that passed every check.
+
+    `jwk` and `jkt` are None only under the `jwk-optional` defect, for a proof without a jwk header.
+    """
 
     header: dict[str, Any]
     claims: dict[str, Any]
-    jwk: dict[str, Any]
-    jkt: str
+    jwk: dict[str, Any] | None
+    jkt: str | None
     htu: str
 
 
 def _invalid(description: str) -> ProofError:
     return ProofError(INVALID_PROOF, description)
+
+
+def _compact_from_json(value: str) -> str | None:
+    """The compact form of a one-signature JWS JSON serialization (RFC 7515 §7.2), or None.
+
+    Only the `jws-json` defect uses this: a JWT, and so a DPoP proof, is always compact (RFC 7519 §1).
+    An unprotected `header` member is dropped, as the compact form has no place for it.
+    """
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    entry: Any = document
+    if "signatures" in document:
+        signatures = document["signatures"]
+        # General syntax: exactly one signature, and no flattened members beside it.
+        if not isinstance(signatures, list) or len(signatures) != 1 or "signature" in document:
+            return None
+        entry = signatures[0]
+        if not isinstance(entry, dict):
+            return None
+    protected, payload, signature = entry.get("protected"), document.get("payload"), entry.get("signature")
+    if not (isinstance(protected, str) and isinstance(payload, str) and isinstance(signature, str)):
+        return None
+    return f"{protected}.{payload}.{signature}"
 
 
 def _single_value(values: list[str], defects: frozenset[str]) -> str:
@@ -69,9 +108,15 @@ def _single_value(values: list[str], defects: frozenset[str]) -> str:
     if len(values) > 1 and "multiple-proofs" not in defects:
         raise _invalid("more than one DPoP header")
     value = values[0].strip()
+    if "jws-json" in defects and value.startswith("{"):
+        compact = _compact_from_json(value)
+        if compact is not None:
+            return compact
     # A comma means several field lines were combined into one (RFC 9110 §5.3).
     if "," in value:
-        raise _invalid("more than one DPoP proof in the DPoP header")
+        if "multiple-proofs" not in defects:
+            raise _invalid("more than one DPoP proof in the DPoP header")
+        value = value.split(",", 1)[0].strip()
     return value
 
 
@@ -125,6 +170,18 @@ def _check_claims(claims: dict[str, Any], access_token: str | None, defects: fro
         raise _invalid("missing claim ath")
 
 
+def _check_members(header: dict[str, Any], claims: dict[str, Any], defects: frozenset[str]) -> None:
+    """Only under `unknown-members`: refuse members RFC 7519 §4 says to ignore when not understood."""
+    if "unknown-members" not in defects:
+        return
+    extra_header = sorted(set(header) - _KNOWN_HEADER)
+    if extra_header:
+        raise _invalid(f"unknown proof header member {extra_header[0]}")
+    extra_claims = sorted(set(claims) - _KNOWN_CLAIMS)
+    if extra_claims:
+        raise _invalid(f"unknown proof claim {extra_claims[0]}")
+
+
 def _check_typ(header: dict[str, Any], defects: frozenset[str]) -> None:
     """Check 4: explicit typing (§11.5)."""
     if "typ" not in defects and header.get("typ") != _TYP:
@@ -134,26 +191,36 @@ def _check_typ(header: dict[str, Any], defects: frozenset[str]) -> None:
         raise _invalid("crit header parameter is not supported")
 
 
-def _check_alg(header: dict[str, Any], settings: ServerSettings) -> str:
+def _check_alg(header: dict[str, Any], settings: ServerSettings, *, at_resource: bool) -> str:
     """Check 5: an asymmetric alg this server accepts; never none nor a MAC (§11.6)."""
     alg = header.get("alg")
     defects = settings.defects
     if not isinstance(alg, str):
         raise _invalid("alg must be a string")
+    eddsa_defect = "rs-alg-eddsa-rejected" if at_resource else "as-alg-eddsa-rejected"
+    if alg == "EdDSA" and eddsa_defect in defects:
+        # Still advertised in the metadata and the algs challenge parameter.
+        raise _invalid("alg EdDSA is not accepted")
     if alg in settings.signing_algs:
         return alg
     if alg == "none" and "alg-none" in defects:
         return alg
     if alg == "HS256" and "alg-hs256" in defects:
         return alg
+    # `alg-policy`: no allow-list at all; _check_signature falls back to the key's own algorithm.
     if "alg-policy" in defects and alg != "none" and not alg.upper().startswith("HS"):
         return alg
     raise _invalid(f"alg {alg} is not accepted")
 
 
-def _check_jwk(header: dict[str, Any], alg: str, defects: frozenset[str]) -> dict[str, Any]:
-    """Check 7: a public key in the jwk header; kid, jku, x5c or x5u do not replace it."""
+def _check_jwk(header: dict[str, Any], alg: str, defects: frozenset[str]) -> dict[str, Any] | None:
+    """Check 7: a public key in the jwk header; kid, jku, x5c or x5u do not replace it.
+
+    Returns None only under `jwk-optional`, for a proof without a jwk header.
+    """
     if "jwk" not in header:
+        if "jwk-optional" in defects:
+            return None
         raise _invalid("proof header has no jwk")
     jwk = header["jwk"]
     if not isinstance(jwk, dict):
@@ -173,20 +240,24 @@ def _check_jwk(header: dict[str, Any], alg: str, defects: frozenset[str]) -> dic
     return jwk
 
 
-def _check_signature(proof: DecodedJWS, alg: str, jwk: dict[str, Any], settings: ServerSettings) -> None:
+def _check_signature(proof: DecodedJWS, alg: str, jwk: dict[str, Any] | None, defects: frozenset[str]) -> None:
     """Check 6: the signature verifies with the jwk, whose type fits the alg."""
-    if "signature" in settings.defects:
+    if "signature" in defects or jwk is None:
+        # jwk is None only under `jwk-optional`: there is no key to verify with.
         return
     if alg == "none":
         # Reachable only under `alg-none`, which still insists on the empty signature of RFC 7519 §6.
         if proof.signature:
             raise _invalid("alg none requires an empty signature")
         return
+    if "alg-policy" in defects and alg != "HS256" and not alg_fits_key(alg, jwk):
+        # The lenient-library bug: trust the key, not the header, to say how it signs.
+        own = key_algorithm(jwk)
+        if own is None:
+            raise _invalid(f"alg {alg} does not fit the jwk")
+        alg = own
     try:
-        if alg in settings.signing_algs or alg == "HS256":
-            verify_signature(alg, jwk, proof.signing_input, proof.signature)
-        else:
-            verify_with_jwcrypto(alg, jwk, proof.raw)
+        verify_signature(alg, jwk, proof.signing_input, proof.signature)
     except SignatureError as exc:
         raise _invalid(f"invalid proof signature: {exc}") from exc
 
@@ -239,6 +310,8 @@ def _check_iat(claims: dict[str, Any], settings: ServerSettings, now: float) -> 
     iat = _iat_number(claims["iat"], settings.defects)
     if iat is None:  # pragma: no cover - rejected by check 3
         raise _invalid("iat must be a JSON number")
+    if "iat-no-future" in settings.defects and iat >= math.floor(now) + 1:
+        raise _invalid("proof iat is in the future")
     if iat < now - settings.iat_past:
         raise _invalid("proof iat is too far in the past")
     if iat > now + settings.iat_future:
@@ -295,15 +368,31 @@ def verify_proof(
     now = time.time() if now is None else now
     proof = _parse(_single_value(values, defects), defects)
     header, claims = proof.header, proof.payload
+    _check_members(header, claims, defects)
     _check_claims(claims, access_token, defects)
     _check_typ(header, defects)
-    alg = _check_alg(header, settings)
+    alg = _check_alg(header, settings, at_resource=access_token is not None)
     jwk = _check_jwk(header, alg, defects)
-    _check_signature(proof, alg, jwk, settings)
+    _check_signature(proof, alg, jwk, defects)
     _check_htm(claims, method, defects)
     htu = _check_htu(claims, url, defects)
     _check_nonce(claims, nonce_check)
     _check_iat(claims, settings, now)
     _check_ath(claims, access_token, defects)
     _check_replay(claims, htu, replay, defects)
-    return VerifiedProof(header=header, claims=claims, jwk=jwk, jkt=thumbprint(jwk), htu=htu)
+    jkt = None if jwk is None else thumbprint(jwk)
+    return VerifiedProof(header=header, claims=claims, jwk=jwk, jkt=jkt, htu=htu)
+
+
+def unverified_jkt(values: list[str]) -> str:
+    """The thumbprint of the jwk in the first DPoP value, checking nothing else (`par-proof` defect).
+
+    Raises ProofError when no key can be read at all: there would be nothing to bind.
+    """
+    try:
+        jwk = decode_jws(values[0].strip()).header.get("jwk") if values else None
+        if isinstance(jwk, dict):
+            return thumbprint(jwk)
+    except (ValueError, RecursionError):
+        pass
+    raise _invalid("DPoP proof carries no usable jwk")
