@@ -1,88 +1,145 @@
-"""RFC 9449 §8 Authorization Server-Provided Nonce: the challenge and the retry."""
+"""RFC 9449 §8 Authorization Server-Provided Nonce: the nonce challenge, the retry, and nonces that must be refused."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
+from conformance import nonces
 from conformance.catalog import case
-from conformance.checks import NQCHAR_NONCE, violation
-from conformance.flow import Sent
 from conformance.session import DPoPSession
-from conformance.verdicts import CouldNotJudge, Level
+from conformance.verdicts import Level
 
-
-def _first_request_without_nonce(dpop: DPoPSession) -> Sent:
-    sent = dpop.request_token(use_known_nonce=False, retry_on_nonce=False, label="token request without a nonce")
-    first = sent.final
-    if first.error:
-        raise CouldNotJudge(f"the token endpoint did not answer: {first.error}", exchanges=sent.exchanges)
-    if first.ok:
-        pytest.skip("the authorization server accepted a proof without a nonce: it demands no nonce here")
-    if first.json_object().get("error") != "use_dpop_nonce":
-        raise CouldNotJudge(
-            f"a valid proof without a nonce was refused, but not with use_dpop_nonce "
-            f"({first.summary()}), so the nonce challenge cannot be judged",
-            exchanges=sent.exchanges,
-        )
-    return sent
+ACTOR = "AS"
 
 
 @case(
     "as-nonce-challenge",
-    "Nonce challenge: 400 use_dpop_nonce with one valid DPoP-Nonce",
+    "Authorization server nonce challenge: 400 use_dpop_nonce with one valid DPoP-Nonce",
     section="8",
     level=Level.MUST,
-    actor="AS",
+    actor=ACTOR,
     requirement="R-8-2",
 )
 def test_nonce_challenge_has_one_well_formed_nonce(dpop: DPoPSession, note: Any) -> None:
     """Sends: a token request with a valid proof that carries no nonce.
-    Expects, where the AS demands nonces: HTTP 400 with error "use_dpop_nonce" and exactly one
-    DPoP-Nonce header (§8: "MUST NOT be more than one") whose value is 1*NQCHAR (§8.1). A status other
-    than 400 is a warning. Skipped where the AS accepts the proof without a nonce.
+    Expects, where the authorization server demands nonces: HTTP 400 with error "use_dpop_nonce" in a JSON
+    error body (RFC 6749 §5.2) and exactly one DPoP-Nonce header (§8: "MUST NOT be more than one") whose value
+    is 1*NQCHAR (§8.1). Another status is a warning. Skipped where the authorization server accepts the proof
+    without a nonce.
     """
-    sent = _first_request_without_nonce(dpop)
-    challenge = sent.final
-    what = "a token request with a valid proof and no nonce"
-    values = challenge.headers("DPoP-Nonce")
-    if len(values) != 1:
-        raise violation(what, f"exactly one DPoP-Nonce header; found {len(values)}", challenge)
-    if not NQCHAR_NONCE.fullmatch(values[0]):
-        raise violation(
-            what,
-            "a DPoP-Nonce value of NQCHAR characters only (%x21 / %x23-5B / %x5D-7E, no space, quote or backslash)",
-            challenge,
-        )
-    if challenge.status != 400:
-        raise violation(
-            what, "HTTP 400 for the use_dpop_nonce error (§8, RFC 6749 §5.2)", challenge, level=Level.SHOULD
-        )
-    note(f"challenged with HTTP 400, use_dpop_nonce and one DPoP-Nonce of {len(values[0])} characters")
+    nonces.judge_challenge(dpop, ACTOR, note)
+
+
+@case(
+    "as-nonce-challenge-no-store",
+    "Authorization server nonce challenge is not cacheable",
+    section="8",
+    level=Level.SHOULD,
+    actor=ACTOR,
+    requirement="R-8.2-1",
+)
+def test_nonce_challenge_is_not_cacheable(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a token request with a valid proof that carries no nonce.
+    Expects: Cache-Control: no-store on the challenge, as in the RFC's figure 20; responses carrying a nonce
+    "should be uncacheable" (§8.2). Skipped where no nonce is demanded.
+    """
+    nonces.judge_challenge_no_store(dpop, ACTOR, note)
 
 
 @case(
     "as-nonce-retry",
-    "Retry with the server's nonce and a new jti succeeds",
+    "Retry with the authorization server's nonce and a new jti succeeds",
     section="8",
     level=Level.MUST,
-    actor="AS",
+    actor=ACTOR,
     requirement="R-8-4",
 )
 def test_retry_with_nonce_and_new_jti_succeeds(dpop: DPoPSession, note: Any) -> None:
-    """Sends: a token request with no nonce and, after the use_dpop_nonce challenge, the same request
-    with a new proof carrying the DPoP-Nonce value and a fresh jti.
-    Expects: HTTP 200 with an access_token for the retry. Skipped where the AS demands no nonce.
+    """Sends: a token request with no nonce and, after the use_dpop_nonce challenge, the same request with a new
+    proof carrying the DPoP-Nonce value and a fresh jti.
+    Expects: a successful answer to the retry. Skipped where no nonce is demanded.
     """
-    _first_request_without_nonce(dpop)
-    retry = dpop.request_token(retry_on_nonce=False, label="token request with the server's nonce")
-    final = retry.final
-    if final.status != 200 or not isinstance(final.json_object().get("access_token"), str):
-        raise violation(
-            "a token request whose proof carries the nonce the AS just supplied and a new jti",
-            "HTTP 200 with an access_token",
-            final,
-            exchanges=retry.exchanges,
-        )
-    note("the retry with the supplied nonce was accepted")
+    nonces.judge_retry(dpop, ACTOR, note)
+
+
+@case(
+    "as-nonce-bogus",
+    "Authorization server refuses a nonce it never issued",
+    section="8",
+    level=Level.MUST,
+    actor=ACTOR,
+    requirement="R-8-4",
+)
+def test_refuses_nonce_it_never_issued(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a token request whose otherwise valid proof carries a nonce the authorization server never issued,
+    between two valid requests.
+    Expects: a refusal with error use_dpop_nonce (§4.3 check 10; §8: a nonce that does not match one recently
+    supplied MUST be rejected, with the same error code). invalid_dpop_proof is a warning.
+    """
+    nonces.judge_bogus_nonce(dpop, ACTOR, "nonce-bogus", note)
+
+
+@case(
+    "as-nonce-one-char-changed",
+    "Authorization server refuses its own nonce with one character changed",
+    section="8",
+    level=Level.MUST,
+    actor=ACTOR,
+    requirement="R-8-4",
+)
+def test_refuses_nonce_with_one_character_changed(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a token request whose proof carries the authorization server's current nonce with its last
+    character changed.
+    Expects: a refusal with error use_dpop_nonce (§4.3 check 10: the nonce must match exactly).
+    """
+    nonces.judge_bogus_nonce(dpop, ACTOR, "nonce-one-char-changed", note)
+
+
+@case(
+    "as-nonce-from-rs",
+    "Authorization server refuses a nonce issued by the resource",
+    section="8",
+    level=Level.SHOULD,
+    actor=ACTOR,
+    requirement="R-9-1",
+)
+def test_refuses_the_other_servers_nonce(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a token request whose proof carries the nonce the resource handed out.
+    Expects: a refusal with use_dpop_nonce: nonces are "only accepted by the server that issued them" (§9, not
+    normative, hence a warning). Skipped unless both the authorization server and the resource demand nonces.
+    """
+    nonces.judge_other_servers_nonce(dpop, ACTOR, note)
+
+
+@case(
+    "as-nonce-required-once-provided",
+    "Authorization server refuses a proof without nonce once it has provided one",
+    section="11.3",
+    level=Level.MUST,
+    actor=ACTOR,
+    requirement="R-11.3-1",
+)
+def test_refuses_proof_without_nonce_once_one_was_provided(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a valid token request (which collects the authorization server's nonce), then one whose proof
+    leaves the nonce out.
+    Expects: a refusal: "A server MUST NOT accept any DPoP proofs without the nonce claim when a DPoP nonce
+    has been provided to the client" (§11.3). Skipped where the authorization server never provides a nonce.
+    """
+    nonces.judge_missing_nonce_after_provided(dpop, ACTOR, note)
+
+
+@case(
+    "as-nonce-from-2xx-accepted",
+    "A nonce sent on a successful authorization server response works for the next request",
+    section="8.2",
+    level=Level.MUST,
+    actor=ACTOR,
+    requirement="R-8.2-1",
+)
+def test_nonce_from_a_successful_response_is_accepted(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a valid token request; when its 2xx response carries a DPoP-Nonce, a second request whose proof
+    carries that nonce (no retry allowed).
+    Expects: a successful answer: the client "MUST use the new nonce value supplied for the next token
+    request" (§8.2), so the server must honour it. Skipped where 2xx responses carry no DPoP-Nonce.
+    """
+    nonces.judge_rotation(dpop, ACTOR, note)

@@ -1,62 +1,145 @@
-"""RFC 9449 §9 Resource Server-Provided Nonce: the 401 challenge and the retry."""
+"""RFC 9449 §9 Resource Server-Provided Nonce: the nonce challenge, the retry, and nonces that must be refused."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
+from conformance import nonces
 from conformance.catalog import case
-from conformance.checks import NQCHAR_NONCE, expect_resource_accepts, violation
-from conformance.flow import is_nonce_challenge
 from conformance.session import DPoPSession
-from conformance.verdicts import CouldNotJudge, Level
+from conformance.verdicts import Level
+
+ACTOR = "RS"
 
 
 @case(
     "rs-nonce-challenge",
-    "Resource nonce challenge: 401 use_dpop_nonce with one valid DPoP-Nonce, retry works",
+    "Resource nonce challenge: 401 use_dpop_nonce with one valid DPoP-Nonce",
     section="9",
     level=Level.MUST,
-    actor="RS",
+    actor=ACTOR,
     requirement="R-9-1",
 )
-def test_resource_nonce_challenge_and_retry(dpop: DPoPSession, note: Any) -> None:
-    """Sends: a resource request with a valid proof that carries no nonce; after the challenge, the
-    request again with a new proof carrying the DPoP-Nonce value.
-    Expects, where the resource demands nonces: 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`
-    and exactly one DPoP-Nonce of NQCHAR characters; then a 2xx answer to the retry. Another status
-    than 401 is a warning. Skipped where the resource accepts the proof without a nonce.
+def test_nonce_challenge_has_one_well_formed_nonce(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a resource request with a valid proof that carries no nonce.
+    Expects, where the resource demands nonces: HTTP 401 with error "use_dpop_nonce" in `WWW-Authenticate:
+    DPoP error="use_dpop_nonce"` and exactly one DPoP-Nonce header (§8: "MUST NOT be more than one") whose
+    value is 1*NQCHAR (§8.1). Another status is a warning. Skipped where the resource accepts the proof
+    without a nonce.
     """
-    bound = dpop.bound_token()
-    sent = dpop.call_resource(
-        bound.access_token,
-        bound.key,
-        use_known_nonce=False,
-        retry_on_nonce=False,
-        label="resource request without a nonce",
-    )
-    challenge = sent.final
-    if challenge.error:
-        raise CouldNotJudge(f"the resource did not answer: {challenge.error}", exchanges=sent.exchanges)
-    if challenge.ok:
-        pytest.skip("the resource accepted a proof without a nonce: it demands no nonce here")
-    if not is_nonce_challenge(challenge, "RS"):
-        raise CouldNotJudge(
-            f"a valid request without a nonce was refused, but not with use_dpop_nonce "
-            f"({challenge.summary()}), so the nonce challenge cannot be judged",
-            exchanges=sent.exchanges,
-        )
-    what = "a resource request with a valid proof and no nonce"
-    values = challenge.headers("DPoP-Nonce")
-    if len(values) != 1:
-        raise violation(what, f"exactly one DPoP-Nonce header with the challenge; found {len(values)}", challenge)
-    if not NQCHAR_NONCE.fullmatch(values[0]):
-        raise violation(what, "a DPoP-Nonce value of NQCHAR characters only", challenge)
-    retry = dpop.call_resource(
-        bound.access_token, bound.key, retry_on_nonce=False, label="resource request with the server's nonce"
-    )
-    expect_resource_accepts(retry, what="the resource request again, with the nonce the resource supplied")
-    if challenge.status != 401:
-        raise violation(what, "HTTP 401 for use_dpop_nonce at a resource server (§9)", challenge, level=Level.SHOULD)
-    note("challenged with 401 and one DPoP-Nonce; the retry with it was accepted")
+    nonces.judge_challenge(dpop, ACTOR, note)
+
+
+@case(
+    "rs-nonce-challenge-no-store",
+    "Resource nonce challenge is not cacheable",
+    section="9",
+    level=Level.SHOULD,
+    actor=ACTOR,
+    requirement="R-8.2-1",
+)
+def test_nonce_challenge_is_not_cacheable(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a resource request with a valid proof that carries no nonce.
+    Expects: Cache-Control: no-store on the challenge, as in the RFC's figure 21; responses carrying a nonce
+    "should be uncacheable" (§8.2). Skipped where no nonce is demanded.
+    """
+    nonces.judge_challenge_no_store(dpop, ACTOR, note)
+
+
+@case(
+    "rs-nonce-retry",
+    "Retry with the resource's nonce and a new jti succeeds",
+    section="9",
+    level=Level.MUST,
+    actor=ACTOR,
+    requirement="R-9-1",
+)
+def test_retry_with_nonce_and_new_jti_succeeds(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a resource request with no nonce and, after the use_dpop_nonce challenge, the same request with a
+    new proof carrying the DPoP-Nonce value and a fresh jti.
+    Expects: a successful answer to the retry. Skipped where no nonce is demanded.
+    """
+    nonces.judge_retry(dpop, ACTOR, note)
+
+
+@case(
+    "rs-nonce-bogus",
+    "Resource refuses a nonce it never issued",
+    section="9",
+    level=Level.MUST,
+    actor=ACTOR,
+    requirement="R-8-4",
+)
+def test_refuses_nonce_it_never_issued(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a resource request whose otherwise valid proof carries a nonce the resource never issued, between
+    two valid requests.
+    Expects: a refusal with error use_dpop_nonce (§4.3 check 10; §8: a nonce that does not match one recently
+    supplied MUST be rejected, with the same error code). invalid_dpop_proof is a warning.
+    """
+    nonces.judge_bogus_nonce(dpop, ACTOR, "nonce-bogus", note)
+
+
+@case(
+    "rs-nonce-one-char-changed",
+    "Resource refuses its own nonce with one character changed",
+    section="9",
+    level=Level.MUST,
+    actor=ACTOR,
+    requirement="R-8-4",
+)
+def test_refuses_nonce_with_one_character_changed(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a resource request whose proof carries the resource's current nonce with its last character
+    changed.
+    Expects: a refusal with error use_dpop_nonce (§4.3 check 10: the nonce must match exactly).
+    """
+    nonces.judge_bogus_nonce(dpop, ACTOR, "nonce-one-char-changed", note)
+
+
+@case(
+    "rs-nonce-from-as",
+    "Resource refuses a nonce issued by the authorization server",
+    section="9",
+    level=Level.SHOULD,
+    actor=ACTOR,
+    requirement="R-9-1",
+)
+def test_refuses_the_other_servers_nonce(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a resource request whose proof carries the nonce the authorization server handed out.
+    Expects: a refusal with use_dpop_nonce: nonces are "only accepted by the server that issued them" (§9, not
+    normative, hence a warning). Skipped unless both the authorization server and the resource demand nonces.
+    """
+    nonces.judge_other_servers_nonce(dpop, ACTOR, note)
+
+
+@case(
+    "rs-nonce-required-once-provided",
+    "Resource refuses a proof without nonce once it has provided one",
+    section="11.3",
+    level=Level.MUST,
+    actor=ACTOR,
+    requirement="R-11.3-1",
+)
+def test_refuses_proof_without_nonce_once_one_was_provided(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a valid resource request (which collects the resource's nonce), then one whose proof leaves the
+    nonce out.
+    Expects: a refusal: "A server MUST NOT accept any DPoP proofs without the nonce claim when a DPoP nonce
+    has been provided to the client" (§11.3). Skipped where the resource never provides a nonce.
+    """
+    nonces.judge_missing_nonce_after_provided(dpop, ACTOR, note)
+
+
+@case(
+    "rs-nonce-from-2xx-accepted",
+    "A nonce sent on a successful resource response works for the next request",
+    section="8.2",
+    level=Level.MUST,
+    actor=ACTOR,
+    requirement="R-8.2-1",
+)
+def test_nonce_from_a_successful_response_is_accepted(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a valid resource request; when its 2xx response carries a DPoP-Nonce, a second request whose proof
+    carries that nonce (no retry allowed).
+    Expects: a successful answer: the client "MUST use the new nonce value supplied for the next token
+    request" (§8.2), so the server must honour it. Skipped where 2xx responses carry no DPoP-Nonce.
+    """
+    nonces.judge_rotation(dpop, ACTOR, note)

@@ -19,11 +19,14 @@ import pytest
 
 from conformance.verdicts import Level
 
-__all__ = ["CASES", "CaseInfo", "case", "case_param"]
+__all__ = ["CASES", "PROFILES", "CaseInfo", "case", "case_param"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 ACTORS = ("AS", "RS")
+#: rfc9449: RFC 9449 itself (always run); fapi2: the FAPI 2.0 Security Profile's DPoP rules; browser: CORS
+#: readiness for browser clients
+PROFILES = ("rfc9449", "fapi2", "browser")
 RFC_BASE = "https://www.rfc-editor.org/rfc/rfc9449"
 
 
@@ -38,6 +41,7 @@ class CaseInfo:
     actor: str
     requirement: str
     doc: str = ""
+    profile: str = "rfc9449"  # the profile whose selection runs the case (rfc9449 cases always run)
 
     @property
     def rfc_url(self) -> str:
@@ -49,6 +53,8 @@ CASES: dict[str, CaseInfo] = {}
 
 
 def _register(info: CaseInfo) -> CaseInfo:
+    if info.profile not in PROFILES:
+        raise ValueError(f"case {info.id}: profile must be one of {PROFILES}, not {info.profile!r}")
     if info.actor not in ACTORS:
         raise ValueError(f"case {info.id}: actor must be one of {ACTORS}, not {info.actor!r}")
     known = CASES.get(info.id)
@@ -58,11 +64,21 @@ def _register(info: CaseInfo) -> CaseInfo:
     return info
 
 
-def case(case_id: str, title: str, *, section: str, level: Level, actor: str, requirement: str) -> Callable[[F], F]:
+def case(
+    case_id: str,
+    title: str,
+    *,
+    section: str,
+    level: Level,
+    actor: str,
+    requirement: str,
+    profile: str = "rfc9449",
+) -> Callable[[F], F]:
     """Declare a conformance case; adds the `dpop_case` marker carrying its CaseInfo."""
 
     def decorate(fn: F) -> F:
-        info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, inspect.getdoc(fn) or ""))
+        doc = inspect.getdoc(fn) or ""
+        info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile))
         marked: F = pytest.mark.dpop_case(info)(fn)
         return marked
 
@@ -78,10 +94,11 @@ def case_param(
     actor: str,
     requirement: str,
     doc: str,
+    profile: str = "rfc9449",
 ) -> Any:
     """Declare one case of a table-driven family: a `pytest.param` carrying its own CaseInfo.
 
     `doc` is the case's "Sends / Expects" text; the param's id is the case id.
     """
-    info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc))
+    info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile))
     return pytest.param(*values, id=case_id, marks=pytest.mark.dpop_case(info))

@@ -8,6 +8,7 @@ could not be judged (its happy path or a control request failed).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -48,6 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write report.html, junit.xml and results.json (default: reports/<target name>/)",
     )
     run.add_argument("--strict", action="store_true", help="SHOULD violations (warnings) also make the exit status 1")
+    run.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        choices=("rfc9449", "fapi2", "browser"),
+        help="rfc9449 (always run); fapi2: also the FAPI 2.0 Security Profile's DPoP rules; browser: also CORS "
+        "readiness for browser clients (repeatable)",
+    )
+    run.add_argument(
+        "--reference-algs",
+        metavar="ALG,...",
+        help="without --config: the proof algorithms the reference server accepts and advertises "
+        "(default: ES256,ES384,ES512,RS256,PS256,EdDSA)",
+    )
+    run.add_argument(
+        "--reference-port", type=int, default=0, help="without --config: the reference server's port (default: free)"
+    )
     run.add_argument(
         "--reference-nonce",
         choices=("none", "as", "rs", "both"),
@@ -113,9 +131,10 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     from conformance.target import ConfigError, load_target
 
     target = None
+    pytest_args = [*(f"--dpop-profile={p}" for p in args.profile if p != "rfc9449"), *pytest_args]
     if args.config:
-        if args.reference_defect:
-            return _fail("--reference-defect applies to the embedded reference server; drop it or --config")
+        if args.reference_defect or args.reference_algs or args.reference_port:
+            return _fail("the --reference-* options apply to the embedded reference server; drop them or --config")
         try:
             target = load_target(args.config)
         except ConfigError as exc:
@@ -134,10 +153,18 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
 
     try:
         settings = ServerSettings(nonce=args.reference_nonce, defects=frozenset(args.reference_defect))
+        if args.reference_algs:
+            algs = tuple(a.strip() for a in args.reference_algs.split(",") if a.strip())
+            settings = dataclasses.replace(settings, signing_algs=algs)
+        server = RunningServer(settings, port=args.reference_port)
     except ValueError as exc:
         return _fail(str(exc))
     defects = ", ".join(sorted(settings.defects))
-    with tempfile.TemporaryDirectory(prefix="dpop-conformance-") as scratch, RunningServer(settings) as server:
+    try:
+        server.start()
+    except OSError as exc:
+        return _fail(f"cannot start the reference server on 127.0.0.1:{args.reference_port}: {exc.strerror or exc}")
+    with tempfile.TemporaryDirectory(prefix="dpop-conformance-") as scratch, server:
         # the file holds the reference server's throwaway secret, so it stays out of the report folder
         config_path = server.write_target_file(Path(scratch) / "reference.toml")
         print(

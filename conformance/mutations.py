@@ -61,10 +61,14 @@ def mutation(name: str) -> Mutation:
         raise KeyError(f"unknown mutation {name!r}; known: {', '.join(sorted(MUTATIONS))}") from None
 
 
-def _shifted_last_char(value: str) -> str:
-    """The same string with its last character replaced by another base64url character."""
-    last = value[-1:]
-    return value[:-1] + ("A" if last != "A" else "B")
+def _one_char_changed(value: str) -> str:
+    """The same string with its middle character replaced by another base64url character.
+
+    Not the last one: in base64url the last character may carry only padding bits, so changing it can
+    leave the decoded bytes as they were.
+    """
+    i = len(value) // 2
+    return value[:i] + ("A" if value[i : i + 1] != "A" else "B") + value[i + 1 :]
 
 
 # --- header ---------------------------------------------------------------------------------
@@ -149,9 +153,9 @@ def _nonce_bogus(d: ProofDraft) -> str:
     return d.with_claims(nonce="bogus-nonce-never-issued").sign()
 
 
-@_register("nonce-one-char-changed", "claims", "R-4.3-10", "the server's nonce with its last character changed")
+@_register("nonce-one-char-changed", "claims", "R-4.3-10", "the server's nonce with one character changed")
 def _nonce_changed(d: ProofDraft) -> str:
-    return d.with_claims(nonce=_shifted_last_char(str(d.claims.get("nonce", "n")))).sign()
+    return d.with_claims(nonce=_one_char_changed(str(d.claims.get("nonce", "n")))).sign()
 
 
 # --- signature ------------------------------------------------------------------------------

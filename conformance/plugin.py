@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conformance.catalog import CaseInfo
+from conformance.catalog import PROFILES, CaseInfo
 from conformance.evidence import Redactor, render_exchanges
 from conformance.flow import FlowError
 from conformance.results import CaseRecord, ResultsWriter
@@ -41,6 +41,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--dpop-results", metavar="FILE", help="write results.json here")
     group.addoption("--dpop-strict", action="store_true", help="SHOULD violations (warnings) fail the run")
+    group.addoption(
+        "--dpop-profile",
+        action="append",
+        default=[],
+        choices=PROFILES,
+        help="also run the cases of this profile: fapi2 (FAPI 2.0 DPoP rules), browser (CORS); repeatable",
+    )
     group.addoption(
         "--dpop-reference-nonce",
         default="both",
@@ -71,6 +78,19 @@ def pytest_configure(config: pytest.Config) -> None:
     if results and not hasattr(config, "workerinput"):  # the xdist controller (or a plain run) writes it
         writer = ResultsWriter(_target_summary(config.stash.get(TARGET_KEY, None)))
         config.pluginmanager.register(_ResultsCollector(config, writer, str(results)), "dpop-results")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the cases of profiles that were not asked for (rfc9449 cases always run)."""
+    wanted = {"rfc9449", *config.getoption("dpop_profile")}
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        info = _case_info(item)
+        (drop if info is not None and info.profile not in wanted else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def _config_path(config: pytest.Config) -> str | None:

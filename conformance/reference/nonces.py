@@ -90,6 +90,9 @@ class NonceService:
             raw = b64url_decode(value)
         except JOSEError:
             return NonceVerdict.INVALID
+        if b64url_encode(raw) != value:
+            # a non-canonical spelling (other padding bits in the last character) is not the nonce we issued
+            return NonceVerdict.INVALID
         if len(raw) != _HEAD_BYTES + _MAC_BYTES:
             return NonceVerdict.INVALID
         head, mac = raw[:_HEAD_BYTES], raw[_HEAD_BYTES:]

@@ -76,10 +76,11 @@ class RunningServer:
 
     @property
     def base_url(self) -> str:
-        """`http://HOST:PORT`, the issuer and the prefix of every endpoint."""
+        """`http://HOST:PORT`, the issuer and the prefix of every endpoint (port 80 is not written out)."""
         if self._port == 0:
             raise RuntimeError("the server has no port yet: call start() first")
-        return f"http://{self._url_host}:{self._port}"
+        # the canonical form (RFC 3986 §6.2.3), so that a server comparing htu as a plain string still agrees
+        return f"http://{self._url_host}" if self._port == 80 else f"http://{self._url_host}:{self._port}"
 
     @property
     def running(self) -> bool:

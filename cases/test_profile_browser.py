@@ -1,0 +1,116 @@
+"""Browser clients (run with --profile browser): CORS readiness of the token endpoint and the resource.
+
+A browser-based client can only send the DPoP header if the preflight allows it, and only read the
+DPoP-Nonce and WWW-Authenticate response headers if the server exposes them (RFC 9449 §7.1, §8: they
+"need to" be listed in Access-Control-Expose-Headers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conformance.catalog import case_param
+from conformance.checks import violation
+from conformance.evidence import Exchange
+from conformance.session import DPoPSession
+from conformance.verdicts import CouldNotJudge, Level
+
+ORIGIN = "https://app.dpop-conformance.example"
+
+
+def _listed(exchange: Exchange, header: str) -> set[str]:
+    return {v.strip().lower() for value in exchange.headers(header) for v in value.split(",") if v.strip()}
+
+
+def _params(kind: str) -> list[Any]:
+    params = []
+    for actor in ("AS", "RS"):
+        who = "token endpoint" if actor == "AS" else "resource"
+        if kind == "preflight":
+            title = f"The {who}'s CORS preflight allows the DPoP request header"
+            doc = (
+                f"Sends: an OPTIONS preflight to the {who} from the origin {ORIGIN}, asking for the request "
+                "headers dpop and authorization (and content-type at the token endpoint).\nExpects: a 2xx answer "
+                "whose Access-Control-Allow-Headers lists dpop (or *), so a browser may send the proof."
+            )
+        else:
+            exposed = "DPoP-Nonce" if actor == "AS" else "DPoP-Nonce and WWW-Authenticate"
+            title = f"The {who} exposes {exposed} to browser clients"
+            doc = (
+                f"Sends: a request to the {who} with Origin: {ORIGIN}.\nExpects: Access-Control-Expose-Headers "
+                f"listing {exposed} (or *), so a browser client can read the nonce and the challenge (§7.1, §8)."
+            )
+        params.append(
+            case_param(
+                f"browser-{actor.lower()}-{kind}",
+                title,
+                actor,
+                section="7.1" if actor == "RS" else "8",
+                level=Level.MUST,
+                actor=actor,
+                requirement="R-7.1-5",
+                profile="browser",
+                doc=doc,
+            )
+        )
+    return params
+
+
+def _url_and_method(dpop: DPoPSession, actor: str) -> tuple[str, str]:
+    if actor == "AS":
+        dpop.require_authorization_server()
+        return dpop.token_endpoint, "POST"
+    url, method, _ = dpop.require_resource()
+    return url, method
+
+
+@pytest.mark.parametrize("actor", _params("preflight"))
+def test_preflight_allows_the_dpop_header(dpop: DPoPSession, note: Any, actor: str) -> None:
+    url, method = _url_and_method(dpop, actor)
+    asked = "dpop, authorization" + (", content-type" if actor == "AS" else "")
+    ex = dpop.client.exchange(
+        "CORS preflight",
+        "OPTIONS",
+        url,
+        [("Origin", ORIGIN), ("Access-Control-Request-Method", method), ("Access-Control-Request-Headers", asked)],
+    )
+    if ex.error:
+        raise CouldNotJudge(f"the preflight got no answer ({ex.error})", exchanges=[ex])
+    allowed = _listed(ex, "Access-Control-Allow-Headers")
+    if not ex.ok or not ({"dpop", "*"} & allowed):
+        raise violation(
+            "a CORS preflight asking for the dpop request header",
+            "a 2xx answer with Access-Control-Allow-Headers listing dpop",
+            ex,
+        )
+    note(f"Access-Control-Allow-Headers: {', '.join(sorted(allowed))}")
+
+
+@pytest.mark.parametrize("actor", _params("expose"))
+def test_dpop_response_headers_are_exposed(dpop: DPoPSession, note: Any, actor: str) -> None:
+    wanted = {"dpop-nonce"} if actor == "AS" else {"dpop-nonce", "www-authenticate"}
+    if actor == "AS":
+        sent = dpop.request_token(extra_headers=[("Origin", ORIGIN)], label="token request from a browser origin")
+    else:
+        bound = dpop.bound_token()
+        sent = dpop.call_resource(
+            bound.access_token,
+            bound.key,
+            extra_headers=[("Origin", ORIGIN)],
+            label="resource request from a browser origin",
+        )
+    ex = sent.final
+    if ex.error:
+        raise CouldNotJudge(f"no answer ({ex.error})", exchanges=sent.exchanges)
+    exposed = _listed(ex, "Access-Control-Expose-Headers")
+    missing = sorted(wanted - exposed) if "*" not in exposed else []
+    if missing:
+        raise violation(
+            f"a request with Origin: {ORIGIN}",
+            f"Access-Control-Expose-Headers listing {', '.join(sorted(wanted))}",
+            ex,
+            exchanges=sent.exchanges,
+        )
+    note(f"Access-Control-Expose-Headers: {', '.join(sorted(exposed))}")

@@ -1,0 +1,194 @@
+"""RFC 9449 §4.3 check 9, in depth: which htu values must, should and must not match the request URI.
+
+- The query is ignored (MUST): a request with a query and an htu without it is accepted.
+- Syntax- and scheme-based normalisation (RFC 3986 §6.2.2, §6.2.3) SHOULD be applied before comparing:
+  an htu that differs only in case of scheme and host, an explicit default port, a percent-encoded
+  unreserved character or a dot segment should be accepted (a warning if not).
+- A host named only in X-Forwarded-Host or Forwarded request headers, which the client itself sent, is
+  not the request URI (a real-world failure class: servers behind proxies that trust these headers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from conformance.catalog import case, case_param
+from conformance.checks import expect_accepted
+from conformance.negatives import accepted_at_as, accepted_at_rs, refused_at_as, refused_at_rs, sent_at_rs
+from conformance.proof import ProofDraft
+from conformance.session import DPoPSession
+from conformance.verdicts import Level
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def upper_case_scheme_and_host(htu: str) -> str | None:
+    parts = urlsplit(htu)
+    return urlunsplit((parts.scheme.upper(), parts.netloc.upper(), parts.path, "", ""))
+
+
+def explicit_default_port(htu: str) -> str | None:
+    parts = urlsplit(htu)
+    if parts.port is not None:
+        return None  # the server listens on another port: there is no default port to spell out
+    return urlunsplit((parts.scheme, f"{parts.netloc}:{DEFAULT_PORTS[parts.scheme]}", parts.path, "", ""))
+
+
+def percent_encoded_unreserved(htu: str) -> str | None:
+    parts = urlsplit(htu)
+    for i, char in enumerate(parts.path):
+        if char.isalpha():
+            path = f"{parts.path[:i]}%{ord(char):02X}{parts.path[i + 1 :]}"
+            return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return None
+
+
+def dot_segment(htu: str) -> str | None:
+    parts = urlsplit(htu)
+    head, _, last = parts.path.rpartition("/")
+    return urlunsplit((parts.scheme, parts.netloc, f"{head}/dpop-conformance/../{last}", "", ""))
+
+
+VARIANTS: dict[str, tuple[Callable[[str], str | None], str]] = {
+    "uppercase-scheme-host": (upper_case_scheme_and_host, "scheme and host in upper case"),
+    "default-port": (explicit_default_port, "the default port written out"),
+    "percent-encoded": (percent_encoded_unreserved, "a path letter percent-encoded (%XX of an unreserved character)"),
+    "dot-segment": (dot_segment, "a dot segment (dir/../) in the path"),
+}
+
+
+def _variant_params(actor: str) -> list[Any]:
+    who = "Token endpoint" if actor == "AS" else "Resource"
+    request = "token request" if actor == "AS" else "resource request"
+    return [
+        case_param(
+            f"{actor.lower()}-htu-{name}",
+            f"{who} accepts an htu with {text}",
+            name,
+            section="4.3",
+            level=Level.SHOULD,
+            actor=actor,
+            requirement="R-4.3-9",
+            doc=f"Sends: a valid {request} whose proof's htu equals the request URI but for {text}.\nExpects: "
+            "acceptance: servers SHOULD apply syntax-based and scheme-based normalisation (RFC 3986 §6.2.2 "
+            "and §6.2.3) before comparing (§4.3 check 9); a refusal is a warning."
+            + (" Skipped when the URI has a non-default port." if name == "default-port" else ""),
+        )
+        for name, (_, text) in VARIANTS.items()
+    ]
+
+
+def _rewrite(variant: str) -> Callable[[ProofDraft], str]:
+    make, _ = VARIANTS[variant]
+
+    def rewrite(draft: ProofDraft) -> str:
+        htu = make(str(draft.claims["htu"]))
+        if htu is None:
+            pytest.skip("the URI has a non-default port, so there is no default port to write out")
+        return draft.with_claims(htu=htu).sign()
+
+    return rewrite
+
+
+@pytest.mark.parametrize("variant", _variant_params("AS"))
+def test_token_endpoint_normalises_htu(dpop: DPoPSession, note: Any, variant: str) -> None:
+    final = accepted_at_as(dpop, what=f"a token request whose htu has {VARIANTS[variant][1]}", mutate=_rewrite(variant))
+    note(f"accepted with HTTP {final.status}")
+
+
+@pytest.mark.parametrize("variant", _variant_params("RS"))
+def test_resource_normalises_htu(dpop: DPoPSession, note: Any, variant: str) -> None:
+    final = accepted_at_rs(
+        dpop, what=f"a resource request whose htu has {VARIANTS[variant][1]}", mutate=_rewrite(variant)
+    )
+    note(f"accepted with HTTP {final.status}")
+
+
+@case(
+    "rs-htu-query-ignored",
+    "Resource ignores the request's query when comparing htu",
+    section="4.3",
+    level=Level.MUST,
+    actor="RS",
+    requirement="R-4.3-9",
+)
+def test_resource_ignores_the_query(dpop: DPoPSession, note: Any) -> None:
+    """Sends: the resource request with a query added (?dpop-conformance=1) and a proof whose htu is the
+    URI without it (as §4.2 tells clients to build htu).
+    Expects: a 2xx answer: htu is compared "ignoring any query and fragment parts" (§4.3 check 9).
+    """
+    url, _, _ = dpop.require_resource()
+    with_query = f"{url}{'&' if '?' in url else '?'}dpop-conformance=1"
+    sent = sent_at_rs(dpop, label="resource request with a query; htu without it", url=with_query)
+    expect_accepted(sent, what="a resource request with a query and a proof whose htu leaves the query out")
+    note(f"accepted with HTTP {sent.final.status}")
+
+
+# --- forwarded-header spoofing ----------------------------------------------------------------------------
+
+SPOOF_HOST = "attacker.example"
+
+
+def _spoofed_htu(draft: ProofDraft) -> str:
+    parts = urlsplit(str(draft.claims["htu"]))
+    return draft.with_claims(htu=urlunsplit((parts.scheme, SPOOF_HOST, parts.path, "", ""))).sign()
+
+
+def _spoof_headers(kind: str, url: str) -> list[tuple[str, str]]:
+    scheme = urlsplit(url).scheme
+    if kind == "x-forwarded":
+        return [("X-Forwarded-Host", SPOOF_HOST), ("X-Forwarded-Proto", scheme)]
+    return [("Forwarded", f"host={SPOOF_HOST};proto={scheme}")]
+
+
+SPOOFS = {"x-forwarded": "X-Forwarded-Host and X-Forwarded-Proto", "forwarded": "a Forwarded header (RFC 7239)"}
+
+
+def _spoof_params(actor: str) -> list[Any]:
+    who = "Token endpoint" if actor == "AS" else "Resource"
+    request = "token request" if actor == "AS" else "resource request"
+    return [
+        case_param(
+            f"{actor.lower()}-htu-{name}-spoof",
+            f"{who} refuses an htu naming a host given only in {text}",
+            name,
+            section="4.3",
+            level=Level.MUST,
+            actor=actor,
+            requirement="R-4.3-9",
+            doc=f"Sends: a {request}, straight to the server, with {text} naming {SPOOF_HOST} and a proof whose "
+            f"htu names {SPOOF_HOST} (everything else valid).\nExpects: a refusal: the request URI is the one "
+            "the client used, not one its own forwarding headers claim (§4.3 check 9). A server that builds its "
+            "URI from these headers without a trusted proxy in front accepts proofs made for another host.",
+        )
+        for name, text in SPOOFS.items()
+    ]
+
+
+@pytest.mark.parametrize("kind", _spoof_params("AS"))
+def test_token_endpoint_ignores_forwarded_headers_from_the_client(dpop: DPoPSession, note: Any, kind: str) -> None:
+    dpop.require_authorization_server()
+    headers = _spoof_headers(kind, dpop.token_endpoint)
+    final = refused_at_as(
+        dpop,
+        what=f"a token request with {SPOOFS[kind]} and an htu naming {SPOOF_HOST}",
+        mutate=_spoofed_htu,
+        extra_headers=headers,
+    )
+    note(f"refused with HTTP {final.status}")
+
+
+@pytest.mark.parametrize("kind", _spoof_params("RS"))
+def test_resource_ignores_forwarded_headers_from_the_client(dpop: DPoPSession, note: Any, kind: str) -> None:
+    url, _, _ = dpop.require_resource()
+    final = refused_at_rs(
+        dpop,
+        what=f"a resource request with {SPOOFS[kind]} and an htu naming {SPOOF_HOST}",
+        mutate=_spoofed_htu,
+        extra_headers=_spoof_headers(kind, url),
+    )
+    note(f"refused with HTTP {final.status}")
