@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from conformance.catalog import case
-from conformance.checks import expect_refused_at_as, violation
+from conformance.checks import expect_refused_at_as, prerequisite_failed, violation
 from conformance.code_binding import CODE_REFUSALS, judge_dpop_jkt_mismatch, redeem, redeemed
 from conformance.evidence import Exchange
 from conformance.flow import AuthorizationRequest, ProofMutation, Sent
 from conformance.keys import DPoPKey, generate_key
 from conformance.mutations import mutation
 from conformance.session import DPoPSession
-from conformance.verdicts import CouldNotJudge, Level
+from conformance.verdicts import Level
 
 
 @case(
@@ -72,9 +72,7 @@ def _pushed_code(dpop: DPoPSession, key: DPoPKey, label: str) -> tuple[str, str,
     sent, request = _push(dpop, key, label=label)
     uri = _request_uri(sent)
     if uri is None:
-        raise CouldNotJudge(
-            f"a valid pushed authorization request was refused ({sent.final.summary()})", exchanges=sent.exchanges
-        )
+        raise prerequisite_failed("a valid pushed authorization request", sent)
     code, verifier = dpop.public_login(request=request, request_uri=uri)
     return code, verifier, list(sent.exchanges)
 
@@ -96,9 +94,7 @@ def test_par_endpoint_checks_the_proof(dpop: DPoPSession, note: Any) -> None:
     key = generate_key(dpop.key.alg)
     control, _ = _push(dpop, key, label="control: pushed authorization request with a valid proof")
     if _request_uri(control) is None:
-        raise CouldNotJudge(
-            f"a valid pushed authorization request was refused ({control.final.summary()})", exchanges=control.exchanges
-        )
+        raise prerequisite_failed("a valid pushed authorization request", control)
     m = mutation("htu-other-path")
     sent, _ = _push(dpop, key, mutate=m, label=f"pushed authorization request, proof with {m.description}")
     final = expect_refused_at_as(
@@ -125,10 +121,7 @@ def test_par_proof_binds_the_code(dpop: DPoPSession, note: Any) -> None:
     code, verifier, _ = _pushed_code(dpop, key, "control: pushed authorization request with a proof from A")
     control = redeem(dpop, code, verifier, key, "control: code from the PAR with A redeemed with A")
     if not redeemed(control):
-        raise CouldNotJudge(
-            f"the control redemption with the PAR key was refused ({control.final.summary()})",
-            exchanges=control.exchanges,
-        )
+        raise prerequisite_failed("the control redemption with the PAR key", control)
     code, verifier, _ = _pushed_code(dpop, key, "pushed authorization request with a proof from A")
     sent = redeem(dpop, code, verifier, other, "code from the PAR with A redeemed with B")
     final = expect_refused_at_as(
@@ -154,9 +147,7 @@ def test_par_refuses_dpop_jkt_of_another_key(dpop: DPoPSession, note: Any) -> No
     key, other = generate_key(dpop.key.alg), generate_key(dpop.key.alg)
     control, _ = _push(dpop, key, dpop_jkt=key.thumbprint(), label="control: dpop_jkt of A with a proof from A")
     if _request_uri(control) is None:
-        raise CouldNotJudge(
-            f"a valid pushed authorization request was refused ({control.final.summary()})", exchanges=control.exchanges
-        )
+        raise prerequisite_failed("a valid pushed authorization request", control)
     sent, _ = _push(dpop, other, dpop_jkt=key.thumbprint(), label="dpop_jkt of A with a proof from B")
     if _request_uri(sent) is not None:
         raise violation(

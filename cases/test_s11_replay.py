@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conformance.catalog import case_param
-from conformance.checks import violation
+from conformance.checks import prerequisite_failed, violation
 from conformance.flow import Sent
 from conformance.jose import decode_jws
 from conformance.proof import ProofDraft
@@ -62,9 +62,7 @@ def _replay_proofs(kind: str, accepted: str) -> Callable[[ProofDraft], list[str]
 
 def _judge(first: Sent, replay: Sent, control: Sent, what: str, note: Any) -> None:
     if not control.final.ok:
-        raise CouldNotJudge(
-            f"the control request after the replay was refused ({control.final.summary()})", exchanges=control.exchanges
-        )
+        raise prerequisite_failed("the control request after the replay", control)
     final = replay.final
     if final.error:
         raise CouldNotJudge(f"the replay got no answer ({final.error})", exchanges=replay.exchanges)
@@ -83,7 +81,7 @@ def test_token_endpoint_refuses_replayed_proof(dpop: DPoPSession, note: Any, kin
         pytest.skip("a replay at the token endpoint needs a grant that can be repeated (client_credentials)")
     first = dpop.request_token(label="valid token request")
     if first.final.status != 200:
-        raise CouldNotJudge(f"a valid token request was refused ({first.final.summary()})", exchanges=first.exchanges)
+        raise prerequisite_failed("a valid token request", first)
     replay = dpop.request_token(
         proofs=_replay_proofs(kind, first.final.proofs[0]),
         retry_on_nonce=False,
@@ -98,9 +96,7 @@ def test_resource_refuses_replayed_proof(dpop: DPoPSession, note: Any, kind: str
     bound = dpop.bound_token()
     first = dpop.call_resource(bound.access_token, bound.key, label="valid resource request")
     if not first.final.ok:
-        raise CouldNotJudge(
-            f"a valid resource request was refused ({first.final.summary()})", exchanges=first.exchanges
-        )
+        raise prerequisite_failed("a valid resource request", first)
     replay = dpop.call_resource(
         bound.access_token,
         bound.key,

@@ -21,6 +21,7 @@ __all__ = [
     "expect_refused_at_as",
     "expect_refused_at_rs",
     "expect_resource_accepts",
+    "prerequisite_failed",
     "violation",
 ]
 
@@ -47,6 +48,14 @@ def violation(
     """A Violation whose message reads Sent / Expected / Got / Reproduce."""
     message = f"Sent: {sent}\nExpected: {expected}\nGot: {describe(exchange)}\nReproduce: {exchange.curl()}"
     return Violation(message, level=level, exchanges=list(exchanges) or [exchange])
+
+
+def prerequisite_failed(what: str, sent: Sent, *, consequence: str = "") -> CouldNotJudge:
+    """The CouldNotJudge for a request the case needed to succeed: no answer, or a refusal."""
+    final = sent.final
+    if final.error:
+        return CouldNotJudge(f"{what}: the target did not answer ({final.error})", exchanges=sent.exchanges)
+    return CouldNotJudge(f"{what} was refused ({final.summary()}){consequence}", exchanges=sent.exchanges)
 
 
 def _require_answer(sent: Sent, what: str) -> Exchange:

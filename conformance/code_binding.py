@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conformance.checks import expect_refused_at_as
+from conformance.checks import expect_refused_at_as, prerequisite_failed
 from conformance.flow import Sent
 from conformance.keys import DPoPKey, generate_key
 from conformance.session import DPoPSession
-from conformance.verdicts import CouldNotJudge
 
 __all__ = ["CODE_REFUSALS", "judge_dpop_jkt_mismatch", "redeem", "redeemed"]
 
@@ -31,10 +30,7 @@ def judge_dpop_jkt_mismatch(dpop: DPoPSession, note: Callable[[str], None]) -> N
     code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
     control = redeem(dpop, code, verifier, key, "control: code bound to A redeemed with A")
     if not redeemed(control):
-        raise CouldNotJudge(
-            f"the control redemption with the bound key was refused ({control.final.summary()})",
-            exchanges=control.exchanges,
-        )
+        raise prerequisite_failed("the control redemption with the bound key", control)
     code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
     sent = redeem(dpop, code, verifier, other, "code bound to A redeemed with B")
     final = expect_refused_at_as(

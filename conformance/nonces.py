@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from conformance.checks import NQCHAR_NONCE, challenge_errors, expect_accepted, violation
+from conformance.checks import NQCHAR_NONCE, challenge_errors, expect_resource_accepts, prerequisite_failed, violation
 from conformance.evidence import Exchange
 from conformance.flow import ProofMutation, Sent, is_nonce_challenge
 from conformance.mutations import mutation
@@ -121,7 +121,7 @@ def judge_retry(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -> N
         if final.status != 200 or not isinstance(final.json_object().get("access_token"), str):
             raise violation(what, "HTTP 200 with an access_token", final, exchanges=retry.exchanges)
     else:
-        expect_accepted(retry, what=what)
+        expect_resource_accepts(retry, what=what)
     note("the retry with the supplied nonce was accepted")
 
 
@@ -185,9 +185,7 @@ def judge_missing_nonce_after_provided(dpop: DPoPSession, actor: str, note: Call
         dpop.require_authorization_server()
     control = _send(dpop, actor, label=f"valid {WHERE[actor]} (collects the server's nonce)")
     if not control.final.ok:
-        raise CouldNotJudge(
-            f"a valid {WHERE[actor]} was refused ({control.final.summary()})", exchanges=control.exchanges
-        )
+        raise prerequisite_failed(f"a valid {WHERE[actor]}", control)
     provided = dpop.client.nonce_for(actor, _url(dpop, actor))
     if not provided:
         pytest.skip("the server never provided a nonce (no DPoP-Nonce on a challenge or a 2xx)")
@@ -216,7 +214,7 @@ def judge_rotation(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -
         dpop.require_authorization_server()
     sent = _send(dpop, actor, label=f"valid {WHERE[actor]}")
     if not sent.final.ok:
-        raise CouldNotJudge(f"a valid {WHERE[actor]} was refused ({sent.final.summary()})", exchanges=sent.exchanges)
+        raise prerequisite_failed(f"a valid {WHERE[actor]}", sent)
     fresh = sent.final.header("DPoP-Nonce")
     if not fresh:
         pytest.skip("the server sends no DPoP-Nonce on successful responses")

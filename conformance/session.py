@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from conformance.checks import prerequisite_failed
 from conformance.evidence import Exchange, Redactor
 from conformance.flow import (
     AuthorizationRequest,
@@ -311,10 +312,10 @@ class DPoPSession:
         """A valid token request that must succeed; CouldNotJudge when it does not (see `control`)."""
         sent = self.request_token(label=f"control: valid token request {when}")
         if not (sent.final.status == 200 and isinstance(sent.final.json_object().get("access_token"), str)):
-            raise CouldNotJudge(
-                f"the control token request {when} the altered one was refused ({sent.final.summary()}), so a "
-                "refusal of the altered request proves nothing",
-                exchanges=sent.exchanges,
+            raise prerequisite_failed(
+                f"the control token request {when} the altered one",
+                sent,
+                consequence=", so a refusal of the altered request proves nothing",
             )
         return sent
 
@@ -393,9 +394,9 @@ class DPoPSession:
         """
         sent = self.call_resource(bound.access_token, bound.key, label=f"control: valid request {when}")
         if not sent.final.ok:
-            raise CouldNotJudge(
-                f"the control request {when} the altered one was refused ({sent.final.summary()}), so a "
-                "refusal of the altered request proves nothing",
-                exchanges=sent.exchanges,
+            raise prerequisite_failed(
+                f"the control request {when} the altered one",
+                sent,
+                consequence=", so a refusal of the altered request proves nothing",
             )
         return sent

@@ -67,10 +67,11 @@ def test_no_secret_in_any_file_or_output_of_a_run(served: Path, tmp_path: Path) 
         assert basic not in text, f"the Basic credentials appear in {name}"
         for candidate in re.findall(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*", text):
             try:
-                typ = decode_jws(candidate).header.get("typ")
+                claims = decode_jws(candidate).payload
             except JOSEError:
                 continue
-            assert typ != "at+jwt", f"a full access token appears in {name}"
+            # access tokens carry cnf; proofs never do (one case sends a proof with typ at+jwt on purpose)
+            assert "cnf" not in claims, f"a full access token appears in {name}"
 
 
 def test_unreachable_target_gives_errors_and_status_3(tmp_path: Path) -> None:
@@ -117,10 +118,10 @@ def test_list_defects_names_each_switch() -> None:
 
 
 def test_pytest_args_after_double_dash_select_cases(tmp_path: Path) -> None:
-    done = cli("run", "--report-dir", str(tmp_path), "--", "-k", "ath_of_another")
+    done = cli("run", "--report-dir", str(tmp_path), "--", "-k", "rejects_proof_signed_by_other_key")
     assert done.returncode == 0, done.stdout[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert [c["id"] for c in results["cases"]] == ["rs-ath-mismatch"]
+    assert [c["id"] for c in results["cases"]] == ["rs-key-swap"]
 
 
 @pytest.mark.parametrize(
@@ -161,7 +162,8 @@ def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str)
         done = cli("run", "--config", str(config), "--report-dir", str(tmp_path / "out"))
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert done.returncode == 0, [(c["id"], c["message"]) for c in results["cases"] if c["outcome"] != "passed"]
-    assert results["summary"]["passed"] == len(results["cases"])
+    assert {c["outcome"] for c in results["cases"]} <= {"passed", "skipped"}
+    assert results["summary"]["passed"] > 100
 
 
 def test_pytest_runs_the_cases_through_the_plugin_entry_point(served: Path, tmp_path: Path) -> None:

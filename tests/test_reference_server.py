@@ -1011,6 +1011,16 @@ def probe_refresh_binding(c: Client) -> int:
     return c.token(refresh, public=True, key=Key.ec()).status_code
 
 
+def probe_refresh_proof_optional(c: Client) -> int:
+    first = c.token(redeem(authorization_code(c, dpop_jkt=None)), public=True).json()
+    refresh = {
+        "grant_type": "refresh_token",
+        "refresh_token": first["refresh_token"],
+        "client_id": c.server.settings.public_client_id,
+    }
+    return c.http.post(c.base + "/token", data=refresh).status_code
+
+
 def probe_dpop_jkt(c: Client) -> int:
     return c.token(redeem(authorization_code(c, dpop_jkt=Key.ec().jkt)), public=True).status_code
 
@@ -1175,6 +1185,7 @@ DEFECT_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
     ("nonce-header-count", "as", probe_nonce_header_count, 1, 2),
     ("nonce-syntax", "as", probe_nonce_syntax, True, False),
     ("refresh-binding", "none", probe_refresh_binding, 400, 200),
+    ("refresh-proof-optional", "none", probe_refresh_proof_optional, 400, 200),
     ("dpop-jkt", "none", probe_dpop_jkt, 400, 200),
     ("metadata-algs", "none", probe_metadata_algs, False, True),
     ("introspection-cnf", "none", probe_introspection_cnf, True, False),

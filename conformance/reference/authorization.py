@@ -247,8 +247,26 @@ class AuthorizationServer:
             raise OAuthError("invalid_grant", "DPoP proof key does not match dpop_jkt")
         return grant.scope
 
+    def _unbound_refresh(self, form: dict[str, str], client: AuthenticatedClient) -> Response:
+        """`refresh-proof-optional`: a refresh without a proof gets an unbound Bearer token."""
+        try:
+            scope, sub = self._refresh_grant(form, client, None)
+        except OAuthError as exc:
+            return oauth_error(exc.error, exc.description)
+        ctx = self.ctx
+        access_token, _ = ctx.issuer.issue(sub=sub, client_id=client.client_id, scope=scope, jkt=None)
+        refresh_token = ctx.refresh_tokens.put(RefreshGrant(client.client_id, scope, sub, None))
+        body = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": ctx.settings.access_token_ttl,
+            "scope": scope,
+            "refresh_token": refresh_token,
+        }
+        return JSONResponse(body, headers=dict(NO_STORE))
+
     def _refresh_grant(
-        self, form: dict[str, str], client: AuthenticatedClient, proof: VerifiedProof
+        self, form: dict[str, str], client: AuthenticatedClient, proof: VerifiedProof | None
     ) -> tuple[str, str]:
         ctx = self.ctx
         token = form.get("refresh_token")
@@ -258,7 +276,7 @@ class AuthorizationServer:
         if grant is None or grant.client_id != client.client_id:
             raise OAuthError("invalid_grant", "refresh token is invalid or expired")
         # RFC 9449 §5: a public client's refresh token only works with the key it was bound to.
-        if grant.jkt is not None and grant.jkt != proof.jkt:
+        if grant.jkt is not None and proof is not None and grant.jkt != proof.jkt:
             raise OAuthError("invalid_grant", "refresh token is bound to another DPoP key")
         scope = resolve_scope(form.get("scope"), grant.scope)
         # Rotation: the old token dies now; a concurrent second use of it loses this race.
@@ -284,6 +302,8 @@ class AuthorizationServer:
         if grant_type not in _CLIENT_GRANTS[client.kind]:
             return oauth_error("unauthorized_client", "this client may not use this grant_type")
         proofs = request.headers.getlist("dpop")
+        if not proofs and grant_type == "refresh_token" and "refresh-proof-optional" in ctx.defects:
+            return self._unbound_refresh(form, client)
         if not proofs:
             # Every client here is registered with dpop_bound_access_tokens (RFC 9449 §5.2).
             return oauth_error("invalid_request", "DPoP proof required")

@@ -74,6 +74,11 @@ DEFECTS: dict[str, Defect] = _catalog(
     ("nonce-header-count", "AS", "sends the DPoP-Nonce header twice in the AS nonce challenge"),
     ("nonce-syntax", "AS", "AS nonce values contain a space and a double quote (not NQCHAR)"),
     ("refresh-binding", "AS", "does not bind public-client refresh tokens to the DPoP key"),
+    (
+        "refresh-proof-optional",
+        "AS",
+        "answers a refresh_token request without a DPoP header with an unbound Bearer token",
+    ),
     ("dpop-jkt", "AS", "ignores a dpop_jkt mismatch when the authorization code is redeemed"),
     ("metadata-algs", "AS", 'advertises "none" and "HS256" in dpop_signing_alg_values_supported'),
     ("introspection-cnf", "AS", "omits cnf from introspection responses"),

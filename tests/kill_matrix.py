@@ -1,0 +1,256 @@
+"""The kill matrix: which defect of the reference server each conformance case catches.
+
+Every entry runs the whole suite against the reference server with the named defect(s) switched on and
+states exactly which cases must then fail, warn or report info; every other case must pass, be skipped
+or end in error (a prerequisite the defect broke). tests/test_kill_matrix.py runs each entry;
+`python tests/kill_matrix.py` writes docs/kill-matrix.md from this table.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Kill:
+    """One run: defect(s) switched on, and the cases that must fail, warn or give info."""
+
+    defects: str  # space-separated defect names
+    failed: str = ""
+    warned: str = ""
+    info: str = ""
+    nonce: str = "both"
+    args: tuple[str, ...] = field(default=())
+
+    @property
+    def expected(self) -> dict[str, str]:
+        """case id -> outcome for every case that must not pass."""
+        outcomes = {case: "failed" for case in self.failed.split()}
+        outcomes |= {case: "warning" for case in self.warned.split()}
+        outcomes |= {case: "info" for case in self.info.split()}
+        return outcomes
+
+    @property
+    def cli_args(self) -> list[str]:
+        """The dpop-conformance run arguments of this entry."""
+        defects = [arg for name in self.defects.split() for arg in ("--reference-defect", name)]
+        return ["--reference-nonce", self.nonce, *defects, *self.args]
+
+
+FAPI2 = ("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA")
+
+KILLS: list[Kill] = [
+    Kill(
+        "multiple-proofs",
+        failed="as-proof-two-headers-same-proof as-proof-two-headers-different-proofs as-proof-comma-joined-proofs rs-proof-two-headers-same-proof rs-proof-two-headers-different-proofs rs-proof-comma-joined-proofs",
+    ),
+    Kill(
+        "malformed-500",
+        warned="as-proof-not-jwt-garbage as-proof-not-jwt-two-segments as-proof-not-jwt-jwe as-proof-not-jwt-empty as-proof-not-jwt-base64 as-proof-not-jwt-header-not-json rs-proof-not-jwt-garbage rs-proof-not-jwt-two-segments rs-proof-not-jwt-jwe rs-proof-not-jwt-empty rs-proof-not-jwt-base64 rs-proof-not-jwt-header-not-json",
+    ),
+    Kill(
+        "missing-claims",
+        failed="as-proof-jti-missing as-proof-htm-missing as-proof-htu-missing as-proof-iat-missing rs-proof-jti-missing rs-proof-htm-missing rs-proof-htu-missing rs-proof-iat-missing",
+    ),
+    Kill("claim-types", failed="as-proof-iat-string as-proof-jti-number rs-proof-iat-string rs-proof-jti-number"),
+    Kill(
+        "typ",
+        failed="as-proof-typ-jwt as-proof-typ-at-jwt as-proof-typ-missing rs-proof-typ-jwt rs-proof-typ-at-jwt rs-proof-typ-missing",
+    ),
+    Kill("alg-none", failed="as-proof-alg-none rs-proof-alg-none"),
+    Kill("alg-hs256", failed="as-proof-alg-hs256-oct-jwk"),
+    Kill(
+        "alg-policy",
+        failed="as-proof-alg-unknown as-proof-alg-key-mismatch rs-proof-alg-unknown rs-proof-alg-key-mismatch",
+    ),
+    Kill(
+        "signature",
+        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-ecdsa-der",
+    ),
+    Kill("jwk-private", failed="as-proof-jwk-private rs-proof-jwk-private as-proof-jwk-private-rsa"),
+    Kill("htm", failed="as-proof-htm-wrong rs-proof-htm-wrong", warned="as-proof-htm-lowercase rs-proof-htm-lowercase"),
+    Kill("htm-case", warned="as-proof-htm-lowercase rs-proof-htm-lowercase"),
+    Kill(
+        "htu",
+        failed="as-proof-htu-other-path as-proof-htu-other-host as-proof-htu-other-port as-proof-htu-other-scheme as-proof-htu-path-case rs-proof-htu-other-path rs-proof-htu-other-host rs-proof-htu-other-port rs-proof-htu-other-scheme rs-proof-htu-path-case as-htu-x-forwarded-spoof as-htu-forwarded-spoof rs-htu-x-forwarded-spoof rs-htu-forwarded-spoof as-par-proof-checked",
+    ),
+    Kill(
+        "htu-normalization",
+        warned="as-htu-uppercase-scheme-host as-htu-percent-encoded as-htu-dot-segment rs-htu-uppercase-scheme-host rs-htu-percent-encoded rs-htu-dot-segment",
+    ),
+    Kill("htu-query", failed="rs-htu-query-ignored"),
+    Kill(
+        "htu-forwarded",
+        failed="as-htu-x-forwarded-spoof as-htu-forwarded-spoof rs-htu-x-forwarded-spoof rs-htu-forwarded-spoof",
+    ),
+    Kill("htu-https-assumed", failed="as-proof-accepted as-advertised-algs-accepted"),
+    Kill("replay", warned="as-replay-identical as-replay-same-jti rs-replay-identical rs-replay-same-jti"),
+    Kill(
+        "nonce-value",
+        failed="as-nonce-bogus as-nonce-one-char-changed rs-nonce-bogus rs-nonce-one-char-changed",
+        warned="as-nonce-from-rs rs-nonce-from-as",
+    ),
+    Kill("nonce-cross-server", warned="as-nonce-from-rs rs-nonce-from-as"),
+    Kill("nonce-optional", failed="as-nonce-required-once-provided rs-nonce-required-once-provided"),
+    Kill("nonce-rejects-own", failed="as-proof-accepted as-advertised-algs-accepted as-nonce-retry"),
+    Kill("jws-json", failed="as-proof-not-jwt-jws-json rs-proof-not-jwt-jws-json"),
+    Kill(
+        "jwk-optional",
+        failed="as-proof-jwk-missing-kid as-proof-jwk-missing-jku as-proof-jwk-missing-x5c rs-proof-jwk-missing-kid rs-proof-jwk-missing-jku rs-proof-jwk-missing-x5c",
+    ),
+    Kill("unknown-members", failed="as-proof-unknown-members-accepted rs-proof-unknown-members-accepted"),
+    Kill("nonce-no-store", warned="as-nonce-challenge-no-store rs-nonce-challenge-no-store"),
+    Kill("nonce-200-unusable", failed="as-nonce-from-2xx-accepted rs-nonce-from-2xx-accepted"),
+    Kill("as-alg-eddsa-rejected", failed="as-advertised-algs-accepted"),
+    Kill("rs-alg-eddsa-rejected", failed="rs-advertised-algs-accepted"),
+    Kill("token-type", failed="as-token-type-dpop as-refresh-same-key-bound"),
+    Kill(
+        "cnf-jkt",
+        failed="as-refresh-same-key-bound as-token-bound-to-key as-jkt-ignores-extra-jwk-members as-introspection-cnf",
+    ),
+    Kill("no-store", failed="as-token-no-store"),
+    Kill("as-nonce-status", warned="as-nonce-challenge"),
+    Kill("nonce-header-count", failed="as-nonce-challenge"),
+    Kill("nonce-syntax", failed="as-nonce-challenge"),
+    Kill("refresh-binding", failed="as-refresh-other-key-refused"),
+    Kill("dpop-jkt", failed="as-dpop-jkt-mismatch as-par-binds-code"),
+    Kill("metadata-algs", failed="as-metadata-algs"),
+    Kill("introspection-cnf", failed="as-introspection-cnf"),
+    Kill("refresh-cnf-stale", failed="as-refresh-same-key-bound"),
+    Kill("par-proof", failed="as-par-proof-checked"),
+    Kill("par-binding", failed="as-par-binds-code"),
+    Kill("par-dpop-jkt", failed="as-par-dpop-jkt-mismatch"),
+    Kill(
+        "ath",
+        failed="rs-proof-ath-missing rs-proof-ath-other-token rs-proof-ath-hex rs-proof-ath-padded rs-proof-ath-dpop-prefix",
+    ),
+    Kill("ath-hex", failed="rs-accepts-dpop-request rs-nonce-retry"),
+    Kill("key-binding", failed="rs-key-swap"),
+    Kill("bearer-downgrade", failed="rs-bearer-downgrade rs-bearer-downgrade-with-proof"),
+    Kill("proof-optional", failed="rs-proof-missing"),
+    Kill("scheme-case", failed="rs-scheme-case-insensitive"),
+    Kill("challenge-algs", warned="rs-challenge-algs"),
+    Kill("challenge-error", warned="rs-challenge-no-error"),
+    Kill("rs-nonce-status", warned="rs-nonce-challenge"),
+    Kill("rs-nonce-header", failed="rs-accepts-dpop-request rs-nonce-challenge rs-nonce-retry"),
+    Kill("multiple-auth-methods", warned="rs-multiple-auth-methods"),
+    Kill("challenge-scheme", failed="rs-challenge-without-credentials"),
+    Kill("bad-token-no-error", warned="rs-error-on-bad-token"),
+    Kill("proxy-authorization", failed="rs-proxy-authorization-refused"),
+    Kill(
+        "iat",
+        failed="as-proof-iat-hour-past as-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future",
+        nonce="none",
+    ),
+    Kill(
+        "iat",
+        failed="fapi2-as-iat-61s-future-refused fapi2-rs-iat-61s-future-refused as-proof-iat-hour-past as-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future",
+        nonce="none",
+        args=("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA"),
+    ),
+    Kill(
+        "iat-no-future",
+        failed="fapi2-as-iat-10s-future-accepted fapi2-rs-iat-10s-future-accepted",
+        nonce="none",
+        args=("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA"),
+    ),
+    Kill(
+        "alg-policy",
+        failed="fapi2-as-rejects-other-algs as-proof-alg-unknown as-proof-alg-key-mismatch rs-proof-alg-unknown rs-proof-alg-key-mismatch as-proof-alg-not-advertised",
+        args=("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA"),
+    ),
+    Kill(
+        "metadata-algs",
+        failed="as-metadata-algs",
+        warned="fapi2-metadata-algs",
+        args=("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA"),
+    ),
+    Kill(
+        "dpop-jkt",
+        failed="fapi2-dpop-jkt-supported as-dpop-jkt-mismatch as-par-binds-code",
+        args=("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA"),
+    ),
+    Kill("cors-headers", failed="browser-as-preflight browser-rs-preflight", args=("--profile", "browser")),
+    Kill("cors-expose", failed="browser-as-expose browser-rs-expose", args=("--profile", "browser")),
+    Kill(
+        "htu-normalization",
+        warned="as-htu-uppercase-scheme-host as-htu-default-port as-htu-percent-encoded as-htu-dot-segment rs-htu-uppercase-scheme-host rs-htu-default-port rs-htu-percent-encoded rs-htu-dot-segment",
+        args=("--reference-port", "80"),
+    ),
+    Kill("nonce-rejects-own", failed="rs-accepts-dpop-request rs-nonce-retry", nonce="rs"),
+    Kill("alg-hs256 key-binding", failed="as-proof-alg-hs256-oct-jwk rs-proof-alg-hs256-oct-jwk rs-key-swap"),
+    Kill(
+        "signature key-binding",
+        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-signed-by-other-key rs-proof-ecdsa-der rs-key-swap",
+    ),
+    # needs both: without refresh-proof-optional, the AS refuses any token request without a proof
+    Kill(
+        "refresh-binding refresh-proof-optional", failed="as-refresh-other-key-refused as-refresh-without-proof-refused"
+    ),
+]
+
+# Clean runs: nonce mode and arguments -> the cases that do not apply there (skipped, with a reason).
+_NONCE_NAMES = (
+    "challenge",
+    "challenge-no-store",
+    "retry",
+    "bogus",
+    "one-char-changed",
+    "required-once-provided",
+    "from-2xx-accepted",
+)
+AS_NONCE = {f"as-nonce-{name}" for name in _NONCE_NAMES}  # skipped where the AS demands no nonce
+RS_NONCE = {f"rs-nonce-{name}" for name in _NONCE_NAMES}  # skipped where the RS demands no nonce
+CROSS_NONCE = {"as-nonce-from-rs", "rs-nonce-from-as"}  # skipped unless both demand nonces
+DEFAULT_PORT = {"as-htu-default-port", "rs-htu-default-port"}  # skipped on a non-default port
+ALL_ALGS = {"as-proof-alg-not-advertised"}  # skipped when every algorithm the suite can sign is advertised
+
+CLEAN: list[tuple[str, tuple[str, ...], set[str]]] = [
+    ("none", (), AS_NONCE | RS_NONCE | CROSS_NONCE | DEFAULT_PORT | ALL_ALGS),
+    ("as", (), RS_NONCE | CROSS_NONCE | DEFAULT_PORT | ALL_ALGS),
+    ("rs", (), AS_NONCE | CROSS_NONCE | DEFAULT_PORT | ALL_ALGS),
+    ("both", (), DEFAULT_PORT | ALL_ALGS),
+    ("both", (*FAPI2, "--profile", "browser"), DEFAULT_PORT),
+    ("both", ("--reference-port", "80"), ALL_ALGS),
+]
+
+
+def render() -> str:
+    """docs/kill-matrix.md: defect -> the cases that catch it, and case -> the defects that kill it."""
+    lines = [
+        "# Kill matrix",
+        "",
+        "Generated from `tests/kill_matrix.py` (`python tests/kill_matrix.py`); `tests/test_kill_matrix.py` runs",
+        "every row against the reference server and checks that exactly these cases fail, warn or give info.",
+        "A case that no defect can make fail would be a case that cannot fail: `test_every_case_is_killed`",
+        "forbids that.",
+        "",
+        "## Defect → cases that catch it",
+        "",
+        "| defect(s) | nonces | other options | failed | warning | info |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kill in KILLS:
+        cells = [
+            kill.defects,
+            kill.nonce,
+            " ".join(kill.args) or "",
+            *(" ".join(f"`{c}`" for c in group.split()) for group in (kill.failed, kill.warned, kill.info)),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    by_case: dict[str, list[str]] = {}
+    for kill in KILLS:
+        for case, outcome in kill.expected.items():
+            by_case.setdefault(case, []).append(f"{kill.defects} ({outcome})")
+    lines += ["", "## Case → defects that kill it", "", "| case | killed by |", "|---|---|"]
+    lines += [f"| `{case}` | {'; '.join(killers)} |" for case, killers in sorted(by_case.items())]
+    return "\n".join(lines) + "\n"
+
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "kill-matrix.md"
+
+if __name__ == "__main__":
+    DOC.write_text(render(), encoding="utf-8")
+    sys.stdout.write(f"wrote {DOC}\n")
