@@ -22,7 +22,7 @@ ACTOR = "AS"
 )
 def test_nonce_challenge_has_one_well_formed_nonce(dpop: DPoPSession, note: Any) -> None:
     """Sends: a token request with a valid proof that carries no nonce.
-    Expects, where the authorization server demands nonces: HTTP 400 with error "use_dpop_nonce" in a JSON
+    Expects: where the authorization server demands nonces, HTTP 400 with error "use_dpop_nonce" in a JSON
     error body (RFC 6749 §5.2) and exactly one DPoP-Nonce header (§8: "MUST NOT be more than one") whose value
     is 1*NQCHAR (§8.1). Another status is a warning. Skipped where the authorization server accepts the proof
     without a nonce.

@@ -22,7 +22,7 @@ ACTOR = "RS"
 )
 def test_nonce_challenge_has_one_well_formed_nonce(dpop: DPoPSession, note: Any) -> None:
     """Sends: a resource request with a valid proof that carries no nonce.
-    Expects, where the resource demands nonces: HTTP 401 with error "use_dpop_nonce" in `WWW-Authenticate:
+    Expects: where the resource demands nonces, HTTP 401 with error "use_dpop_nonce" in `WWW-Authenticate:
     DPoP error="use_dpop_nonce"` and exactly one DPoP-Nonce header (§8: "MUST NOT be more than one") whose
     value is 1*NQCHAR (§8.1). Another status is a warning. Skipped where the resource accepts the proof
     without a nonce.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import subprocess
 import sys
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog=PROG, description="Conformance test suite for OAuth 2.0 DPoP (RFC 9449).")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,serve}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,serve,list}")
 
     run = sub.add_parser(
         "run",
@@ -81,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         "`dpop-conformance serve --list-defects`)",
     )
 
+    listing = sub.add_parser(
+        "list",
+        help="list the conformance cases",
+        description="List every case: id, title, RFC section, level, actor and the requirement it checks.",
+    )
+    listing.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="output format")
+
     serve = sub.add_parser(
         "serve",
         help="run the reference DPoP server on loopback",
@@ -116,12 +124,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args, pytest_args)
+        if args.command == "list":
+            return _list(args.format)
         if pytest_args:
             return _fail("arguments after -- are only for `run`")
         return _serve(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`dpop-conformance list | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 # --- run ----------------------------------------------------------------------------------------
@@ -233,6 +246,29 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
     print(f"{PROG}: {name}: {counts} — {verdict}")
     print(f"{PROG}: reports in {report_dir}/ (report.html, junit.xml, results.json)")
     return status
+
+
+# --- list ---------------------------------------------------------------------------------------
+
+
+def _list(fmt: str) -> int:
+    import json
+    from dataclasses import asdict
+
+    from conformance.catalog import load_cases, render_markdown
+    from conformance.plugin import locate_cases
+
+    cases = load_cases(locate_cases())
+    if fmt == "markdown":
+        sys.stdout.write(render_markdown(cases))
+    elif fmt == "json":
+        rows = [{**asdict(c), "level": c.level.value, "rfc_url": c.rfc_url} for c in cases.values()]
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    else:
+        width = max(len(c.id) for c in cases.values())
+        for c in sorted(cases.values(), key=lambda c: c.id):
+            print(f"{c.id:<{width}}  {c.actor}  {c.level.value:<6}  §{c.section:<5} {c.title}")
+    return 0
 
 
 # --- serve --------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import signal
 import socket
@@ -191,3 +192,76 @@ def test_pytest_runs_the_cases_through_the_plugin_entry_point(served: Path, tmp_
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert json.loads(results.read_text())["summary"]["failed"] == 0
+
+
+def _outcomes_by_actor(results: dict[str, object]) -> dict[str, set[str]]:
+    by_actor: dict[str, set[str]] = {"AS": set(), "RS": set()}
+    for case in results["cases"]:  # type: ignore[attr-defined]
+        by_actor[case["actor"]].add(case["outcome"])
+    return by_actor
+
+
+def test_rs_only_target_with_a_pre_issued_token(tmp_path: Path) -> None:
+    """A team that owns only the resource server: a pre-issued token and its key, no AS in the file."""
+    from cryptography.hazmat.primitives import serialization
+
+    from conformance.flow import ClientAuth, DPoPClient
+    from conformance.keys import generate_key
+    from conformance.reference import RunningServer, ServerSettings
+
+    key = generate_key("ES256")
+    key_file = tmp_path / "dpop-key.pem"
+    key_file.write_bytes(
+        key.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    with RunningServer(ServerSettings(nonce="rs")) as server:
+        client = DPoPClient()
+        auth = ClientAuth(server.settings.client_id, "client_secret_basic", server.settings.client_secret)
+        token = client.tokens_from(
+            client.token_request(f"{server.base_url}/token", {"grant_type": "client_credentials"}, auth, key)
+        ).access_token
+        client.close()
+        config = tmp_path / "rs-only.toml"
+        config.write_text(
+            f'name = "rs-only"\n[resource_server]\nurl = "{server.base_url}/resource"\n'
+            f'access_token = "${{TEST_ACCESS_TOKEN}}"\ndpop_key_file = "{key_file}"\n'
+        )
+        done = subprocess.run(
+            [*CLI, "run", "--config", str(config), "--report-dir", str(tmp_path / "out")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "TEST_ACCESS_TOKEN": token},
+        )
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert done.returncode == 0, [
+        (c["id"], c["message"]) for c in results["cases"] if c["outcome"] not in ("passed", "skipped")
+    ]
+    by_actor = _outcomes_by_actor(results)
+    assert by_actor["AS"] == {"skipped"}
+    assert "passed" in by_actor["RS"] and by_actor["RS"] <= {"passed", "skipped"}
+    as_skip = next(c["message"] for c in results["cases"] if c["actor"] == "AS")
+    assert "no [authorization_server]" in as_skip
+    outputs = [done.stdout, done.stderr, *(p.read_text(errors="replace") for p in (tmp_path / "out").iterdir())]
+    assert not any(token in text for text in outputs), "the pre-issued access token leaked into an output"
+
+
+def test_as_only_target(tmp_path: Path) -> None:
+    """A team that owns only the authorization server: no [resource_server], so resource cases are skipped."""
+    from conformance.reference import RunningServer, ServerSettings
+
+    with RunningServer(ServerSettings(nonce="as")) as server:
+        text = server.target_toml()
+        start = text.index("[resource_server]")
+        config = tmp_path / "as-only.toml"
+        config.write_text(text[:start] + text[text.index("[client]") :])
+        done = cli("run", "--config", str(config), "--report-dir", str(tmp_path / "out"))
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert done.returncode == 0, [
+        (c["id"], c["message"]) for c in results["cases"] if c["outcome"] not in ("passed", "skipped")
+    ]
+    by_actor = _outcomes_by_actor(results)
+    assert by_actor["RS"] == {"skipped"}
+    assert "passed" in by_actor["AS"]
