@@ -23,8 +23,10 @@ from conformance.negatives import (
     accepted_at_as,
     accepted_at_rs,
     refused_at_as,
+    refused_at_par,
     refused_at_rs,
     sent_at_as,
+    sent_at_par,
     sent_at_rs,
 )
 from conformance.proof import ProofDraft
@@ -33,6 +35,13 @@ from conformance.verdicts import Level, Observation
 
 AS_REQUEST = "a token request"
 RS_REQUEST = "a resource request with the DPoP-bound token"
+PAR_REQUEST = "a pushed authorization request"
+# where a proof goes: the token endpoint (AS), the resource (RS), the PAR endpoint (PAR, an AS endpoint too)
+WHERE = {
+    "AS": ("Token endpoint", AS_REQUEST, "400 with error invalid_dpop_proof"),
+    "RS": ("Resource", RS_REQUEST, "401 with a DPoP challenge, error invalid_dpop_proof"),
+    "PAR": ("PAR endpoint", PAR_REQUEST, "400 with error invalid_dpop_proof (§10.1: checked as at the token endpoint)"),
+}
 
 
 @dataclass(frozen=True)
@@ -94,34 +103,32 @@ ROWS = [
 ]
 
 
-def _doc(row: Row, actor: str) -> str:
+def _doc(row: Row, where: str) -> str:
     m = mutation(row.mutation)
-    request = AS_REQUEST if actor == "AS" else RS_REQUEST
-    answer = (
-        "400 with error invalid_dpop_proof" if actor == "AS" else "401 with a DPoP challenge, error invalid_dpop_proof"
-    )
+    _, request, answer = WHERE[where]
     level = "" if row.level is Level.MUST else " Accepting it is a warning (SHOULD)."
+    skip = " Skipped without a [public_client] and a PAR endpoint." if where == "PAR" else ""
     return (
         f"Sends: {request} carrying a proof with {m.description}; everything else valid, between two valid "
-        f"requests.\nExpects: a refusal ({row.check}), typically {answer}.{level}"
+        f"requests.\nExpects: a refusal ({row.check}), typically {answer}.{level}{skip}"
     )
 
 
-def _params(actor: str) -> list[Any]:
-    who = "Token endpoint" if actor == "AS" else "Resource"
+def _params(where: str) -> list[Any]:
+    who = WHERE[where][0]
     return [
         case_param(
-            f"{actor.lower()}-proof-{row.name}",
+            f"{where.lower()}-proof-{row.name}",
             f"{who} refuses a proof with {mutation(row.mutation).description}",
             row.mutation,
             section="4.3",
             level=row.level,
-            actor=actor,
+            actor="RS" if where == "RS" else "AS",
             requirement=row.requirement,
-            doc=_doc(row, actor),
+            doc=_doc(row, where),
         )
         for row in ROWS
-        if actor in row.actors
+        if ("RS" if where == "RS" else "AS") in row.actors
     ]
 
 
@@ -141,6 +148,12 @@ def test_token_endpoint_refuses_altered_proof(dpop: DPoPSession, note: Any, muta
 def test_resource_refuses_altered_proof(dpop: DPoPSession, note: Any, mutation_name: str) -> None:
     m = mutation(mutation_name)
     note(refusal_note(refused_at_rs(dpop, what=f"{RS_REQUEST} carrying a proof with {m.description}", mutate=m)))
+
+
+@pytest.mark.parametrize("mutation_name", _params("PAR"))
+def test_par_endpoint_refuses_altered_proof(dpop: DPoPSession, note: Any, mutation_name: str) -> None:
+    m = mutation(mutation_name)
+    note(refusal_note(refused_at_par(dpop, what=f"{PAR_REQUEST} carrying a proof with {m.description}", mutate=m)))
 
 
 # --- check 1: one DPoP header ----------------------------------------------------------------------
@@ -166,17 +179,16 @@ HEADER_COUNT = {
 }
 
 
-def _header_count_params(actor: str) -> list[Any]:
-    who = "Token endpoint" if actor == "AS" else "Resource"
-    request = AS_REQUEST if actor == "AS" else RS_REQUEST
+def _header_count_params(where: str) -> list[Any]:
+    who, request, _ = WHERE[where]
     return [
         case_param(
-            f"{actor.lower()}-proof-{name}",
+            f"{where.lower()}-proof-{name}",
             f"{who} refuses {text}",
             name,
             section="4.3",
             level=Level.MUST,
-            actor=actor,
+            actor="RS" if where == "RS" else "AS",
             requirement="R-4.3-1",
             doc=f"Sends: {request} with {text} (RFC 9110 §5.3 lets a recipient combine field lines with commas, "
             "so both forms are one field with two values).\nExpects: a refusal (§4.3 check 1: not more than one "
@@ -198,23 +210,28 @@ def test_resource_refuses_more_than_one_proof(dpop: DPoPSession, note: Any, vari
     note(refusal_note(refused_at_rs(dpop, what=f"{RS_REQUEST} with {text}", proofs=make)))
 
 
+@pytest.mark.parametrize("variant", _header_count_params("PAR"))
+def test_par_endpoint_refuses_more_than_one_proof(dpop: DPoPSession, note: Any, variant: str) -> None:
+    make, text = HEADER_COUNT[variant]
+    note(refusal_note(refused_at_par(dpop, what=f"{PAR_REQUEST} with {text}", proofs=make)))
+
+
 # --- check 11: iat within a window (freshness may come from a server nonce instead) -------------------
 
 
 IAT_VARIANTS = {"iat-hour-past": "an hour in the past", "iat-hour-future": "an hour in the future"}
 
 
-def _iat_params(actor: str) -> list[Any]:
-    who = "Token endpoint" if actor == "AS" else "Resource"
-    request = AS_REQUEST if actor == "AS" else RS_REQUEST
+def _iat_params(where: str) -> list[Any]:
+    who, request, _ = WHERE[where]
     return [
         case_param(
-            f"{actor.lower()}-proof-{name}",
+            f"{where.lower()}-proof-{name}",
             f"{who} refuses a proof whose iat is {text}",
             name,
             section="4.3",
             level=Level.MUST,
-            actor=actor,
+            actor="RS" if where == "RS" else "AS",
             requirement="R-4.3-11",
             doc=f"Sends: {request} carrying a proof whose iat is {text}; everything else valid.\nExpects: a "
             "refusal (§4.3 check 11, §11.1: proofs are accepted only for a limited time), invalid_dpop_proof or "
@@ -239,6 +256,13 @@ def _judge_iat(sent_final: Exchange, proofs: list[str], refused: Any, note: Any)
 def test_token_endpoint_refuses_stale_or_future_iat(dpop: DPoPSession, note: Any, variant: str) -> None:
     what = f"{AS_REQUEST} carrying a proof whose iat is {IAT_VARIANTS[variant]}"
     sent = sent_at_as(dpop, label=what, mutate=mutation(variant))
+    _judge_iat(sent.final, sent.final.proofs, lambda: expect_refused_at_as(sent, what=what, errors=AS_REFUSALS), note)
+
+
+@pytest.mark.parametrize("variant", _iat_params("PAR"))
+def test_par_endpoint_refuses_stale_or_future_iat(dpop: DPoPSession, note: Any, variant: str) -> None:
+    what = f"{PAR_REQUEST} carrying a proof whose iat is {IAT_VARIANTS[variant]}"
+    sent = sent_at_par(dpop, label=what, mutate=mutation(variant))
     _judge_iat(sent.final, sent.final.proofs, lambda: expect_refused_at_as(sent, what=what, errors=AS_REFUSALS), note)
 
 

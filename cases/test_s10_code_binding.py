@@ -2,21 +2,19 @@
 
 These cases use the [public_client] of the target file (its login mode) and are skipped without one; the
 PAR cases also need a PAR endpoint (par_endpoint, or pushed_authorization_request_endpoint in the metadata).
+Every §4.3 check at the PAR endpoint is in test_s04_3_checking_proofs.py (the par-proof-* cases).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from conformance.catalog import case
 from conformance.checks import expect_refused_at_as, prerequisite_failed, violation
 from conformance.code_binding import CODE_REFUSALS, judge_dpop_jkt_mismatch, redeem, redeemed
 from conformance.evidence import Exchange
-from conformance.flow import AuthorizationRequest, ProofMutation, Sent
 from conformance.keys import DPoPKey, generate_key
-from conformance.mutations import mutation
+from conformance.negatives import push, request_uri_of
 from conformance.session import DPoPSession
 from conformance.verdicts import Level
 
@@ -44,63 +42,13 @@ PAR_REFUSALS = {"invalid_dpop_proof", "invalid_request", "use_dpop_nonce"}
 # --- pushed authorization requests (§10.1) ------------------------------------------------------------------
 
 
-def _par_endpoint(dpop: DPoPSession) -> str:
-    dpop.require_public_client()
-    endpoint = dpop.par_endpoint
-    if not endpoint:
-        pytest.skip("the target has no PAR endpoint (par_endpoint, or pushed_authorization_request_endpoint)")
-    return endpoint
-
-
-def _push(
-    dpop: DPoPSession, key: DPoPKey, *, dpop_jkt: str | None = None, mutate: ProofMutation | None = None, label: str
-) -> tuple[Sent, AuthorizationRequest]:
-    pc = dpop.require_public_client()
-    request = dpop.client.authorization_request(pc.id, pc.redirect_uri, scope=pc.scope, dpop_jkt=dpop_jkt)
-    sent = dpop.client.push_authorization_request(
-        _par_endpoint(dpop), dpop.public_auth, key, request, mutate=mutate, label=label
-    )
-    return sent, request
-
-
-def _request_uri(sent: Sent) -> str | None:
-    value = sent.final.json_object().get("request_uri")
-    return value if sent.final.status in (200, 201) and isinstance(value, str) else None
-
-
 def _pushed_code(dpop: DPoPSession, key: DPoPKey, label: str) -> tuple[str, str, list[Exchange]]:
-    sent, request = _push(dpop, key, label=label)
-    uri = _request_uri(sent)
+    sent, request = push(dpop, key, label=label)
+    uri = request_uri_of(sent)
     if uri is None:
         raise prerequisite_failed("a valid pushed authorization request", sent)
     code, verifier = dpop.public_login(request=request, request_uri=uri)
     return code, verifier, list(sent.exchanges)
-
-
-@case(
-    "as-par-proof-checked",
-    "PAR endpoint refuses an invalid DPoP proof",
-    section="10.1",
-    level=Level.MUST,
-    actor="AS",
-    requirement="R-10.1-1",
-)
-def test_par_endpoint_checks_the_proof(dpop: DPoPSession, note: Any) -> None:
-    """Sends: a pushed authorization request whose DPoP proof names another URL in htu. (Control: the same
-    request with a valid proof is accepted.)
-    Expects: HTTP 400 with error invalid_dpop_proof: a DPoP header at the PAR endpoint "MUST be checked
-    in the same way as it would be at the token endpoint" (§10.1).
-    """
-    key = generate_key(dpop.key.alg)
-    control, _ = _push(dpop, key, label="control: pushed authorization request with a valid proof")
-    if _request_uri(control) is None:
-        raise prerequisite_failed("a valid pushed authorization request", control)
-    m = mutation("htu-other-path")
-    sent, _ = _push(dpop, key, mutate=m, label=f"pushed authorization request, proof with {m.description}")
-    final = expect_refused_at_as(
-        sent, what=f"a pushed authorization request carrying a proof with {m.description}", errors=PAR_REFUSALS
-    )
-    note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
 @case(
@@ -145,11 +93,11 @@ def test_par_refuses_dpop_jkt_of_another_key(dpop: DPoPSession, note: Any) -> No
     dpop_jkt does not match the public key in the DPoP header" (§10.1).
     """
     key, other = generate_key(dpop.key.alg), generate_key(dpop.key.alg)
-    control, _ = _push(dpop, key, dpop_jkt=key.thumbprint(), label="control: dpop_jkt of A with a proof from A")
-    if _request_uri(control) is None:
+    control, _ = push(dpop, key, dpop_jkt=key.thumbprint(), label="control: dpop_jkt of A with a proof from A")
+    if request_uri_of(control) is None:
         raise prerequisite_failed("a valid pushed authorization request", control)
-    sent, _ = _push(dpop, other, dpop_jkt=key.thumbprint(), label="dpop_jkt of A with a proof from B")
-    if _request_uri(sent) is not None:
+    sent, _ = push(dpop, other, dpop_jkt=key.thumbprint(), label="dpop_jkt of A with a proof from B")
+    if request_uri_of(sent) is not None:
         raise violation(
             "a pushed authorization request with dpop_jkt of key A and a valid proof from key B",
             "a refusal (HTTP 400)",

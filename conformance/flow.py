@@ -372,19 +372,6 @@ class DPoPClient:
             label, "AS", "POST", endpoint, proof=proof, headers=headers, body=body, retry_on_nonce=retry_on_nonce
         )
 
-    def push_authorization_request(
-        self,
-        par_endpoint: str,
-        auth: ClientAuth,
-        key: DPoPKey | None,
-        request: AuthorizationRequest,
-        *,
-        mutate: ProofMutation | None = None,
-        label: str = "pushed authorization request",
-    ) -> Sent:
-        """POST the authorization request to the PAR endpoint (RFC 9126), with a proof from `key`."""
-        return self.form_post(par_endpoint, request.params, auth, key, mutate=mutate, label=label)
-
     def tokens_from(self, sent: Sent) -> TokenSet:
         """Read a successful token response, or raise FlowError saying what was wrong with it."""
         ex = sent.final

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
-from conformance.checks import expect_accepted, expect_refused_at_as, expect_refused_at_rs, violation
+import pytest
+
+from conformance.checks import (
+    expect_accepted,
+    expect_refused_at_as,
+    expect_refused_at_rs,
+    prerequisite_failed,
+    violation,
+)
 from conformance.evidence import Exchange
-from conformance.flow import ProofMutation, Sent
+from conformance.flow import AuthorizationRequest, ProofMutation, Sent
 from conformance.keys import DPoPKey
 from conformance.proof import ProofDraft
 from conformance.session import DPoPSession
@@ -22,9 +30,13 @@ __all__ = [
     "RS_REFUSALS",
     "accepted_at_as",
     "accepted_at_rs",
+    "par_endpoint",
+    "push",
     "refused_at_as",
+    "refused_at_par",
     "refused_at_rs",
     "sent_at_as",
+    "sent_at_par",
     "sent_at_rs",
 ]
 
@@ -119,3 +131,83 @@ def accepted_at_rs(dpop: DPoPSession, *, what: str, **request: object) -> Exchan
     """The variant resource request must succeed (2xx)."""
     sent = sent_at_rs(dpop, label=what, **request)  # type: ignore[arg-type]
     return expect_accepted(sent, what=what)
+
+
+# --- the PAR endpoint (RFC 9126, RFC 9449 §10.1), with the [public_client] ----------------------------------
+
+
+def par_endpoint(dpop: DPoPSession) -> str:
+    """The PAR endpoint; skip the case without a [public_client] or without a PAR endpoint."""
+    dpop.require_public_client()
+    endpoint = dpop.par_endpoint
+    if not endpoint:
+        pytest.skip("the target has no PAR endpoint (par_endpoint, or pushed_authorization_request_endpoint)")
+    return endpoint
+
+
+def push(
+    dpop: DPoPSession,
+    key: DPoPKey | None = None,
+    *,
+    label: str,
+    dpop_jkt: str | None = None,
+    mutate: ProofMutation | None = None,
+    proofs: Callable[[ProofDraft], list[str]] | None = None,
+) -> tuple[Sent, AuthorizationRequest]:
+    """One pushed authorization request of the [public_client], with a proof from `key` (or the session key)."""
+    pc = dpop.require_public_client()
+    request = dpop.client.authorization_request(pc.id, pc.redirect_uri, scope=pc.scope, dpop_jkt=dpop_jkt)
+    sent = dpop.client.form_post(
+        par_endpoint(dpop),
+        request.params,
+        dpop.public_auth,
+        key or dpop.key,
+        mutate=mutate,
+        proofs=proofs,
+        label=label,
+    )
+    return sent, request
+
+
+def request_uri_of(sent: Sent) -> str | None:
+    """The request_uri of a successful PAR response (201, or 200 from lenient servers), else None."""
+    value = sent.final.json_object().get("request_uri")
+    return value if sent.final.status in (200, 201) and isinstance(value, str) else None
+
+
+def par_control(dpop: DPoPSession, when: str) -> Sent:
+    """A valid pushed authorization request that must succeed (see DPoPSession.control)."""
+    sent, _ = push(dpop, label=f"control: valid pushed authorization request {when}")
+    if request_uri_of(sent) is None:
+        raise prerequisite_failed(
+            f"the control pushed authorization request {when} the altered one",
+            sent,
+            consequence=", so a refusal of the altered request proves nothing",
+        )
+    return sent
+
+
+def sent_at_par(
+    dpop: DPoPSession,
+    *,
+    label: str,
+    key: DPoPKey | None = None,
+    mutate: ProofMutation | None = None,
+    proofs: Callable[[ProofDraft], list[str]] | None = None,
+) -> Sent:
+    """Control, the altered pushed authorization request, control; returns the altered one."""
+    par_control(dpop, "before")
+    sent, _ = push(dpop, key, label=label, mutate=mutate, proofs=proofs)
+    par_control(dpop, "after")
+    return sent
+
+
+def refused_at_par(
+    dpop: DPoPSession, *, what: str, errors: Collection[str] = AS_REFUSALS, **request: object
+) -> Exchange:
+    """The altered pushed authorization request must be refused (judged as at the token endpoint)."""
+    sent = sent_at_par(dpop, label=what, **request)  # type: ignore[arg-type]
+    final = sent.final
+    if request_uri_of(sent) is not None:
+        raise violation(what, "a refusal: HTTP 400 with error invalid_dpop_proof", final, exchanges=sent.exchanges)
+    return expect_refused_at_as(sent, what=what, errors=errors)

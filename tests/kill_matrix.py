@@ -44,37 +44,46 @@ FAPI2 = ("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA")
 KILLS: list[Kill] = [
     Kill(
         "multiple-proofs",
-        failed="as-proof-two-headers-same-proof as-proof-two-headers-different-proofs as-proof-comma-joined-proofs rs-proof-two-headers-same-proof rs-proof-two-headers-different-proofs rs-proof-comma-joined-proofs",
+        failed="as-proof-two-headers-same-proof as-proof-two-headers-different-proofs as-proof-comma-joined-proofs rs-proof-two-headers-same-proof rs-proof-two-headers-different-proofs rs-proof-comma-joined-proofs par-proof-two-headers-same-proof par-proof-two-headers-different-proofs par-proof-comma-joined-proofs",
     ),
     Kill(
         "malformed-500",
-        warned="as-proof-not-jwt-garbage as-proof-not-jwt-two-segments as-proof-not-jwt-jwe as-proof-not-jwt-empty as-proof-not-jwt-base64 as-proof-not-jwt-header-not-json rs-proof-not-jwt-garbage rs-proof-not-jwt-two-segments rs-proof-not-jwt-jwe rs-proof-not-jwt-empty rs-proof-not-jwt-base64 rs-proof-not-jwt-header-not-json",
+        warned="as-proof-not-jwt-garbage as-proof-not-jwt-two-segments as-proof-not-jwt-jwe as-proof-not-jwt-empty as-proof-not-jwt-base64 as-proof-not-jwt-header-not-json rs-proof-not-jwt-garbage rs-proof-not-jwt-two-segments rs-proof-not-jwt-jwe rs-proof-not-jwt-empty rs-proof-not-jwt-base64 rs-proof-not-jwt-header-not-json par-proof-not-jwt-garbage par-proof-not-jwt-two-segments par-proof-not-jwt-jwe par-proof-not-jwt-empty par-proof-not-jwt-base64 par-proof-not-jwt-header-not-json",
     ),
     Kill(
         "missing-claims",
-        failed="as-proof-jti-missing as-proof-htm-missing as-proof-htu-missing as-proof-iat-missing rs-proof-jti-missing rs-proof-htm-missing rs-proof-htu-missing rs-proof-iat-missing",
+        failed="as-proof-jti-missing as-proof-htm-missing as-proof-htu-missing as-proof-iat-missing rs-proof-jti-missing rs-proof-htm-missing rs-proof-htu-missing rs-proof-iat-missing par-proof-jti-missing par-proof-htm-missing par-proof-htu-missing par-proof-iat-missing",
     ),
-    Kill("claim-types", failed="as-proof-iat-string as-proof-jti-number rs-proof-iat-string rs-proof-jti-number"),
+    Kill(
+        "claim-types",
+        failed="as-proof-iat-string as-proof-jti-number rs-proof-iat-string rs-proof-jti-number par-proof-iat-string par-proof-jti-number",
+    ),
     Kill(
         "typ",
-        failed="as-proof-typ-jwt as-proof-typ-at-jwt as-proof-typ-missing rs-proof-typ-jwt rs-proof-typ-at-jwt rs-proof-typ-missing",
+        failed="as-proof-typ-jwt as-proof-typ-at-jwt as-proof-typ-missing rs-proof-typ-jwt rs-proof-typ-at-jwt rs-proof-typ-missing par-proof-typ-jwt par-proof-typ-at-jwt par-proof-typ-missing",
     ),
-    Kill("alg-none", failed="as-proof-alg-none rs-proof-alg-none"),
-    Kill("alg-hs256", failed="as-proof-alg-hs256-oct-jwk"),
+    Kill("alg-none", failed="as-proof-alg-none rs-proof-alg-none par-proof-alg-none"),
+    Kill("alg-hs256", failed="as-proof-alg-hs256-oct-jwk par-proof-alg-hs256-oct-jwk"),
     Kill(
         "alg-policy",
-        failed="as-proof-alg-unknown as-proof-alg-key-mismatch rs-proof-alg-unknown rs-proof-alg-key-mismatch",
+        failed="as-proof-alg-unknown as-proof-alg-key-mismatch rs-proof-alg-unknown rs-proof-alg-key-mismatch par-proof-alg-unknown par-proof-alg-key-mismatch",
     ),
     Kill(
         "signature",
-        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-ecdsa-der",
+        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-ecdsa-der par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der",
     ),
-    Kill("jwk-private", failed="as-proof-jwk-private rs-proof-jwk-private as-proof-jwk-private-rsa"),
-    Kill("htm", failed="as-proof-htm-wrong rs-proof-htm-wrong", warned="as-proof-htm-lowercase rs-proof-htm-lowercase"),
-    Kill("htm-case", warned="as-proof-htm-lowercase rs-proof-htm-lowercase"),
+    Kill(
+        "jwk-private", failed="as-proof-jwk-private rs-proof-jwk-private par-proof-jwk-private as-proof-jwk-private-rsa"
+    ),
+    Kill(
+        "htm",
+        failed="as-proof-htm-wrong rs-proof-htm-wrong par-proof-htm-wrong",
+        warned="as-proof-htm-lowercase rs-proof-htm-lowercase par-proof-htm-lowercase",
+    ),
+    Kill("htm-case", warned="as-proof-htm-lowercase rs-proof-htm-lowercase par-proof-htm-lowercase"),
     Kill(
         "htu",
-        failed="as-proof-htu-other-path as-proof-htu-other-host as-proof-htu-other-port as-proof-htu-other-scheme as-proof-htu-path-case rs-proof-htu-other-path rs-proof-htu-other-host rs-proof-htu-other-port rs-proof-htu-other-scheme rs-proof-htu-path-case as-htu-x-forwarded-spoof as-htu-forwarded-spoof rs-htu-x-forwarded-spoof rs-htu-forwarded-spoof as-par-proof-checked",
+        failed="as-proof-htu-other-path as-proof-htu-other-host as-proof-htu-other-port as-proof-htu-other-scheme as-proof-htu-path-case rs-proof-htu-other-path rs-proof-htu-other-host rs-proof-htu-other-port rs-proof-htu-other-scheme rs-proof-htu-path-case par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case as-htu-x-forwarded-spoof as-htu-forwarded-spoof rs-htu-x-forwarded-spoof rs-htu-forwarded-spoof",
     ),
     Kill(
         "htu-normalization",
@@ -95,10 +104,10 @@ KILLS: list[Kill] = [
     Kill("nonce-cross-server", warned="as-nonce-from-rs rs-nonce-from-as"),
     Kill("nonce-optional", failed="as-nonce-required-once-provided rs-nonce-required-once-provided"),
     Kill("nonce-rejects-own", failed="as-proof-accepted as-advertised-algs-accepted as-nonce-retry"),
-    Kill("jws-json", failed="as-proof-not-jwt-jws-json rs-proof-not-jwt-jws-json"),
+    Kill("jws-json", failed="as-proof-not-jwt-jws-json rs-proof-not-jwt-jws-json par-proof-not-jwt-jws-json"),
     Kill(
         "jwk-optional",
-        failed="as-proof-jwk-missing-kid as-proof-jwk-missing-jku as-proof-jwk-missing-x5c rs-proof-jwk-missing-kid rs-proof-jwk-missing-jku rs-proof-jwk-missing-x5c",
+        failed="as-proof-jwk-missing-kid as-proof-jwk-missing-jku as-proof-jwk-missing-x5c rs-proof-jwk-missing-kid rs-proof-jwk-missing-jku rs-proof-jwk-missing-x5c par-proof-jwk-missing-kid par-proof-jwk-missing-jku par-proof-jwk-missing-x5c",
     ),
     Kill("unknown-members", failed="as-proof-unknown-members-accepted rs-proof-unknown-members-accepted"),
     Kill("nonce-no-store", warned="as-nonce-challenge-no-store rs-nonce-challenge-no-store"),
@@ -119,7 +128,12 @@ KILLS: list[Kill] = [
     Kill("metadata-algs", failed="as-metadata-algs"),
     Kill("introspection-cnf", failed="as-introspection-cnf"),
     Kill("refresh-cnf-stale", failed="as-refresh-same-key-bound"),
-    Kill("par-proof", failed="as-par-proof-checked"),
+    Kill(
+        "par-proof",
+        failed="par-proof-jti-missing par-proof-htm-missing par-proof-htu-missing par-proof-iat-missing par-proof-iat-string par-proof-jti-number par-proof-typ-jwt par-proof-typ-at-jwt par-proof-typ-missing par-proof-alg-none par-proof-alg-hs256-oct-jwk par-proof-alg-unknown par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der par-proof-jwk-private par-proof-htm-wrong par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case par-proof-two-headers-same-proof par-proof-two-headers-different-proofs",
+        warned="par-proof-htm-lowercase",
+        info="par-proof-iat-hour-past par-proof-iat-hour-future",
+    ),
     Kill("par-binding", failed="as-par-binds-code"),
     Kill("par-dpop-jkt", failed="as-par-dpop-jkt-mismatch"),
     Kill(
@@ -141,37 +155,28 @@ KILLS: list[Kill] = [
     Kill("proxy-authorization", failed="rs-proxy-authorization-refused"),
     Kill(
         "iat",
-        failed="as-proof-iat-hour-past as-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future",
+        failed="as-proof-iat-hour-past as-proof-iat-hour-future par-proof-iat-hour-past par-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future",
         nonce="none",
     ),
     Kill(
         "iat",
-        failed="fapi2-as-iat-61s-future-refused fapi2-rs-iat-61s-future-refused as-proof-iat-hour-past as-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future",
+        failed="fapi2-as-iat-61s-future-refused fapi2-rs-iat-61s-future-refused as-proof-iat-hour-past as-proof-iat-hour-future par-proof-iat-hour-past par-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future",
         nonce="none",
-        args=("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA"),
+        args=FAPI2,
     ),
     Kill(
         "iat-no-future",
         failed="fapi2-as-iat-10s-future-accepted fapi2-rs-iat-10s-future-accepted",
         nonce="none",
-        args=("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA"),
+        args=FAPI2,
     ),
     Kill(
         "alg-policy",
-        failed="fapi2-as-rejects-other-algs as-proof-alg-unknown as-proof-alg-key-mismatch rs-proof-alg-unknown rs-proof-alg-key-mismatch as-proof-alg-not-advertised",
-        args=("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA"),
+        failed="fapi2-as-rejects-other-algs as-proof-alg-unknown as-proof-alg-key-mismatch rs-proof-alg-unknown rs-proof-alg-key-mismatch par-proof-alg-unknown par-proof-alg-key-mismatch as-proof-alg-not-advertised",
+        args=FAPI2,
     ),
-    Kill(
-        "metadata-algs",
-        failed="as-metadata-algs",
-        warned="fapi2-metadata-algs",
-        args=("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA"),
-    ),
-    Kill(
-        "dpop-jkt",
-        failed="fapi2-dpop-jkt-supported as-dpop-jkt-mismatch as-par-binds-code",
-        args=("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA"),
-    ),
+    Kill("metadata-algs", failed="as-metadata-algs", warned="fapi2-metadata-algs", args=FAPI2),
+    Kill("dpop-jkt", failed="fapi2-dpop-jkt-supported as-dpop-jkt-mismatch as-par-binds-code", args=FAPI2),
     Kill("cors-headers", failed="browser-as-preflight browser-rs-preflight", args=("--profile", "browser")),
     Kill("cors-expose", failed="browser-as-expose browser-rs-expose", args=("--profile", "browser")),
     Kill(
@@ -180,10 +185,13 @@ KILLS: list[Kill] = [
         args=("--reference-port", "80"),
     ),
     Kill("nonce-rejects-own", failed="rs-accepts-dpop-request rs-nonce-retry", nonce="rs"),
-    Kill("alg-hs256 key-binding", failed="as-proof-alg-hs256-oct-jwk rs-proof-alg-hs256-oct-jwk rs-key-swap"),
+    Kill(
+        "alg-hs256 key-binding",
+        failed="as-proof-alg-hs256-oct-jwk rs-proof-alg-hs256-oct-jwk par-proof-alg-hs256-oct-jwk rs-key-swap",
+    ),
     Kill(
         "signature key-binding",
-        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-signed-by-other-key rs-proof-ecdsa-der rs-key-swap",
+        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-signed-by-other-key rs-proof-ecdsa-der par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der rs-key-swap",
     ),
     # needs both: without refresh-proof-optional, the AS refuses any token request without a proof
     Kill(
