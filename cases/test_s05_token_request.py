@@ -69,8 +69,8 @@ def test_token_response_says_token_type_dpop(dpop: DPoPSession, note: Any) -> No
     if tokens.token_type.lower() == "dpop":
         note(f"token_type is {tokens.token_type!r}")
         return
-    bound = _visible_binding(dpop, tokens.access_token)
-    if bound is False:
+    view = dpop.token_view(tokens.access_token)
+    if view.claims is not None and "cnf" not in view.claims:
         raise Observation(
             f"token_type is {tokens.token_type!r} and the token carries no cnf: the AS issued an unbound "
             "token, which §5 allows (MAY)"
@@ -81,17 +81,6 @@ def test_token_response_says_token_type_dpop(dpop: DPoPSession, note: Any) -> No
         sent.final,
         exchanges=sent.exchanges,
     )
-
-
-def _visible_binding(dpop: DPoPSession, token: str) -> bool | None:
-    """True/False when the token's cnf can be seen (JWT or introspection), None when it cannot."""
-    claims = peek_claims(token)
-    if claims is not None:
-        return "cnf" in claims
-    introspection = dpop.introspect(token)
-    if introspection is not None and introspection.ok:
-        return "cnf" in introspection.json_object()
-    return None
 
 
 @case(
@@ -248,14 +237,11 @@ def test_public_refresh_with_same_key_works_and_stays_bound(dpop: DPoPSession, n
         )
     if tokens.token_type.lower() != "dpop":
         raise violation("a refresh with the bound key", 'token_type "DPoP"', sent.final, exchanges=sent.exchanges)
-    claims = peek_claims(tokens.access_token)
-    if claims is None:
-        introspection = dpop.introspect(tokens.access_token)
-        claims = introspection.json_object() if introspection is not None and introspection.ok else None
-    if claims is None:
-        note("refreshed; the new token is opaque, so its binding is not visible")
+    view = dpop.token_view(tokens.access_token)
+    if view.claims is None:
+        note(f"refreshed; the new token's binding is not visible ({view.source})")
         return
-    cnf = claims.get("cnf")
+    cnf = view.claims.get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     if jkt != key.thumbprint():
         raise violation(

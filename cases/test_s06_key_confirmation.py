@@ -9,7 +9,6 @@ import pytest
 from conformance.catalog import case
 from conformance.checks import violation
 from conformance.evidence import Exchange
-from conformance.jose import peek_claims
 from conformance.keys import generate_key
 from conformance.proof import ProofDraft
 from conformance.session import DPoPSession
@@ -120,19 +119,13 @@ def test_introspection_shows_the_binding(dpop: DPoPSession, note: Any) -> None:
 def _visible_claims(
     dpop: DPoPSession, token: str, exchanges: list[Exchange]
 ) -> tuple[dict[str, Any], str, list[Exchange]]:
-    """The token's claims from the JWT itself or from introspection; Observation when neither shows them."""
-    claims = peek_claims(token)
-    if claims is not None:
-        return claims, "the JWT access token", list(exchanges)
-    introspection = dpop.introspect(token)
-    if introspection is None:
+    """The token's claims (JWT or introspection); Observation when they cannot be seen."""
+    view = dpop.token_view(token)
+    seen = [*exchanges, *([view.introspection] if view.introspection else [])]
+    if view.introspection_failed:
+        raise CouldNotJudge(view.source, exchanges=seen)
+    if view.claims is None:
         raise Observation(
-            "the access token is opaque and the target names no introspection endpoint, so its "
-            "binding cannot be seen (add introspection_endpoint to [authorization_server])"
+            f"{view.source}, so its binding cannot be seen (add introspection_endpoint to [authorization_server])"
         )
-    if not introspection.ok or introspection.json_object().get("active") is not True:
-        raise CouldNotJudge(
-            f"introspection of the fresh access token failed: {introspection.summary()}",
-            exchanges=[*exchanges, introspection],
-        )
-    return introspection.json_object(), "the introspection response", [*exchanges, introspection]
+    return view.claims, view.source, seen

@@ -27,12 +27,13 @@ from conformance.flow import (
     TokenSet,
     client_auth_for,
 )
+from conformance.jose import peek_claims
 from conformance.keys import DPoPKey, KeyFileError, generate_key, load_key
 from conformance.proof import ProofDraft
 from conformance.target import PublicClient, Target
 from conformance.verdicts import CouldNotJudge
 
-__all__ = ["BoundToken", "DPoPSession"]
+__all__ = ["BoundToken", "DPoPSession", "TokenView"]
 
 # Token errors that say the target file is wrong rather than the server's DPoP handling.
 CONFIGURATION_ERRORS = {
@@ -43,6 +44,16 @@ CONFIGURATION_ERRORS = {
     "invalid_grant",
     "access_denied",
 }
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """What the suite can see of an access token: its claims (JWT or introspection), or why not."""
+
+    claims: dict[str, Any] | None
+    source: str  # where the claims come from, or why there are none
+    introspection: Exchange | None = None
+    introspection_failed: bool = False
 
 
 @dataclass
@@ -367,6 +378,18 @@ class DPoPSession:
         """Introspect `token` with the configured client, or None when the target has no endpoint."""
         endpoint = self.introspection_endpoint
         return self.client.introspect(endpoint, token, self.client_auth) if endpoint else None
+
+    def token_view(self, token: str) -> TokenView:
+        """The token's claims from the JWT itself or, for an opaque token, from introspection."""
+        claims = peek_claims(token)
+        if claims is not None:
+            return TokenView(claims, "the JWT access token")
+        introspection = self.introspect(token)
+        if introspection is None:
+            return TokenView(None, "the token is opaque and the target names no introspection endpoint")
+        if not introspection.ok or introspection.json_object().get("active") is not True:
+            return TokenView(None, f"introspection of the token failed: {introspection.summary()}", introspection, True)
+        return TokenView(introspection.json_object(), "the introspection response", introspection)
 
     # --- resource requests ----------------------------------------------------------------------
     def call_resource(
