@@ -22,7 +22,7 @@ import httpx
 import pytest
 from jwcrypto import jwk, jws
 
-from conformance.jose import access_token_hash, b64url_encode, decode_jws, json_b64, thumbprint
+from conformance.jose import access_token_hash, b64url_decode, b64url_encode, decode_jws, json_b64, thumbprint
 from conformance.reference import DEFECTS, Defect, RunningServer, ServerSettings, create_app
 
 NQCHAR_NONCE = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
@@ -985,6 +985,33 @@ def probe_iat_no_future(c: Client) -> tuple[int, int]:
     return _statuses(c, claims={"iat": int(time.time()) + 5})
 
 
+def _with_signature(signature: bytes) -> Callable[[str], str]:
+    return lambda proof: proof.rsplit(".", 1)[0] + "." + b64url_encode(signature)
+
+
+def probe_empty_signature(c: Client) -> tuple[int, int]:
+    return _statuses(c, _with_signature(b""))
+
+
+def probe_zero_signature(c: Client) -> tuple[int, int]:
+    return _statuses(c, _with_signature(bytes(64)))
+
+
+def probe_crit_skips_signature(c: Client) -> tuple[int, int]:
+    """A crit header (which jwcrypto would refuse to sign) and a signature that verifies nothing."""
+
+    def with_crit(proof: str) -> str:
+        head, payload, _ = proof.split(".")
+        header = json.loads(b64url_decode(head)) | {"crit": ["x-conformance"], "x-conformance": 1}
+        return f"{b64url_encode(json.dumps(header).encode())}.{payload}.{b64url_encode(bytes(range(64)))}"
+
+    return _statuses(c, with_crit)
+
+
+def probe_iat_numeric_string(c: Client) -> tuple[int, int]:
+    return _statuses(c, claims={"iat": str(int(time.time()))})
+
+
 def probe_token_type(c: Client) -> str:
     return str(c.token().json()["token_type"])
 
@@ -1178,6 +1205,10 @@ DEFECT_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
         (True, True, 200, "invalid_dpop_proof"),
     ),
     ("iat-no-future", "none", probe_iat_no_future, (200, 200), (400, 401)),
+    ("empty-signature", "none", probe_empty_signature, (400, 401), (200, 200)),
+    ("zero-signature", "none", probe_zero_signature, (400, 401), (200, 200)),
+    ("crit-skips-signature", "none", probe_crit_skips_signature, (400, 401), (200, 200)),
+    ("iat-numeric-string", "none", probe_iat_numeric_string, (400, 401), (200, 200)),
     ("token-type", "none", probe_token_type, "DPoP", "Bearer"),
     ("cnf-jkt", "none", probe_cnf_jkt, True, False),
     ("no-store", "none", probe_no_store, "no-store", None),

@@ -66,6 +66,11 @@ DEFECTS: dict[str, Defect] = _catalog(
     ("as-alg-eddsa-rejected", "AS", "advertises EdDSA but refuses EdDSA proofs at the token and PAR endpoints"),
     ("rs-alg-eddsa-rejected", "RS", "advertises EdDSA (in algs) but refuses EdDSA proofs at the resource"),
     ("iat-no-future", "both", "refuses any proof whose iat is later than the current second"),
+    # Defects that only a fuzzer is likely to find (no fixed case sends these exact proofs).
+    ("empty-signature", "both", "accepts a proof whose signature segment is empty, whatever its alg"),
+    ("zero-signature", "both", "accepts an ECDSA signature of all zero bytes (r = s = 0, CVE-2022-21449)"),
+    ("crit-skips-signature", "both", "accepts a crit header member and then skips the signature check"),
+    ("iat-numeric-string", "both", "accepts iat as a string of digits"),
     # Authorization server only.
     ("token-type", "AS", 'answers token_type "Bearer" although the token is DPoP-bound'),
     ("cnf-jkt", "AS", "puts SHA-256 of the jwk JSON as received in cnf.jkt, not the RFC 7638 thumbprint"),

@@ -135,7 +135,7 @@ def _iat_number(value: Any, defects: frozenset[str]) -> float | None:
     """The iat claim as a finite number, or None when its type is wrong."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and "claim-types" in defects:
+    if isinstance(value, str) and ("claim-types" in defects or "iat-numeric-string" in defects):
         try:
             value = float(value)
         except ValueError:
@@ -186,8 +186,9 @@ def _check_typ(header: dict[str, Any], defects: frozenset[str]) -> None:
     """Check 4: explicit typing (§11.5)."""
     if "typ" not in defects and header.get("typ") != _TYP:
         raise _invalid("typ must be dpop+jwt")
-    # RFC 7515 §4.1.11: extensions we do not understand must make the JWS invalid.
-    if "crit" in header:
+    # RFC 7515 §4.1.11: extensions we do not understand must make the JWS invalid
+    # (`crit-skips-signature` lets them through, and then skips the signature: see _check_signature).
+    if "crit" in header and "crit-skips-signature" not in defects:
         raise _invalid("crit header parameter is not supported")
 
 
@@ -245,6 +246,12 @@ def _check_signature(proof: DecodedJWS, alg: str, jwk: dict[str, Any] | None, de
     if "signature" in defects or jwk is None:
         # jwk is None only under `jwk-optional`: there is no key to verify with.
         return
+    if "crit-skips-signature" in defects and "crit" in proof.header:
+        return  # the bug: a "critical extension" branch that never reaches the verification below
+    if "empty-signature" in defects and not proof.signature:
+        return  # the bug: an empty signature segment read as "nothing to check"
+    if "zero-signature" in defects and alg.startswith("ES") and proof.signature and not any(proof.signature):
+        return  # CVE-2022-21449 ("psychic signatures"): r = s = 0 passes a verifier that skips the range check
     if alg == "none":
         # Reachable only under `alg-none`, which still insists on the empty signature of RFC 7519 §6.
         if proof.signature:
