@@ -14,6 +14,7 @@ import pytest
 from conformance.catalog import case, case_param
 from conformance.checks import challenge_errors, expect_refused_at_as, expect_refused_at_rs
 from conformance.evidence import Exchange
+from conformance.flow import Sent
 from conformance.jose import peek_claims
 from conformance.keys import SUPPORTED_ALGS, generate_key
 from conformance.mutations import mutation
@@ -68,8 +69,8 @@ ROWS = [
     Row("htm-missing", "htm-missing", "R-4.3-3", "check 3: the htm claim is required"),
     Row("htu-missing", "htu-missing", "R-4.3-3", "check 3: the htu claim is required"),
     Row("iat-missing", "iat-missing", "R-4.3-3", "check 3: the iat claim is required"),
-    Row("iat-string", "iat-string", "R-4.3-3", "check 3: iat is a NumericDate (RFC 7519 §4.1.6)"),
-    Row("jti-number", "jti-number", "R-4.3-3", "check 3: jti is a string"),
+    Row("iat-string", "iat-string", "R-4.3-3", "iat is a NumericDate (RFC 7519 §4.1.6)", Level.SHOULD),
+    Row("jti-number", "jti-number", "R-4.3-3", "jti is a string (RFC 7519 §4.1.7)", Level.SHOULD),
     Row("typ-jwt", "typ-jwt", "R-4.3-4", "check 4: typ is dpop+jwt"),
     Row("typ-at-jwt", "typ-at-jwt", "R-4.3-4", "check 4: typ is dpop+jwt (§11.5: no JWT made for another use)"),
     Row("typ-missing", "typ-missing", "R-4.3-4", "check 4: typ is dpop+jwt"),
@@ -141,7 +142,31 @@ def refusal_note(final: Exchange) -> str:
 @pytest.mark.parametrize("mutation_name", _params("AS"))
 def test_token_endpoint_refuses_altered_proof(dpop: DPoPSession, note: Any, mutation_name: str) -> None:
     m = mutation(mutation_name)
-    note(refusal_note(refused_at_as(dpop, what=f"{AS_REQUEST} carrying a proof with {m.description}", mutate=m)))
+    what = f"{AS_REQUEST} carrying a proof with {m.description}"
+    if mutation_name == "not-jwt-empty":
+        sent = sent_at_as(dpop, label=what, mutate=m)
+        _empty_value_read_as_absent(dpop, sent, "an unbound Bearer token")
+        note(refusal_note(expect_refused_at_as(sent, what=what, errors=AS_REFUSALS)))
+        return
+    note(refusal_note(refused_at_as(dpop, what=what, mutate=m)))
+
+
+def _empty_value_read_as_absent(dpop: DPoPSession, sent: Sent, answer: str) -> None:
+    """An empty DPoP field may be read as no DPoP header at all: info, when nothing got bound by it."""
+    final = sent.final
+    body = final.json_object()
+    unbound = final.ok and (
+        "request_uri" in body
+        or (
+            str(body.get("token_type", "")).lower() == "bearer"
+            and "cnf" not in (peek_claims(str(body.get("access_token", ""))) or {})
+        )
+    )
+    if unbound:
+        raise Observation(
+            f"an empty DPoP header field was treated as no DPoP header: HTTP {final.status} with "
+            f"{answer}, nothing bound to a key (§5 lets an AS issue unbound tokens)"
+        )
 
 
 @pytest.mark.parametrize("mutation_name", _params("RS"))
@@ -153,7 +178,13 @@ def test_resource_refuses_altered_proof(dpop: DPoPSession, note: Any, mutation_n
 @pytest.mark.parametrize("mutation_name", _params("PAR"))
 def test_par_endpoint_refuses_altered_proof(dpop: DPoPSession, note: Any, mutation_name: str) -> None:
     m = mutation(mutation_name)
-    note(refusal_note(refused_at_par(dpop, what=f"{PAR_REQUEST} carrying a proof with {m.description}", mutate=m)))
+    what = f"{PAR_REQUEST} carrying a proof with {m.description}"
+    if mutation_name == "not-jwt-empty":
+        sent = sent_at_par(dpop, label=what, mutate=m)
+        _empty_value_read_as_absent(dpop, sent, "a request_uri (a DPoP proof is optional at PAR)")
+        note(refusal_note(expect_refused_at_as(sent, what=what, errors=AS_REFUSALS)))
+        return
+    note(refusal_note(refused_at_par(dpop, what=what, mutate=m)))
 
 
 # --- check 1: one DPoP header ----------------------------------------------------------------------

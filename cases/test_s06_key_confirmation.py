@@ -9,6 +9,7 @@ import pytest
 from conformance.catalog import case
 from conformance.checks import violation
 from conformance.evidence import Exchange
+from conformance.jose import peek_claims
 from conformance.keys import generate_key
 from conformance.proof import ProofDraft
 from conformance.session import DPoPSession
@@ -100,6 +101,11 @@ def test_introspection_shows_the_binding(dpop: DPoPSession, note: Any) -> None:
     introspection = dpop.introspect(tokens.access_token)
     assert introspection is not None
     body = introspection.json_object()
+    structured = peek_claims(tokens.access_token) is not None
+    if structured and (body.get("error") == "unsupported_token_type" or body.get("active") is False):
+        # Some ASs introspect only opaque tokens (RFC 7662 §2.2: unsupported_token_type); the binding of a
+        # JWT access token is judged from the token itself (as-token-bound-to-key).
+        pytest.skip(f"the AS does not introspect its JWT access tokens ({introspection.summary()})")
     if not introspection.ok or body.get("active") is not True:
         raise CouldNotJudge(
             f"introspection of a fresh access token did not answer active: {introspection.summary()}",

@@ -88,7 +88,7 @@ def test_refuses_nonce_it_never_issued(dpop: DPoPSession, note: Any) -> None:
     requirement="R-8-4",
 )
 def test_refuses_nonce_with_one_character_changed(dpop: DPoPSession, note: Any) -> None:
-    """Sends: a token request whose proof carries the authorization server's current nonce with its last
+    """Sends: a token request whose proof carries the authorization server's current nonce with one
     character changed.
     Expects: a refusal with error use_dpop_nonce (§4.3 check 10: the nonce must match exactly).
     """

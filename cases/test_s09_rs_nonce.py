@@ -88,8 +88,8 @@ def test_refuses_nonce_it_never_issued(dpop: DPoPSession, note: Any) -> None:
     requirement="R-8-4",
 )
 def test_refuses_nonce_with_one_character_changed(dpop: DPoPSession, note: Any) -> None:
-    """Sends: a resource request whose proof carries the resource's current nonce with its last character
-    changed.
+    """Sends: a resource request whose proof carries the resource's current nonce with one
+    character changed.
     Expects: a refusal with error use_dpop_nonce (§4.3 check 10: the nonce must match exactly).
     """
     nonces.judge_bogus_nonce(dpop, ACTOR, "nonce-one-char-changed", note)

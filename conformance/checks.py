@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from conformance.evidence import Exchange
+from conformance.evidence import Exchange, mask_secret_members
 from conformance.flow import Sent, parse_challenges
 from conformance.verdicts import CouldNotJudge, Level, Observation, Violation
 
@@ -36,7 +36,7 @@ def describe(ex: Exchange) -> str:
     parts = [f"HTTP {ex.status}"]
     for value in ex.headers("WWW-Authenticate"):
         parts.append(f"WWW-Authenticate: {value}")
-    body = ex.response_body.strip().replace("\n", " ")
+    body = mask_secret_members(ex.response_body).strip().replace("\n", " ")
     if body:
         parts.append(f"body: {body[:200]}{'…' if len(body) > 200 else ''}")
     return ", ".join(parts)

@@ -9,6 +9,7 @@ Redaction happens at render time, so a token learnt after an exchange was record
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import threading
 from dataclasses import dataclass, field
@@ -17,9 +18,23 @@ from urllib.parse import quote, quote_plus
 
 from conformance.jose import JOSEError, decode_jws
 
-__all__ = ["Exchange", "Redactor", "render_exchanges"]
+__all__ = ["Exchange", "Redactor", "mask_secret_members", "render_exchanges"]
 
 _MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
+
+
+_SECRET_MEMBER = re.compile(
+    r'"(access_token|refresh_token|id_token|client_secret|client_assertion|code|code_verifier)"(\s*:\s*)"[^"]*"'
+)
+
+
+def mask_secret_members(text: str) -> str:
+    """Replace the values of JSON members that hold credentials, by name.
+
+    For text about to be cut short: a cut token no longer matches the registered secret, so the
+    redactor would miss its prefix.
+    """
+    return _SECRET_MEMBER.sub(lambda m: f'"{m.group(1)}"{m.group(2)}"<redacted:{m.group(1)}>"', text)
 
 
 class Redactor:
@@ -136,7 +151,8 @@ class Exchange:
         for k, v in self.request_headers:
             if k.lower() in ("host", "content-length", "accept-encoding", "connection", "user-agent"):
                 continue
-            parts += ["-H", shlex.quote(f"{k}: {v}")]
+            # curl drops a header given as "Name:" with no value; "Name;" sends it empty
+            parts += ["-H", shlex.quote(f"{k}: {v}" if v else f"{k};")]
         if self.request_body:
             parts += ["--data-raw", shlex.quote(self.request_body)]
         return " ".join(parts)

@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
@@ -192,6 +193,9 @@ class DPoPClient:
         self.redactor = redactor or Redactor()
         self.timeout = timeout
         self.http = http or httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False)
+        # API calls keep no cookies: a login's session cookie must not ride along on later requests (a
+        # "request without credentials" would carry one), nor end up in the evidence.
+        self.http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self.nonces: dict[str, str] = {}
         self.log: list[Exchange] = []
 
@@ -216,15 +220,23 @@ class DPoPClient:
 
     # --- raw exchange ----------------------------------------------------------------------------
     def exchange(
-        self, label: str, method: str, url: str, headers: Sequence[tuple[str, str]] = (), body: str | None = None
+        self,
+        label: str,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]] = (),
+        body: str | None = None,
+        *,
+        http: httpx.Client | None = None,
     ) -> Exchange:
         """Send one request exactly as given (no redirects followed) and record it."""
-        request = self.http.build_request(method, url, headers=list(headers), content=body)
+        http = http or self.http
+        request = http.build_request(method, url, headers=list(headers), content=body)
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         ex = Exchange(label, method, url, raw_headers, body or "")
         start = time.perf_counter()
         try:
-            response = self.http.send(request, stream=True)
+            response = http.send(request, stream=True)
             try:
                 ex.status = response.status_code
                 ex.response_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
@@ -250,7 +262,13 @@ class DPoPClient:
 
     def _register_secrets(self, ex: Exchange) -> None:
         """Register every credential the exchange carries, whichever code path sent it."""
+        for name, value in ex.response_headers:
+            if name.lower() == "set-cookie":
+                self.redactor.add(value.split(";", 1)[0].partition("=")[2], "cookie")
         for name, value in ex.request_headers:
+            if name.lower() == "cookie":
+                for pair in value.split(";"):
+                    self.redactor.add(pair.partition("=")[2].strip(), "cookie")
             if name.lower() in ("authorization", "proxy-authorization") and " " in value.strip():
                 scheme, _, credential = value.strip().partition(" ")
                 self.redactor.add(
@@ -590,9 +608,14 @@ class DPoPClient:
         return code, request.verifier
 
     def _login_auto(self, url: str, redirect_uri: str, max_hops: int = 10) -> str:
+        # A login of its own, with its own cookie jar: the hops may need the session cookies they set.
+        with httpx.Client(timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False) as login:
+            return self._follow_login(login, url, redirect_uri, max_hops)
+
+    def _follow_login(self, login: httpx.Client, url: str, redirect_uri: str, max_hops: int) -> str:
         hops: list[Exchange] = []
         for _ in range(max_hops):
-            ex = self.exchange("authorization request (auto login)", "GET", url, [("Accept", "text/html")])
+            ex = self.exchange("authorization request (auto login)", "GET", url, [("Accept", "text/html")], http=login)
             hops.append(ex)
             if ex.error:
                 raise FlowError(f"the authorization endpoint did not answer: {ex.error}", hops)

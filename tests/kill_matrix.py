@@ -56,7 +56,7 @@ KILLS: list[Kill] = [
     ),
     Kill(
         "claim-types",
-        failed="as-proof-iat-string as-proof-jti-number rs-proof-iat-string rs-proof-jti-number par-proof-iat-string par-proof-jti-number",
+        warned="as-proof-iat-string as-proof-jti-number rs-proof-iat-string rs-proof-jti-number par-proof-iat-string par-proof-jti-number",
     ),
     Kill(
         "typ",
@@ -130,8 +130,8 @@ KILLS: list[Kill] = [
     Kill("refresh-cnf-stale", failed="as-refresh-same-key-bound"),
     Kill(
         "par-proof",
-        failed="par-proof-jti-missing par-proof-htm-missing par-proof-htu-missing par-proof-iat-missing par-proof-iat-string par-proof-jti-number par-proof-typ-jwt par-proof-typ-at-jwt par-proof-typ-missing par-proof-alg-none par-proof-alg-hs256-oct-jwk par-proof-alg-unknown par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der par-proof-jwk-private par-proof-htm-wrong par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case par-proof-two-headers-same-proof par-proof-two-headers-different-proofs",
-        warned="par-proof-htm-lowercase",
+        failed="par-proof-jti-missing par-proof-htm-missing par-proof-htu-missing par-proof-iat-missing par-proof-typ-jwt par-proof-typ-at-jwt par-proof-typ-missing par-proof-alg-none par-proof-alg-hs256-oct-jwk par-proof-alg-unknown par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der par-proof-jwk-private par-proof-htm-wrong par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case par-proof-two-headers-same-proof par-proof-two-headers-different-proofs",
+        warned="par-proof-iat-string par-proof-jti-number par-proof-htm-lowercase",
         info="par-proof-iat-hour-past par-proof-iat-hour-future",
     ),
     Kill("par-binding", failed="as-par-binds-code"),
@@ -160,16 +160,11 @@ KILLS: list[Kill] = [
     ),
     Kill(
         "iat",
-        failed="fapi2-as-iat-61s-future-refused fapi2-rs-iat-61s-future-refused as-proof-iat-hour-past as-proof-iat-hour-future par-proof-iat-hour-past par-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future",
+        failed="fapi2-as-iat-61s-future-refused as-proof-iat-hour-past as-proof-iat-hour-future par-proof-iat-hour-past par-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future",
         nonce="none",
         args=FAPI2,
     ),
-    Kill(
-        "iat-no-future",
-        failed="fapi2-as-iat-10s-future-accepted fapi2-rs-iat-10s-future-accepted",
-        nonce="none",
-        args=FAPI2,
-    ),
+    Kill("iat-no-future", failed="fapi2-as-iat-10s-future-accepted", nonce="none", args=FAPI2),
     Kill(
         "alg-policy",
         failed="fapi2-as-rejects-other-algs as-proof-alg-unknown as-proof-alg-key-mismatch rs-proof-alg-unknown rs-proof-alg-key-mismatch par-proof-alg-unknown par-proof-alg-key-mismatch as-proof-alg-not-advertised",
@@ -177,8 +172,8 @@ KILLS: list[Kill] = [
     ),
     Kill("metadata-algs", failed="as-metadata-algs", warned="fapi2-metadata-algs", args=FAPI2),
     Kill("dpop-jkt", failed="fapi2-dpop-jkt-supported as-dpop-jkt-mismatch as-par-binds-code", args=FAPI2),
-    Kill("cors-headers", failed="browser-as-preflight browser-rs-preflight", args=("--profile", "browser")),
-    Kill("cors-expose", failed="browser-as-expose browser-rs-expose", args=("--profile", "browser")),
+    Kill("cors-headers", warned="browser-as-preflight browser-rs-preflight", args=("--profile", "browser")),
+    Kill("cors-expose", warned="browser-as-expose browser-rs-expose", args=("--profile", "browser")),
     Kill(
         "htu-normalization",
         warned="as-htu-uppercase-scheme-host as-htu-default-port as-htu-percent-encoded as-htu-dot-segment rs-htu-uppercase-scheme-host rs-htu-default-port rs-htu-percent-encoded rs-htu-dot-segment",
@@ -197,6 +192,9 @@ KILLS: list[Kill] = [
     Kill(
         "refresh-binding refresh-proof-optional", failed="as-refresh-other-key-refused as-refresh-without-proof-refused"
     ),
+    Kill("scheme-single-space", warned="rs-scheme-extra-space"),
+    Kill("empty-signature", failed="as-proof-signature-empty rs-proof-signature-empty par-proof-signature-empty"),
+    Kill("iat-numeric-string", warned="as-proof-iat-string rs-proof-iat-string par-proof-iat-string"),
 ]
 
 # Clean runs: nonce mode and arguments -> the cases that do not apply there (skipped, with a reason).

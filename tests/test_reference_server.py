@@ -1012,6 +1012,12 @@ def probe_iat_numeric_string(c: Client) -> tuple[int, int]:
     return _statuses(c, claims={"iat": str(int(time.time()))})
 
 
+def probe_scheme_single_space(c: Client) -> int:
+    token = c.access_token()
+    proof = c.key.proof("GET", c.base + "/resource", token=token)
+    return c.http.get(c.base + "/resource", headers={"Authorization": f"DPoP  {token}", "DPoP": proof}).status_code
+
+
 def probe_token_type(c: Client) -> str:
     return str(c.token().json()["token_type"])
 
@@ -1230,6 +1236,7 @@ DEFECT_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
     ("bearer-downgrade", "none", probe_bearer_downgrade, 401, 200),
     ("proof-optional", "none", probe_proof_optional, 401, 200),
     ("scheme-case", "none", probe_scheme_case, 200, 401),
+    ("scheme-single-space", "none", probe_scheme_single_space, 200, 400),
     ("challenge-algs", "none", probe_challenge_algs, True, False),
     ("challenge-error", "none", probe_challenge_error, False, True),
     ("rs-nonce-status", "rs", probe_valid_resource_request, 401, 400),

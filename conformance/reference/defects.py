@@ -98,6 +98,7 @@ DEFECTS: dict[str, Defect] = _catalog(
     ("bearer-downgrade", "RS", "accepts a DPoP-bound token under the Bearer scheme"),
     ("proof-optional", "RS", "accepts the DPoP scheme without a DPoP header"),
     ("scheme-case", "RS", 'compares the Authorization scheme case-sensitively (rejects "dpop")'),
+    ("scheme-single-space", "RS", "refuses more than one space between the Authorization scheme and the token"),
     ("challenge-algs", "RS", "omits algs from WWW-Authenticate challenges"),
     ("challenge-error", "RS", 'adds error="invalid_token" to the no-credentials challenge'),
     ("rs-nonce-status", "RS", "answers the RS nonce challenge with 400 instead of 401"),

@@ -117,7 +117,8 @@ class ResourceServer:
         if not lines:
             return self._no_credentials()
         match = _CREDENTIALS.fullmatch(lines[0].strip())
-        if match is None:
+        if match is None or ("scheme-single-space" in self.ctx.defects and "  " in lines[0].strip()):
+            # (`scheme-single-space`: the split-on-one-space parser that refuses `DPoP  <token>`)
             return self._dpop_error("invalid_request", "Malformed Authorization header", 400)
         scheme, token = self._scheme(match.group(1)), match.group(2)
         if scheme is None or (proxied and scheme != "DPoP"):
