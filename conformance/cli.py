@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -57,6 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("rfc9449", "fapi2", "browser"),
         help="rfc9449 (always run); fapi2: also the FAPI 2.0 Security Profile's DPoP rules; browser: also CORS "
         "readiness for browser clients (repeatable)",
+    )
+    run.add_argument(
+        "--fuzz-profile",
+        choices=("quick", "ci", "thorough"),
+        default="quick",
+        help="examples per fuzz case: quick (40, default), ci (150), thorough (1000)",
+    )
+    run.add_argument("--fuzz-examples", type=int, metavar="N", help="examples per fuzz case (overrides the profile)")
+    run.add_argument("--fuzz-seed", type=int, metavar="N", help="replay the fuzz cases of an earlier run with its seed")
+    run.add_argument(
+        "--fuzz-rate",
+        type=float,
+        metavar="RPS",
+        help="at most this many fuzz requests per second (for staging servers)",
     )
     run.add_argument(
         "--reference-algs",
@@ -144,7 +159,15 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     from conformance.target import ConfigError, load_target
 
     target = None
-    pytest_args = [*(f"--dpop-profile={p}" for p in args.profile if p != "rfc9449"), *pytest_args]
+    seed = args.fuzz_seed if args.fuzz_seed is not None else secrets.randbelow(2**31)
+    pytest_args = [
+        *(f"--dpop-profile={p}" for p in args.profile if p != "rfc9449"),
+        f"--dpop-fuzz-profile={args.fuzz_profile}",
+        f"--hypothesis-seed={seed}",
+        *([f"--dpop-fuzz-examples={args.fuzz_examples}"] if args.fuzz_examples else []),
+        *([f"--dpop-fuzz-rate={args.fuzz_rate}"] if args.fuzz_rate else []),
+        *pytest_args,
+    ]
     if args.config:
         if args.reference_defect or args.reference_algs or args.reference_port:
             return _fail("the --reference-* options apply to the embedded reference server; drop them or --config")
@@ -193,6 +216,8 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
 
     report_dir = report_dir.resolve()
     results_path = report_dir / "results.json"
+    # failures the fuzzer found once are retried first next time
+    pytest_args = [f"--dpop-fuzz-db={report_dir / '.hypothesis'}", *pytest_args]
     results_path.unlink(missing_ok=True)
     cases = locate_cases()
     args = [
@@ -244,6 +269,9 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
     else:
         verdict = "some cases could not be judged (see the errors)"
     print(f"{PROG}: {name}: {counts} — {verdict}")
+    seed = results.get("fuzz", {}).get("seed")
+    if seed is not None:
+        print(f"{PROG}: fuzz seed {seed} (replay with --fuzz-seed {seed})")
     print(f"{PROG}: reports in {report_dir}/ (report.html, junit.xml, results.json)")
     return status
 

@@ -61,11 +61,50 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="switch a defect on in the embedded reference server (repeatable)",
     )
+    group.addoption(
+        "--dpop-fuzz-profile",
+        default="quick",
+        choices=tuple(FUZZ_PROFILES),
+        help="how hard the fuzz cases try: quick (default), ci, thorough",
+    )
+    group.addoption(
+        "--dpop-fuzz-examples", type=int, metavar="N", help="examples per fuzz case (overrides the profile)"
+    )
+    group.addoption(
+        "--dpop-fuzz-db", metavar="DIR", help="Hypothesis example database (failures found are retried first)"
+    )
+    group.addoption("--dpop-fuzz-rate", type=float, metavar="RPS", help="at most this many fuzz requests per second")
     parser.addini("dpop_config", "target file used when --dpop-config is not given")
+
+
+#: examples per fuzz case; each example is one request to the target
+FUZZ_PROFILES = {"quick": 40, "ci": 150, "thorough": 1000}
+
+
+def _configure_fuzzing(config: pytest.Config) -> None:
+    """Load the Hypothesis settings the fuzz cases run with (profile, examples, database)."""
+    from hypothesis import HealthCheck, settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    examples = config.getoption("dpop_fuzz_examples") or FUZZ_PROFILES[config.getoption("dpop_fuzz_profile")]
+    db = config.getoption("dpop_fuzz_db")
+    settings.register_profile(
+        "dpop-fuzz",
+        max_examples=examples,
+        deadline=None,  # every example is a round trip to a server: its time is not the suite's
+        database=DirectoryBasedExampleDatabase(db) if db else None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+        report_multiple_bugs=False,
+        print_blob=False,
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dpop_case(info): a DPoP conformance case (set by @conformance.catalog.case)")
+    config.addinivalue_line(
+        "markers", "fuzz: a Hypothesis fuzz case (select with -m fuzz, leave out with -m 'not fuzz')"
+    )
+    _configure_fuzzing(config)
     config.stash[REDACTOR_KEY] = Redactor()
     path = _config_path(config)
     if path:
@@ -77,6 +116,12 @@ def pytest_configure(config: pytest.Config) -> None:
     results = config.getoption("dpop_results")
     if results and not hasattr(config, "workerinput"):  # the xdist controller (or a plain run) writes it
         writer = ResultsWriter(_target_summary(config.stash.get(TARGET_KEY, None)))
+        profile = config.getoption("dpop_fuzz_profile")
+        writer.fuzz = {
+            "seed": config.getoption("hypothesis_seed", None),
+            "profile": profile,
+            "examples_per_case": config.getoption("dpop_fuzz_examples") or FUZZ_PROFILES[profile],
+        }
         config.pluginmanager.register(_ResultsCollector(config, writer, str(results)), "dpop-results")
 
 

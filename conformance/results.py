@@ -44,6 +44,7 @@ class ResultsWriter:
     """Collects case records during a run and writes results.json at the end."""
 
     target: dict[str, Any]
+    fuzz: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     records: dict[str, CaseRecord] = field(default_factory=dict)
 
@@ -65,6 +66,7 @@ class ResultsWriter:
             "started_at": datetime.fromtimestamp(self.started, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "duration_s": round(time.time() - self.started, 3),
             "summary": summary,
+            "fuzz": self.fuzz,
             "cases": cases,
         }
 

@@ -23,7 +23,7 @@ from conformance.jose import access_token_hash, b64url_decode, b64url_encode
 from conformance.keys import generate_key
 from conformance.proof import ProofDraft
 
-__all__ = ["PARTS", "Corruption", "corruptions"]
+__all__ = ["ATTACK_PACK", "PARTS", "Corruption", "corruptions"]
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def _structure() -> st.SearchStrategy[Corruption]:
 
     return st.one_of(
         st.sampled_from([0, 1, 2, 4, 5, 6]).map(segment_count),
-        st.builds(bad_char, st.integers(0, 2), st.integers(0, 400), st.sampled_from(list("+/=*~ %\t!"))),
+        st.builds(bad_char, st.integers(0, 2), st.integers(0, 400), st.sampled_from(list("+/=*~%!"))),
         st.builds(padding, st.integers(0, 1), st.sampled_from(["=", "=="])),
         st.builds(
             not_json,
@@ -434,3 +434,38 @@ def corruptions(part: str, *, with_token: bool) -> st.SearchStrategy[Corruption]
     if part == "signature":
         return _signature()
     raise ValueError(f"unknown part {part!r}; parts: {', '.join(PARTS)}")
+
+
+def _attack(part: str, requirement: str, description: str, apply: Callable[[ProofDraft], str]) -> Corruption:
+    return Corruption(part, requirement, description, apply)
+
+
+def _zero_signature(d: ProofDraft) -> str:
+    head, _, sig = d.sign().rpartition(".")
+    return f"{head}.{b64url_encode(bytes(len(b64url_decode(sig))))}"
+
+
+def _crit_with_garbage_signature(d: ProofDraft) -> str:
+    head = d.with_header(crit=["x-dpop-conformance"], **{"x-dpop-conformance": True}).signing_input()
+    return f"{head}.{b64url_encode(bytes(range(64)))}"
+
+
+#: Known attacks tried first by every fuzz case of their part (as explicit examples), before random ones.
+ATTACK_PACK: dict[str, list[Corruption]] = {
+    "structure": [],
+    "header": [
+        _attack("header", "R-4.3-5", "alg none, empty signature (CVE-2015-2951)", lambda d: d.sign_none()),
+        _attack("header", "R-4.3-2", "crit member and a signature that verifies nothing", _crit_with_garbage_signature),
+    ],
+    "claims": [
+        _attack(
+            "claims", "R-4.3-3", "iat as a string of digits", lambda d: d.with_claims(iat=str(d.claims["iat"])).sign()
+        ),
+    ],
+    "signature": [
+        _attack(
+            "signature", "R-4.3-6", "empty signature (CVE-2020-28042)", lambda d: f"{d.sign().rpartition('.')[0]}."
+        ),
+        _attack("signature", "R-4.3-6", "all-zero signature (psychic signature, CVE-2022-21449)", _zero_signature),
+    ],
+}
