@@ -52,6 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--strict", action="store_true", help="SHOULD violations (warnings) also make the exit status 1")
     run.add_argument(
+        "--fail-on",
+        choices=("must", "should"),
+        default="must",
+        help="what makes the exit status 1: a MUST failure (default), or a SHOULD one too (= --strict)",
+    )
+    run.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="an earlier results.json: only failures new against it make the exit status 1; every case "
+        "is marked new, fixed or still failing",
+    )
+    run.add_argument(
         "--profile",
         action="append",
         default=[],
@@ -159,6 +171,11 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     from conformance.target import ConfigError, load_target
 
     target = None
+    args.strict = args.strict or args.fail_on == "should"
+    if args.baseline:
+        if not Path(args.baseline).is_file():
+            return _fail(f"--baseline {args.baseline}: no such file (give the results.json of an earlier run)")
+        pytest_args = [f"--dpop-baseline={Path(args.baseline).resolve()}", *pytest_args]
     seed = args.fuzz_seed if args.fuzz_seed is not None else secrets.randbelow(2**31)
     pytest_args = [
         *(f"--dpop-profile={p}" for p in args.profile if p != "rfc9449"),
@@ -239,6 +256,7 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
         str(results_path),
         f"--html={report_dir / 'report.html'}",
         "--self-contained-html",
+        f"--css={Path(__file__).resolve().parent / 'report.css'}",
         f"--junitxml={report_dir / 'junit.xml'}",
         "-o",
         "junit_suite_name=dpop-conformance",
@@ -260,8 +278,12 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
     status = exit_status(results, strict=strict)
     summary = results["summary"]
     counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("passed", "failed", "warning", "info", "skipped", "error"))
-    if status == 0:
+    if status == 0 and results.get("baseline", {}).get("still_failing"):
+        verdict = f"no new MUST failure ({results['baseline']['still_failing']} known failure(s) still failing)"
+    elif status == 0:
         verdict = "conformant to every MUST"
+    elif status == 1 and "baseline" in results:
+        verdict = f"{results['baseline']['new']} MUST failure(s) new against the baseline"
     elif status == 1 and summary.get("failed"):
         verdict = f"{summary['failed']} MUST failure(s)"
     elif status == 1:
@@ -269,6 +291,12 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
     else:
         verdict = "some cases could not be judged (see the errors)"
     print(f"{PROG}: {name}: {counts} — {verdict}")
+    if "baseline" in results:
+        b = results["baseline"]
+        print(
+            f"{PROG}: against the baseline: {b['new']} new failure(s), {b['still_failing']} still failing, "
+            f"{b['fixed']} fixed"
+        )
     seed = results.get("fuzz", {}).get("seed")
     if seed is not None:
         print(f"{PROG}: fuzz seed {seed} (replay with --fuzz-seed {seed})")

@@ -19,7 +19,8 @@ import pytest
 from conformance.catalog import PROFILES, CaseInfo
 from conformance.evidence import Redactor, render_exchanges
 from conformance.flow import FlowError
-from conformance.results import CaseRecord, ResultsWriter
+from conformance.hints import hint_for
+from conformance.results import CaseRecord, ResultsWriter, load_results
 from conformance.session import DPoPSession
 from conformance.target import ConfigError, Target, load_target, parse_target
 from conformance.verdicts import CouldNotJudge, Observation, Outcome, Violation, outcome_for_level
@@ -74,6 +75,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dpop-fuzz-db", metavar="DIR", help="Hypothesis example database (failures found are retried first)"
     )
     group.addoption("--dpop-fuzz-rate", type=float, metavar="RPS", help="at most this many fuzz requests per second")
+    group.addoption(
+        "--dpop-baseline",
+        metavar="FILE",
+        help="an earlier results.json: mark each case new / fixed / still failing against it",
+    )
     parser.addini("dpop_config", "target file used when --dpop-config is not given")
 
 
@@ -105,6 +111,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "fuzz: a Hypothesis fuzz case (select with -m fuzz, leave out with -m 'not fuzz')"
     )
     _configure_fuzzing(config)
+    baseline = config.getoption("dpop_baseline")
+    if baseline:
+        try:
+            cases = load_results(baseline).get("cases", [])
+            config.stash[BASELINE_KEY] = {c["id"]: c["outcome"] for c in cases if "id" in c and "outcome" in c}
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise pytest.UsageError(f"--dpop-baseline {baseline}: not a readable results.json ({exc})") from None
     config.stash[REDACTOR_KEY] = Redactor()
     path = _config_path(config)
     if path:
@@ -116,6 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
     results = config.getoption("dpop_results")
     if results and not hasattr(config, "workerinput"):  # the xdist controller (or a plain run) writes it
         writer = ResultsWriter(_target_summary(config.stash.get(TARGET_KEY, None)))
+        writer.baseline_file = config.getoption("dpop_baseline")
         profile = config.getoption("dpop_fuzz_profile")
         writer.fuzz = {
             "seed": config.getoption("hypothesis_seed", None),
@@ -255,6 +269,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     redactor = item.config.stash[REDACTOR_KEY]
     outcome, message = _judge(report, call, info, item.stash.get(NOTE_KEY, []))
+    hint = hint_for(info.id) if outcome in (Outcome.FAILED, Outcome.WARNING) else None
+    if hint:
+        message = f"{message}\nLikely cause: {hint}"
     message = redactor.redact(message)
     strict = item.config.getoption("dpop_strict")
     if outcome in (Outcome.WARNING, Outcome.INFO) and not (strict and outcome is Outcome.WARNING):
@@ -263,6 +280,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif outcome in (Outcome.FAILED, Outcome.ERROR) or (strict and outcome is Outcome.WARNING):
         report.outcome = "failed"
         report.longrepr = message
+        if outcome is Outcome.ERROR and report.when == "call":
+            # junit.xml (and pytest's summary) count a failure outside the call phase as an error: that
+            # keeps their counts equal to results.json's (could-not-judge is not a conformance failure)
+            report.when = "setup"
     session = item.config.stash.get(SESSION_KEY, None)
     exchanges = list(session.client.log) if session else []
     exc = call.excinfo.value if call.excinfo else None
@@ -280,10 +301,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         (f"{_PROP}requirement", info.requirement),
         (f"{_PROP}outcome", outcome.value),
         (f"{_PROP}message", message),
+        (f"{_PROP}baseline", _baseline_mark(item.config, info.id, outcome)),
     ]
     report.user_properties = list(item.user_properties)
     _add_html_evidence(report, info, outcome, message, evidence)
     return report
+
+
+BASELINE_KEY = pytest.StashKey[dict[str, str]]()
+
+
+def _baseline_mark(config: pytest.Config, case_id: str, outcome: Outcome) -> str:
+    """new / still failing / fixed against the --dpop-baseline results, or "" without one."""
+    baseline = config.stash.get(BASELINE_KEY, None)
+    if baseline is None:
+        return ""
+    failed_before = baseline.get(case_id) == Outcome.FAILED.value
+    if outcome is Outcome.FAILED:
+        return "still failing" if failed_before else "new"
+    return "fixed" if failed_before else ""
 
 
 def _add_html_evidence(
@@ -358,6 +394,7 @@ class _ResultsCollector:
                 requirement=props["requirement"],
                 rfc_url=f"https://www.rfc-editor.org/rfc/rfc9449#section-{props['section']}",
                 nodeid=report.nodeid,
+                baseline=props.get("baseline", ""),
             )
         )
 
@@ -369,6 +406,77 @@ class _ResultsCollector:
             # endpoints found by discovery are only known once a case has asked for them
             self.writer.target.update({k: v for k, v in live.endpoint_summary().items() if v})
         self.writer.write(self.path)
+
+
+def pytest_html_report_title(report: Any) -> None:
+    report.title = "DPoP conformance (RFC 9449)"
+
+
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
+    """Summary first: target, suite version, date, counts per outcome, the verdict, the failures, a legend."""
+    collector = session.config.pluginmanager.get_plugin("dpop-results")
+    if not isinstance(collector, _ResultsCollector):
+        return
+    prefix.extend(summary_html(collector.writer.as_dict()))
+
+
+def summary_html(results: dict[str, Any]) -> list[str]:
+    """The report's summary block, from the results.json document."""
+    from conformance.results import exit_status
+    from conformance.verdicts import OUTCOME_MEANINGS
+
+    esc = html.escape
+    counts = results["summary"]
+    target = results["target"]
+    status = exit_status(results)
+    failed = [c for c in results["cases"] if c["outcome"] == "failed"]
+    if status == 0:
+        verdict, css = "Conformant to every MUST of RFC 9449 that was judged", "ok"
+    elif status == 1:
+        verdict, css = f"{len(failed)} MUST failure{'s' if len(failed) != 1 else ''}", "bad"
+    else:
+        verdict, css = f"{counts.get('error', 0)} case(s) could not be judged", "unjudged"
+    parts = [
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<div class="dpop-summary">',
+        f"<p><b>Target</b> {esc(str(target.get('name')))} — token endpoint {esc(str(target.get('token_endpoint')))}, "
+        f"resource {esc(str(target.get('resource_url')))}<br><b>Suite</b> dpop-conformance "
+        f"{esc(results['suite']['version'])} — started {esc(results['started_at'])}, {results['duration_s']} s"
+        + (f" — fuzz seed {esc(str(results['fuzz'].get('seed')))}" if results.get("fuzz", {}).get("seed") else "")
+        + "</p>",
+        f'<div class="dpop-verdict {css}">{esc(verdict)}</div>',
+        '<p class="dpop-counts">'
+        + "".join(f'<span class="dpop-outcome dpop-{o}">{counts.get(o, 0)} {o}</span>' for o in counts)
+        + "</p>",
+    ]
+    if "baseline" in results:
+        b = results["baseline"]
+        parts.append(
+            f"<p>Against the baseline {esc(b['file'])}: {b['new']} new failure(s), {b['still_failing']} "
+            f"still failing, {b['fixed']} fixed.</p>"
+        )
+    notable = [c for c in results["cases"] if c["outcome"] in ("failed", "error", "warning")]
+    if notable:
+        parts.append('<ol class="dpop-failures">')
+        for c in notable:
+            mark = f" ({esc(c['baseline'])})" if c.get("baseline") else ""
+            parts.append(
+                f'<li><span class="dpop-outcome dpop-{esc(c["outcome"])}">{esc(c["outcome"])}</span> '
+                f'<a href="{esc(c["rfc_url"])}">§{esc(c["section"])}</a> <b>{esc(c["id"])}</b>{mark}: '
+                f"{esc(c['title'])}<pre>{esc(c['message'])}</pre></li>"
+            )
+        parts.append("</ol>")
+    parts.append(
+        '<p class="dpop-legend">'
+        + "".join(
+            f'<span><span class="dpop-outcome dpop-{o.value}">{o.value}</span> {esc(meaning)}</span>'
+            for o, meaning in OUTCOME_MEANINGS.items()
+        )
+        + "</p></div>"
+    )
+    return parts
 
 
 def pytest_html_results_table_header(cells: list[str]) -> None:
@@ -387,7 +495,9 @@ def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -
     cells.insert(2, f"<td>{link}</td>")
     cells.insert(3, f"<td>{html.escape(props.get('level', ''))}</td>")
     cells.insert(4, f"<td>{html.escape(props.get('actor', ''))}</td>")
-    cells.insert(5, f"<td>{html.escape(props.get('outcome', ''))}</td>")
+    outcome = html.escape(props.get("outcome", ""))
+    mark = f" ({html.escape(props['baseline'])})" if props.get("baseline") else ""
+    cells.insert(5, f'<td><span class="dpop-outcome dpop-{outcome}">{outcome}</span>{mark}</td>')
 
 
 def locate_cases() -> Path:

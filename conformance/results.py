@@ -37,6 +37,7 @@ class CaseRecord:
     requirement: str = ""
     rfc_url: str = ""
     nodeid: str = ""
+    baseline: str = ""  # against --baseline: "new", "still failing", "fixed", or ""
 
 
 @dataclass
@@ -45,6 +46,7 @@ class ResultsWriter:
 
     target: dict[str, Any]
     fuzz: dict[str, Any] = field(default_factory=dict)
+    baseline_file: str | None = None
     started: float = field(default_factory=time.time)
     records: dict[str, CaseRecord] = field(default_factory=dict)
 
@@ -59,6 +61,15 @@ class ResultsWriter:
         for rec in self.records.values():
             summary[rec.outcome] = summary.get(rec.outcome, 0) + 1
         cases = [asdict(r) for r in self.records.values()]
+        baseline = None
+        if self.baseline_file:
+            marks = [r.baseline for r in self.records.values()]
+            baseline = {
+                "file": self.baseline_file,
+                "new": marks.count("new"),
+                "still_failing": marks.count("still failing"),
+                "fixed": marks.count("fixed"),
+            }
         return {
             "schema_version": SCHEMA_VERSION,
             "suite": {"name": "dpop-conformance", "version": __version__},
@@ -67,6 +78,7 @@ class ResultsWriter:
             "duration_s": round(time.time() - self.started, 3),
             "summary": summary,
             "fuzz": self.fuzz,
+            **({"baseline": baseline} if baseline else {}),
             "cases": cases,
         }
 
@@ -87,11 +99,15 @@ def load_results(path: str | Path) -> dict[str, Any]:
 def exit_status(results: dict[str, Any], *, strict: bool = False) -> int:
     """0 all judged and no MUST failed; 1 a MUST failed (or a SHOULD, with strict); 3 nothing or not all judged.
 
-    Status 2 (usage or configuration error) is decided before a run starts, by the CLI.
+    With a baseline (results["baseline"]), only failures that are new against it count. Status 2 (usage
+    or configuration error) is decided before a run starts, by the CLI.
     """
     summary = results.get("summary", {})
     judged = sum(summary.get(o, 0) for o in ("passed", "failed", "warning", "info"))
-    if summary.get("failed", 0):
+    failed = summary.get("failed", 0)
+    if "baseline" in results:
+        failed = sum(1 for c in results.get("cases", []) if c.get("outcome") == "failed" and c.get("baseline") == "new")
+    if failed:
         return 1
     if summary.get("error", 0) or judged == 0:
         return 3
