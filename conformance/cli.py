@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog=PROG, description="Conformance test suite for OAuth 2.0 DPoP (RFC 9449).")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,serve,list}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,compare,list,serve}")
 
     run = sub.add_parser(
         "run",
@@ -109,6 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
         "`dpop-conformance serve --list-defects`)",
     )
 
+    compare = sub.add_parser(
+        "compare",
+        help="compare several targets' results side by side",
+        description="One page with a column per target and a row per case, grouped by RFC section.",
+    )
+    compare.add_argument("results", nargs="+", metavar="RESULTS", help="results.json files (or their report folders)")
+    compare.add_argument("--output", metavar="FILE", help="write here (default: standard output)")
+    compare.add_argument("--format", choices=("html", "markdown"), default="html", help="output format")
+    compare.add_argument(
+        "--only-differences",
+        action="store_true",
+        help="Markdown: only the cases where the targets differ (the HTML page has a filter)",
+    )
+
     listing = sub.add_parser(
         "list",
         help="list the conformance cases",
@@ -153,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, pytest_args)
         if args.command == "list":
             return _list(args.format)
+        if args.command == "compare":
+            return _compare(args)
         if pytest_args:
             return _fail("arguments after -- are only for `run`")
         return _serve(args)
@@ -302,6 +318,33 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
         print(f"{PROG}: fuzz seed {seed} (replay with --fuzz-seed {seed})")
     print(f"{PROG}: reports in {report_dir}/ (report.html, junit.xml, results.json)")
     return status
+
+
+# --- compare ------------------------------------------------------------------------------------
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from conformance.compare import CompareError, load_runs, render_html, render_markdown
+
+    try:
+        runs = load_runs(args.results)
+    except CompareError as exc:
+        return _fail(str(exc))
+    output = Path(args.output) if args.output else None
+    if args.format == "markdown":
+        text = render_markdown(runs, only_differences=args.only_differences)
+    else:
+        text = render_html(runs, (output or Path("compare.html")).resolve())
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return _fail(f"cannot write {output}: {exc.strerror or exc}")
+    print(f"{PROG}: wrote {output} ({len(runs)} targets)")
+    return 0
 
 
 # --- list ---------------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def test_no_secret_in_any_file_or_output_of_a_run(served: Path, tmp_path: Path) 
     done = cli("run", "--config", str(served), "--report-dir", str(tmp_path / "out"))
     basic = base64.b64encode(f"{target.client.id}:{secret}".encode()).decode()
     outputs = {"stdout": done.stdout, "stderr": done.stderr}
-    outputs |= {p.name: p.read_text(errors="replace") for p in (tmp_path / "out").iterdir()}
+    outputs |= {str(p): p.read_text(errors="replace") for p in (tmp_path / "out").rglob("*") if p.is_file()}
     assert len(outputs) >= 5
     for name, text in outputs.items():
         assert secret not in text, f"the client secret appears in {name}"
@@ -244,7 +244,11 @@ def test_rs_only_target_with_a_pre_issued_token(tmp_path: Path) -> None:
     assert "passed" in by_actor["RS"] and by_actor["RS"] <= {"passed", "skipped"}
     as_skip = next(c["message"] for c in results["cases"] if c["actor"] == "AS")
     assert "no [authorization_server]" in as_skip
-    outputs = [done.stdout, done.stderr, *(p.read_text(errors="replace") for p in (tmp_path / "out").iterdir())]
+    outputs = [
+        done.stdout,
+        done.stderr,
+        *(p.read_text(errors="replace") for p in (tmp_path / "out").rglob("*") if p.is_file()),
+    ]
     assert not any(token in text for text in outputs), "the pre-issued access token leaked into an output"
 
 
