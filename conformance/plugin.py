@@ -8,6 +8,7 @@ embedded reference server for the session and runs against it.
 from __future__ import annotations
 
 import html
+import json
 import os
 import tomllib
 from collections.abc import Generator, Iterator
@@ -214,6 +215,16 @@ def _dpop_case_log(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
 
 
+MEASURE_KEY = pytest.StashKey[dict[str, Any]]()
+
+
+@pytest.fixture
+def measure(request: pytest.FixtureRequest) -> Any:
+    """`measure(name, value)` records a value the RFC leaves open (shown in results.json and compare)."""
+    values = request.node.stash.setdefault(MEASURE_KEY, {})
+    return values.__setitem__
+
+
 @pytest.fixture
 def note(request: pytest.FixtureRequest) -> Any:
     """`note("...")` records what a passing case observed; it becomes the case's message."""
@@ -302,6 +313,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         (f"{_PROP}outcome", outcome.value),
         (f"{_PROP}message", message),
         (f"{_PROP}baseline", _baseline_mark(item.config, info.id, outcome)),
+        (f"{_PROP}measurements", json.dumps(item.stash.get(MEASURE_KEY, {}))),
     ]
     report.user_properties = list(item.user_properties)
     _add_html_evidence(report, info, outcome, message, evidence)
@@ -395,6 +407,7 @@ class _ResultsCollector:
                 rfc_url=f"https://www.rfc-editor.org/rfc/rfc9449#section-{props['section']}",
                 nodeid=report.nodeid,
                 baseline=props.get("baseline", ""),
+                measurements=json.loads(props.get("measurements") or "{}"),
             )
         )
 

@@ -38,6 +38,7 @@ class CaseRecord:
     rfc_url: str = ""
     nodeid: str = ""
     baseline: str = ""  # against --baseline: "new", "still failing", "fixed", or ""
+    measurements: dict[str, Any] = field(default_factory=dict)  # values the RFC leaves open, as measured
 
 
 @dataclass

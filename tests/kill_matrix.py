@@ -158,12 +158,12 @@ KILLS: list[Kill] = [
     Kill("proxy-authorization", failed="rs-proxy-authorization-refused"),
     Kill(
         "iat",
-        failed="as-proof-iat-hour-past as-proof-iat-hour-future par-proof-iat-hour-past par-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future",
+        failed="as-proof-iat-hour-past as-proof-iat-hour-future par-proof-iat-hour-past par-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future as-iat-window rs-iat-window",
         nonce="none",
     ),
     Kill(
         "iat",
-        failed="fapi2-as-iat-61s-future-refused as-proof-iat-hour-past as-proof-iat-hour-future par-proof-iat-hour-past par-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future",
+        failed="fapi2-as-iat-61s-future-refused as-proof-iat-hour-past as-proof-iat-hour-future par-proof-iat-hour-past par-proof-iat-hour-future rs-proof-iat-hour-past rs-proof-iat-hour-future as-iat-window rs-iat-window",
         nonce="none",
         args=FAPI2,
     ),
