@@ -279,7 +279,7 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
         "-o",
         "junit_family=xunit1",
         "-o",
-        "render_collapsed=all",
+        "render_collapsed=passed,skipped",  # failures and errors open, with their evidence
         *pytest_args,
     ]
     # The suite runs in its own process: the embedded reference server keeps this one (and its own

@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -477,7 +478,8 @@ def summary_html(results: dict[str, Any]) -> list[str]:
             mark = f" ({esc(c['baseline'])})" if c.get("baseline") else ""
             parts.append(
                 f'<li><span class="dpop-outcome dpop-{esc(c["outcome"])}">{esc(c["outcome"])}</span> '
-                f'<a href="{esc(c["rfc_url"])}">§{esc(c["section"])}</a> <b>{esc(c["id"])}</b>{mark}: '
+                f'<a href="{esc(c["rfc_url"])}">§{esc(c["section"])}</a> '
+                f'<a href="#{esc(quote(c.get("nodeid", ""), safe=":/[]-_."))}"><b>{esc(c["id"])}</b></a>{mark}: '
                 f"{esc(c['title'])}<pre>{esc(c['message'])}</pre></li>"
             )
         parts.append("</ol>")
