@@ -81,7 +81,7 @@ def test_preflight_allows_the_dpop_header(dpop: DPoPSession, note: Any, actor: s
         [("Origin", ORIGIN), ("Access-Control-Request-Method", method), ("Access-Control-Request-Headers", asked)],
     )
     if ex.error:
-        raise CouldNotJudge(f"the preflight got no answer ({ex.error})", exchanges=[ex])
+        raise CouldNotJudge(f"the target did not answer the preflight ({ex.error})", exchanges=[ex])
     allowed = _listed(ex, "Access-Control-Allow-Headers")
     if not ex.ok or not ({"dpop", "*"} & allowed):
         raise violation(
@@ -113,7 +113,7 @@ def test_dpop_response_headers_are_exposed(dpop: DPoPSession, note: Any, actor: 
         responses = [*challenge.exchanges, *sent.exchanges]
     for ex in responses:
         if ex.error:
-            raise CouldNotJudge(f"no answer ({ex.error})", exchanges=responses)
+            raise CouldNotJudge(f"the target did not answer ({ex.error})", exchanges=responses)
     wanted = []  # (response, header) pairs that a browser must be able to read
     for ex in responses:
         if ex.header("DPoP-Nonce"):

@@ -60,7 +60,8 @@ def test_iat_window_is_bounded(dpop: DPoPSession, note: Any, measure: Any, actor
             )
         if sent.final.error:
             raise CouldNotJudge(
-                f"no answer to a request with iat {offset:+d} s ({sent.final.error})", exchanges=sent.exchanges
+                f"the target did not answer a request with iat {offset:+d} s ({sent.final.error})",
+                exchanges=sent.exchanges,
             )
         return sent.final.ok, sent
 

@@ -65,7 +65,7 @@ def _judge(first: Sent, replay: Sent, control: Sent, what: str, note: Any) -> No
         raise prerequisite_failed("the control request after the replay", control)
     final = replay.final
     if final.error:
-        raise CouldNotJudge(f"the replay got no answer ({final.error})", exchanges=replay.exchanges)
+        raise CouldNotJudge(f"the target did not answer the replay ({final.error})", exchanges=replay.exchanges)
     if final.ok:
         raise violation(
             what, "a refusal: the jti was seen before (§11.1)", final, exchanges=[*first.exchanges, *replay.exchanges]
