@@ -284,7 +284,9 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
     ]
     # The suite runs in its own process: the embedded reference server keeps this one (and its own
     # interpreter lock), and the cases import nothing that this process has already loaded.
-    code = subprocess.run(args, cwd=cases, check=False).returncode
+    # Hypothesis keeps its own files (and the example database) in the report folder, not among the cases
+    env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(report_dir / ".hypothesis")}
+    code = subprocess.run(args, cwd=cases, env=env, check=False).returncode
     if not results_path.exists():
         if code == 4:  # pytest's usage error
             return 2
