@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conformance.catalog import case
-from conformance.checks import expect_refused_at_as, prerequisite_failed, violation
+from conformance.checks import describe, expect_refused_at_as, prerequisite_failed, token_issued, violation
 from conformance.jose import peek_claims
 from conformance.keys import SUPPORTED_ALGS, DPoPKey, generate_key
 from conformance.session import CONFIGURATION_ERRORS, DPoPSession
@@ -36,6 +36,18 @@ def test_token_endpoint_accepts_valid_proof(dpop: DPoPSession, note: Any) -> Non
         raise CouldNotJudge(
             f"the token request was refused with error={error}: check the [client] section of the "
             "target file (id, secret, auth_method, grant_type, scope)",
+            exchanges=sent.exchanges,
+        )
+    if final.status is not None and 300 <= final.status < 400:
+        raise CouldNotJudge(
+            f"the token endpoint redirected a valid request ({describe(final)[:200]}); the suite follows no redirects "
+            "on API calls: put the final URL in the target file",
+            exchanges=sent.exchanges,
+        )
+    if (final.status or 0) >= 500 or (final.status == 200 and not token_issued(final)):
+        # a server error, or a 200 that is not a token response, is a broken target, not a DPoP verdict
+        raise CouldNotJudge(
+            f"the token endpoint answered a valid request with {describe(final)[:200]}: its happy path is broken",
             exchanges=sent.exchanges,
         )
     if final.status != 200 or not isinstance(final.json_object().get("access_token"), str):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conformance.catalog import case_param
-from conformance.checks import violation
+from conformance.checks import token_issued, violation
 from conformance.flow import Sent
 from conformance.proof import ProofDraft
 from conformance.session import DPoPSession
@@ -63,7 +63,7 @@ def test_iat_window_is_bounded(dpop: DPoPSession, note: Any, measure: Any, actor
                 f"the target did not answer a request with iat {offset:+d} s ({sent.final.error})",
                 exchanges=sent.exchanges,
             )
-        return sent.final.ok, sent
+        return (token_issued(sent.final) if actor == "AS" else sent.final.ok), sent
 
     if actor == "AS":
         dpop.require_authorization_server()

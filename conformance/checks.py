@@ -22,6 +22,7 @@ __all__ = [
     "expect_refused_at_rs",
     "expect_resource_accepts",
     "prerequisite_failed",
+    "token_issued",
     "violation",
 ]
 
@@ -34,6 +35,8 @@ def describe(ex: Exchange) -> str:
     if ex.error:
         return f"no response ({ex.error})"
     parts = [f"HTTP {ex.status}"]
+    if ex.header("Location"):
+        parts.append(f"Location: {ex.header('Location')}")
     for value in ex.headers("WWW-Authenticate"):
         parts.append(f"WWW-Authenticate: {value}")
     body = mask_secret_members(ex.response_body).strip().replace("\n", " ")
@@ -48,6 +51,11 @@ def violation(
     """A Violation whose message reads Sent / Expected / Got / Reproduce."""
     message = f"Sent: {sent}\nExpected: {expected}\nGot: {describe(exchange)}\nReproduce: {exchange.curl()}"
     return Violation(message, level=level, exchanges=list(exchanges) or [exchange])
+
+
+def token_issued(ex: Exchange) -> bool:
+    """True when a token endpoint answered 200 with an access_token (what "accepted" means there)."""
+    return ex.status == 200 and isinstance(ex.json_object().get("access_token"), str)
 
 
 def prerequisite_failed(what: str, sent: Sent, *, consequence: str = "") -> CouldNotJudge:

@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most this many fuzz requests per second (for staging servers)",
     )
     run.add_argument(
+        "--deadline",
+        type=float,
+        metavar="SECONDS",
+        help="an overall time limit: after it nothing more is sent and the remaining cases end in error",
+    )
+    run.add_argument("--max-requests", type=int, metavar="N", help="send at most N requests (for staging servers)")
+    run.add_argument("--max-rps", type=float, metavar="RPS", help="send at most this many requests per second")
+    run.add_argument(
         "--reference-algs",
         metavar="ALG,...",
         help="without --config: the proof algorithms the reference server accepts and advertises "
@@ -199,6 +207,9 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         f"--hypothesis-seed={seed}",
         *([f"--dpop-fuzz-examples={args.fuzz_examples}"] if args.fuzz_examples else []),
         *([f"--dpop-fuzz-rate={args.fuzz_rate}"] if args.fuzz_rate else []),
+        *([f"--dpop-deadline={args.deadline}"] if args.deadline else []),
+        *([f"--dpop-max-requests={args.max_requests}"] if args.max_requests else []),
+        *([f"--dpop-max-rps={args.max_rps}"] if args.max_rps else []),
         *pytest_args,
     ]
     if args.config:
@@ -315,6 +326,9 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
             f"{PROG}: against the baseline: {b['new']} new failure(s), {b['still_failing']} still failing, "
             f"{b['fixed']} fixed"
         )
+    requests = results.get("requests", {})
+    if requests:
+        print(f"{PROG}: requests sent: " + ", ".join(f"{n} to {host}" for host, n in requests.items()))
     seed = results.get("fuzz", {}).get("seed")
     if seed is not None:
         print(f"{PROG}: fuzz seed {seed} (replay with --fuzz-seed {seed})")

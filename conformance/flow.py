@@ -198,6 +198,13 @@ class DPoPClient:
         self.http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self.nonces: dict[str, str] = {}
         self.log: list[Exchange] = []
+        # staying calm with half-broken or shared targets
+        self.deadline: float | None = None  # time.monotonic() after which nothing more is sent
+        self.max_requests: int | None = None
+        self.max_rps: float | None = None
+        self.requests_sent: dict[str, int] = {}  # per origin
+        self._silent: dict[str, int] = {}  # consecutive requests per origin that got no answer
+        self._last_sent = 0.0
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -234,6 +241,13 @@ class DPoPClient:
         request = http.build_request(method, url, headers=list(headers), content=body)
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         ex = Exchange(label, method, url, raw_headers, body or "")
+        refusal = self._refuse_to_send(url)
+        if refusal:
+            ex.error = refusal
+            self.log.append(ex)
+            return ex
+        origin = _origin(url)
+        self.requests_sent[origin] = self.requests_sent.get(origin, 0) + 1
         start = time.perf_counter()
         try:
             response = http.send(request, stream=True)
@@ -256,9 +270,28 @@ class DPoPClient:
         except httpx.HTTPError as exc:
             ex.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         ex.duration_s = time.perf_counter() - start
+        self._silent[origin] = self._silent.get(origin, 0) + 1 if ex.status is None else 0
         self._register_secrets(ex)
         self.log.append(ex)
         return ex
+
+    SILENT_LIMIT = 3  # after this many unanswered requests in a row, a server is given up on
+
+    def _refuse_to_send(self, url: str) -> str | None:
+        """Why this request must not be sent (deadline, request budget, a server that stopped answering)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return "not sent: the run's deadline (--deadline) has passed"
+        if self.max_requests is not None and sum(self.requests_sent.values()) >= self.max_requests:
+            return f"not sent: the request budget (--max-requests {self.max_requests}) is spent"
+        silent = self._silent.get(_origin(url), 0)
+        if silent >= self.SILENT_LIMIT:
+            return f"not sent: {_origin(url)} did not answer the last {silent} requests, so the suite gave up on it"
+        if self.max_rps:
+            wait = self._last_sent + 1.0 / self.max_rps - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_sent = time.monotonic()
+        return None
 
     def _register_secrets(self, ex: Exchange) -> None:
         """Register every credential the exchange carries, whichever code path sent it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import time
 import tomllib
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ SESSION_KEY = pytest.StashKey[DPoPSession]()
 REDACTOR_KEY = pytest.StashKey[Redactor]()
 TARGET_KEY = pytest.StashKey[Target]()
 NOTE_KEY = pytest.StashKey[list[str]]()
+SENT_KEY = pytest.StashKey[dict[str, int]]()
 
 _PROP = "dpop_"  # prefix of the user_properties this plugin adds (they reach junit.xml too)
 
@@ -77,6 +79,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dpop-fuzz-db", metavar="DIR", help="Hypothesis example database (failures found are retried first)"
     )
     group.addoption("--dpop-fuzz-rate", type=float, metavar="RPS", help="at most this many fuzz requests per second")
+    group.addoption(
+        "--dpop-deadline",
+        type=float,
+        metavar="SECONDS",
+        help="stop sending requests this long after the run started (the rest end in error)",
+    )
+    group.addoption("--dpop-max-requests", type=int, metavar="N", help="send at most N requests in the run")
+    group.addoption("--dpop-max-rps", type=float, metavar="RPS", help="send at most this many requests per second")
     group.addoption(
         "--dpop-baseline",
         metavar="FILE",
@@ -197,6 +207,10 @@ def dpop(request: pytest.FixtureRequest) -> Iterator[DPoPSession]:
         server = RunningServer(settings).start()
         target = parse_target(tomllib.loads(server.target_toml()), source="embedded reference server")
     session = DPoPSession(target, redactor=config.stash[REDACTOR_KEY])
+    deadline = config.getoption("dpop_deadline")
+    session.client.deadline = time.monotonic() + deadline if deadline else None
+    session.client.max_requests = config.getoption("dpop_max_requests")
+    session.client.max_rps = config.getoption("dpop_max_rps")
     config.stash[SESSION_KEY] = session
     try:
         yield session
@@ -212,6 +226,7 @@ def _dpop_case_log(request: pytest.FixtureRequest) -> Iterator[None]:
     session = request.config.stash.get(SESSION_KEY, None)
     if session is not None:
         session.client.log = []
+        request.node.stash[SENT_KEY] = dict(session.client.requests_sent)
     request.node.stash[NOTE_KEY] = []
     yield
 
@@ -298,6 +313,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.when = "setup"
     session = item.config.stash.get(SESSION_KEY, None)
     exchanges = list(session.client.log) if session else []
+    # requests that really went out during this case, per origin (the log keeps only a fuzz case's last example)
+    before = item.stash.get(SENT_KEY, {})
+    now = session.client.requests_sent if session else {}
+    sent_by_case = {origin: n - before.get(origin, 0) for origin, n in now.items() if n > before.get(origin, 0)}
     exc = call.excinfo.value if call.excinfo else None
     for extra in getattr(exc, "exchanges", []) or []:
         if extra not in exchanges:
@@ -315,6 +334,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         (f"{_PROP}message", message),
         (f"{_PROP}baseline", _baseline_mark(item.config, info.id, outcome)),
         (f"{_PROP}measurements", json.dumps(item.stash.get(MEASURE_KEY, {}))),
+        (f"{_PROP}requests", json.dumps(sent_by_case)),
     ]
     report.user_properties = list(item.user_properties)
     _add_html_evidence(report, info, outcome, message, evidence)
@@ -392,6 +412,8 @@ class _ResultsCollector:
         props = _props(report)
         if "case" not in props or (report.when == "teardown" and report.passed):
             return
+        for host, count in json.loads(props.get("requests") or "{}").items():
+            self.writer.requests[host] = self.writer.requests.get(host, 0) + count
         previous = self.writer.records.get(report.nodeid)
         duration = report.duration + (previous.duration_s if previous else 0.0)
         self.writer.record(

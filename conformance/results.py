@@ -48,6 +48,7 @@ class ResultsWriter:
     target: dict[str, Any]
     fuzz: dict[str, Any] = field(default_factory=dict)
     baseline_file: str | None = None
+    requests: dict[str, int] = field(default_factory=dict)  # requests sent per host (host:port)
     started: float = field(default_factory=time.time)
     records: dict[str, CaseRecord] = field(default_factory=dict)
 
@@ -80,6 +81,7 @@ class ResultsWriter:
             "summary": summary,
             "fuzz": self.fuzz,
             **({"baseline": baseline} if baseline else {}),
+            "requests": dict(sorted(self.requests.items())),
             "cases": cases,
         }
 

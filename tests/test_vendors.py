@@ -1,0 +1,218 @@
+"""The suite against a stack nobody on the team wrote: panva/oidc-provider (AS) and Auth0's
+express-oauth2-jwt-bearer (RS), from targets/oidc-provider/.
+
+For each nonce mode (off, on), `start.sh` starts the stack on free loopback ports, the suite runs against it
+without the fuzz cases (so the run is deterministic), `stop.sh` stops it (always), and the outcomes must equal
+targets/oidc-provider/expectations.toml exactly: a case that starts passing is as much news as one that stops.
+
+Needs Node.js and npm (`start.sh` runs `npm ci` on first use); skipped without them or with DPOP_SKIP_VENDORS=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.results import exit_status
+
+VENDOR = Path(__file__).resolve().parent.parent / "targets" / "oidc-provider"
+EXPECTATIONS = VENDOR / "expectations.toml"
+MODES = ("off", "on")
+NOT_PASSED = {"failed", "warning", "info", "skipped", "error"}
+START_TIMEOUT_S = 600  # start.sh: npm ci on first use (network), then 30 s for the servers to answer
+RUN_TIMEOUT_S = 300  # the suite takes a few seconds against this stack
+STOP_TIMEOUT_S = 30  # stop.sh gives each server 5 s after TERM, then KILLs it
+
+needs_node = pytest.mark.skipif(
+    os.environ.get("DPOP_SKIP_VENDORS") == "1" or not (shutil.which("node") and shutil.which("npm")),
+    reason="the vendor stack needs node and npm on PATH (and DPOP_SKIP_VENDORS unset)"
+    if os.environ.get("DPOP_SKIP_VENDORS") != "1"
+    else "DPOP_SKIP_VENDORS=1",
+)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A case's expected outcome in one nonce mode, and why."""
+
+    outcome: str
+    reason: str
+    table: str  # where it is written: "both", "off" or "on"
+
+
+def load_expectations() -> dict[str, dict[str, Expected]]:
+    """Per mode, the cases that do not pass: [both] merged with the mode's own table."""
+    data = tomllib.loads(EXPECTATIONS.read_text(encoding="utf-8"))
+    unknown = set(data) - {"both", *MODES}
+    assert not unknown, f"{EXPECTATIONS.name}: unknown tables {sorted(unknown)} (only both, off, on)"
+    expectations: dict[str, dict[str, Expected]] = {}
+    for mode in MODES:
+        merged: dict[str, Expected] = {}
+        for table in ("both", mode):
+            for case_id, entry in data.get(table, {}).items():
+                assert case_id not in merged, f"{EXPECTATIONS.name}: {case_id} is in [both] and [{mode}]"
+                assert set(entry) == {"outcome", "reason"}, f"{EXPECTATIONS.name}: [{table}.{case_id}] needs exactly outcome and reason"
+                assert entry["outcome"] in NOT_PASSED, f"{EXPECTATIONS.name}: [{table}.{case_id}] outcome {entry['outcome']!r} (cases not listed pass)"
+                assert str(entry["reason"]).strip(), f"{EXPECTATIONS.name}: [{table}.{case_id}] has no reason"
+                merged[case_id] = Expected(entry["outcome"], entry["reason"], table)
+        expectations[mode] = merged
+    return expectations
+
+
+def test_expectations_name_existing_cases_with_a_reason() -> None:
+    """Runs without Node too: every listed case exists in the catalog and is not a fuzz case (never run here)."""
+    listed = subprocess.run(
+        [sys.executable, "-m", "conformance", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    catalog = {c["id"] for c in json.loads(listed.stdout)}
+    for mode, expected in load_expectations().items():
+        unknown = sorted(case_id for case_id in expected if case_id not in catalog)
+        assert not unknown, f"{EXPECTATIONS.name} ({mode}) lists cases the suite does not have: {unknown}"
+        fuzz = sorted(case_id for case_id in expected if "-fuzz-" in case_id)
+        assert not fuzz, f"{EXPECTATIONS.name} ({mode}) lists fuzz cases, which this run leaves out: {fuzz}"
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS picks it, so parallel workers do not collide)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def pids_alive(pids: list[int]) -> list[int]:
+    """The pids that still name a process."""
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        alive.append(pid)
+    return alive
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A running vendor stack: its target file and the environment the suite needs (the client secret)."""
+
+    target: Path
+    env: dict[str, str]
+
+
+@contextmanager
+def vendor_stack(mode: str, run_dir: Path) -> Iterator[Stack]:
+    """start.sh MODE on free ports into run_dir; stop.sh afterwards, whatever happened; no server outlives it."""
+    env = {
+        **os.environ,
+        "DPOP_CLIENT_SECRET": secrets.token_urlsafe(24),
+        "DPOP_RUN_DIR": str(run_dir),
+        "WATCH_PID": str(os.getpid()),  # the servers exit on their own should this process die
+    }
+    pid_file = run_dir / "servers.pid"
+    pids: list[int] = []
+    try:
+        for attempt in range(3):  # a free port can be taken between the probe and the server's listen
+            env |= {"AS_PORT": str(free_port()), "RS_PORT": str(free_port())}
+            started = subprocess.run(
+                [str(VENDOR / "start.sh"), mode],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=START_TIMEOUT_S,
+            )
+            if pid_file.exists():
+                pids = [int(line) for line in pid_file.read_text().split()]
+            if started.returncode == 0:
+                break
+            if "EADDRINUSE" not in started.stderr or attempt == 2:
+                pytest.fail(f"start.sh {mode} failed (status {started.returncode}):\n{started.stdout}\n{started.stderr}")
+        yield Stack(run_dir / "target.toml", env)
+    finally:
+        subprocess.run(
+            [str(VENDOR / "stop.sh")], env=env, capture_output=True, text=True, timeout=STOP_TIMEOUT_S, check=False
+        )
+        deadline = time.monotonic() + 10
+        while pids_alive(pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = pids_alive(pids)
+        for pid in left:  # stop.sh did not manage: never leave a server behind
+            os.kill(pid, 9)
+        assert not left, f"stop.sh left servers running (pids {left}); they were killed"
+
+
+def run_suite(stack: Stack, report_dir: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """The suite against the stack, fuzz cases left out, with a fixed seed; its exit and results.json."""
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "conformance", "run"),
+            *("--config", str(stack.target), "--report-dir", str(report_dir), "--fuzz-seed", "1"),
+            *("--", "-m", "not fuzz"),
+        ],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    results_file = report_dir / "results.json"
+    assert results_file.exists(), f"no results.json (status {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr}"
+    results: dict[str, Any] = json.loads(results_file.read_text(encoding="utf-8"))
+    return done, results
+
+
+def differences(mode: str, expected: dict[str, Expected], cases: list[dict[str, Any]]) -> list[str]:
+    """One line per case whose outcome is not the expected one (unlisted cases are expected to pass)."""
+    got = {c["id"]: c for c in cases}
+    lines = []
+    for case_id in sorted(set(got) | set(expected)):
+        want = expected[case_id].outcome if case_id in expected else "passed"
+        case = got.get(case_id)
+        outcome = case["outcome"] if case else "not run"
+        if outcome == want:
+            continue
+        message = (case or {}).get("message", "").strip().splitlines()
+        if case_id in expected:
+            because = f" [{expected[case_id].table}] says: {expected[case_id].reason}"
+        else:
+            because = " (not listed, so expected to pass)"
+        lines.append(f"  {case_id}: expected {want}, got {outcome}{because}")
+        if message:
+            lines.append(f"      the suite said: {message[0][:300]}")
+    return lines
+
+
+@needs_node
+@pytest.mark.parametrize("mode", MODES)
+def test_vendor_outcomes_equal_the_expectations(mode: str, tmp_path: Path) -> None:
+    """Starts the stack in the nonce mode, runs the suite without fuzz cases, and compares case by case."""
+    expected = load_expectations()[mode]
+    with vendor_stack(mode, tmp_path / "run") as stack:
+        done, results = run_suite(stack, tmp_path / "report")
+    cases = results["cases"]
+    assert len(cases) > 100, f"only {len(cases)} cases ran:\n{done.stdout[-3000:]}\n{done.stderr}"
+    diff = differences(mode, expected, cases)
+    assert not diff, (
+        f"nonce mode {mode}: outcomes differ from {EXPECTATIONS.relative_to(VENDOR.parent.parent)} "
+        f"(report: {tmp_path / 'report' / 'report.html'}):\n" + "\n".join(diff)
+    )
+    assert done.returncode == exit_status(results), done.stdout[-3000:] + done.stderr
