@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -37,12 +38,18 @@ START_TIMEOUT_S = 600  # start.sh: npm ci on first use (network), then 30 s for 
 RUN_TIMEOUT_S = 300  # the suite takes a few seconds against this stack
 STOP_TIMEOUT_S = 30  # stop.sh gives each server 5 s after TERM, then KILLs it
 
-needs_node = pytest.mark.skipif(
-    os.environ.get("DPOP_SKIP_VENDORS") == "1" or not (shutil.which("node") and shutil.which("npm")),
-    reason="the vendor stack needs node and npm on PATH (and DPOP_SKIP_VENDORS unset)"
-    if os.environ.get("DPOP_SKIP_VENDORS") != "1"
-    else "DPOP_SKIP_VENDORS=1",
-)
+
+def why_not_runnable() -> str | None:
+    """Why the vendor stack cannot run here, or None."""
+    if os.environ.get("DPOP_SKIP_VENDORS") == "1":
+        return "DPOP_SKIP_VENDORS=1 is set"
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        return f"the vendor stack needs Node.js: {' and '.join(missing)} not found on PATH"
+    return None
+
+
+needs_node = pytest.mark.skipif(why_not_runnable() is not None, reason=why_not_runnable() or "")
 
 
 @dataclass(frozen=True)
@@ -65,9 +72,10 @@ def load_expectations() -> dict[str, dict[str, Expected]]:
         for table in ("both", mode):
             for case_id, entry in data.get(table, {}).items():
                 assert case_id not in merged, f"{EXPECTATIONS.name}: {case_id} is in [both] and [{mode}]"
-                assert set(entry) == {"outcome", "reason"}, f"{EXPECTATIONS.name}: [{table}.{case_id}] needs exactly outcome and reason"
-                assert entry["outcome"] in NOT_PASSED, f"{EXPECTATIONS.name}: [{table}.{case_id}] outcome {entry['outcome']!r} (cases not listed pass)"
-                assert str(entry["reason"]).strip(), f"{EXPECTATIONS.name}: [{table}.{case_id}] has no reason"
+                where = f"{EXPECTATIONS.name}: [{table}.{case_id}]"
+                assert set(entry) == {"outcome", "reason"}, f"{where} needs exactly outcome and reason"
+                assert entry["outcome"] in NOT_PASSED, f"{where}: outcome {entry['outcome']!r} (unlisted cases pass)"
+                assert str(entry["reason"]).strip(), f"{where} has no reason"
                 merged[case_id] = Expected(entry["outcome"], entry["reason"], table)
         expectations[mode] = merged
     return expectations
@@ -99,16 +107,24 @@ def free_port() -> int:
 
 
 def pids_alive(pids: list[int]) -> list[int]:
-    """The pids that still name a process."""
+    """The pids whose process still runs (one that ended but is not reaped yet, a zombie, does not)."""
     alive = []
     for pid in pids:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            if Path("/proc/self/stat").exists():
+                continue  # Linux, and the process is gone
+            try:  # no /proc: ask the kernel whether the pid exists
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue
+            except PermissionError:
+                pass
+            alive.append(pid)
             continue
-        except PermissionError:
-            pass
-        alive.append(pid)
+        if stat[stat.rindex(")") + 2] not in "ZX":
+            alive.append(pid)
     return alive
 
 
@@ -131,6 +147,7 @@ def vendor_stack(mode: str, run_dir: Path) -> Iterator[Stack]:
     }
     pid_file = run_dir / "servers.pid"
     pids: list[int] = []
+    left: list[int] = []
     try:
         for attempt in range(3):  # a free port can be taken between the probe and the server's listen
             env |= {"AS_PORT": str(free_port()), "RS_PORT": str(free_port())}
@@ -146,19 +163,23 @@ def vendor_stack(mode: str, run_dir: Path) -> Iterator[Stack]:
             if started.returncode == 0:
                 break
             if "EADDRINUSE" not in started.stderr or attempt == 2:
-                pytest.fail(f"start.sh {mode} failed (status {started.returncode}):\n{started.stdout}\n{started.stderr}")
+                pytest.fail(f"start.sh {mode} failed (status {started.returncode}):\n{started.stdout}{started.stderr}")
         yield Stack(run_dir / "target.toml", env)
     finally:
-        subprocess.run(
-            [str(VENDOR / "stop.sh")], env=env, capture_output=True, text=True, timeout=STOP_TIMEOUT_S, check=False
-        )
-        deadline = time.monotonic() + 10
-        while pids_alive(pids) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        left = pids_alive(pids)
-        for pid in left:  # stop.sh did not manage: never leave a server behind
-            os.kill(pid, 9)
-        assert not left, f"stop.sh left servers running (pids {left}); they were killed"
+        left = stop(env, pids)
+    assert not left, f"stop.sh left servers running (pids {left}); the test killed them"
+
+
+def stop(env: dict[str, str], pids: list[int]) -> list[int]:
+    """stop.sh, then SIGKILL for any server it left (never one behind); returns the pids it left."""
+    subprocess.run([str(VENDOR / "stop.sh")], env=env, capture_output=True, timeout=STOP_TIMEOUT_S, check=False)
+    deadline = time.monotonic() + 10
+    while pids_alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = pids_alive(pids)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
 
 
 def run_suite(stack: Stack, report_dir: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:

@@ -53,16 +53,24 @@ install_packages() {
 }
 install_packages
 
+# running: the process exists and has not ended (an ended one may wait a while to be reaped: a zombie)
+running() {
+  case $(ps -o stat= -p "$1" 2>/dev/null) in
+    '' | Z*) return 1 ;;
+    *) return 0 ;;
+  esac
+}
 mkdir -p "$RUN_DIR"
 if [ -f "$PID_FILE" ]; then
   for pid in $(cat "$PID_FILE"); do
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
       echo "$0: already running (pid $pid, $PID_FILE); run stop.sh first" >&2
       exit 1
     fi
   done
 fi
 
+rm -f "$RUN_DIR/target.toml"  # written again only once both servers answer
 cd "$HERE"
 DPOP_NONCE=$NONCE nohup node as.js >"$RUN_DIR/as.log" 2>&1 </dev/null &
 AS_PID=$!
@@ -89,7 +97,8 @@ timeout = 10
 dpop_alg = "ES256"
 
 [authorization_server]
-issuer = "$ISSUER"                    # discovery finds token, introspection, PAR and authorization endpoints
+# discovery finds the token, introspection, PAR and authorization endpoints
+issuer = "$ISSUER"
 
 [resource_server]
 url = "$RESOURCE"

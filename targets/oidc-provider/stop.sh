@@ -1,5 +1,5 @@
 #!/bin/sh
-# Stops the servers start.sh started (by the pids in its PID file): TERM, then KILL after 5 s.
+# Stops the servers start.sh started, by the pids in its PID file: TERM, then KILL after 5 s.
 #
 # env: DPOP_RUN_DIR  the run directory given to start.sh (default: ./run beside this script)
 set -u
@@ -11,7 +11,14 @@ if [ ! -f "$PID_FILE" ]; then
   exit 0
 fi
 
-# only our own servers: a pid from the file whose process is node running as.js or rs.js
+# running: the process exists and has not ended (an ended one may wait a while to be reaped: a zombie)
+running() {
+  case $(ps -o stat= -p "$1" 2>/dev/null) in
+    '' | Z*) return 1 ;;
+    *) return 0 ;;
+  esac
+}
+# ours: node running as.js or rs.js (a pid from an old PID file may name another process by now)
 ours() {
   case $(ps -o args= -p "$1" 2>/dev/null) in
     *node*as.js* | *node*rs.js*) return 0 ;;
@@ -19,14 +26,16 @@ ours() {
   esac
 }
 
-PIDS=""
+STOPPED=""
 for pid in $(cat "$PID_FILE"); do
-  if ours "$pid"; then kill -TERM "$pid" 2>/dev/null && PIDS="$PIDS $pid"; fi
+  if running "$pid" && ours "$pid"; then
+    kill -TERM "$pid" 2>/dev/null && STOPPED="$STOPPED $pid"
+  fi
 done
-tries=0
-for pid in $PIDS; do
-  while kill -0 "$pid" 2>/dev/null && [ "$tries" -lt 50 ]; do sleep 0.1; tries=$((tries + 1)); done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+waited=0
+for pid in $STOPPED; do
+  while running "$pid" && [ "$waited" -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+  if running "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
 done
 rm -f "$PID_FILE"
-echo "stopped${PIDS:- (nothing was running)}"
+echo "stopped${STOPPED:- (nothing was running)}"
