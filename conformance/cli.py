@@ -18,9 +18,12 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from conformance import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from conformance.target import Target
 
 __all__ = ["main"]
 
@@ -44,7 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the conformance cases. Without --config, against the embedded reference "
         "server. Arguments after -- go to pytest (e.g. -- -k nonce -v).",
     )
-    run.add_argument("--config", metavar="FILE", help="target file (TOML); default: the embedded reference server")
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="target file (TOML); repeat it to run several targets and compare them (reports/<name>/ each, and "
+        "reports/compare.html); default: the embedded reference server",
+    )
     run.add_argument(
         "--report-dir",
         metavar="DIR",
@@ -216,9 +226,12 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         if args.reference_defect or args.reference_algs or args.reference_port:
             return _fail("the --reference-* options apply to the embedded reference server; drop them or --config")
         try:
-            target = load_target(args.config)
+            targets = [load_target(path) for path in args.config]  # every file is checked before anything runs
         except ConfigError as exc:
             return _fail(str(exc))
+        if len(targets) > 1:
+            return _run_several(args, targets, pytest_args)
+        target = targets[0]
     report_dir = (
         Path(args.report_dir) if args.report_dir else Path("reports") / (target.name if target else "reference")
     )
@@ -227,7 +240,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     except OSError as exc:
         return _fail(f"cannot create the report folder {report_dir}: {exc.strerror or exc}")
     if target is not None:
-        return _run_pytest(Path(args.config), report_dir, pytest_args, strict=args.strict, name=target.name)
+        return _run_pytest(Path(args.config[0]), report_dir, pytest_args, strict=args.strict, name=target.name)
 
     from conformance.reference import RunningServer, ServerSettings
 
@@ -252,6 +265,30 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
             f"(nonces: {settings.nonce}{'; defects: ' + defects if defects else ''})"
         )
         return _run_pytest(config_path, report_dir, pytest_args, strict=args.strict, name="reference")
+
+
+def _run_several(args: argparse.Namespace, targets: list[Target], pytest_args: list[str]) -> int:
+    """Run several targets, one after the other, then write the comparison page of their results."""
+    from conformance.compare import load_runs, render_html
+
+    names = [t.name for t in targets]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        return _fail(
+            f"several target files are named {duplicates[0]!r}; give each its own name (it names its report folder)"
+        )
+    base = Path(args.report_dir) if args.report_dir else Path("reports")
+    statuses = []
+    for path, target in zip(args.config, targets, strict=True):
+        print(f"{PROG}: == {target.name} ({path})")
+        statuses.append(_run_pytest(Path(path), base / target.name, pytest_args, strict=args.strict, name=target.name))
+    results = [str(base / t.name / "results.json") for t in targets if (base / t.name / "results.json").exists()]
+    if len(results) > 1:
+        page = base / "compare.html"
+        page.write_text(render_html(load_runs(results), page.resolve()), encoding="utf-8")
+        print(f"{PROG}: comparison of {len(results)} targets in {page}")
+    # the worst status wins: a MUST failure, then an unjudged target, then usage errors
+    return 1 if 1 in statuses else 3 if 3 in statuses else 2 if 2 in statuses else 0
 
 
 def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, strict: bool, name: str) -> int:

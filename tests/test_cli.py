@@ -269,3 +269,32 @@ def test_as_only_target(tmp_path: Path) -> None:
     by_actor = _outcomes_by_actor(results)
     assert by_actor["RS"] == {"skipped"}
     assert "passed" in by_actor["AS"]
+
+
+def test_several_targets_in_one_command_with_a_comparison(tmp_path: Path) -> None:
+    from conformance.reference import RunningServer, ServerSettings
+
+    with (
+        RunningServer(ServerSettings(nonce="none")) as clean,
+        RunningServer(ServerSettings(nonce="none", defects=frozenset({"replay"}))) as lenient,
+    ):
+        first, second = tmp_path / "clean.toml", tmp_path / "lenient.toml"
+        first.write_text(clean.target_toml(name="clean"))
+        second.write_text(lenient.target_toml(name="lenient"))
+        done = cli(
+            "run",
+            "--config",
+            str(first),
+            "--config",
+            str(second),
+            "--report-dir",
+            str(tmp_path / "out"),
+            "--",
+            "-m",
+            "not fuzz",
+        )
+    assert done.returncode == 0, done.stdout[-2000:]
+    page = (tmp_path / "out" / "compare.html").read_text()
+    assert "clean" in page and "lenient" in page and "accepted" in page  # the replay row differs
+    for name in ("clean", "lenient"):
+        assert (tmp_path / "out" / name / "results.json").exists()
