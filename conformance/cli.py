@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most this many fuzz requests per second (for staging servers)",
     )
     run.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        default=0,
+        help="run the cases in N parallel processes (pytest-xdist, from the test extras); same verdicts as serial",
+    )
+    run.add_argument(
         "--deadline",
         type=float,
         metavar="SECONDS",
@@ -220,6 +227,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         *([f"--dpop-deadline={args.deadline}"] if args.deadline else []),
         *([f"--dpop-max-requests={args.max_requests}"] if args.max_requests else []),
         *([f"--dpop-max-rps={args.max_rps}"] if args.max_rps else []),
+        *(["-n", str(args.workers)] if args.workers > 1 else []),
         *pytest_args,
     ]
     if args.config:

@@ -298,3 +298,28 @@ def test_several_targets_in_one_command_with_a_comparison(tmp_path: Path) -> Non
     assert "clean" in page and "lenient" in page and "accepted" in page  # the replay row differs
     for name in ("clean", "lenient"):
         assert (tmp_path / "out" / name / "results.json").exists()
+
+
+def test_parallel_run_gives_the_same_verdicts_as_a_serial_one(tmp_path: Path) -> None:
+    """Cases that share server state (nonces, replay caches) must not interfere across workers."""
+    verdicts = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        done = cli(
+            "run",
+            "--reference-nonce",
+            "both",
+            "--reference-defect",
+            "replay",
+            "--workers",
+            workers,
+            "--fuzz-seed",
+            "1",
+            "--report-dir",
+            str(out),
+        )
+        results = json.loads((out / "results.json").read_text())
+        verdicts.append({c["id"]: c["outcome"] for c in results["cases"]})
+        assert done.returncode == 0, done.stdout[-2000:]
+    assert verdicts[0] == verdicts[1]
+    assert "warning" in verdicts[0].values()
