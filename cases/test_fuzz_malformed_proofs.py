@@ -21,6 +21,7 @@ from conformance.catalog import case_param
 from conformance.checks import describe
 from conformance.evidence import decode_for_display
 from conformance.flow import Sent
+from conformance.negatives import control_at, send_once
 from conformance.session import DPoPSession
 from conformance.strategies import ATTACK_PACK, PARTS, Corruption, corruptions
 from conformance.verdicts import CouldNotJudge, Level, Violation
@@ -70,21 +71,6 @@ def _no_5xx_params() -> list[Any]:
     ]
 
 
-def _send(dpop: DPoPSession, actor: str, corruption: Corruption) -> Sent:
-    label = f"fuzzed proof: {corruption.description}"
-    if actor == "AS":
-        return dpop.request_token(mutate=corruption.apply, label=label)
-    bound = dpop.bound_token()
-    return dpop.call_resource(bound.access_token, bound.key, mutate=corruption.apply, label=label)
-
-
-def _control(dpop: DPoPSession, actor: str, when: str) -> None:
-    if actor == "AS":
-        dpop.token_control(when)
-    else:
-        dpop.control(dpop.bound_token(), when)
-
-
 class _Pace:
     """Keeps fuzz requests under --dpop-fuzz-rate (staging servers), if given."""
 
@@ -114,7 +100,7 @@ def _fuzz(
     pace = _Pace(config.getoption("dpop_fuzz_rate"))
     url = dpop.token_endpoint if actor == "AS" else dpop.require_resource()[0]
     count = 0
-    _control(dpop, actor, "before")
+    control_at(dpop, actor, "before")
 
     def prop(corruption: Corruption) -> None:
         nonlocal count
@@ -123,7 +109,7 @@ def _fuzz(
         dpop.client.log = []  # the evidence keeps the last (shrunk) example only
         pace.wait()
         count += 1
-        sent = _send(dpop, actor, corruption)
+        sent = send_once(dpop, actor, mutate=corruption.apply, label=f"fuzzed proof: {corruption.description}")
         if sent.final.error:
             raise CouldNotJudge(
                 f"the target did not answer a fuzzed request ({sent.final.error})", exchanges=sent.exchanges
@@ -134,7 +120,7 @@ def _fuzz(
     for attack in reversed(attacks):
         test = example(corruption=attack)(test)
     test()
-    _control(dpop, actor, "after")
+    control_at(dpop, actor, "after")
     return count
 
 

@@ -14,6 +14,7 @@ import pytest
 from conformance.catalog import case_param
 from conformance.checks import token_issued, violation
 from conformance.flow import Sent
+from conformance.negatives import send_once
 from conformance.proof import ProofDraft
 from conformance.session import DPoPSession
 from conformance.verdicts import CouldNotJudge, Level, Observation
@@ -51,13 +52,8 @@ def _at(offset: int) -> Any:
 @pytest.mark.parametrize("actor", _params())
 def test_iat_window_is_bounded(dpop: DPoPSession, note: Any, measure: Any, actor: str) -> None:
     def accepted(offset: int) -> tuple[bool, Sent]:
-        if actor == "AS":
-            sent = dpop.request_token(mutate=_at(offset), label=f"token request, iat {offset:+d} s")
-        else:
-            bound = dpop.bound_token()
-            sent = dpop.call_resource(
-                bound.access_token, bound.key, mutate=_at(offset), label=f"resource request, iat {offset:+d} s"
-            )
+        request = "token request" if actor == "AS" else "resource request"
+        sent = send_once(dpop, actor, mutate=_at(offset), label=f"{request}, iat {offset:+d} s")
         if sent.final.error:
             raise CouldNotJudge(
                 f"the target did not answer a request with iat {offset:+d} s ({sent.final.error})",

@@ -1,8 +1,8 @@
 """Case declarations: every conformance case states its id, title, section, level and actor here.
 
-    @case("rs-ath-mismatch", "Resource refuses a proof whose ath is another token's", section="4.3",
-          level=Level.MUST, actor="RS", requirement="R-4.3-12a")
-    def test_rejects_proof_with_ath_of_another_token(dpop): ...
+    @case("rs-key-swap", "Resource refuses a perfect proof signed by a key the token is not bound to",
+          section="4.3", level=Level.MUST, actor="RS", requirement="R-4.3-12b")
+    def test_rejects_proof_signed_by_other_key(dpop, note): ...
 
 The decorator is the one place a case's requirement is declared; results.json, the HTML report and
 the kill matrix read it from there.

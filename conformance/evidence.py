@@ -62,10 +62,6 @@ class Redactor:
                 text = text.replace(secret, placeholder)
         return text
 
-    def __contains__(self, value: str) -> bool:
-        with self._lock:
-            return value in self._secrets
-
 
 @dataclass
 class Exchange:

@@ -30,11 +30,13 @@ __all__ = [
     "RS_REFUSALS",
     "accepted_at_as",
     "accepted_at_rs",
+    "control_at",
     "par_endpoint",
     "push",
     "refused_at_as",
     "refused_at_par",
     "refused_at_rs",
+    "send_once",
     "sent_at_as",
     "sent_at_par",
     "sent_at_rs",
@@ -44,6 +46,39 @@ __all__ = [
 AS_REFUSALS = frozenset({"invalid_dpop_proof", "invalid_request", "use_dpop_nonce"})
 #: error codes the catalog accepts for a refused proof at the resource (Amb-8, Amb-17, Amb-18, R-7-1)
 RS_REFUSALS = frozenset({"invalid_dpop_proof", "invalid_token", "invalid_request", "use_dpop_nonce"})
+
+
+def send_once(
+    dpop: DPoPSession,
+    actor: str,
+    *,
+    label: str,
+    mutate: ProofMutation | None = None,
+    use_known_nonce: bool = True,
+    retry_on_nonce: bool = True,
+) -> Sent:
+    """One request (altered by `mutate`) to the actor's endpoint ("AS": token, "RS": resource), no controls."""
+    if actor == "AS":
+        return dpop.request_token(
+            mutate=mutate, use_known_nonce=use_known_nonce, retry_on_nonce=retry_on_nonce, label=label
+        )
+    bound = dpop.bound_token()
+    return dpop.call_resource(
+        bound.access_token,
+        bound.key,
+        mutate=mutate,
+        use_known_nonce=use_known_nonce,
+        retry_on_nonce=retry_on_nonce,
+        label=label,
+    )
+
+
+def control_at(dpop: DPoPSession, actor: str, when: str) -> None:
+    """The valid request that must succeed at the actor's endpoint (see DPoPSession.control)."""
+    if actor == "AS":
+        dpop.token_control(when)
+    else:
+        dpop.control(dpop.bound_token(), when)
 
 
 def sent_at_as(

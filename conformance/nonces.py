@@ -12,9 +12,9 @@ import pytest
 
 from conformance.checks import NQCHAR_NONCE, challenge_errors, expect_resource_accepts, prerequisite_failed, violation
 from conformance.evidence import Exchange
-from conformance.flow import ProofMutation, Sent, is_nonce_challenge
+from conformance.flow import Sent, is_nonce_challenge
 from conformance.mutations import mutation
-from conformance.negatives import sent_at_as, sent_at_rs
+from conformance.negatives import send_once, sent_at_as, sent_at_rs
 from conformance.proof import ProofDraft
 from conformance.session import DPoPSession
 from conformance.verdicts import CouldNotJudge, Level, Observation
@@ -33,31 +33,6 @@ __all__ = [
 WHERE = {"AS": "token request", "RS": "resource request"}
 
 
-def _send(
-    dpop: DPoPSession,
-    actor: str,
-    *,
-    label: str,
-    mutate: ProofMutation | None = None,
-    use_known_nonce: bool = True,
-    retry_on_nonce: bool = True,
-) -> Sent:
-    """One valid request (altered by `mutate`) to the actor's endpoint, with no controls."""
-    if actor == "AS":
-        return dpop.request_token(
-            mutate=mutate, use_known_nonce=use_known_nonce, retry_on_nonce=retry_on_nonce, label=label
-        )
-    bound = dpop.bound_token()
-    return dpop.call_resource(
-        bound.access_token,
-        bound.key,
-        mutate=mutate,
-        use_known_nonce=use_known_nonce,
-        retry_on_nonce=retry_on_nonce,
-        label=label,
-    )
-
-
 def _url(dpop: DPoPSession, actor: str) -> str:
     return dpop.token_endpoint if actor == "AS" else dpop.require_resource()[0]
 
@@ -66,7 +41,7 @@ def first_request_without_nonce(dpop: DPoPSession, actor: str) -> Exchange:
     """The challenge to a valid request without a nonce; skip when the server demands no nonce."""
     if actor == "AS":
         dpop.require_authorization_server()
-    sent = _send(dpop, actor, label=f"{WHERE[actor]} without a nonce", use_known_nonce=False, retry_on_nonce=False)
+    sent = send_once(dpop, actor, label=f"{WHERE[actor]} without a nonce", use_known_nonce=False, retry_on_nonce=False)
     first = sent.final
     if first.error:
         raise CouldNotJudge(f"the server did not answer: {first.error}", exchanges=sent.exchanges)
@@ -114,7 +89,7 @@ def judge_challenge_no_store(dpop: DPoPSession, actor: str, note: Callable[[str]
 def judge_retry(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -> None:
     """The request again with the supplied nonce and a fresh jti succeeds."""
     first_request_without_nonce(dpop, actor)
-    retry = _send(dpop, actor, label=f"{WHERE[actor]} with the server's nonce", retry_on_nonce=False)
+    retry = send_once(dpop, actor, label=f"{WHERE[actor]} with the server's nonce", retry_on_nonce=False)
     what = f"a {WHERE[actor]} whose proof carries the nonce the server just supplied and a new jti"
     if actor == "AS":
         final = retry.final
@@ -183,7 +158,7 @@ def judge_missing_nonce_after_provided(dpop: DPoPSession, actor: str, note: Call
     """§11.3: once a nonce was provided, a proof without one MUST NOT be accepted."""
     if actor == "AS":
         dpop.require_authorization_server()
-    control = _send(dpop, actor, label=f"valid {WHERE[actor]} (collects the server's nonce)")
+    control = send_once(dpop, actor, label=f"valid {WHERE[actor]} (collects the server's nonce)")
     if not control.final.ok:
         raise prerequisite_failed(f"a valid {WHERE[actor]}", control)
     provided = dpop.client.nonce_for(actor, _url(dpop, actor))
@@ -194,7 +169,7 @@ def judge_missing_nonce_after_provided(dpop: DPoPSession, actor: str, note: Call
     def drop_nonce(draft: ProofDraft) -> str:
         return draft.without_claims("nonce").sign()
 
-    sent = _send(dpop, actor, label=what, mutate=drop_nonce, retry_on_nonce=False)
+    sent = send_once(dpop, actor, label=what, mutate=drop_nonce, retry_on_nonce=False)
     final = sent.final
     if final.error:
         raise CouldNotJudge(f"{what}: the server did not answer ({final.error})", exchanges=sent.exchanges)
@@ -212,14 +187,14 @@ def judge_rotation(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -
     """§8.2: a DPoP-Nonce on a 2xx must be usable for the next request."""
     if actor == "AS":
         dpop.require_authorization_server()
-    sent = _send(dpop, actor, label=f"valid {WHERE[actor]}")
+    sent = send_once(dpop, actor, label=f"valid {WHERE[actor]}")
     if not sent.final.ok:
         raise prerequisite_failed(f"a valid {WHERE[actor]}", sent)
     fresh = sent.final.header("DPoP-Nonce")
     if not fresh:
         pytest.skip("the server sends no DPoP-Nonce on successful responses")
     what = f"a {WHERE[actor]} whose proof carries the nonce from the previous 2xx response"
-    nxt = _send(dpop, actor, label=what, mutate=_with_nonce(fresh), retry_on_nonce=False)
+    nxt = send_once(dpop, actor, label=what, mutate=_with_nonce(fresh), retry_on_nonce=False)
     if nxt.final.error:
         raise CouldNotJudge(f"{what}: the server did not answer ({nxt.final.error})", exchanges=nxt.exchanges)
     if not nxt.final.ok:
