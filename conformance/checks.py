@@ -84,8 +84,18 @@ def challenge_errors(ex: Exchange) -> list[str]:
 
 
 def expect_accepted(sent: Sent, *, what: str, expected: str = "a 2xx answer") -> Exchange:
-    """The request (after at most one nonce retry) must have succeeded."""
+    """The request (after at most one nonce retry) must have succeeded.
+
+    A 5xx is not judged (CouldNotJudge): a server error is no answer to whether the request is valid, and
+    a resource that fails on everything must end in `error`, not in a DPoP failure.
+    """
     final = _require_answer(sent, what)
+    if (final.status or 0) >= 500:
+        raise CouldNotJudge(
+            f"{what}: the server failed with {final.summary()}, so the case cannot be judged; check the server's "
+            "logs",
+            exchanges=sent.exchanges,
+        )
     if not final.ok:
         raise violation(what, expected, final, exchanges=sent.exchanges)
     return final

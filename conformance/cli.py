@@ -111,6 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-requests", type=int, metavar="N", help="send at most N requests (for staging servers)")
     run.add_argument("--max-rps", type=float, metavar="RPS", help="send at most this many requests per second")
     run.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="also trust the CA certificates in this PEM file (a staging server's private CA); overrides ca_file "
+        "in the target file",
+    )
+    run.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify TLS certificates at all (tests only: credentials are then open to anyone on the path)",
+    )
+    run.add_argument(
         "--reference-algs",
         metavar="ALG,...",
         help="without --config: the proof algorithms the reference server accepts and advertises "
@@ -176,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--list-defects", action="store_true", help="list the defect switches and exit")
     serve.add_argument("--write-config", metavar="FILE", help="write a ready target file for this server")
+    serve.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="serve HTTPS with this certificate (PEM; with --tls-key), e.g. to try --ca-file or a TLS proxy",
+    )
+    serve.add_argument("--tls-key", metavar="FILE", help="the private key (PEM) of --tls-cert")
     return parser
 
 
@@ -225,11 +242,16 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         *([f"--dpop-fuzz-examples={args.fuzz_examples}"] if args.fuzz_examples else []),
         *([f"--dpop-fuzz-rate={args.fuzz_rate}"] if args.fuzz_rate else []),
         *([f"--dpop-deadline={args.deadline}"] if args.deadline else []),
-        *([f"--dpop-max-requests={args.max_requests}"] if args.max_requests else []),
+        *([f"--dpop-max-requests={args.max_requests}"] if args.max_requests is not None else []),
         *([f"--dpop-max-rps={args.max_rps}"] if args.max_rps else []),
+        *([f"--dpop-ca-file={Path(args.ca_file).resolve()}"] if args.ca_file else []),
+        *(["--dpop-insecure"] if args.insecure else []),
         *(["-n", str(args.workers)] if args.workers > 1 else []),
         *pytest_args,
     ]
+    problem = _check_limits(args)
+    if problem:
+        return _fail(problem)
     if args.config:
         if args.reference_defect or args.reference_algs or args.reference_port:
             return _fail("the --reference-* options apply to the embedded reference server; drop them or --config")
@@ -273,6 +295,23 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
             f"(nonces: {settings.nonce}{'; defects: ' + defects if defects else ''})"
         )
         return _run_pytest(config_path, report_dir, pytest_args, strict=args.strict, name="reference")
+
+
+def _check_limits(args: argparse.Namespace) -> str | None:
+    """A one-line complaint about a nonsensical numeric or file option, or None."""
+    if args.deadline is not None and args.deadline <= 0:
+        return f"--deadline {args.deadline:g}: give a positive number of seconds"
+    if args.max_requests is not None and args.max_requests < 0:
+        return f"--max-requests {args.max_requests}: give 0 or more"
+    if args.max_rps is not None and args.max_rps <= 0:
+        return f"--max-rps {args.max_rps:g}: give a positive number of requests per second"
+    if args.workers < 0:
+        return f"--workers {args.workers}: give 0 or more"
+    if args.ca_file and not Path(args.ca_file).is_file():
+        return f"--ca-file {args.ca_file}: no such file (give a PEM file of CA certificates)"
+    if args.insecure and args.ca_file:
+        return "--insecure and --ca-file contradict each other; keep one (--ca-file verifies, --insecure does not)"
+    return None
 
 
 def _run_several(args: argparse.Namespace, targets: list[Target], pytest_args: list[str]) -> int:
@@ -322,6 +361,10 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
         "no:anyio",
         "--rootdir",
         str(cases),
+        # named explicitly: given --rootdir alone, pytest 9.2 does not pick the cases' pytest.ini up, and
+        # without its --tb=line each error costs 0.1 s of traceback formatting (a broken target: 25 s)
+        "-c",
+        str(cases / "pytest.ini"),
         "--dpop-config",
         str(config_path.resolve()),
         "--dpop-results",
@@ -371,6 +414,13 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
             f"{PROG}: against the baseline: {b['new']} new failure(s), {b['still_failing']} still failing, "
             f"{b['fixed']} fixed"
         )
+    errors = [c for c in results.get("cases", []) if c.get("outcome") == "error"]
+    if errors and not summary.get("passed"):
+        # nothing could be judged: the first reason usually explains all of them (TLS, a dead server, ...)
+        first = errors[0]
+        print(f"{PROG}: first error: {first.get('id')}: {str(first.get('message', '')).splitlines()[0][:500]}")
+    for warning in results.get("warnings", []):
+        print(f"{PROG}: warning: {warning}")
     requests = results.get("requests", {})
     if requests:
         print(f"{PROG}: requests sent: " + ", ".join(f"{n} to {host}" for host, n in requests.items()))
@@ -448,10 +498,18 @@ def _serve(args: argparse.Namespace) -> int:
         settings = ServerSettings(nonce=args.nonce, defects=frozenset(args.defect))
     except ValueError as exc:
         return _fail(str(exc))
+    if bool(args.tls_cert) != bool(args.tls_key):
+        return _fail("--tls-cert and --tls-key go together: give the certificate and its private key (PEM files)")
+    for option, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path and not Path(path).is_file():
+            return _fail(f"{option} {path}: no such file")
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
     try:
-        server = RunningServer(settings, port=args.port).start()
+        server = RunningServer(settings, port=args.port, tls=tls).start()
     except OSError as exc:
         return _fail(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}")
+    except RuntimeError as exc:  # uvicorn could not load the certificate or key
+        return _fail(f"cannot start the reference server: {exc}")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

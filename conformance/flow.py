@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import shlex
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ import httpx
 
 from conformance.evidence import Exchange, Redactor
 from conformance.jose import b64url_encode, json_b64
-from conformance.keys import DPoPKey, load_key
+from conformance.keys import DPoPKey
 from conformance.proof import ProofDraft, new_proof
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "TokenSet",
     "is_nonce_challenge",
     "parse_challenges",
+    "tls_verification",
 ]
 
 MAX_BODY_BYTES = 1 << 20  # evidence keeps at most 1 MiB of a response body
@@ -181,6 +183,38 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+def tls_verification(ca_file: str | None = None, insecure: bool = False) -> ssl.SSLContext | bool:
+    """What httpx verifies server certificates with: the usual CAs plus `ca_file`, or nothing (`insecure`)."""
+    if insecure:
+        return False
+    if ca_file is None:
+        return True
+    import certifi  # httpx's own default CA bundle; the extra file adds to it rather than replacing it
+
+    context = ssl.create_default_context(cafile=certifi.where())
+    context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+def _tls_failure(exc: BaseException, origin: str) -> str | None:
+    """A one-line explanation when `exc` comes from TLS (an untrusted certificate, a failed handshake)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = cause.verify_message or cause.reason or "verification failed"
+            return (
+                f"TLS: the certificate of {origin} is not trusted ({reason}); pass the CA that signed it with "
+                "--ca-file FILE (or ca_file in the target file), or --insecure to skip verification (tests only)"
+            )
+        if isinstance(cause, ssl.SSLError):
+            reason = cause.reason or str(cause)
+            return f"TLS: the handshake with {origin} failed ({reason}); is that port serving HTTPS?"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 # --- the client -------------------------------------------------------------------------------
 
 
@@ -188,11 +222,17 @@ class DPoPClient:
     """Sends DPoP requests, handles server nonces, and records every exchange."""
 
     def __init__(
-        self, *, timeout: float = 10.0, redactor: Redactor | None = None, http: httpx.Client | None = None
+        self,
+        *,
+        timeout: float = 10.0,
+        redactor: Redactor | None = None,
+        http: httpx.Client | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.redactor = redactor or Redactor()
         self.timeout = timeout
-        self.http = http or httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False)
+        self.verify = verify
+        self.http = http or self._new_http_client()
         # API calls keep no cookies: a login's session cookie must not ride along on later requests (a
         # "request without credentials" would carry one), nor end up in the evidence.
         self.http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
@@ -204,7 +244,15 @@ class DPoPClient:
         self.max_rps: float | None = None
         self.requests_sent: dict[str, int] = {}  # per origin
         self._silent: dict[str, int] = {}  # consecutive requests per origin that got no answer
+        self._given_up: dict[str, str] = {}  # origin -> why nothing more is sent there (a TLS failure)
         self._last_sent = 0.0
+
+    def _new_http_client(self) -> httpx.Client:
+        # no redirects (a redirect is evidence, and credentials must not follow it elsewhere), no proxy or
+        # .netrc from the environment (the target file says where requests go)
+        return httpx.Client(
+            timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False, verify=self.verify
+        )
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -268,7 +316,13 @@ class DPoPClient:
         except httpx.TimeoutException:
             ex.error = f"no answer within {self.timeout:g} s (timeout)"
         except httpx.HTTPError as exc:
-            ex.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            tls = _tls_failure(exc, origin)
+            if tls is not None:
+                # the same certificate fails every time: one explanation, and no more handshakes
+                self._given_up[origin] = tls
+                ex.error = tls
+            else:
+                ex.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         ex.duration_s = time.perf_counter() - start
         self._silent[origin] = self._silent.get(origin, 0) + 1 if ex.status is None else 0
         self._register_secrets(ex)
@@ -283,6 +337,9 @@ class DPoPClient:
             return "not sent: the run's deadline (--deadline) has passed"
         if self.max_requests is not None and sum(self.requests_sent.values()) >= self.max_requests:
             return f"not sent: the request budget (--max-requests {self.max_requests}) is spent"
+        given_up = self._given_up.get(_origin(url))
+        if given_up:
+            return f"not sent: {given_up}"
         silent = self._silent.get(_origin(url), 0)
         if silent >= self.SILENT_LIMIT:
             return f"not sent: {_origin(url)} did not answer the last {silent} requests, so the suite gave up on it"
@@ -642,7 +699,7 @@ class DPoPClient:
 
     def _login_auto(self, url: str, redirect_uri: str, max_hops: int = 10) -> str:
         # A login of its own, with its own cookie jar: the hops may need the session cookies they set.
-        with httpx.Client(timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False) as login:
+        with self._new_http_client() as login:
             return self._follow_login(login, url, redirect_uri, max_hops)
 
     def _follow_login(self, login: httpx.Client, url: str, redirect_uri: str, max_hops: int) -> str:
@@ -702,15 +759,3 @@ def client_assertion(client_id: str, audience: str, key: DPoPKey) -> str:
     }
     head = f"{json_b64(header)}.{json_b64(claims)}"
     return f"{head}.{b64url_encode(key.sign(head.encode('ascii')))}"
-
-
-def client_auth_for(
-    client_id: str,
-    method: str,
-    secret: str | None = None,
-    private_key_file: str | None = None,
-    private_key_alg: str | None = None,
-) -> ClientAuth:
-    """Build a ClientAuth, loading the assertion key for private_key_jwt."""
-    key = load_key(private_key_file, private_key_alg) if method == "private_key_jwt" and private_key_file else None
-    return ClientAuth(client_id, method, secret, key)

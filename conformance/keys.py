@@ -1,4 +1,4 @@
-"""DPoP key pairs: generation, loading from JWK or PEM files, and raw JWS signing.
+"""DPoP key pairs: generation, loading from JWK or PEM (files or text), and raw JWS signing.
 
 Signing is done here with `cryptography` rather than through a JWS library so the suite controls the
 exact bytes: negative cases need DER-encoded ECDSA, all-zero signatures and the like, which a correct
@@ -20,7 +20,7 @@ from jwcrypto import jwk as jwcrypto_jwk
 
 from conformance.jose import thumbprint
 
-__all__ = ["SUPPORTED_ALGS", "DPoPKey", "KeyFileError", "generate_key", "load_key"]
+__all__ = ["SUPPORTED_ALGS", "DPoPKey", "KeyFileError", "generate_key", "load_key", "parse_key"]
 
 #: The JWS algorithms the suite can sign proofs with.
 SUPPORTED_ALGS: tuple[str, ...] = ("ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA")
@@ -140,11 +140,22 @@ def load_key(path: str | Path, alg: str | None = None) -> DPoPKey:
         data = path.read_bytes()
     except OSError as exc:
         raise KeyFileError(f"cannot read key file {path}: {exc.strerror or exc}") from None
+    return parse_key(data, alg, source=f"key file {path}")
+
+
+def parse_key(data: bytes | str, alg: str | None = None, *, source: str = "the key") -> DPoPKey:
+    """Parse a private key given as JWK (JSON) or PEM text, e.g. from an environment variable.
+
+    `source` names where it came from in error messages ("key file k.pem"); the key material never
+    appears in them.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
     try:
         if data.lstrip().startswith(b"{"):
             as_dict = json.loads(data)
             if not isinstance(as_dict, dict) or not any(m in as_dict for m in _PRIVATE_MEMBERS):
-                raise KeyFileError(f"key file {path} holds a JWK without its private part ('d')")
+                raise KeyFileError(f"{source} holds a JWK without its private part ('d')")
             key = jwcrypto_jwk.JWK(**as_dict)
         else:
             key = jwcrypto_jwk.JWK.from_pem(data)
@@ -153,10 +164,10 @@ def load_key(path: str | Path, alg: str | None = None) -> DPoPKey:
         raise
     except Exception:
         raise KeyFileError(
-            f"key file {path} is not a private key in JWK or PEM form (PKCS#8 or traditional, unencrypted)"
+            f"{source} is not a private key in JWK or PEM form (PKCS#8 or traditional, unencrypted)"
         ) from None
     if not isinstance(private_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
-        raise KeyFileError(f"key file {path}: only EC, RSA and Ed25519 private keys are supported")
+        raise KeyFileError(f"{source}: only EC, RSA and Ed25519 private keys are supported")
     chosen = alg or _default_alg(private_key)
     if chosen not in SUPPORTED_ALGS:
         raise KeyFileError(f"unsupported algorithm {chosen!r}; supported: {', '.join(SUPPORTED_ALGS)}")
@@ -165,7 +176,7 @@ def load_key(path: str | Path, alg: str | None = None) -> DPoPKey:
         if not isinstance(private_key, ec.EllipticCurvePrivateKey) or (
             private_key.curve.name != _EC_CURVES[chosen][0].name
         ):
-            raise KeyFileError(f"key file {path} does not hold a {_EC_CURVES[chosen][1]} key, as {chosen} needs")
+            raise KeyFileError(f"{source} does not hold a {_EC_CURVES[chosen][1]} key, as {chosen} needs")
     elif not isinstance(private_key, expected_type[chosen]):
-        raise KeyFileError(f"key file {path} holds a key that cannot sign {chosen}")
+        raise KeyFileError(f"{source} holds a key that cannot sign {chosen}")
     return DPoPKey(chosen, private_key)

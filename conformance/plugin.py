@@ -7,6 +7,7 @@ embedded reference server for the session and runs against it.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
@@ -15,7 +16,7 @@ import tomllib
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -25,7 +26,7 @@ from conformance.flow import FlowError
 from conformance.hints import hint_for
 from conformance.results import CaseRecord, ResultsWriter, load_results
 from conformance.session import DPoPSession
-from conformance.target import ConfigError, Target, load_target, parse_target
+from conformance.target import ConfigError, Target, load_target, parse_target, plain_http_warning
 from conformance.verdicts import CouldNotJudge, Observation, Outcome, Violation, outcome_for_level
 
 SESSION_KEY = pytest.StashKey[DPoPSession]()
@@ -88,6 +89,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dpop-max-requests", type=int, metavar="N", help="send at most N requests in the run")
     group.addoption("--dpop-max-rps", type=float, metavar="RPS", help="send at most this many requests per second")
     group.addoption(
+        "--dpop-ca-file",
+        metavar="FILE",
+        help="also trust these CA certificates (PEM) for the target's TLS; overrides ca_file in the target file",
+    )
+    group.addoption(
+        "--dpop-insecure",
+        action="store_true",
+        help="do not verify TLS certificates at all (tests only; prefer --dpop-ca-file)",
+    )
+    group.addoption(
         "--dpop-baseline",
         metavar="FILE",
         help="an earlier results.json: mark each case new / fixed / still failing against it",
@@ -137,10 +148,12 @@ def pytest_configure(config: pytest.Config) -> None:
             target = load_target(path)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
-        config.stash[TARGET_KEY] = target
+        config.stash[TARGET_KEY] = _with_tls_options(config, target)
     results = config.getoption("dpop_results")
     if results and not hasattr(config, "workerinput"):  # the xdist controller (or a plain run) writes it
-        writer = ResultsWriter(_target_summary(config.stash.get(TARGET_KEY, None)))
+        configured = config.stash.get(TARGET_KEY, None)
+        writer = ResultsWriter(_target_summary(configured))
+        writer.warnings = configured.transport_warnings() if configured else []
         writer.baseline_file = config.getoption("dpop_baseline")
         profile = config.getoption("dpop_fuzz_profile")
         writer.fuzz = {
@@ -164,6 +177,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def _with_tls_options(config: pytest.Config, target: Target) -> Target:
+    """The target with the command line's TLS options (--dpop-ca-file, --dpop-insecure) applied."""
+    ca_file = config.getoption("dpop_ca_file")
+    if ca_file and not Path(ca_file).is_file():
+        raise pytest.UsageError(f"--ca-file {ca_file}: no such file (give a PEM file of CA certificates)")
+    if ca_file:
+        target = dataclasses.replace(target, ca_file=ca_file)
+    if config.getoption("dpop_insecure"):
+        target = dataclasses.replace(target, insecure=True)
+    return target
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 def _config_path(config: pytest.Config) -> str | None:
     value = config.getoption("dpop_config") or os.environ.get("DPOP_CONFIG") or config.getini("dpop_config")
     return str(value) if value else None
@@ -182,11 +212,13 @@ def _target_summary(target: Target | None) -> dict[str, Any]:
     }
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     path = _config_path(config)
-    return (
-        f"dpop: target file {path}" if path else "dpop: no target file; running against the embedded reference server"
-    )
+    if not path:
+        return ["dpop: no target file; running against the embedded reference server"]
+    target = config.stash.get(TARGET_KEY, None)
+    warnings = target.transport_warnings() if target else []
+    return [f"dpop: target file {path}", *(f"dpop: WARNING: {w}" for w in warnings)]
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -441,6 +473,12 @@ class _ResultsCollector:
                 self.writer.target.update(_target_summary(live.target))
             # endpoints found by discovery are only known once a case has asked for them
             self.writer.target.update({k: v for k, v in live.endpoint_summary().items() if v})
+            # ... and so are the servers they are on: warn of plain HTTP there too
+            named = {_origin_of(url) for _, url in live.target.urls()}
+            for origin in sorted(set(live.client.requests_sent) - named):
+                warning = plain_http_warning("a discovered endpoint at", origin)
+                if warning:
+                    self.writer.warnings.append(warning)
         self.writer.write(self.path)
 
 
@@ -487,6 +525,10 @@ def summary_html(results: dict[str, Any]) -> list[str]:
         + "".join(f'<span class="dpop-outcome dpop-{o}">{counts.get(o, 0)} {o}</span>' for o in counts)
         + "</p>",
     ]
+    if results.get("warnings"):
+        parts.append('<ul class="dpop-run-warnings">')
+        parts.extend(f"<li><b>Warning</b> {esc(w)}</li>" for w in results["warnings"])
+        parts.append("</ul>")
     if "baseline" in results:
         b = results["baseline"]
         parts.append(

@@ -49,6 +49,7 @@ class ResultsWriter:
     fuzz: dict[str, Any] = field(default_factory=dict)
     baseline_file: str | None = None
     requests: dict[str, int] = field(default_factory=dict)  # requests sent per host (host:port)
+    warnings: list[str] = field(default_factory=list)  # about the run itself (plain HTTP, TLS not verified)
     started: float = field(default_factory=time.time)
     records: dict[str, CaseRecord] = field(default_factory=dict)
 
@@ -82,6 +83,7 @@ class ResultsWriter:
             "fuzz": self.fuzz,
             **({"baseline": baseline} if baseline else {}),
             "requests": dict(sorted(self.requests.items())),
+            "warnings": list(self.warnings),
             "cases": cases,
         }
 

@@ -25,10 +25,10 @@ from conformance.flow import (
     ProofMutation,
     Sent,
     TokenSet,
-    client_auth_for,
+    tls_verification,
 )
 from conformance.jose import peek_claims
-from conformance.keys import DPoPKey, KeyFileError, generate_key, load_key
+from conformance.keys import DPoPKey, KeyFileError, generate_key, load_key, parse_key
 from conformance.proof import ProofDraft
 from conformance.target import PublicClient, Target
 from conformance.verdicts import CouldNotJudge
@@ -78,7 +78,9 @@ class DPoPSession:
         self.redactor = redactor or Redactor()
         for value, label in target.secrets():
             self.redactor.add(value, label)
-        self.client = DPoPClient(timeout=target.timeout, redactor=self.redactor)
+        self.client = DPoPClient(
+            timeout=target.timeout, redactor=self.redactor, verify=tls_verification(target.ca_file, target.insecure)
+        )
         self.key = generate_key(target.dpop_alg)
         self._metadata: dict[str, Any] | None = None
         self._metadata_error: str | None = None
@@ -242,11 +244,16 @@ class DPoPSession:
             client = self.target.client
             assert client is not None
             try:
-                self._auth = client_auth_for(
-                    client.id, client.auth_method, client.secret, client.private_key_file, client.private_key_alg
-                )
+                key = None
+                if client.auth_method == "private_key_jwt":
+                    key = (
+                        parse_key(client.private_key, client.private_key_alg, source="[client] private_key")
+                        if client.private_key
+                        else load_key(client.private_key_file or "", client.private_key_alg)
+                    )
+                self._auth = ClientAuth(client.id, client.auth_method, client.secret, key)
             except KeyFileError as exc:
-                raise CouldNotJudge(f"[client] private_key_file: {exc}") from None
+                raise CouldNotJudge(f"[client] private key: {exc}") from None
         return self._auth
 
     def grant(self, key: DPoPKey) -> dict[str, str]:
@@ -353,9 +360,13 @@ class DPoPSession:
         if rs is not None and rs.access_token:
             if self._bound is None:
                 try:
-                    key = load_key(rs.dpop_key_file or "", rs.dpop_key_alg)
+                    key = (
+                        parse_key(rs.dpop_key, rs.dpop_key_alg, source="[resource_server] dpop_key")
+                        if rs.dpop_key
+                        else load_key(rs.dpop_key_file or "", rs.dpop_key_alg)
+                    )
                 except KeyFileError as exc:
-                    raise CouldNotJudge(f"[resource_server] dpop_key_file: {exc}") from None
+                    raise CouldNotJudge(f"[resource_server] DPoP key: {exc}") from None
                 self._bound = BoundToken(TokenSet(rs.access_token, "DPoP"), key, time.monotonic())
             return self._bound
         if self._bound_error is not None:

@@ -1,12 +1,15 @@
 """Target files: TOML describing the servers under test, validated before any request is sent.
 
 Every string value may use `${VAR}` to take a value from the environment (write `$${` for a literal
-`${`). A missing or wrong key raises `ConfigError` with one line naming the key and what is expected;
-the CLI prints it and exits with status 2. See the README's "Target files" section for every key.
+`${`), and every secret may instead be read from a file (`secret_file`, `access_token_file`, ...), so
+that no secret ever has to be written into the target file or onto a command line. A missing or wrong
+key raises `ConfigError` with one line naming the key and what is expected; the CLI prints it and exits
+with status 2. See the README's "Target files" section for every key.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from conformance.keys import SUPPORTED_ALGS
+from conformance.keys import SUPPORTED_ALGS, KeyFileError, load_key, parse_key
 
 __all__ = [
     "AUTH_METHODS",
@@ -27,8 +30,10 @@ __all__ = [
     "PublicClient",
     "ResourceServer",
     "Target",
+    "is_loopback_host",
     "load_target",
     "parse_target",
+    "plain_http_warning",
 ]
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
@@ -58,8 +63,8 @@ class AuthorizationServer:
 class ResourceServer:
     """The protected resource the suite calls with DPoP-bound tokens.
 
-    For an RS-only target, `access_token` is a pre-issued DPoP-bound token and `dpop_key_file` the
-    private key it is bound to.
+    For an RS-only target, `access_token` is a pre-issued DPoP-bound token and `dpop_key_file` (or
+    `dpop_key`, the key itself) the private key it is bound to.
     """
 
     url: str
@@ -68,6 +73,7 @@ class ResourceServer:
     access_token: str | None = field(default=None, repr=False)
     dpop_key_file: str | None = None
     dpop_key_alg: str | None = None
+    dpop_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ class Client:
     """The (usually confidential) client the suite plays."""
 
     id: str
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
     auth_method: str = "client_secret_basic"
     grant_type: str = "client_credentials"
     scope: str | None = None
@@ -84,9 +90,10 @@ class Client:
     redirect_uri: str | None = None
     login: str = "auto"
     login_command: str | None = None
-    refresh_token: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
     token_params: dict[str, str] = field(default_factory=dict)
     authorization_params: dict[str, str] = field(default_factory=dict)
+    private_key: str | None = field(default=None, repr=False)  # the key itself (JWK or PEM), e.g. from ${VAR}
 
 
 @dataclass(frozen=True)
@@ -112,18 +119,74 @@ class Target:
     timeout: float = 10.0
     dpop_alg: str = "ES256"
     source: str = "<inline>"
+    ca_file: str | None = None  # extra CA certificates (PEM) trusted for this target's TLS
+    insecure: bool = False  # TLS certificates are not verified at all
 
     def secrets(self) -> list[tuple[str, str]]:
         """(value, label) of every secret in the file, for redaction."""
         found: list[tuple[str, str]] = []
-        if self.resource_server and self.resource_server.access_token:
-            found.append((self.resource_server.access_token, "access_token"))
+        if self.resource_server:
+            if self.resource_server.access_token:
+                found.append((self.resource_server.access_token, "access_token"))
+            if self.resource_server.dpop_key:
+                found.append((self.resource_server.dpop_key, "private_key"))
         if self.client:
             if self.client.secret:
                 found.append((self.client.secret, "client_secret"))
             if self.client.refresh_token:
                 found.append((self.client.refresh_token, "refresh_token"))
+            if self.client.private_key:
+                found.append((self.client.private_key, "private_key"))
         return found
+
+    def urls(self) -> list[tuple[str, str]]:
+        """(key, URL) of every server URL the file names."""
+        found: list[tuple[str, str]] = []
+        server = self.authorization_server
+        if server is not None:
+            for key in ("issuer", "token_endpoint", "authorization_endpoint", "introspection_endpoint", "par_endpoint"):
+                value = getattr(server, key)
+                if value:
+                    found.append((f"[authorization_server] {key}", value))
+        if self.resource_server is not None:
+            found.append(("[resource_server] url", self.resource_server.url))
+        return found
+
+    def transport_warnings(self) -> list[str]:
+        """One line per transport risk: plain HTTP to a host that is not loopback, TLS not verified."""
+        warnings = [w for key, url in self.urls() if (w := plain_http_warning(key, url))]
+        if self.insecure:
+            warnings.append(
+                "TLS certificates are not verified (--insecure): anyone on the path can read the client "
+                "credentials and tokens; pass the CA with --ca-file instead"
+            )
+        return warnings
+
+
+def plain_http_warning(where: str, url: str) -> str | None:
+    """A warning when `url` is plain HTTP to a host that is not loopback (RFC 9449 §2 requires HTTPS)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or is_loopback_host(parts.hostname or ""):
+        return None
+    return (
+        f"{where} {url} is plain HTTP to a host that is not loopback: RFC 9449 §2 says DPoP MUST be used with "
+        "HTTPS, as proofs, client credentials and access tokens cross the network in the clear; use https://"
+    )
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost`, `*.localhost` (RFC 6761 §6.3) and loopback IP literals (127.0.0.0/8, ::1).
+
+    The host is judged as written, without a DNS lookup: the suite never resolves a name before the
+    run has started.
+    """
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -152,7 +215,19 @@ def parse_target(
     env = os.environ if environ is None else environ
     reader = _Reader(source, env)
     top = reader.table(
-        data, "", {"name", "timeout", "dpop_alg", "authorization_server", "resource_server", "client", "public_client"}
+        data,
+        "",
+        {
+            "name",
+            "timeout",
+            "dpop_alg",
+            "ca_file",
+            "insecure",
+            "authorization_server",
+            "resource_server",
+            "client",
+            "public_client",
+        },
     )
     name = reader.string(top, "", "name", required=True)
     assert name is not None
@@ -164,6 +239,10 @@ def parse_target(
     if timeout <= 0 or timeout > 600:
         raise reader.error("", "timeout", "must be a number of seconds between 0 and 600")
     dpop_alg = reader.choice(top, "", "dpop_alg", SUPPORTED_ALGS, default="ES256")
+    ca_file = reader.string(top, "", "ca_file")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise reader.error("", "ca_file", f"names {ca_file}, which is not a readable file (PEM CA certificates)")
+    insecure = reader.boolean(top, "", "insecure", default=False)
 
     as_table = reader.optional_table(top, "authorization_server", set(AuthorizationServer.__dataclass_fields__))
     authorization_server = None
@@ -180,32 +259,47 @@ def parse_target(
             raise reader.error(sect, "token_endpoint", "is required (or give issuer, to discover it from metadata)")
 
     rs_table = reader.optional_table(
-        top, "resource_server", {"url", "method", "body", "access_token", "dpop_key_file", "dpop_key_alg"}
+        top,
+        "resource_server",
+        {
+            "url",
+            "method",
+            "body",
+            "access_token",
+            "access_token_file",
+            "dpop_key",
+            "dpop_key_file",
+            "dpop_key_alg",
+        },
     )
     resource_server = None
     if rs_table is not None:
         sect = "[resource_server]"
         url = reader.url(rs_table, sect, "url", required=True)
         assert url is not None
-        access_token = reader.string(rs_table, sect, "access_token")
-        key_file = reader.string(rs_table, sect, "dpop_key_file")
-        if bool(access_token) != bool(key_file):
+        access_token = reader.secret(rs_table, sect, "access_token")
+        key_alg = reader.choice(rs_table, sect, "dpop_key_alg", SUPPORTED_ALGS, default=None)
+        key_file, key_text = reader.private_key(rs_table, sect, "dpop_key", key_alg)
+        if bool(access_token) != bool(key_file or key_text):
             missing = "dpop_key_file" if access_token else "access_token"
             raise reader.error(
                 sect, missing, "is required too: a pre-issued access_token goes with the dpop_key_file it is bound to"
             )
-        if key_file and not Path(key_file).is_file():
-            raise reader.error(sect, "dpop_key_file", f"names {key_file}, which is not a readable file")
         resource_server = ResourceServer(
             url=url,
             method=reader.choice(rs_table, sect, "method", HTTP_METHODS, default="GET", upper=True),
             body=reader.string(rs_table, sect, "body"),
             access_token=access_token,
             dpop_key_file=key_file,
-            dpop_key_alg=reader.choice(rs_table, sect, "dpop_key_alg", SUPPORTED_ALGS, default=None),
+            dpop_key_alg=key_alg,
+            dpop_key=key_text,
         )
 
-    client_table = reader.optional_table(top, "client", {f.name for f in Client.__dataclass_fields__.values()})
+    client_table = reader.optional_table(
+        top,
+        "client",
+        {f.name for f in Client.__dataclass_fields__.values()} | {"secret_file", "refresh_token_file"},
+    )
     client = None
     if client_table is not None:
         client = _parse_client(reader, client_table)
@@ -231,7 +325,18 @@ def parse_target(
                 "table is required (with token_endpoint or issuer), unless [resource_server] gives a pre-issued "
                 "access_token and its dpop_key_file (an RS-only target)",
             )
-        return Target(name, None, resource_server, client, public_client, float(timeout), dpop_alg, source)
+        return Target(
+            name,
+            None,
+            resource_server,
+            client,
+            public_client,
+            float(timeout),
+            dpop_alg,
+            source,
+            ca_file=ca_file,
+            insecure=insecure,
+        )
     if client is None:
         raise reader.error("", "[client]", "table is required (with at least id)")
     if public_client is not None and not (authorization_server.authorization_endpoint or authorization_server.issuer):
@@ -248,7 +353,18 @@ def parse_target(
             "authorization_endpoint",
             'is required for grant_type = "authorization_code" (or give issuer, to discover it)',
         )
-    return Target(name, authorization_server, resource_server, client, public_client, float(timeout), dpop_alg, source)
+    return Target(
+        name,
+        authorization_server,
+        resource_server,
+        client,
+        public_client,
+        float(timeout),
+        dpop_alg,
+        source,
+        ca_file=ca_file,
+        insecure=insecure,
+    )
 
 
 def _parse_client(reader: _Reader, table: Mapping[str, Any]) -> Client:
@@ -257,21 +373,23 @@ def _parse_client(reader: _Reader, table: Mapping[str, Any]) -> Client:
     assert client_id is not None
     auth_method = reader.choice(table, sect, "auth_method", AUTH_METHODS, default="client_secret_basic")
     grant_type = reader.choice(table, sect, "grant_type", GRANT_TYPES, default="client_credentials")
-    secret = reader.string(table, sect, "secret")
-    key_file = reader.string(table, sect, "private_key_file")
+    secret = reader.secret(table, sect, "secret")
+    key_alg = reader.choice(table, sect, "private_key_alg", SUPPORTED_ALGS, default=None)
+    key_file, key_text = reader.private_key(table, sect, "private_key", key_alg)
     if auth_method in ("client_secret_basic", "client_secret_post") and not secret:
         raise reader.error(
             sect,
             "secret",
-            f'is required for auth_method = "{auth_method}" (use "${{VAR}}" to read it from the environment)',
+            f'is required for auth_method = "{auth_method}" (use "${{VAR}}" to read it from the environment, or '
+            "secret_file to read it from a file)",
         )
-    if auth_method == "private_key_jwt":
-        if not key_file:
-            raise reader.error(
-                sect, "private_key_file", 'is required for auth_method = "private_key_jwt" (a JWK or PEM file)'
-            )
-        if not Path(key_file).is_file():
-            raise reader.error(sect, "private_key_file", f"names {key_file}, which is not a readable file")
+    if auth_method == "private_key_jwt" and not (key_file or key_text):
+        raise reader.error(
+            sect,
+            "private_key_file",
+            'is required for auth_method = "private_key_jwt" (a JWK or PEM file; or private_key = "${VAR}" to '
+            "take the key itself from the environment)",
+        )
     redirect_uri = reader.url(table, sect, "redirect_uri")
     login = reader.choice(table, sect, "login", LOGIN_MODES, default="auto")
     login_command = reader.string(table, sect, "login_command")
@@ -279,7 +397,7 @@ def _parse_client(reader: _Reader, table: Mapping[str, Any]) -> Client:
         raise reader.error(sect, "redirect_uri", 'is required for grant_type = "authorization_code"')
     if login == "command" and not login_command:
         raise reader.error(sect, "login_command", 'is required when login = "command"')
-    refresh_token = reader.string(table, sect, "refresh_token")
+    refresh_token = reader.secret(table, sect, "refresh_token")
     if grant_type == "refresh_token" and not refresh_token:
         raise reader.error(
             sect, "refresh_token", 'is required for grant_type = "refresh_token" (the refresh token to start from)'
@@ -291,7 +409,8 @@ def _parse_client(reader: _Reader, table: Mapping[str, Any]) -> Client:
         grant_type=grant_type,
         scope=reader.string(table, sect, "scope"),
         private_key_file=key_file,
-        private_key_alg=reader.choice(table, sect, "private_key_alg", SUPPORTED_ALGS, default=None),
+        private_key_alg=key_alg,
+        private_key=key_text,
         redirect_uri=redirect_uri,
         login=login,
         login_command=login_command,
@@ -340,6 +459,57 @@ class _Reader:
         value = self._substitute(value, section, key)
         if required and not value.strip():
             raise self.error(section, key, "must not be empty")
+        return value
+
+    def secret(self, table: Mapping[str, Any], section: str, key: str) -> str | None:
+        """A secret, given inline (usually as "${VAR}") or read from the file that `<key>_file` names."""
+        file_key = f"{key}_file"
+        inline = self.string(table, section, key)
+        path = self.string(table, section, file_key)
+        if inline is not None and path is not None:
+            raise self.error(section, file_key, f"and {key} are both given; keep one of them")
+        if path is None:
+            return inline
+        try:
+            # a trailing newline is what `echo ... > file` and most editors add; it is not part of the secret
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise self.error(section, file_key, f"names {path}, which does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+            raise self.error(section, file_key, f"names {path}, which cannot be read ({reason})") from None
+        if not value:
+            raise self.error(section, file_key, f"names {path}, which is empty")
+        return value
+
+    def private_key(
+        self, table: Mapping[str, Any], section: str, key: str, alg: str | None
+    ) -> tuple[str | None, str | None]:
+        """(file, text) of a private key given as `<key>_file` (a path) or `<key>` (JWK or PEM text).
+
+        The key is parsed now, so that a wrong key stops the run before any request; the error names
+        the key and never shows the key material.
+        """
+        file_key = f"{key}_file"
+        path = self.string(table, section, file_key)
+        text = self.string(table, section, key)
+        if path is not None and text is not None:
+            raise self.error(section, file_key, f"and {key} are both given; keep one of them")
+        try:
+            if path is not None:
+                if not Path(path).is_file():
+                    raise self.error(section, file_key, f"names {path}, which is not a readable file")
+                load_key(path, alg)
+            elif text is not None:
+                parse_key(text, alg, source="the key")
+        except KeyFileError as exc:
+            raise self.error(section, file_key if path is not None else key, f"is not usable: {exc}") from None
+        return path, text
+
+    def boolean(self, table: Mapping[str, Any], section: str, key: str, *, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(section, key, "must be true or false (without quotes)")
         return value
 
     def string_table(self, table: Mapping[str, Any], section: str, key: str) -> dict[str, str]:

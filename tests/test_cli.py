@@ -22,8 +22,10 @@ from conformance.target import load_target
 CLI = [sys.executable, "-m", "conformance"]
 
 
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+def cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -126,22 +128,34 @@ def test_pytest_args_after_double_dash_select_cases(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "variant", ["client_secret_post", "private_key_jwt", "authorization_code", "issuer_discovery_only"]
+    "variant",
+    [
+        "client_secret_post",
+        "private_key_jwt",
+        "private_key_from_environment",
+        "secret_file",
+        "authorization_code",
+        "issuer_discovery_only",
+    ],
 )
 def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str) -> None:
-    """The suite is not tied to the default target file: other auth methods, grants and discovery work."""
+    """The suite is not tied to the default target file: other auth methods, grants and discovery work.
+
+    Secrets given through the environment or a file (client secret, the private key itself) appear in
+    no output of the run.
+    """
     from cryptography.hazmat.primitives import serialization
 
     from conformance.keys import generate_key
     from conformance.reference import RunningServer, ServerSettings
 
     client_key = generate_key("ES256")
+    key_pem = client_key.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     key_file = tmp_path / "client.pem"
-    key_file.write_bytes(
-        client_key.private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    key_file.write_text(key_pem)
+    env: dict[str, str] = {}
     settings = ServerSettings(nonce="both", jwt_client_jwks=(client_key.public_jwk(),))
     with RunningServer(settings) as server:
         text = server.target_toml()
@@ -151,6 +165,14 @@ def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str)
             text = text.replace(f'id = "{settings.client_id}"', f'id = "{settings.jwt_client_id}"')
             text = text.replace(f'secret = "{settings.client_secret}"', f'private_key_file = "{key_file}"')
             text = text.replace('"client_secret_basic"', '"private_key_jwt"')
+        elif variant == "private_key_from_environment":
+            text = text.replace(f'id = "{settings.client_id}"', f'id = "{settings.jwt_client_id}"')
+            text = text.replace(f'secret = "{settings.client_secret}"', 'private_key = "${TEST_CLIENT_KEY}"')
+            text = text.replace('"client_secret_basic"', '"private_key_jwt"')
+            env["TEST_CLIENT_KEY"] = key_pem
+        elif variant == "secret_file":
+            (tmp_path / "client-secret").write_text(settings.client_secret + "\n")
+            text = text.replace(f'secret = "{settings.client_secret}"', f'secret_file = "{tmp_path / "client-secret"}"')
         elif variant == "authorization_code":
             text = text.replace(
                 'grant_type = "client_credentials"',
@@ -160,11 +182,21 @@ def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str)
             text = "\n".join(line for line in text.splitlines() if not line.startswith(("token_endpoint", "author")))
         config = tmp_path / "target.toml"
         config.write_text(text)
-        done = cli("run", "--config", str(config), "--report-dir", str(tmp_path / "out"))
+        done = cli("run", "--config", str(config), "--report-dir", str(tmp_path / "out"), env=env)
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert done.returncode == 0, [(c["id"], c["message"]) for c in results["cases"] if c["outcome"] != "passed"]
     assert {c["outcome"] for c in results["cases"]} <= {"passed", "skipped"}
     assert results["summary"]["passed"] > 100
+    outputs = [
+        done.stdout,
+        done.stderr,
+        *(p.read_text(errors="replace") for p in (tmp_path / "out").rglob("*") if p.is_file()),
+    ]
+    private_d = client_key.private_jwk()["d"]
+    key_body = "".join(key_pem.splitlines()[1:-1])
+    for text_of_output in outputs:
+        assert settings.client_secret not in text_of_output
+        assert private_d not in text_of_output and key_body[:40] not in text_of_output.replace("\n", "")
 
 
 def test_pytest_runs_the_cases_through_the_plugin_entry_point(served: Path, tmp_path: Path) -> None:

@@ -172,3 +172,52 @@ def test_deadline_bounds_a_hanging_target(tmp_path: Path) -> None:
     assert status == 3 and elapsed < 60
     messages = " ".join(c["message"] for c in results["cases"])  # type: ignore[attr-defined]
     assert "did not answer" in messages
+
+
+def test_resource_answering_5xx_only_errors_the_resource_cases(tmp_path: Path) -> None:
+    """A healthy AS in front of a resource that answers 500 to everything: AS cases are judged, RS cases error."""
+    from conformance.reference import RunningServer, ServerSettings
+
+    resource = BrokenServer("500")
+    try:
+        with RunningServer(ServerSettings(nonce="both")) as server:
+            text = server.target_toml().replace(
+                f'url = "{server.base_url}/resource"', f'url = "http://127.0.0.1:{resource.port}/resource"'
+            )
+            config = tmp_path / "target.toml"
+            config.write_text(text)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "conformance",
+                    "run",
+                    "--config",
+                    str(config),
+                    "--report-dir",
+                    str(tmp_path / "out"),
+                    "--",
+                    "-m",
+                    "not fuzz",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            secret = server.settings.client_secret
+    finally:
+        resource.close()
+    output = done.stdout + done.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert done.returncode == 3, output[-2000:]
+    by_actor: dict[str, set[str]] = {"AS": set(), "RS": set()}
+    for case in results["cases"]:
+        by_actor[case["actor"]].add(case["outcome"])
+    assert "passed" in by_actor["AS"] and "failed" not in by_actor["AS"], by_actor
+    assert by_actor["RS"] <= {"error", "skipped"} and "error" in by_actor["RS"], by_actor
+    assert results["summary"]["failed"] == 0
+    errors = [c["message"] for c in results["cases"] if c["outcome"] == "error"]
+    # every error is the resource's 500 (AS cases that need the resource too, e.g. as-nonce-from-rs, included)
+    assert all("/resource -> 500" in message for message in errors), errors[:3]
+    assert resource.requests > 0
+    assert "Traceback" not in output and secret not in output

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.target import ConfigError, load_target
+from conformance.keys import DPoPKey, generate_key
+from conformance.target import ConfigError, is_loopback_host, load_target, plain_http_warning
 
 EXAMPLE = """
 name = "staging"
@@ -30,6 +31,14 @@ id = "spa"
 redirect_uri = "http://127.0.0.1:8765/callback"
 login = "auto"
 """
+
+
+def pem_of(key: DPoPKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -123,7 +132,7 @@ def test_cli_reports_a_config_error_in_one_line_with_status_2_and_sends_nothing(
 )
 def test_example_target_files_load(path: Path, tmp_path: Path) -> None:
     key_file = tmp_path / "key.pem"
-    key_file.write_text("not read at load time")
+    key_file.write_text(pem_of(generate_key("ES256")))
     target = load_target(path, environ={"DPOP_CLIENT_SECRET": "example-secret", "DPOP_CLIENT_KEY_FILE": str(key_file)})
     assert target.name and target.client is not None
 
@@ -142,3 +151,159 @@ def test_extra_token_and_authorization_params(tmp_path: Path) -> None:
             write(tmp_path, EXAMPLE.replace('scope = "read"', "token_params = 3")),
             environ={"DPOP_CLIENT_SECRET": "x" * 8},
         )
+
+
+# --- secrets from files and from the environment ------------------------------------------------
+
+
+def test_secret_file_is_read_and_its_trailing_newline_dropped(tmp_path: Path) -> None:
+    secret = tmp_path / "client-secret"
+    secret.write_text("s3cret-from-a-file\n")
+    text = EXAMPLE.replace('secret = "${DPOP_CLIENT_SECRET}"', f'secret_file = "{secret}"')
+    target = load_target(write(tmp_path, text), environ={})
+    assert target.client is not None and target.client.secret == "s3cret-from-a-file"
+    assert ("s3cret-from-a-file", "client_secret") in target.secrets()
+    assert "s3cret-from-a-file" not in repr(target), "a secret must not show in the target's repr"
+
+
+def test_secret_file_path_may_come_from_the_environment(tmp_path: Path) -> None:
+    secret = tmp_path / "client-secret"
+    secret.write_text("mounted-secret")
+    text = EXAMPLE.replace('secret = "${DPOP_CLIENT_SECRET}"', 'secret_file = "${SECRET_PATH}"')
+    target = load_target(write(tmp_path, text), environ={"SECRET_PATH": str(secret)})
+    assert target.client is not None and target.client.secret == "mounted-secret"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('secret_file = "{dir}/absent"', "[client] secret_file names {dir}/absent, which does not exist"),
+        ('secret_file = "{dir}/empty"', "[client] secret_file names {dir}/empty, which is empty"),
+        (
+            'secret = "x"\nsecret_file = "{dir}/empty"',
+            "[client] secret_file and secret are both given; keep one of them",
+        ),
+    ],
+)
+def test_secret_file_mistakes(tmp_path: Path, line: str, message: str) -> None:
+    (tmp_path / "empty").write_text("\n")
+    text = EXAMPLE.replace('secret = "${DPOP_CLIENT_SECRET}"', line.format(dir=tmp_path))
+    with pytest.raises(ConfigError) as excinfo:
+        load_target(write(tmp_path, text), environ={})
+    assert message.format(dir=tmp_path) in str(excinfo.value) and "\n" not in str(excinfo.value)
+
+
+def test_refresh_and_access_tokens_from_files(tmp_path: Path) -> None:
+    (tmp_path / "rt").write_text("refresh-token-value\n")
+    (tmp_path / "at").write_text("access-token-value\n")
+    key = tmp_path / "dpop.pem"
+    key.write_text(pem_of(generate_key("ES256")))
+    text = (
+        'name = "t"\n[resource_server]\nurl = "https://api.example.com/me"\n'
+        f'access_token_file = "{tmp_path / "at"}"\ndpop_key_file = "{key}"\n'
+        f'[client]\nid = "c"\nauth_method = "none"\ngrant_type = "refresh_token"\n'
+        f'refresh_token_file = "{tmp_path / "rt"}"\n'
+    )
+    target = load_target(write(tmp_path, text), environ={})
+    assert target.resource_server is not None and target.resource_server.access_token == "access-token-value"
+    assert target.client is not None and target.client.refresh_token == "refresh-token-value"
+    labels = dict(target.secrets())
+    assert labels["access-token-value"] == "access_token" and labels["refresh-token-value"] == "refresh_token"
+
+
+@pytest.mark.parametrize("form", ["pem", "jwk"])
+def test_private_key_itself_from_the_environment(tmp_path: Path, form: str) -> None:
+    import json
+
+    key = generate_key("ES256")
+    material = pem_of(key) if form == "pem" else json.dumps(key.private_jwk())
+    text = EXAMPLE.replace(
+        'secret = "${DPOP_CLIENT_SECRET}"\nauth_method = "client_secret_basic"',
+        'private_key = "${CLIENT_KEY}"\nauth_method = "private_key_jwt"',
+    )
+    target = load_target(write(tmp_path, text), environ={"CLIENT_KEY": material})
+    assert target.client is not None and target.client.private_key == material
+    assert (material, "private_key") in target.secrets()
+    assert material not in repr(target)
+
+
+def test_a_wrong_private_key_stops_at_load_time_without_showing_it(tmp_path: Path) -> None:
+    material = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n"
+    text = EXAMPLE.replace(
+        'secret = "${DPOP_CLIENT_SECRET}"\nauth_method = "client_secret_basic"',
+        'private_key = "${CLIENT_KEY}"\nauth_method = "private_key_jwt"',
+    )
+    with pytest.raises(ConfigError) as excinfo:
+        load_target(write(tmp_path, text), environ={"CLIENT_KEY": material})
+    message = str(excinfo.value)
+    assert "[client] private_key is not usable: the key is not a private key in JWK or PEM form" in message
+    assert "bm90IGEga2V5" not in message and "\n" not in message
+
+
+def test_a_key_of_the_wrong_curve_is_refused_at_load_time(tmp_path: Path) -> None:
+    key = tmp_path / "p384.pem"
+    key.write_text(pem_of(generate_key("ES384")))
+    text = EXAMPLE.replace(
+        'secret = "${DPOP_CLIENT_SECRET}"\nauth_method = "client_secret_basic"',
+        f'private_key_file = "{key}"\nprivate_key_alg = "ES256"\nauth_method = "private_key_jwt"',
+    )
+    with pytest.raises(ConfigError, match=r"private_key_file is not usable: key file .* does not hold a P-256 key"):
+        load_target(write(tmp_path, text), environ={})
+
+
+# --- transport: TLS options and plain HTTP ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("api.localhost", True),
+        ("10.0.0.1", False),
+        ("192.168.1.2", False),
+        ("as.example.com", False),
+        ("localhost.example.com", False),
+        ("127.0.0.1.nip.io", False),
+    ],
+)
+def test_loopback_hosts_are_judged_as_written(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+
+
+def test_plain_http_warns_only_off_loopback() -> None:
+    assert plain_http_warning("x", "https://as.example.com/token") is None
+    assert plain_http_warning("x", "http://127.0.0.1:8080/token") is None
+    assert plain_http_warning("x", "http://localhost/token") is None
+    warning = plain_http_warning("[authorization_server] token_endpoint", "http://as.example.com/token")
+    assert warning is not None and "RFC 9449 §2" in warning and "https://" in warning
+
+
+def test_target_names_each_plain_http_url_in_its_warnings(tmp_path: Path) -> None:
+    text = EXAMPLE.replace(
+        'token_endpoint = "https://as.example.com/token"', 'token_endpoint = "http://as.example.com/token"'
+    )
+    target = load_target(write(tmp_path, text), environ={"DPOP_CLIENT_SECRET": "x" * 8})
+    warnings = target.transport_warnings()
+    assert len(warnings) == 1 and warnings[0].startswith("[authorization_server] token_endpoint http://as.example.com")
+    # the public client's loopback redirect_uri is not a server the suite calls: no warning for it
+    assert load_target(write(tmp_path, EXAMPLE), environ={"DPOP_CLIENT_SECRET": "x" * 8}).transport_warnings() == []
+
+
+def test_ca_file_and_insecure_keys(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    target = load_target(write(tmp_path, f'ca_file = "{ca}"\n' + EXAMPLE), environ={"DPOP_CLIENT_SECRET": "x" * 8})
+    assert target.ca_file == str(ca) and not target.insecure
+    target = load_target(write(tmp_path, "insecure = true\n" + EXAMPLE), environ={"DPOP_CLIENT_SECRET": "x" * 8})
+    assert target.insecure and any("--insecure" in w for w in target.transport_warnings())
+    with pytest.raises(ConfigError, match=r"ca_file names .*absent\.pem, which is not a readable file"):
+        load_target(
+            write(tmp_path, f'ca_file = "{tmp_path}/absent.pem"\n' + EXAMPLE), environ={"DPOP_CLIENT_SECRET": "x"}
+        )
+    with pytest.raises(ConfigError, match="insecure must be true or false"):
+        load_target(write(tmp_path, 'insecure = "yes"\n' + EXAMPLE), environ={"DPOP_CLIENT_SECRET": "x"})

@@ -58,8 +58,17 @@ class RunningServer:
     uvicorn starts and no other process can take it in between.
     """
 
-    def __init__(self, settings: ServerSettings | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        settings: ServerSettings | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
+        """`tls` is (certificate file, private key file), both PEM: the server then speaks HTTPS."""
         self._bind_host, self._family, self._url_host = _loopback(host)
+        self._tls = tls
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
         self._settings = settings if settings is not None else ServerSettings()
@@ -76,11 +85,14 @@ class RunningServer:
 
     @property
     def base_url(self) -> str:
-        """`http://HOST:PORT`, the issuer and the prefix of every endpoint (port 80 is not written out)."""
+        """`http(s)://HOST:PORT`, the issuer and the prefix of every endpoint (a default port is not written)."""
         if self._port == 0:
             raise RuntimeError("the server has no port yet: call start() first")
+        scheme, default_port = ("https", 443) if self._tls else ("http", 80)
         # the canonical form (RFC 3986 §6.2.3), so that a server comparing htu as a plain string still agrees
-        return f"http://{self._url_host}" if self._port == 80 else f"http://{self._url_host}:{self._port}"
+        if self._port == default_port:
+            return f"{scheme}://{self._url_host}"
+        return f"{scheme}://{self._url_host}:{self._port}"
 
     @property
     def running(self) -> bool:
@@ -111,6 +123,8 @@ class RunningServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
+            ssl_certfile=self._tls[0] if self._tls else None,
+            ssl_keyfile=self._tls[1] if self._tls else None,
         )
         server = uvicorn.Server(config)
         self._server = server
