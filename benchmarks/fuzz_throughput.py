@@ -31,8 +31,10 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         config = Path(scratch) / "reference.toml"
-        server = subprocess.Popen([sys.executable, "-m", "conformance", "serve", "--nonce", args.nonce,
-                                   "--write-config", str(config)], stdout=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "conformance", "serve", "--nonce", args.nonce, "--write-config", str(config)],
+            stdout=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 20
             while not config.exists() and time.monotonic() < deadline:
@@ -67,9 +69,11 @@ def run(session: DPoPSession, actor: str, examples: int) -> None:
     start = time.perf_counter()
     prop()
     wall = time.perf_counter() - start
-    print(f"{actor}: {sent_count} fuzzed requests in {wall:.2f} s = {sent_count / wall:.0f} proofs/s; "
-          f"waiting for the server {100 * waited / wall:.0f} %, in the suite (Hypothesis, signing, "
-          f"bookkeeping) {100 * (wall - waited) / wall:.0f} %")
+    print(
+        f"{actor}: {sent_count} fuzzed requests in {wall:.2f} s = {sent_count / wall:.0f} proofs/s; "
+        f"waiting for the server {100 * waited / wall:.0f} %, in the suite (Hypothesis, signing, "
+        f"bookkeeping) {100 * (wall - waited) / wall:.0f} %"
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 from conformance.catalog import case, case_param
 from conformance.checks import violation
 from conformance.code_binding import judge_dpop_jkt_mismatch
-from conformance.keys import SUPPORTED_ALGS, generate_key
+from conformance.keys import SUPPORTED_ALGS, key_for
 from conformance.negatives import accepted_at_as, refused_at_as
 from conformance.proof import ProofDraft
 from conformance.session import DPoPSession
@@ -63,12 +63,12 @@ def test_metadata_advertises_only_fapi2_algorithms(dpop: DPoPSession, note: Any)
     profile="fapi2",
 )
 def test_token_endpoint_refuses_non_fapi2_algorithms(dpop: DPoPSession, note: Any) -> None:
-    """Sends: token requests with valid proofs signed with RS256, ES384 and ES512 (one each, fresh keys).
+    """Sends: token requests with valid proofs signed with RS256, ES384 and ES512 (one each, a key each).
     Expects: a refusal of each (FAPI 2.0 allows only PS256, ES256 and EdDSA).
     """
     refused = []
     for alg in (a for a in SUPPORTED_ALGS if a not in FAPI2_ALGS):
-        final = refused_at_as(dpop, what=f"a token request with a valid {alg} proof", key=generate_key(alg))
+        final = refused_at_as(dpop, what=f"a token request with a valid {alg} proof", key=key_for(alg))
         refused.append(f"{alg}: HTTP {final.status}")
     note("refused " + "; ".join(refused))
 

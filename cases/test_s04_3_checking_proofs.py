@@ -16,7 +16,7 @@ from conformance.checks import challenge_errors, expect_refused_at_as, expect_re
 from conformance.evidence import Exchange
 from conformance.flow import Sent
 from conformance.jose import peek_claims
-from conformance.keys import SUPPORTED_ALGS, generate_key
+from conformance.keys import SUPPORTED_ALGS, generate_key, key_for
 from conformance.mutations import mutation
 from conformance.negatives import (
     AS_REFUSALS,
@@ -329,7 +329,7 @@ def test_token_endpoint_refuses_alg_it_does_not_advertise(dpop: DPoPSession, not
     unadvertised = [alg for alg in SUPPORTED_ALGS if alg not in algs]
     if not unadvertised:
         pytest.skip("the metadata advertises every algorithm the suite can sign with")
-    key = generate_key(unadvertised[0])
+    key = key_for(unadvertised[0])
     final = refused_at_as(dpop, what=f"{AS_REQUEST} with a valid proof signed with {key.alg}", key=key)
     note(f"{key.alg} (not advertised): {refusal_note(final)}")
 
@@ -353,7 +353,7 @@ def test_token_endpoint_refuses_rsa_private_jwk(dpop: DPoPSession, note: Any) ->
         pytest.skip("the metadata advertises no RSA algorithm")
     m = mutation("jwk-private")
     final = refused_at_as(
-        dpop, what=f"{AS_REQUEST} carrying an {rsa[0]} proof with {m.description}", key=generate_key(rsa[0]), mutate=m
+        dpop, what=f"{AS_REQUEST} carrying an {rsa[0]} proof with {m.description}", key=key_for(rsa[0]), mutate=m
     )
     note(refusal_note(final))
 

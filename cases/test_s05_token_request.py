@@ -9,7 +9,7 @@ import pytest
 from conformance.catalog import case
 from conformance.checks import describe, expect_refused_at_as, prerequisite_failed, token_issued, violation
 from conformance.jose import peek_claims
-from conformance.keys import SUPPORTED_ALGS, DPoPKey, generate_key
+from conformance.keys import SUPPORTED_ALGS, DPoPKey, generate_key, key_for
 from conformance.session import CONFIGURATION_ERRORS, DPoPSession
 from conformance.verdicts import CouldNotJudge, Level, Observation
 
@@ -189,7 +189,7 @@ def test_every_advertised_algorithm_works_at_the_token_endpoint(dpop: DPoPSessio
     usable = [a for a in algs if a in SUPPORTED_ALGS]
     refused = []
     for alg in usable:
-        sent = dpop.request_token(generate_key(alg), label=f"token request with an {alg} proof")
+        sent = dpop.request_token(key_for(alg), label=f"token request with an {alg} proof")
         if sent.final.error:
             raise CouldNotJudge(f"the token endpoint did not answer: {sent.final.error}", exchanges=sent.exchanges)
         if sent.final.status != 200:

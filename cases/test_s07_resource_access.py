@@ -17,7 +17,7 @@ from conformance.checks import (
 )
 from conformance.evidence import Exchange
 from conformance.flow import dpop_challenge
-from conformance.keys import SUPPORTED_ALGS, generate_key
+from conformance.keys import SUPPORTED_ALGS, key_for
 from conformance.negatives import accepted_at_rs, refused_at_rs, sent_at_rs
 from conformance.session import DPoPSession
 from conformance.verdicts import CouldNotJudge, Level
@@ -355,7 +355,7 @@ def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, not
         pytest.skip("no algorithm that the resource advertises, the AS accepts and the suite can sign with")
     refused, not_bound = [], []
     for alg in usable:
-        key = generate_key(alg)
+        key = key_for(alg)
         issued = dpop.request_token(key, label=f"token request with an {alg} key")
         if issued.final.status != 200:
             not_bound.append(alg)  # the AS would not bind a token to this key type: nothing to try here

@@ -92,8 +92,7 @@ def expect_accepted(sent: Sent, *, what: str, expected: str = "a 2xx answer") ->
     final = _require_answer(sent, what)
     if (final.status or 0) >= 500:
         raise CouldNotJudge(
-            f"{what}: the server failed with {final.summary()}, so the case cannot be judged; check the server's "
-            "logs",
+            f"{what}: the server failed with {final.summary()}, so the case cannot be judged; check the server's logs",
             exchanges=sent.exchanges,
         )
     if not final.ok:

@@ -42,6 +42,7 @@ class Redactor:
 
     def __init__(self) -> None:
         self._secrets: dict[str, str] = {}
+        self._ordered: list[tuple[str, str]] | None = None  # longest first; None when a secret was added
         self._lock = threading.Lock()
 
     def add(self, value: str | None, label: str) -> None:
@@ -51,12 +52,16 @@ class Redactor:
         placeholder = f"<redacted:{label}>"
         with self._lock:
             for form in {value, quote_plus(value), quote(value, safe="")}:
-                self._secrets.setdefault(form, placeholder)
+                if form not in self._secrets:
+                    self._secrets[form] = placeholder
+                    self._ordered = None
 
     def redact(self, text: str) -> str:
         """Return `text` with every registered secret replaced, longest first."""
         with self._lock:
-            items = sorted(self._secrets.items(), key=lambda kv: -len(kv[0]))
+            if self._ordered is None:
+                self._ordered = sorted(self._secrets.items(), key=lambda kv: -len(kv[0]))
+            items = self._ordered
         for secret, placeholder in items:
             if secret in text:
                 text = text.replace(secret, placeholder)

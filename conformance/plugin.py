@@ -34,6 +34,7 @@ REDACTOR_KEY = pytest.StashKey[Redactor]()
 TARGET_KEY = pytest.StashKey[Target]()
 NOTE_KEY = pytest.StashKey[list[str]]()
 SENT_KEY = pytest.StashKey[dict[str, int]]()
+WAITED_KEY = pytest.StashKey[float]()
 
 _PROP = "dpop_"  # prefix of the user_properties this plugin adds (they reach junit.xml too)
 
@@ -259,6 +260,7 @@ def _dpop_case_log(request: pytest.FixtureRequest) -> Iterator[None]:
     if session is not None:
         session.client.log = []
         request.node.stash[SENT_KEY] = dict(session.client.requests_sent)
+        request.node.stash[WAITED_KEY] = session.client.waited_s
     request.node.stash[NOTE_KEY] = []
     yield
 
@@ -349,6 +351,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     before = item.stash.get(SENT_KEY, {})
     now = session.client.requests_sent if session else {}
     sent_by_case = {origin: n - before.get(origin, 0) for origin, n in now.items() if n > before.get(origin, 0)}
+    waited = (session.client.waited_s - item.stash.get(WAITED_KEY, 0.0)) if session else 0.0
     exc = call.excinfo.value if call.excinfo else None
     for extra in getattr(exc, "exchanges", []) or []:
         if extra not in exchanges:
@@ -367,6 +370,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         (f"{_PROP}baseline", _baseline_mark(item.config, info.id, outcome)),
         (f"{_PROP}measurements", json.dumps(item.stash.get(MEASURE_KEY, {}))),
         (f"{_PROP}requests", json.dumps(sent_by_case)),
+        (f"{_PROP}waited", f"{waited:.6f}"),
     ]
     report.user_properties = list(item.user_properties)
     _add_html_evidence(report, info, outcome, message, evidence)
@@ -446,6 +450,7 @@ class _ResultsCollector:
             return
         for host, count in json.loads(props.get("requests") or "{}").items():
             self.writer.requests[host] = self.writer.requests.get(host, 0) + count
+        self.writer.waiting_s += float(props.get("waited") or 0.0)
         previous = self.writer.records.get(report.nodeid)
         duration = report.duration + (previous.duration_s if previous else 0.0)
         self.writer.record(

@@ -50,6 +50,7 @@ class ResultsWriter:
     baseline_file: str | None = None
     requests: dict[str, int] = field(default_factory=dict)  # requests sent per host (host:port)
     warnings: list[str] = field(default_factory=list)  # about the run itself (plain HTTP, TLS not verified)
+    waiting_s: float = 0.0  # time spent waiting for the target's answers (the rest is the suite's own)
     started: float = field(default_factory=time.time)
     records: dict[str, CaseRecord] = field(default_factory=dict)
 
@@ -83,6 +84,7 @@ class ResultsWriter:
             "fuzz": self.fuzz,
             **({"baseline": baseline} if baseline else {}),
             "requests": dict(sorted(self.requests.items())),
+            "timing": {"waiting_s": round(self.waiting_s, 3)},
             "warnings": list(self.warnings),
             "cases": cases,
         }
