@@ -11,7 +11,9 @@ The reference server runs in its own process (`dpop-conformance serve`). The ben
 2. runs a bare loop, as a program of its own (this file with --bare-loop), that sends the same number of
    valid DPoP requests (httpx, `cryptography` ES256, a fresh proof each time, the server's nonces
    followed; token and resource requests in turn), and reports the same figures;
-3. with --fuzz, runs the fuzz cases alone and reports their throughput.
+3. runs the same loop with the suite's own client (DPoPSession: proof builder, signing, nonce handling,
+   recording and redaction of every exchange), to price the suite's work per request without pytest;
+4. with --fuzz, runs the fuzz cases alone and reports their throughput.
 
 It prints figures and asserts nothing; targets are checked by eye (README, "Performance").
 """
@@ -45,9 +47,13 @@ def main() -> int:
     parser.add_argument("--nonce", default="both", choices=("none", "as", "rs", "both"), help="default: both")
     parser.add_argument("--fuzz", action="store_true", help="also measure the fuzz cases' throughput")
     parser.add_argument("--bare-loop", nargs=2, metavar=("CONFIG", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--suite-loop", nargs=2, metavar=("CONFIG", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_loop:  # the bare loop's own process: its figures go to the parent as JSON
         print(json.dumps(bare_loop(Path(args.bare_loop[0]), int(args.bare_loop[1]))))
+        return 0
+    if args.suite_loop:
+        print(json.dumps(suite_client_loop(Path(args.suite_loop[0]), int(args.suite_loop[1]))))
         return 0
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; reference server nonces: {args.nonce}")
     with tempfile.TemporaryDirectory() as scratch:
@@ -64,8 +70,10 @@ def main() -> int:
             runs = [suite_run(config, Path(scratch) / f"run{i}", ["-m", "not fuzz"]) for i in range(args.repeat)]
             report_suite("full catalog, fuzz cases left out", runs)
             requests = int(statistics.median(r["requests"] for r in runs))
-            bare = [bare_program(config, requests) for _ in range(args.repeat)]
-            report_bare(bare)
+            bare = [bare_program(config, requests, "--bare-loop") for _ in range(args.repeat)]
+            report_bare("bare httpx loop program", bare)
+            client = [bare_program(config, requests, "--suite-loop") for _ in range(args.repeat)]
+            report_bare("the same loop with the suite's client (DPoPSession), no pytest", client)
             suite_own = statistics.median(r["own_s"] / r["requests"] for r in runs)
             bare_own = statistics.median(b["own_s"] / b["requests"] for b in bare)
             bare_loop_own = statistics.median((b["loop_s"] - b["waiting_s"]) / b["requests"] for b in bare)
@@ -78,6 +86,12 @@ def main() -> int:
             print(
                 f"  own time in the requests     {ms(in_cases)} / {ms(bare_loop_own)} = {in_cases / bare_loop_own:.2f}x"
                 "   (inside the cases / inside the loop: no start-up on either side)"
+            )
+            client_own = statistics.median((c["loop_s"] - c["waiting_s"]) / c["requests"] for c in client)
+            ratio = client_own / bare_loop_own
+            print(
+                f"  the client alone, same loop  {ms(client_own)} / {ms(bare_loop_own)} = {ratio:.2f}x"
+                "   (proof, signing, nonces, recording, redaction)"
             )
             if args.fuzz:
                 fuzz = [suite_run(config, Path(scratch) / f"fuzz{i}", ["-m", "fuzz"]) for i in range(args.repeat)]
@@ -166,13 +180,18 @@ class BareClient:
         r, s = decode_dss_signature(self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
         return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
-    def send(self, method: str, url: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
+    def send(
+        self, method: str, url: str, token: str | None = None, auth: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         for _ in range(2):  # at most one retry, after a nonce challenge
             headers = {"DPoP": self.proof(method, url, token)}
             if token:
                 headers["Authorization"] = f"DPoP {token}"
-            start = time.perf_counter()
-            response = self.http.request(method, url, headers=headers, **kwargs)
+            elif auth:
+                headers["Authorization"] = auth
+            request = self.http.build_request(method, url, headers=headers, **kwargs)
+            start = time.perf_counter()  # measured as the suite measures it: from send to the whole answer
+            response = self.http.send(request)
             self.waited += time.perf_counter() - start
             self.sent += 1
             if "DPoP-Nonce" in response.headers:
@@ -188,12 +207,12 @@ def bare_loop(config: Path, requests: int) -> dict[str, float]:
     target = tomllib.loads(config.read_text())
     token_url = target["authorization_server"]["token_endpoint"]
     resource_url = target["resource_server"]["url"]
-    auth = (target["client"]["id"], target["client"]["secret"])
+    basic = base64.b64encode(f"{target['client']['id']}:{target['client']['secret']}".encode()).decode()
     start = time.perf_counter()
     client = BareClient()
     token = ""
     while client.sent < requests:
-        response = client.send("POST", token_url, data={"grant_type": "client_credentials"}, auth=auth)
+        response = client.send("POST", token_url, data={"grant_type": "client_credentials"}, auth=f"Basic {basic}")
         assert response.status_code == 200, response.text
         token = response.json()["access_token"]
         if client.sent < requests:
@@ -204,23 +223,53 @@ def bare_loop(config: Path, requests: int) -> dict[str, float]:
     return {"wall_s": wall, "requests": client.sent, "waiting_s": client.waited, "own_s": wall - client.waited}
 
 
-def bare_program(config: Path, requests: int) -> dict[str, float]:
-    """The bare loop as a program: wall time from outside, as for the suite's command."""
+def suite_client_loop(config: Path, requests: int) -> dict[str, float]:
+    """The bare loop's requests, sent with the suite's own client instead."""
+    from conformance.session import DPoPSession
+    from conformance.target import load_target
+
     start = time.perf_counter()
-    command = [sys.executable, __file__, "--bare-loop", str(config), str(requests)]
+    session = DPoPSession(load_target(config))
+    sent = 0
+    while sent < requests:
+        issued = session.request_token()
+        sent += len(issued.exchanges)
+        assert issued.final.status == 200, issued.final.summary()
+        token = issued.final.json_object()["access_token"]
+        if sent < requests:
+            called = session.call_resource(token, session.key)
+            sent += len(called.exchanges)
+            assert called.final.ok, called.final.summary()
+        session.client.log = []  # as the plugin does for each case
+    wall = time.perf_counter() - start
+    session.close()
+    return {
+        "wall_s": wall,
+        "requests": sent,
+        "waiting_s": session.client.waited_s,
+        "own_s": wall - session.client.waited_s,
+    }
+
+
+def bare_program(config: Path, requests: int, mode: str) -> dict[str, float]:
+    """A loop as a program of its own: wall time from outside, as for the suite's command."""
+    start = time.perf_counter()
+    command = [sys.executable, __file__, mode, str(config), str(requests)]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
     inner = json.loads(done.stdout)
     return {**inner, "loop_s": inner["wall_s"], "wall_s": wall, "own_s": wall - inner["waiting_s"]}
 
 
-def report_bare(runs: list[dict[str, float]]) -> None:
+def report_bare(title: str, runs: list[dict[str, float]]) -> None:
     med = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-    print(f"bare httpx loop program, the same number of valid DPoP requests ({len(runs)} runs, median):")
+    print(f"{title}, the same number of valid DPoP requests ({len(runs)} runs, median):")
     print(f"  requests                     {med['requests']:.0f}")
     print(f"  wall time (whole program)    {med['wall_s']:.2f} s   (the loop itself: {med['loop_s']:.2f} s)")
     print(f"  waiting for the server       {med['waiting_s']:.2f} s")
+    loop_own = (med["loop_s"] - med["waiting_s"]) / med["requests"]
     print(f"  own time                     {med['own_s']:.2f} s = {ms(med['own_s'] / med['requests'])} per request")
+    print(f"  own time in the loop         {ms(loop_own)} per request")
 
 
 if __name__ == "__main__":

@@ -338,6 +338,22 @@ def _run_several(args: argparse.Namespace, targets: list[Target], pytest_args: l
     return 1 if 1 in statuses else 3 if 3 in statuses else 2 if 2 in statuses else 0
 
 
+def _hypothesis_storage(report_dir: Path) -> Path:
+    """Where Hypothesis keeps its own files: not among the cases (perhaps a read-only install).
+
+    A cache folder of the user's, shared by every run: Hypothesis caches there the Unicode tables its
+    text strategies need, which take about a second to compute. (The example database is separate: it
+    lives in the report folder, --dpop-fuzz-db.) Without a usable cache folder, the report folder.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    storage = Path(base) / "dpop-conformance" / "hypothesis"
+    try:
+        storage.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return report_dir / ".hypothesis"
+    return storage if os.access(storage, os.W_OK) else report_dir / ".hypothesis"
+
+
 def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, strict: bool, name: str) -> int:
     from conformance.plugin import locate_cases
     from conformance.results import exit_status, load_results
@@ -383,8 +399,7 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
     ]
     # The suite runs in its own process: the embedded reference server keeps this one (and its own
     # interpreter lock), and the cases import nothing that this process has already loaded.
-    # Hypothesis keeps its own files (and the example database) in the report folder, not among the cases
-    env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(report_dir / ".hypothesis")}
+    env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(_hypothesis_storage(report_dir))}
     code = subprocess.run(args, cwd=cases, env=env, check=False).returncode
     if not results_path.exists():
         if code == 4:  # pytest's usage error

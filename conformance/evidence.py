@@ -47,8 +47,8 @@ class Redactor:
 
     def add(self, value: str | None, label: str) -> None:
         """Register a secret; its URL-encoded forms are registered too."""
-        if not value or len(value) < _MIN_SECRET_LENGTH:
-            return
+        if not value or len(value) < _MIN_SECRET_LENGTH or value in self._secrets:
+            return  # (the same client credentials come with every request: no need to encode them again)
         placeholder = f"<redacted:{label}>"
         with self._lock:
             for form in {value, quote_plus(value), quote(value, safe="")}:

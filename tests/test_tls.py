@@ -147,3 +147,37 @@ def test_plain_http_on_loopback_is_not_warned_about(tmp_path: Path) -> None:
         status, results, output = run(tmp_path, plain.target_toml(), *FEW)
     assert status == 0, output[-2000:]
     assert results["warnings"] == []
+
+
+def test_serve_over_https_writes_an_https_target_file(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
+    import signal
+    import time
+
+    config = tmp_path / "served.toml"
+    tls = ["--tls-cert", str(certificate[0]), "--tls-key", str(certificate[1])]
+    process = subprocess.Popen(
+        [*CLI, "serve", *tls, "--write-config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not config.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert config.exists(), process.stderr.read() if process.stderr else ""
+        text = config.read_text()
+        assert 'token_endpoint = "https://127.0.0.1:' in text
+        status, results, output = run(tmp_path, text, "--ca-file", str(certificate[0]), *FEW)
+        assert status == 0 and results["summary"]["error"] == 0, output[-2000:]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+
+
+def test_serve_tls_options_go_together(certificate: tuple[Path, Path]) -> None:
+    done = subprocess.run(
+        [*CLI, "serve", "--tls-cert", str(certificate[0])], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "--tls-cert and --tls-key go together" in done.stderr and len(done.stderr.strip().splitlines()) == 1
