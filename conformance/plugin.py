@@ -444,11 +444,22 @@ class _ResultsCollector:
         self.writer = writer
         self.path = path
 
+    def _check_new_server(self, origin: str) -> None:
+        """Warn of plain HTTP to a server the target file does not name (found by discovery, say)."""
+        target = self.config.stash.get(TARGET_KEY, None)
+        if target is None or origin in {_origin_of(url) for _, url in target.urls()}:
+            return  # the embedded server is loopback; a named URL was judged when the file was loaded
+        warning = plain_http_warning("a discovered endpoint at", origin)
+        if warning:
+            self.writer.warnings.append(warning)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = _props(report)
         if "case" not in props or (report.when == "teardown" and report.passed):
             return
         for host, count in json.loads(props.get("requests") or "{}").items():
+            if host not in self.writer.requests:
+                self._check_new_server(host)
             self.writer.requests[host] = self.writer.requests.get(host, 0) + count
         self.writer.waiting_s += float(props.get("waited") or 0.0)
         previous = self.writer.records.get(report.nodeid)
@@ -478,12 +489,6 @@ class _ResultsCollector:
                 self.writer.target.update(_target_summary(live.target))
             # endpoints found by discovery are only known once a case has asked for them
             self.writer.target.update({k: v for k, v in live.endpoint_summary().items() if v})
-            # ... and so are the servers they are on: warn of plain HTTP there too
-            named = {_origin_of(url) for _, url in live.target.urls()}
-            for origin in sorted(set(live.client.requests_sent) - named):
-                warning = plain_http_warning("a discovered endpoint at", origin)
-                if warning:
-                    self.writer.warnings.append(warning)
         self.writer.write(self.path)
 
 
