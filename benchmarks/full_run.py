@@ -39,6 +39,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from reference_process import reference_server
 
 
 def main() -> int:
@@ -56,51 +57,38 @@ def main() -> int:
         print(json.dumps(suite_client_loop(Path(args.suite_loop[0]), int(args.suite_loop[1]))))
         return 0
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; reference server nonces: {args.nonce}")
-    with tempfile.TemporaryDirectory() as scratch:
-        config = Path(scratch) / "reference.toml"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "conformance", "serve", "--nonce", args.nonce, "--write-config", str(config)],
-            stdout=subprocess.DEVNULL,
+    with tempfile.TemporaryDirectory() as scratch, reference_server(args.nonce) as config:
+        runs = [suite_run(config, Path(scratch) / f"run{i}", ["-m", "not fuzz"]) for i in range(args.repeat)]
+        report_suite("full catalog, fuzz cases left out", runs)
+        requests = int(statistics.median(r["requests"] for r in runs))
+        bare = [bare_program(config, requests, "--bare-loop") for _ in range(args.repeat)]
+        report_bare("bare httpx loop program", bare)
+        client = [bare_program(config, requests, "--suite-loop") for _ in range(args.repeat)]
+        report_bare("the same loop with the suite's client (DPoPSession), no pytest", client)
+        suite_own = statistics.median(r["own_s"] / r["requests"] for r in runs)
+        bare_own = statistics.median(b["own_s"] / b["requests"] for b in bare)
+        bare_loop_own = statistics.median((b["loop_s"] - b["waiting_s"]) / b["requests"] for b in bare)
+        suite_all = statistics.median(r["wall_s"] / r["requests"] for r in runs)
+        bare_all = statistics.median(b["wall_s"] / b["requests"] for b in bare)
+        in_cases = statistics.median((r["cases_s"] - r["waiting_s"]) / r["requests"] for r in runs)
+        print("per request, suite / bare loop:")
+        print(f"  whole time                   {ms(suite_all)} / {ms(bare_all)} = {suite_all / bare_all:.2f}x")
+        print(f"  own time (not waiting)       {ms(suite_own)} / {ms(bare_own)} = {suite_own / bare_own:.2f}x")
+        print(
+            f"  own time in the requests     {ms(in_cases)} / {ms(bare_loop_own)} = {in_cases / bare_loop_own:.2f}x"
+            "   (inside the cases / inside the loop: no start-up on either side)"
         )
-        try:
-            deadline = time.monotonic() + 20
-            while not config.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.2)  # the file is written just before the server prints that it is ready
-            runs = [suite_run(config, Path(scratch) / f"run{i}", ["-m", "not fuzz"]) for i in range(args.repeat)]
-            report_suite("full catalog, fuzz cases left out", runs)
-            requests = int(statistics.median(r["requests"] for r in runs))
-            bare = [bare_program(config, requests, "--bare-loop") for _ in range(args.repeat)]
-            report_bare("bare httpx loop program", bare)
-            client = [bare_program(config, requests, "--suite-loop") for _ in range(args.repeat)]
-            report_bare("the same loop with the suite's client (DPoPSession), no pytest", client)
-            suite_own = statistics.median(r["own_s"] / r["requests"] for r in runs)
-            bare_own = statistics.median(b["own_s"] / b["requests"] for b in bare)
-            bare_loop_own = statistics.median((b["loop_s"] - b["waiting_s"]) / b["requests"] for b in bare)
-            suite_all = statistics.median(r["wall_s"] / r["requests"] for r in runs)
-            bare_all = statistics.median(b["wall_s"] / b["requests"] for b in bare)
-            in_cases = statistics.median((r["cases_s"] - r["waiting_s"]) / r["requests"] for r in runs)
-            print("per request, suite / bare loop:")
-            print(f"  whole time                   {ms(suite_all)} / {ms(bare_all)} = {suite_all / bare_all:.2f}x")
-            print(f"  own time (not waiting)       {ms(suite_own)} / {ms(bare_own)} = {suite_own / bare_own:.2f}x")
-            print(
-                f"  own time in the requests     {ms(in_cases)} / {ms(bare_loop_own)} = {in_cases / bare_loop_own:.2f}x"
-                "   (inside the cases / inside the loop: no start-up on either side)"
-            )
-            client_own = statistics.median((c["loop_s"] - c["waiting_s"]) / c["requests"] for c in client)
-            ratio = client_own / bare_loop_own
-            print(
-                f"  the client alone, same loop  {ms(client_own)} / {ms(bare_loop_own)} = {ratio:.2f}x"
-                "   (proof, signing, nonces, recording, redaction)"
-            )
-            if args.fuzz:
-                fuzz = [suite_run(config, Path(scratch) / f"fuzz{i}", ["-m", "fuzz"]) for i in range(args.repeat)]
-                report_suite("fuzz cases alone (quick profile, seed 1)", fuzz)
-                rate = statistics.median(r["requests"] / r["cases_s"] for r in fuzz)
-                print(f"  fuzz throughput              {rate:.0f} requests/s (inside the cases)")
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+        client_own = statistics.median((c["loop_s"] - c["waiting_s"]) / c["requests"] for c in client)
+        ratio = client_own / bare_loop_own
+        print(
+            f"  the client alone, same loop  {ms(client_own)} / {ms(bare_loop_own)} = {ratio:.2f}x"
+            "   (proof, signing, nonces, recording, redaction)"
+        )
+        if args.fuzz:
+            fuzz = [suite_run(config, Path(scratch) / f"fuzz{i}", ["-m", "fuzz"]) for i in range(args.repeat)]
+            report_suite("fuzz cases alone (quick profile, seed 1)", fuzz)
+            rate = statistics.median(r["requests"] / r["cases_s"] for r in fuzz)
+            print(f"  fuzz throughput              {rate:.0f} requests/s (inside the cases)")
     return 0
 
 

@@ -10,14 +10,11 @@ prints figures; it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference_process import reference_server
 
 from conformance.session import DPoPSession
 from conformance.strategies import PARTS, Corruption, corruptions
@@ -29,23 +26,11 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=400, help="fuzzed proofs per actor (default 400)")
     parser.add_argument("--nonce", default="none", choices=("none", "as", "rs", "both"))
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        config = Path(scratch) / "reference.toml"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "conformance", "serve", "--nonce", args.nonce, "--write-config", str(config)],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while not config.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            session = DPoPSession(load_target(config))
-            for actor in ("AS", "RS"):
-                run(session, actor, args.examples)
-            session.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with reference_server(args.nonce) as config:
+        session = DPoPSession(load_target(config))
+        for actor in ("AS", "RS"):
+            run(session, actor, args.examples)
+        session.close()
     return 0
 
 

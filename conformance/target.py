@@ -325,34 +325,8 @@ def parse_target(
                 "table is required (with token_endpoint or issuer), unless [resource_server] gives a pre-issued "
                 "access_token and its dpop_key_file (an RS-only target)",
             )
-        return Target(
-            name,
-            None,
-            resource_server,
-            client,
-            public_client,
-            float(timeout),
-            dpop_alg,
-            source,
-            ca_file=ca_file,
-            insecure=insecure,
-        )
-    if client is None:
-        raise reader.error("", "[client]", "table is required (with at least id)")
-    if public_client is not None and not (authorization_server.authorization_endpoint or authorization_server.issuer):
-        raise reader.error(
-            "[authorization_server]",
-            "authorization_endpoint",
-            "is required for [public_client] (or give issuer, to discover it)",
-        )
-    if client.grant_type == "authorization_code" and not (
-        authorization_server.authorization_endpoint or authorization_server.issuer
-    ):
-        raise reader.error(
-            "[authorization_server]",
-            "authorization_endpoint",
-            'is required for grant_type = "authorization_code" (or give issuer, to discover it)',
-        )
+    else:
+        _check_authorization_server(reader, authorization_server, client, public_client)
     return Target(
         name,
         authorization_server,
@@ -365,6 +339,27 @@ def parse_target(
         ca_file=ca_file,
         insecure=insecure,
     )
+
+
+def _check_authorization_server(
+    reader: _Reader, server: AuthorizationServer, client: Client | None, public_client: PublicClient | None
+) -> None:
+    """What a target with an authorization server needs besides: a client, and endpoints for its logins."""
+    if client is None:
+        raise reader.error("", "[client]", "table is required (with at least id)")
+    can_authorize = bool(server.authorization_endpoint or server.issuer)
+    if public_client is not None and not can_authorize:
+        raise reader.error(
+            "[authorization_server]",
+            "authorization_endpoint",
+            "is required for [public_client] (or give issuer, to discover it)",
+        )
+    if client.grant_type == "authorization_code" and not can_authorize:
+        raise reader.error(
+            "[authorization_server]",
+            "authorization_endpoint",
+            'is required for grant_type = "authorization_code" (or give issuer, to discover it)',
+        )
 
 
 def _parse_client(reader: _Reader, table: Mapping[str, Any]) -> Client:

@@ -109,12 +109,20 @@ def broken(request: pytest.FixtureRequest) -> Iterator[BrokenServer]:
 
 
 def run_against(tmp_path: Path, port: int, *extra: str) -> tuple[int, dict[str, object], str, float]:
-    config = tmp_path / "target.toml"
-    config.write_text(
+    """Run the suite against a broken server that plays both the AS and the RS."""
+    return run_config(
+        tmp_path,
         f'name = "broken"\ntimeout = 1\n[authorization_server]\ntoken_endpoint = "http://127.0.0.1:{port}/token"\n'
         f'[resource_server]\nurl = "http://127.0.0.1:{port}/resource"\n[client]\nid = "c"\n'
-        'secret = "the-client-secret-value"\n'
+        'secret = "the-client-secret-value"\n',
+        *extra,
     )
+
+
+def run_config(tmp_path: Path, config_text: str, *extra: str) -> tuple[int, dict[str, object], str, float]:
+    """Run the CLI on a target file; (status, results.json, terminal output, seconds)."""
+    config = tmp_path / "target.toml"
+    config.write_text(config_text)
     start = time.monotonic()
     done = subprocess.run(
         [
@@ -188,32 +196,11 @@ def test_resource_answering_5xx_only_errors_the_resource_cases(tmp_path: Path) -
             text = server.target_toml().replace(
                 f'url = "{server.base_url}/resource"', f'url = "http://127.0.0.1:{resource.port}/resource"'
             )
-            config = tmp_path / "target.toml"
-            config.write_text(text)
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "conformance",
-                    "run",
-                    "--config",
-                    str(config),
-                    "--report-dir",
-                    str(tmp_path / "out"),
-                    "--",
-                    "-m",
-                    "not fuzz",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
+            status, results, output, _ = run_config(tmp_path, text, "--", "-m", "not fuzz")
             secret = server.settings.client_secret
     finally:
         resource.close()
-    output = done.stdout + done.stderr
-    results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert done.returncode == 3, output[-2000:]
+    assert status == 3, output[-2000:]
     by_actor: dict[str, set[str]] = {"AS": set(), "RS": set()}
     for case in results["cases"]:
         by_actor[case["actor"]].add(case["outcome"])
