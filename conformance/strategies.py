@@ -290,7 +290,12 @@ def _claims(*, with_token: bool) -> st.SearchStrategy[Corruption]:
         return Corruption("claims", "R-4.3-3", f"{name} empty", lambda d: d.with_claims(**{name: ""}).sign())
 
     def htm_other(value: str) -> Corruption:
-        return Corruption("claims", "R-4.3-8", f"htm {value!r}", lambda d: d.with_claims(htm=value).sign())
+        # The drawn name can be the request's own method (POST at the token endpoint, or the resource's
+        # configured method): that is no corruption, so the name gets an "S" then, as htu_off does with "~".
+        def apply(d: ProofDraft) -> str:
+            return d.with_claims(htm=value if value != d.claims["htm"] else value + "S").sign()
+
+        return Corruption("claims", "R-4.3-8", f"htm {value!r} (+'S' if that is the request's method)", apply)
 
     def htu_off(position: int, char: str) -> Corruption:
         def apply(d: ProofDraft) -> str:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jwcrypto import jwk, jws
@@ -211,3 +212,23 @@ def test_load_key_refuses_an_alg_the_key_cannot_sign(tmp_path: Path) -> None:
     )
     with pytest.raises(KeyFileError, match="P-384"):
         load_key(path, "ES384")
+
+
+@pytest.mark.parametrize("method", ["POST", "GET", "PUT"])
+def test_fuzzed_htm_is_never_the_requests_own_method(method: str) -> None:
+    """A fuzzed htm that drew the request's own method would be a valid proof judged as a corrupt one."""
+    from hypothesis import given, settings
+
+    from conformance.strategies import corruptions
+
+    key = generate_key("ES256")
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(corruption=corruptions("claims", with_token=method != "POST"))
+    def check(corruption: Any) -> None:
+        if corruption.requirement != "R-4.3-8":
+            return
+        proof = corruption.apply(new_proof(key, method, "https://server.example.com/x", access_token="t" * 20))
+        assert decode_jws(proof).payload["htm"] != method, corruption
+
+    check()
