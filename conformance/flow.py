@@ -40,6 +40,7 @@ __all__ = [
     "Sent",
     "TokenSet",
     "is_nonce_challenge",
+    "origin_of",
     "parse_challenges",
     "tls_verification",
 ]
@@ -179,7 +180,8 @@ def is_nonce_challenge(exchange: Exchange, role: str) -> bool:
     return exchange.status in (400, 401) and challenge is not None and challenge.get("error") == "use_dpop_nonce"
 
 
-def _origin(url: str) -> str:
+def origin_of(url: str) -> str:
+    """`scheme://host:port` of a URL, lower-cased: the key for nonces, request counts and give-ups per server."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
 
@@ -269,17 +271,17 @@ class DPoPClient:
     # --- nonces --------------------------------------------------------------------------------
     def nonce_for(self, role: str, url: str) -> str | None:
         """The latest nonce this server (role and origin) handed out, if any."""
-        return self.nonces.get(f"{role} {_origin(url)}")
+        return self.nonces.get(f"{role} {origin_of(url)}")
 
     def forget_nonce(self, role: str, url: str) -> None:
         """Drop the remembered nonce of a server, so the next proof goes without one."""
-        self.nonces.pop(f"{role} {_origin(url)}", None)
+        self.nonces.pop(f"{role} {origin_of(url)}", None)
 
     def remember_nonce(self, role: str, url: str, exchange: Exchange) -> None:
         """Keep the `DPoP-Nonce` of a response (any status) for the next request to that server."""
         value = exchange.header("DPoP-Nonce")
         if value:
-            self.nonces[f"{role} {_origin(url)}"] = value
+            self.nonces[f"{role} {origin_of(url)}"] = value
 
     # --- raw exchange ----------------------------------------------------------------------------
     def exchange(
@@ -302,7 +304,7 @@ class DPoPClient:
             ex.error = refusal
             self.log.append(ex)
             return ex
-        origin = _origin(url)
+        origin = origin_of(url)
         self.requests_sent[origin] = self.requests_sent.get(origin, 0) + 1
         start = time.perf_counter()
         try:
@@ -346,12 +348,12 @@ class DPoPClient:
             return "not sent: the run's deadline (--deadline) has passed"
         if self.max_requests is not None and sum(self.requests_sent.values()) >= self.max_requests:
             return f"not sent: the request budget (--max-requests {self.max_requests}) is spent"
-        given_up = self._given_up.get(_origin(url))
+        given_up = self._given_up.get(origin_of(url))
         if given_up:
             return f"not sent: {given_up}"
-        silent = self._silent.get(_origin(url), 0)
+        silent = self._silent.get(origin_of(url), 0)
         if silent >= self.SILENT_LIMIT:
-            return f"not sent: {_origin(url)} did not answer the last {silent} requests, so the suite gave up on it"
+            return f"not sent: {origin_of(url)} did not answer the last {silent} requests, so the suite gave up on it"
         if self.max_rps:
             wait = self._last_sent + 1.0 / self.max_rps - time.monotonic()
             if wait > 0:

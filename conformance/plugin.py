@@ -16,13 +16,13 @@ import tomllib
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 
 from conformance.catalog import PROFILES, CaseInfo
 from conformance.evidence import Redactor, render_exchanges
-from conformance.flow import FlowError
+from conformance.flow import FlowError, origin_of
 from conformance.hints import hint_for
 from conformance.results import CaseRecord, ResultsWriter, load_results
 from conformance.session import DPoPSession
@@ -188,11 +188,6 @@ def _with_tls_options(config: pytest.Config, target: Target) -> Target:
     if config.getoption("dpop_insecure"):
         target = dataclasses.replace(target, insecure=True)
     return target
-
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _config_path(config: pytest.Config) -> str | None:
@@ -447,7 +442,7 @@ class _ResultsCollector:
     def _check_new_server(self, origin: str) -> None:
         """Warn of plain HTTP to a server the target file does not name (found by discovery, say)."""
         target = self.config.stash.get(TARGET_KEY, None)
-        if target is None or origin in {_origin_of(url) for _, url in target.urls()}:
+        if target is None or origin in {origin_of(url) for _, url in target.urls()}:
             return  # the embedded server is loopback; a named URL was judged when the file was loaded
         warning = plain_http_warning("a discovered endpoint at", origin)
         if warning:

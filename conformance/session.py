@@ -28,7 +28,7 @@ from conformance.flow import (
     tls_verification,
 )
 from conformance.jose import peek_claims
-from conformance.keys import DPoPKey, KeyFileError, generate_key, load_key, parse_key
+from conformance.keys import DPoPKey, generate_key
 from conformance.proof import ProofDraft
 from conformance.target import PublicClient, Target
 from conformance.verdicts import CouldNotJudge
@@ -239,21 +239,12 @@ class DPoPSession:
     # --- token requests ----------------------------------------------------------------------------
     @property
     def client_auth(self) -> ClientAuth:
-        """How the configured client authenticates (its key file loaded once)."""
+        """How the configured client authenticates (its key was parsed when the target file loaded)."""
         if self._auth is None:
             client = self.target.client
             assert client is not None
-            try:
-                key = None
-                if client.auth_method == "private_key_jwt":
-                    key = (
-                        parse_key(client.private_key, client.private_key_alg, source="[client] private_key")
-                        if client.private_key
-                        else load_key(client.private_key_file or "", client.private_key_alg)
-                    )
-                self._auth = ClientAuth(client.id, client.auth_method, client.secret, key)
-            except KeyFileError as exc:
-                raise CouldNotJudge(f"[client] private key: {exc}") from None
+            key = client.assertion_key if client.auth_method == "private_key_jwt" else None
+            self._auth = ClientAuth(client.id, client.auth_method, client.secret, key)
         return self._auth
 
     def grant(self, key: DPoPKey) -> dict[str, str]:
@@ -359,15 +350,8 @@ class DPoPSession:
         rs = self.target.resource_server
         if rs is not None and rs.access_token:
             if self._bound is None:
-                try:
-                    key = (
-                        parse_key(rs.dpop_key, rs.dpop_key_alg, source="[resource_server] dpop_key")
-                        if rs.dpop_key
-                        else load_key(rs.dpop_key_file or "", rs.dpop_key_alg)
-                    )
-                except KeyFileError as exc:
-                    raise CouldNotJudge(f"[resource_server] DPoP key: {exc}") from None
-                self._bound = BoundToken(TokenSet(rs.access_token, "DPoP"), key, time.monotonic())
+                assert rs.bound_key is not None  # the target file gives the token with its key (target.py)
+                self._bound = BoundToken(TokenSet(rs.access_token, "DPoP"), rs.bound_key, time.monotonic())
             return self._bound
         if self._bound_error is not None:
             raise self._bound_error

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from conformance.keys import SUPPORTED_ALGS, KeyFileError, load_key, parse_key
+from conformance.keys import SUPPORTED_ALGS, DPoPKey, KeyFileError, load_key, parse_key
 
 __all__ = [
     "AUTH_METHODS",
@@ -74,6 +74,7 @@ class ResourceServer:
     dpop_key_file: str | None = None
     dpop_key_alg: str | None = None
     dpop_key: str | None = field(default=None, repr=False)
+    bound_key: DPoPKey | None = field(default=None, repr=False, compare=False)  # parsed from either of the two
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Client:
     token_params: dict[str, str] = field(default_factory=dict)
     authorization_params: dict[str, str] = field(default_factory=dict)
     private_key: str | None = field(default=None, repr=False)  # the key itself (JWK or PEM), e.g. from ${VAR}
+    assertion_key: DPoPKey | None = field(default=None, repr=False, compare=False)  # parsed from either of the two
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ def parse_target(
         assert url is not None
         access_token = reader.secret(rs_table, sect, "access_token")
         key_alg = reader.choice(rs_table, sect, "dpop_key_alg", SUPPORTED_ALGS, default=None)
-        key_file, key_text = reader.private_key(rs_table, sect, "dpop_key", key_alg)
+        key_file, key_text, bound_key = reader.private_key(rs_table, sect, "dpop_key", key_alg)
         if bool(access_token) != bool(key_file or key_text):
             missing = "dpop_key_file" if access_token else "access_token"
             raise reader.error(
@@ -293,6 +295,7 @@ def parse_target(
             dpop_key_file=key_file,
             dpop_key_alg=key_alg,
             dpop_key=key_text,
+            bound_key=bound_key,
         )
 
     client_table = reader.optional_table(
@@ -370,7 +373,7 @@ def _parse_client(reader: _Reader, table: Mapping[str, Any]) -> Client:
     grant_type = reader.choice(table, sect, "grant_type", GRANT_TYPES, default="client_credentials")
     secret = reader.secret(table, sect, "secret")
     key_alg = reader.choice(table, sect, "private_key_alg", SUPPORTED_ALGS, default=None)
-    key_file, key_text = reader.private_key(table, sect, "private_key", key_alg)
+    key_file, key_text, assertion_key = reader.private_key(table, sect, "private_key", key_alg)
     if auth_method in ("client_secret_basic", "client_secret_post") and not secret:
         raise reader.error(
             sect,
@@ -406,6 +409,7 @@ def _parse_client(reader: _Reader, table: Mapping[str, Any]) -> Client:
         private_key_file=key_file,
         private_key_alg=key_alg,
         private_key=key_text,
+        assertion_key=assertion_key,
         redirect_uri=redirect_uri,
         login=login,
         login_command=login_command,
@@ -479,27 +483,27 @@ class _Reader:
 
     def private_key(
         self, table: Mapping[str, Any], section: str, key: str, alg: str | None
-    ) -> tuple[str | None, str | None]:
-        """(file, text) of a private key given as `<key>_file` (a path) or `<key>` (JWK or PEM text).
+    ) -> tuple[str | None, str | None, DPoPKey | None]:
+        """(file, text, parsed key) of a private key given as `<key>_file` (a path) or `<key>` (JWK or PEM).
 
-        The key is parsed now, so that a wrong key stops the run before any request; the error names
-        the key and never shows the key material.
+        The key is parsed here, once, so that a wrong key stops the run before any request; the error
+        names the key and never shows the key material.
         """
         file_key = f"{key}_file"
         path = self.string(table, section, file_key)
         text = self.string(table, section, key)
         if path is not None and text is not None:
             raise self.error(section, file_key, f"and {key} are both given; keep one of them")
+        if path is not None and not Path(path).is_file():
+            raise self.error(section, file_key, f"names {path}, which is not a readable file")
         try:
             if path is not None:
-                if not Path(path).is_file():
-                    raise self.error(section, file_key, f"names {path}, which is not a readable file")
-                load_key(path, alg)
-            elif text is not None:
-                parse_key(text, alg, source="the key")
+                return path, None, load_key(path, alg)
+            if text is not None:
+                return None, text, parse_key(text, alg, source="the key")
         except KeyFileError as exc:
             raise self.error(section, file_key if path is not None else key, f"is not usable: {exc}") from None
-        return path, text
+        return None, None, None
 
     def boolean(self, table: Mapping[str, Any], section: str, key: str, *, default: bool) -> bool:
         value = table.get(key, default)
