@@ -234,8 +234,8 @@ def suite_client_loop(config: Path, requests: int) -> dict[str, float]:
     return {
         "wall_s": wall,
         "requests": sent,
-        "waiting_s": session.client.waited_s,
-        "own_s": wall - session.client.waited_s,
+        "waiting_s": session.client.transport.waited_s,
+        "own_s": wall - session.client.transport.waited_s,
     }
 
 

@@ -83,6 +83,8 @@ class Exchange:
     error: str | None = None
     duration_s: float = 0.0
     body_truncated: bool = False
+    # set when the first attempt met a connection the server had closed, and the request went out again
+    reconnected: str | None = None
 
     # --- reading the response ----------------------------------------------------------------
     def header(self, name: str) -> str | None:
@@ -136,6 +138,8 @@ class Exchange:
             lines += [">", f"> {self.request_body}"]
         for i, proof in enumerate(self.proofs, 1):
             lines.append(f"  decoded DPoP proof{f' #{i}' if len(self.proofs) > 1 else ''}: {decode_for_display(proof)}")
+        if self.reconnected:
+            lines.append(f"  (sent again on a new connection: {self.reconnected})")
         if self.error:
             lines.append(f"< (no response: {self.error})")
         else:

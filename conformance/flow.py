@@ -10,7 +10,6 @@ Every exchange is recorded as evidence; secrets are registered with the redactor
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import os
 import re
@@ -21,7 +20,6 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
@@ -31,6 +29,7 @@ from conformance.evidence import Exchange, Redactor
 from conformance.jose import b64url_encode, json_b64
 from conformance.keys import DPoPKey
 from conformance.proof import ProofDraft, new_proof
+from conformance.transport import MAX_BODY_BYTES, Transport, origin_of, tls_verification
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -45,17 +44,6 @@ __all__ = [
     "tls_verification",
 ]
 
-MAX_BODY_BYTES = 1 << 20  # evidence keeps at most 1 MiB of a response body
-# form fields whose values are credentials (RFC 6749, RFC 7523, RFC 7636, RFC 7662)
-_SECRET_FORM_FIELDS = (
-    "client_secret",
-    "client_assertion",
-    "code",
-    "code_verifier",
-    "refresh_token",
-    "token",
-    "password",
-)
 ProofMutation = Callable[[ProofDraft], str]
 
 
@@ -180,50 +168,6 @@ def is_nonce_challenge(exchange: Exchange, role: str) -> bool:
     return exchange.status in (400, 401) and challenge is not None and challenge.get("error") == "use_dpop_nonce"
 
 
-def origin_of(url: str) -> str:
-    """`scheme://host:port` of a URL, lower-cased: the key for nonces, request counts and give-ups per server."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def tls_verification(ca_file: str | None = None, insecure: bool = False) -> ssl.SSLContext | bool:
-    """What httpx verifies server certificates with: the usual CAs plus `ca_file`, or nothing (`insecure`)."""
-    if insecure:
-        return False
-    return _tls_context(ca_file)
-
-
-@functools.lru_cache(maxsize=8)
-def _tls_context(ca_file: str | None) -> ssl.SSLContext:
-    # One context per process, shared by every client: httpx would otherwise load the CA bundle again
-    # for each client it makes (20 ms each, a tenth of a clean run).
-    import certifi  # httpx's own default CA bundle; an extra file adds to it rather than replacing it
-
-    context = ssl.create_default_context(cafile=certifi.where())
-    if ca_file is not None:
-        context.load_verify_locations(cafile=ca_file)
-    return context
-
-
-def _tls_failure(exc: BaseException, origin: str) -> str | None:
-    """A one-line explanation when `exc` comes from TLS (an untrusted certificate, a failed handshake)."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            reason = cause.verify_message or cause.reason or "verification failed"
-            return (
-                f"TLS: the certificate of {origin} is not trusted ({reason}); pass the CA that signed it with "
-                "--ca-file FILE (or ca_file in the target file), or --insecure to skip verification (tests only)"
-            )
-        if isinstance(cause, ssl.SSLError):
-            reason = cause.reason or str(cause)
-            return f"TLS: the handshake with {origin} failed ({reason}); is that port serving HTTPS?"
-        cause = cause.__cause__ or cause.__context__
-    return None
-
-
 # --- the client -------------------------------------------------------------------------------
 
 
@@ -238,35 +182,22 @@ class DPoPClient:
         http: httpx.Client | None = None,
         verify: ssl.SSLContext | bool | None = None,
     ) -> None:
-        self.redactor = redactor or Redactor()
-        self.timeout = timeout
-        self.verify = tls_verification() if verify is None else verify
-        self.http = http or self._new_http_client()
-        # API calls keep no cookies: a login's session cookie must not ride along on later requests (a
-        # "request without credentials" would carry one), nor end up in the evidence.
-        self.http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        self.transport = Transport(timeout=timeout, redactor=redactor, verify=verify, http=http)
+        self.redactor = self.transport.redactor
         self.nonces: dict[str, str] = {}
-        self.log: list[Exchange] = []
-        # staying calm with half-broken or shared targets
-        self.deadline: float | None = None  # time.monotonic() after which nothing more is sent
-        self.max_requests: int | None = None
-        self.max_rps: float | None = None
-        self.requests_sent: dict[str, int] = {}  # per origin
-        self.waited_s = 0.0  # total time between sending a request and having its whole answer
-        self._silent: dict[str, int] = {}  # consecutive requests per origin that got no answer
-        self._given_up: dict[str, str] = {}  # origin -> why nothing more is sent there (a TLS failure)
-        self._last_sent = 0.0
 
-    def _new_http_client(self) -> httpx.Client:
-        # no redirects (a redirect is evidence, and credentials must not follow it elsewhere), no proxy or
-        # .netrc from the environment (the target file says where requests go)
-        return httpx.Client(
-            timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False, verify=self.verify
-        )
+    @property
+    def log(self) -> list[Exchange]:
+        """The exchanges recorded since the log was last reset (the plugin resets it for each case)."""
+        return self.transport.log
+
+    @log.setter
+    def log(self, value: list[Exchange]) -> None:
+        self.transport.log = value
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
-        self.http.close()
+        self.transport.close()
 
     # --- nonces --------------------------------------------------------------------------------
     def nonce_for(self, role: str, url: str) -> str | None:
@@ -294,97 +225,8 @@ class DPoPClient:
         *,
         http: httpx.Client | None = None,
     ) -> Exchange:
-        """Send one request exactly as given (no redirects followed) and record it."""
-        http = http or self.http
-        request = http.build_request(method, url, headers=list(headers), content=body)
-        raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
-        ex = Exchange(label, method, url, raw_headers, body or "")
-        refusal = self._refuse_to_send(url)
-        if refusal:
-            ex.error = refusal
-            self.log.append(ex)
-            return ex
-        origin = origin_of(url)
-        self.requests_sent[origin] = self.requests_sent.get(origin, 0) + 1
-        start = time.perf_counter()
-        try:
-            response = http.send(request, stream=True)
-            try:
-                ex.status = response.status_code
-                ex.response_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        ex.body_truncated = True
-                        break
-                ex.response_body = b"".join(chunks)[:MAX_BODY_BYTES].decode("utf-8", errors="replace")
-            finally:
-                response.close()
-        except httpx.TimeoutException:
-            ex.error = f"no answer within {self.timeout:g} s (timeout)"
-        except httpx.HTTPError as exc:
-            tls = _tls_failure(exc, origin)
-            if tls is not None:
-                # the same certificate fails every time: one explanation, and no more handshakes
-                self._given_up[origin] = tls
-                ex.error = tls
-            else:
-                ex.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        ex.duration_s = time.perf_counter() - start
-        self.waited_s += ex.duration_s
-        self._silent[origin] = self._silent.get(origin, 0) + 1 if ex.status is None else 0
-        self._register_secrets(ex)
-        self.log.append(ex)
-        return ex
-
-    SILENT_LIMIT = 3  # after this many unanswered requests in a row, a server is given up on
-
-    def _refuse_to_send(self, url: str) -> str | None:
-        """Why this request must not be sent (deadline, request budget, a server that stopped answering)."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            return "not sent: the run's deadline (--deadline) has passed"
-        if self.max_requests is not None and sum(self.requests_sent.values()) >= self.max_requests:
-            return f"not sent: the request budget (--max-requests {self.max_requests}) is spent"
-        given_up = self._given_up.get(origin_of(url))
-        if given_up:
-            return f"not sent: {given_up}"
-        silent = self._silent.get(origin_of(url), 0)
-        if silent >= self.SILENT_LIMIT:
-            return f"not sent: {origin_of(url)} did not answer the last {silent} requests, so the suite gave up on it"
-        if self.max_rps:
-            wait = self._last_sent + 1.0 / self.max_rps - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_sent = time.monotonic()
-        return None
-
-    def _register_secrets(self, ex: Exchange) -> None:
-        """Register every credential the exchange carries, whichever code path sent it."""
-        for name, value in ex.response_headers:
-            if name.lower() == "set-cookie":
-                self.redactor.add(value.split(";", 1)[0].partition("=")[2], "cookie")
-        for name, value in ex.request_headers:
-            if name.lower() == "cookie":
-                for pair in value.split(";"):
-                    self.redactor.add(pair.partition("=")[2].strip(), "cookie")
-            if name.lower() in ("authorization", "proxy-authorization") and " " in value.strip():
-                scheme, _, credential = value.strip().partition(" ")
-                self.redactor.add(
-                    credential.strip(), "client_credentials" if scheme.lower() == "basic" else "access_token"
-                )
-        if ex.request_body and "=" in ex.request_body:
-            form = parse_qs(ex.request_body)
-            for field_name in _SECRET_FORM_FIELDS:
-                for value in form.get(field_name, []):
-                    self.redactor.add(value, field_name)
-        body = ex.json_object()
-        for field_name in ("access_token", "refresh_token", "id_token"):
-            token = body.get(field_name)
-            if isinstance(token, str):
-                self.redactor.add(token, field_name)
+        """Send one request exactly as given (no redirects followed) and record it (see Transport.send)."""
+        return self.transport.send(label, method, url, headers, body, http=http)
 
     def send_with_proof(
         self,
@@ -710,7 +552,7 @@ class DPoPClient:
 
     def _login_auto(self, url: str, redirect_uri: str, max_hops: int = 10) -> str:
         # A login of its own, with its own cookie jar: the hops may need the session cookies they set.
-        with self._new_http_client() as login:
+        with self.transport.new_http_client() as login:
             return self._follow_login(login, url, redirect_uri, max_hops)
 
     def _follow_login(self, login: httpx.Client, url: str, redirect_uri: str, max_hops: int) -> str:

@@ -22,11 +22,12 @@ import pytest
 
 from conformance.catalog import PROFILES, CaseInfo
 from conformance.evidence import Redactor, render_exchanges
-from conformance.flow import FlowError, origin_of
+from conformance.flow import FlowError
 from conformance.hints import hint_for
 from conformance.results import CaseRecord, ResultsWriter, load_results
 from conformance.session import DPoPSession
 from conformance.target import ConfigError, Target, load_target, parse_target, plain_http_warning
+from conformance.transport import origin_of
 from conformance.verdicts import CouldNotJudge, Observation, Outcome, Violation, outcome_for_level
 
 SESSION_KEY = pytest.StashKey[DPoPSession]()
@@ -236,9 +237,9 @@ def dpop(request: pytest.FixtureRequest) -> Iterator[DPoPSession]:
         target = parse_target(tomllib.loads(server.target_toml()), source="embedded reference server")
     session = DPoPSession(target, redactor=config.stash[REDACTOR_KEY])
     deadline = config.getoption("dpop_deadline")
-    session.client.deadline = time.monotonic() + deadline if deadline else None
-    session.client.max_requests = config.getoption("dpop_max_requests")
-    session.client.max_rps = config.getoption("dpop_max_rps")
+    session.client.transport.deadline = time.monotonic() + deadline if deadline else None
+    session.client.transport.max_requests = config.getoption("dpop_max_requests")
+    session.client.transport.max_rps = config.getoption("dpop_max_rps")
     config.stash[SESSION_KEY] = session
     try:
         yield session
@@ -254,8 +255,8 @@ def _dpop_case_log(request: pytest.FixtureRequest) -> Iterator[None]:
     session = request.config.stash.get(SESSION_KEY, None)
     if session is not None:
         session.client.log = []
-        request.node.stash[SENT_KEY] = dict(session.client.requests_sent)
-        request.node.stash[WAITED_KEY] = session.client.waited_s
+        request.node.stash[SENT_KEY] = dict(session.client.transport.requests_sent)
+        request.node.stash[WAITED_KEY] = session.client.transport.waited_s
     request.node.stash[NOTE_KEY] = []
     yield
 
@@ -344,9 +345,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     exchanges = list(session.client.log) if session else []
     # requests that really went out during this case, per origin (the log keeps only a fuzz case's last example)
     before = item.stash.get(SENT_KEY, {})
-    now = session.client.requests_sent if session else {}
+    now = session.client.transport.requests_sent if session else {}
     sent_by_case = {origin: n - before.get(origin, 0) for origin, n in now.items() if n > before.get(origin, 0)}
-    waited = (session.client.waited_s - item.stash.get(WAITED_KEY, 0.0)) if session else 0.0
+    waited = (session.client.transport.waited_s - item.stash.get(WAITED_KEY, 0.0)) if session else 0.0
     exc = call.excinfo.value if call.excinfo else None
     for extra in getattr(exc, "exchanges", []) or []:
         if extra not in exchanges:

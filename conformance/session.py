@@ -25,12 +25,12 @@ from conformance.flow import (
     ProofMutation,
     Sent,
     TokenSet,
-    tls_verification,
 )
 from conformance.jose import peek_claims
 from conformance.keys import DPoPKey, generate_key
 from conformance.proof import ProofDraft
 from conformance.target import PublicClient, Target
+from conformance.transport import tls_verification
 from conformance.verdicts import CouldNotJudge
 
 __all__ = ["BoundToken", "DPoPSession", "TokenView"]

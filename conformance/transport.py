@@ -1,0 +1,265 @@
+"""The wire: every byte the suite sends to a target and reads back passes through `Transport.send`.
+
+It owns what a hostile or half-broken server must not be able to change: TLS verification, the timeout,
+the body cap, no redirects followed, no proxy or .netrc from the environment, the run's limits (deadline,
+request budget, requests per second), giving up on a server that stopped answering, and the recording of
+each exchange as evidence, with the credentials it carries registered for redaction.
+
+One thing it repairs rather than reports: a kept-alive connection that the server closed after its last
+answer (many servers close after an error, some without saying `Connection: close`). A request written to
+such a connection fails before any answer arrives; it is sent once more on a new connection, and the
+exchange records that it was.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+import time
+from collections.abc import Sequence
+from http.cookiejar import DefaultCookiePolicy
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from conformance.evidence import Exchange, Redactor
+
+__all__ = ["MAX_BODY_BYTES", "Transport", "origin_of", "tls_verification"]
+
+MAX_BODY_BYTES = 1 << 20  # evidence keeps at most 1 MiB of a response body
+# form fields whose values are credentials (RFC 6749, RFC 7523, RFC 7636, RFC 7662)
+SECRET_FORM_FIELDS = (
+    "client_secret",
+    "client_assertion",
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "token",
+    "password",
+)
+# What a request written to a connection the server had already closed fails with, before any answer:
+# the server "disconnected without sending a response", or the write or first read met a reset.
+_STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host:port` of a URL, lower-cased: the key for nonces, request counts and give-ups per server."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def tls_verification(ca_file: str | None = None, insecure: bool = False) -> ssl.SSLContext | bool:
+    """What httpx verifies server certificates with: the usual CAs plus `ca_file`, or nothing (`insecure`)."""
+    if insecure:
+        return False
+    return _tls_context(ca_file)
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    # One context per process, shared by every client: httpx would otherwise load the CA bundle again
+    # for each client it makes (20 ms each, a tenth of a clean run).
+    import certifi  # httpx's own default CA bundle; an extra file adds to it rather than replacing it
+
+    context = ssl.create_default_context(cafile=certifi.where())
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+def _tls_failure(exc: BaseException, origin: str) -> str | None:
+    """A one-line explanation when `exc` comes from TLS (an untrusted certificate, a failed handshake)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = cause.verify_message or cause.reason or "verification failed"
+            return (
+                f"TLS: the certificate of {origin} is not trusted ({reason}); pass the CA that signed it with "
+                "--ca-file FILE (or ca_file in the target file), or --insecure to skip verification (tests only)"
+            )
+        if isinstance(cause, ssl.SSLError):
+            reason = cause.reason or str(cause)
+            return f"TLS: the handshake with {origin} failed ({reason}); is that port serving HTTPS?"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class Transport:
+    """Sends requests exactly as given, within the run's limits, and records each one."""
+
+    SILENT_LIMIT = 3  # after this many unanswered requests in a row, a server is given up on
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        redactor: Redactor | None = None,
+        verify: ssl.SSLContext | bool | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.redactor = redactor or Redactor()
+        self.timeout = timeout
+        self.verify = tls_verification() if verify is None else verify
+        self.http = http or self.new_http_client()
+        # API calls keep no cookies: a login's session cookie must not ride along on later requests (a
+        # "request without credentials" would carry one), nor end up in the evidence.
+        self.http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        self.log: list[Exchange] = []
+        # staying calm with half-broken or shared targets
+        self.deadline: float | None = None  # time.monotonic() after which nothing more is sent
+        self.max_requests: int | None = None
+        self.max_rps: float | None = None
+        self.requests_sent: dict[str, int] = {}  # per origin
+        self.waited_s = 0.0  # total time between sending a request and having its whole answer
+        self.reconnects = 0  # requests sent again because the server had closed the connection
+        self._silent: dict[str, int] = {}  # consecutive requests per origin that got no answer
+        self._given_up: dict[str, str] = {}  # origin -> why nothing more is sent there (a TLS failure)
+        self._last_sent = 0.0
+
+    def new_http_client(self) -> httpx.Client:
+        """An HTTP client with the suite's settings: no redirects, nothing taken from the environment."""
+        # no redirects (a redirect is evidence, and credentials must not follow it elsewhere), no proxy or
+        # .netrc from the environment (the target file says where requests go)
+        return httpx.Client(
+            timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False, verify=self.verify
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+    def send(
+        self,
+        label: str,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]] = (),
+        body: str | None = None,
+        *,
+        http: httpx.Client | None = None,
+    ) -> Exchange:
+        """Send one request exactly as given (no redirects followed) and record it as an Exchange."""
+        http = http or self.http
+        request = http.build_request(method, url, headers=list(headers), content=body)
+        raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        ex = Exchange(label, method, url, raw_headers, body or "")
+        refusal = self._refuse_to_send(url)
+        if refusal:
+            ex.error = refusal
+            self.log.append(ex)
+            return ex
+        origin = origin_of(url)
+        start = time.perf_counter()
+        self._count(origin)
+        try:
+            try:
+                response = http.send(request, stream=True)
+            except _STALE_CONNECTION as exc:
+                # Nothing came back: the server had most likely closed this kept-alive connection after its
+                # previous answer. Once more on a new connection (a fresh pool: the others may be stale too).
+                ex.reconnected = f"the first attempt failed before any answer ({_error_text(exc)})"
+                self.reconnects += 1
+                self._count(origin)
+                response = self._send_on_new_connection(http, request)
+            self._read(response, ex)
+        except httpx.TimeoutException:
+            ex.error = f"no answer within {self.timeout:g} s (timeout)"
+        except httpx.HTTPError as exc:
+            tls = _tls_failure(exc, origin)
+            if tls is not None:
+                # the same certificate fails every time: one explanation, and no more handshakes
+                self._given_up[origin] = tls
+                ex.error = tls
+            else:
+                ex.error = _error_text(exc)
+        ex.duration_s = time.perf_counter() - start
+        self.waited_s += ex.duration_s
+        self._silent[origin] = self._silent.get(origin, 0) + 1 if ex.status is None else 0
+        self.register_secrets(ex)
+        self.log.append(ex)
+        return ex
+
+    def _count(self, origin: str) -> None:
+        self.requests_sent[origin] = self.requests_sent.get(origin, 0) + 1
+
+    def _send_on_new_connection(self, http: httpx.Client, request: httpx.Request) -> httpx.Response:
+        fresh = self.new_http_client()
+        fresh.cookies = http.cookies  # a login's hops keep their session
+        try:
+            response = fresh.send(request, stream=True)
+        except BaseException:
+            fresh.close()
+            raise
+        # the new pool closes with the response (its only connection is not kept for later requests)
+        response.extensions["dpop_fresh_client"] = fresh
+        return response
+
+    @staticmethod
+    def _read(response: httpx.Response, ex: Exchange) -> None:
+        try:
+            ex.status = response.status_code
+            ex.response_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    ex.body_truncated = True
+                    break
+            ex.response_body = b"".join(chunks)[:MAX_BODY_BYTES].decode("utf-8", errors="replace")
+        finally:
+            response.close()
+            fresh = response.extensions.get("dpop_fresh_client")
+            if isinstance(fresh, httpx.Client):
+                fresh.close()
+
+    def _refuse_to_send(self, url: str) -> str | None:
+        """Why this request must not be sent (deadline, request budget, a server that stopped answering)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return "not sent: the run's deadline (--deadline) has passed"
+        if self.max_requests is not None and sum(self.requests_sent.values()) >= self.max_requests:
+            return f"not sent: the request budget (--max-requests {self.max_requests}) is spent"
+        given_up = self._given_up.get(origin_of(url))
+        if given_up:
+            return f"not sent: {given_up}"
+        silent = self._silent.get(origin_of(url), 0)
+        if silent >= self.SILENT_LIMIT:
+            return f"not sent: {origin_of(url)} did not answer the last {silent} requests, so the suite gave up on it"
+        if self.max_rps:
+            wait = self._last_sent + 1.0 / self.max_rps - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_sent = time.monotonic()
+        return None
+
+    def register_secrets(self, ex: Exchange) -> None:
+        """Register every credential the exchange carries, whichever code path sent it."""
+        for name, value in ex.response_headers:
+            if name.lower() == "set-cookie":
+                self.redactor.add(value.split(";", 1)[0].partition("=")[2], "cookie")
+        for name, value in ex.request_headers:
+            if name.lower() == "cookie":
+                for pair in value.split(";"):
+                    self.redactor.add(pair.partition("=")[2].strip(), "cookie")
+            if name.lower() in ("authorization", "proxy-authorization") and " " in value.strip():
+                scheme, _, credential = value.strip().partition(" ")
+                self.redactor.add(
+                    credential.strip(), "client_credentials" if scheme.lower() == "basic" else "access_token"
+                )
+        if ex.request_body and "=" in ex.request_body:
+            form = parse_qs(ex.request_body)
+            for field_name in SECRET_FORM_FIELDS:
+                for value in form.get(field_name, []):
+                    self.redactor.add(value, field_name)
+        body = ex.json_object()
+        for field_name in ("access_token", "refresh_token", "id_token"):
+            token = body.get(field_name)
+            if isinstance(token, str):
+                self.redactor.add(token, field_name)
