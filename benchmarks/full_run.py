@@ -39,7 +39,8 @@ import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from reference_process import reference_server
+
+from conformance.reference.process import reference_server
 
 
 def main() -> int:

@@ -4,7 +4,11 @@
 
 The reference server runs in its own process (`dpop-conformance serve`), so the figures split the time
 between this process (drawing proofs with Hypothesis, signing, bookkeeping) and waiting for answers. It
-prints figures; it asserts nothing.
+prints two sets of figures and asserts nothing:
+
+1. raw throughput: N proofs per actor drawn from every part's strategy and sent, nothing judged;
+2. the ten fuzz cases as a run makes them (`conformance.fuzzing.fuzz_case`: one example of every fault,
+   then the default budget of drawn ones, findings shrunk), derandomised: the time the fuzz cases add.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference_process import reference_server
 
+from conformance.fuzzing import accepted_finding, fuzz_case, server_error_finding
+from conformance.plugin import FUZZ_PROFILES
+from conformance.reference.process import reference_server
 from conformance.session import DPoPSession
 from conformance.strategies import PARTS, Corruption, corruptions
 from conformance.target import load_target
@@ -29,12 +35,13 @@ def main() -> int:
     with reference_server(args.nonce) as config:
         session = DPoPSession(load_target(config))
         for actor in ("AS", "RS"):
-            run(session, actor, args.examples)
+            raw(session, actor, args.examples)
+        cases(session)
         session.close()
     return 0
 
 
-def run(session: DPoPSession, actor: str, examples: int) -> None:
+def raw(session: DPoPSession, actor: str, examples: int) -> None:
     bound = session.bound_token()
     waited = 0.0
     sent_count = 0
@@ -55,9 +62,35 @@ def run(session: DPoPSession, actor: str, examples: int) -> None:
     prop()
     wall = time.perf_counter() - start
     print(
-        f"{actor}: {sent_count} fuzzed requests in {wall:.2f} s = {sent_count / wall:.0f} proofs/s; "
+        f"raw {actor}: {sent_count} fuzzed requests in {wall:.2f} s = {sent_count / wall:.0f} proofs/s; "
         f"waiting for the server {100 * waited / wall:.0f} %, in the suite (Hypothesis, signing, "
         f"bookkeeping) {100 * (wall - waited) / wall:.0f} %"
+    )
+
+
+def cases(session: DPoPSession) -> None:
+    settings.register_profile(
+        "dpop-fuzz",
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=True,
+    )
+    examples = FUZZ_PROFILES["quick"]
+    transport = session.client.transport
+    sent_before, waited_before = sum(transport.requests_sent.values()), transport.waited_s
+    start = time.perf_counter()
+    for actor in ("AS", "RS"):
+        for part in PARTS:
+            fuzz_case(session, actor, (part,), accepted_finding, examples=examples)
+        fuzz_case(session, actor, PARTS, server_error_finding, examples=examples)
+    wall = time.perf_counter() - start
+    sent = sum(transport.requests_sent.values()) - sent_before
+    waited = transport.waited_s - waited_before
+    print(
+        f"the 10 fuzz cases (default budget: one example of every fault, then {examples} drawn): {sent} requests "
+        f"in {wall:.2f} s = {sent / wall:.0f} requests/s; waiting for the server {100 * waited / wall:.0f} %"
     )
 
 

@@ -69,6 +69,7 @@ def test_retry_with_nonce_and_new_jti_succeeds(dpop: DPoPSession, note: Any) -> 
     level=Level.MUST,
     actor=ACTOR,
     requirement="R-8-4",
+    fault="nonce-wrong",
 )
 def test_refuses_nonce_it_never_issued(dpop: DPoPSession, note: Any) -> None:
     """Sends: a resource request whose otherwise valid proof carries a nonce the resource never issued, between
@@ -86,6 +87,7 @@ def test_refuses_nonce_it_never_issued(dpop: DPoPSession, note: Any) -> None:
     level=Level.MUST,
     actor=ACTOR,
     requirement="R-8-4",
+    fault="nonce-wrong",
 )
 def test_refuses_nonce_with_one_character_changed(dpop: DPoPSession, note: Any) -> None:
     """Sends: a resource request whose proof carries the resource's current nonce with one

@@ -22,7 +22,7 @@ import pytest
 
 from conformance.verdicts import Level
 
-__all__ = ["CASES", "PROFILES", "CaseInfo", "case", "case_param", "load_cases", "render_markdown"]
+__all__ = ["CASES", "PROFILES", "CaseInfo", "case", "case_param", "load_cases", "render_document", "render_markdown"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +45,7 @@ class CaseInfo:
     requirement: str
     doc: str = ""
     profile: str = "rfc9449"  # the profile whose selection runs the case (rfc9449 cases always run)
+    fault: str = ""  # for a case that sends a proof with a fault: its id in conformance/faults.py
 
     @property
     def rfc_url(self) -> str:
@@ -76,12 +77,13 @@ def case(
     actor: str,
     requirement: str,
     profile: str = "rfc9449",
+    fault: str = "",
 ) -> Callable[[F], F]:
     """Declare a conformance case; adds the `dpop_case` marker carrying its CaseInfo."""
 
     def decorate(fn: F) -> F:
         doc = inspect.getdoc(fn) or ""
-        info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile))
+        info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile, fault))
         marked: F = pytest.mark.dpop_case(info)(fn)
         return marked
 
@@ -98,12 +100,14 @@ def case_param(
     requirement: str,
     doc: str,
     profile: str = "rfc9449",
+    fault: str = "",
 ) -> Any:
     """Declare one case of a table-driven family: a `pytest.param` carrying its own CaseInfo.
 
-    `doc` is the case's "Sends / Expects" text; the param's id is the case id.
+    `doc` is the case's "Sends / Expects" text; the param's id is the case id. A case that sends a proof
+    with a fault names it (`fault`), and takes its level and requirement from it (conformance/faults.py).
     """
-    info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile))
+    info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile, fault))
     return pytest.param(*values, id=case_id, marks=pytest.mark.dpop_case(info))
 
 
@@ -152,3 +156,16 @@ def render_markdown(cases: dict[str, CaseInfo]) -> str:
             for c in rows
         ]
     return "\n".join(lines) + "\n"
+
+
+def render_document(cases: dict[str, CaseInfo]) -> str:
+    """docs/cases.md: the catalog, then the fault table with the cases that send each fault."""
+    from conformance.faults import render_fault_table
+
+    by_fault: dict[str, dict[str, list[str]]] = {}  # fault -> case id without its actor -> actors
+    for c in sorted(cases.values(), key=lambda c: c.id):
+        if c.fault:
+            actor, _, rest = c.id.partition("-")
+            by_fault.setdefault(c.fault, {}).setdefault(rest, []).append(actor)
+    fixed = {f: [f"{'/'.join(actors)}-{rest}" for rest, actors in ids.items()] for f, ids in by_fault.items()}
+    return render_markdown(cases) + "\n" + render_fault_table(fixed)

@@ -30,6 +30,19 @@ __all__ = ["main"]
 PROG = "dpop-conformance"
 
 
+def _seed(text: str) -> int | str:
+    """The --fuzz-seed value: a non-negative integer, or "random"."""
+    if text == "random":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give a whole number, or random") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give 0 or more, or random")
+    return value
+
+
 def _fail(message: str, stream: TextIO | None = None) -> int:
     print(f"{PROG}: error: {message}", file=stream or sys.stderr)
     return 2
@@ -88,7 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="examples per fuzz case: quick (40, default), ci (150), thorough (1000)",
     )
     run.add_argument("--fuzz-examples", type=int, metavar="N", help="examples per fuzz case (overrides the profile)")
-    run.add_argument("--fuzz-seed", type=int, metavar="N", help="replay the fuzz cases of an earlier run with its seed")
+    run.add_argument(
+        "--fuzz-seed",
+        type=_seed,
+        metavar="N|random",
+        help="explore: draw the fuzz cases' examples from seed N (replays an earlier exploration), or from a "
+        "random seed (printed); default: derandomised, the same examples every run",
+    )
     run.add_argument(
         "--fuzz-rate",
         type=float,
@@ -144,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="without --config: switch a defect on in the reference server (repeatable; see "
         "`dpop-conformance serve --list-defects`)",
     )
+    run.add_argument(
+        "--reference-leniency",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="without --config: switch on a leniency of real JOSE libraries in the reference server (repeatable, "
+        "or all; see `dpop-conformance serve --list-defects`): legal behaviour, which must cause no failure",
+    )
 
     compare = sub.add_parser(
         "compare",
@@ -185,7 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="switch a defect on (repeatable); see --list-defects",
     )
-    serve.add_argument("--list-defects", action="store_true", help="list the defect switches and exit")
+    serve.add_argument(
+        "--leniency",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch a leniency of real JOSE libraries on (repeatable, or all); see --list-defects",
+    )
+    serve.add_argument("--list-defects", action="store_true", help="list the defect and leniency switches and exit")
     serve.add_argument("--write-config", metavar="FILE", help="write a ready target file for this server")
     serve.add_argument(
         "--tls-cert",
@@ -234,12 +268,12 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         if not Path(args.baseline).is_file():
             return _fail(f"--baseline {args.baseline}: no such file (give the results.json of an earlier run)")
         pytest_args = [f"--dpop-baseline={Path(args.baseline).resolve()}", *pytest_args]
-    seed = args.fuzz_seed if args.fuzz_seed is not None else secrets.randbelow(2**31)
+    seed = secrets.randbelow(2**31) if args.fuzz_seed == "random" else args.fuzz_seed
     pytest_args = [
         *(f"--dpop-profile={p}" for p in args.profile if p != "rfc9449"),
         f"--dpop-fuzz-profile={args.fuzz_profile}",
-        f"--hypothesis-seed={seed}",
-        *([f"--dpop-fuzz-examples={args.fuzz_examples}"] if args.fuzz_examples else []),
+        *([f"--hypothesis-seed={seed}"] if seed is not None else []),
+        *([f"--dpop-fuzz-examples={args.fuzz_examples}"] if args.fuzz_examples is not None else []),
         *([f"--dpop-fuzz-rate={args.fuzz_rate}"] if args.fuzz_rate else []),
         *([f"--dpop-deadline={args.deadline}"] if args.deadline else []),
         *([f"--dpop-max-requests={args.max_requests}"] if args.max_requests is not None else []),
@@ -253,7 +287,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     if problem:
         return _fail(problem)
     if args.config:
-        if args.reference_defect or args.reference_algs or args.reference_port:
+        if args.reference_defect or args.reference_leniency or args.reference_algs or args.reference_port:
             return _fail("the --reference-* options apply to the embedded reference server; drop them or --config")
         try:
             targets = [load_target(path) for path in args.config]  # every file is checked before anything runs
@@ -275,7 +309,11 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     from conformance.reference import RunningServer, ServerSettings
 
     try:
-        settings = ServerSettings(nonce=args.reference_nonce, defects=frozenset(args.reference_defect))
+        settings = ServerSettings(
+            nonce=args.reference_nonce,
+            defects=frozenset(args.reference_defect),
+            leniencies=frozenset(args.reference_leniency),
+        )
         if args.reference_algs:
             algs = tuple(a.strip() for a in args.reference_algs.split(",") if a.strip())
             settings = dataclasses.replace(settings, signing_algs=algs)
@@ -283,6 +321,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     defects = ", ".join(sorted(settings.defects))
+    leniencies = ", ".join(sorted(settings.leniencies))
     try:
         server.start()
     except OSError as exc:
@@ -292,7 +331,8 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         config_path = server.write_target_file(Path(scratch) / "reference.toml")
         print(
             f"{PROG}: running against the embedded reference server at {server.base_url} "
-            f"(nonces: {settings.nonce}{'; defects: ' + defects if defects else ''})"
+            f"(nonces: {settings.nonce}{'; defects: ' + defects if defects else ''}"
+            f"{'; leniencies: ' + leniencies if leniencies else ''})"
         )
         return _run_pytest(config_path, report_dir, pytest_args, strict=args.strict, name="reference")
 
@@ -439,9 +479,12 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
     requests = results.get("requests", {})
     if requests:
         print(f"{PROG}: requests sent: " + ", ".join(f"{n} to {host}" for host, n in requests.items()))
-    seed = results.get("fuzz", {}).get("seed")
-    if seed is not None:
-        print(f"{PROG}: fuzz seed {seed} (replay with --fuzz-seed {seed})")
+    fuzz = results.get("fuzz", {})
+    ran_fuzz = any(str(c.get("id", "")).split("-")[1:2] == ["fuzz"] for c in results.get("cases", []))
+    if ran_fuzz and fuzz.get("seed") is not None:
+        print(f"{PROG}: fuzz seed {fuzz['seed']} (replay with --fuzz-seed {fuzz['seed']})")
+    elif ran_fuzz:
+        print(f"{PROG}: fuzz examples derandomised (the same every run); --fuzz-seed random explores")
     print(f"{PROG}: reports in {report_dir}/ (report.html, junit.xml, results.json)")
     return status
 
@@ -480,12 +523,12 @@ def _list(fmt: str) -> int:
     import json
     from dataclasses import asdict
 
-    from conformance.catalog import load_cases, render_markdown
+    from conformance.catalog import load_cases, render_document
     from conformance.plugin import locate_cases
 
     cases = load_cases(locate_cases())
     if fmt == "markdown":
-        sys.stdout.write(render_markdown(cases))
+        sys.stdout.write(render_document(cases))
     elif fmt == "json":
         rows = [{**asdict(c), "level": c.level.value, "rfc_url": c.rfc_url} for c in cases.values()]
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
@@ -500,17 +543,21 @@ def _list(fmt: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from conformance.reference import DEFECTS, RunningServer, ServerSettings
+    from conformance.reference import DEFECTS, LENIENCIES, RunningServer, ServerSettings
 
     if args.list_defects:
-        width = max(len(name) for name in DEFECTS)
+        width = max(len(name) for name in [*DEFECTS, *LENIENCIES])
+        print("defects (each breaks one check; --defect NAME):")
         for defect in DEFECTS.values():
-            print(f"{defect.name:<{width}}  {defect.actor:<4}  {defect.description}")
+            print(f"  {defect.name:<{width}}  {defect.actor:<4}  {defect.description}")
+        print("leniencies (what real JOSE libraries do, legal; --leniency NAME or all):")
+        for leniency in LENIENCIES.values():
+            print(f"  {leniency.name:<{width}}  {leniency.actor:<4}  {leniency.description}")
         return 0
     if not 0 <= args.port <= 65535:
         return _fail(f"--port {args.port} is not a port number (0 to 65535)")
     try:
-        settings = ServerSettings(nonce=args.nonce, defects=frozenset(args.defect))
+        settings = ServerSettings(nonce=args.nonce, defects=frozenset(args.defect), leniencies=frozenset(args.leniency))
     except ValueError as exc:
         return _fail(str(exc))
     if bool(args.tls_cert) != bool(args.tls_key):

@@ -36,6 +36,7 @@ __all__ = [
     "refused_at_as",
     "refused_at_par",
     "refused_at_rs",
+    "refused_sent_at_par",
     "send_once",
     "sent_at_as",
     "sent_at_par",
@@ -212,14 +213,18 @@ def request_uri_of(sent: Sent) -> str | None:
 
 def par_control(dpop: DPoPSession, when: str) -> Sent:
     """A valid pushed authorization request that must succeed (see DPoPSession.control)."""
-    sent, _ = push(dpop, label=f"control: valid pushed authorization request {when}")
-    if request_uri_of(sent) is None:
-        raise prerequisite_failed(
-            f"the control pushed authorization request {when} the altered one",
-            sent,
-            consequence=", so a refusal of the altered request proves nothing",
-        )
-    return sent
+
+    def send(when: str) -> Sent:
+        sent, _ = push(dpop, label=f"control: valid pushed authorization request {when}")
+        if request_uri_of(sent) is None:
+            raise prerequisite_failed(
+                f"the control pushed authorization request {when} the altered one",
+                sent,
+                consequence=", so a refusal of the altered request proves nothing",
+            )
+        return sent
+
+    return dpop.controlled(("PAR", ""), when, send)
 
 
 def sent_at_par(
@@ -242,7 +247,11 @@ def refused_at_par(
 ) -> Exchange:
     """The altered pushed authorization request must be refused (judged as at the token endpoint)."""
     sent = sent_at_par(dpop, label=what, **request)  # type: ignore[arg-type]
-    final = sent.final
+    return refused_sent_at_par(sent, what=what, errors=errors)
+
+
+def refused_sent_at_par(sent: Sent, *, what: str, errors: Collection[str] = AS_REFUSALS) -> Exchange:
+    """A pushed authorization request, already sent, must have been refused (judged as at the token endpoint)."""
     if request_uri_of(sent) is not None:
-        raise violation(what, "a refusal: HTTP 400 with error invalid_dpop_proof", final, exchanges=sent.exchanges)
+        raise violation(what, "a refusal: HTTP 400 with error invalid_dpop_proof", sent.final, exchanges=sent.exchanges)
     return expect_refused_at_as(sent, what=what, errors=errors)

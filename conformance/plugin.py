@@ -7,6 +7,7 @@ embedded reference server for the session and runs against it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 import json
@@ -22,13 +23,12 @@ import pytest
 
 from conformance.catalog import PROFILES, CaseInfo
 from conformance.evidence import Redactor, render_exchanges
-from conformance.flow import FlowError
 from conformance.hints import hint_for
 from conformance.results import CaseRecord, ResultsWriter, load_results
 from conformance.session import DPoPSession
 from conformance.target import ConfigError, Target, load_target, parse_target, plain_http_warning
 from conformance.transport import origin_of
-from conformance.verdicts import CouldNotJudge, Observation, Outcome, Violation, outcome_for_level
+from conformance.verdicts import Outcome, exception_text, verdict_of
 
 SESSION_KEY = pytest.StashKey[DPoPSession]()
 REDACTOR_KEY = pytest.StashKey[Redactor]()
@@ -68,6 +68,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="NAME",
         help="switch a defect on in the embedded reference server (repeatable)",
+    )
+    group.addoption(
+        "--dpop-reference-leniency",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch a leniency on in the embedded reference server (repeatable, or all)",
     )
     group.addoption(
         "--dpop-fuzz-profile",
@@ -112,20 +119,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 FUZZ_PROFILES = {"quick": 40, "ci": 150, "thorough": 1000}
 
 
+def fuzz_examples(config: pytest.Config) -> int:
+    """Examples Hypothesis draws per fuzz case (besides the one example of every fault each case sends first)."""
+    given: int | None = config.getoption("dpop_fuzz_examples")
+    return given if given is not None else FUZZ_PROFILES[config.getoption("dpop_fuzz_profile")]
+
+
 def _configure_fuzzing(config: pytest.Config) -> None:
-    """Load the Hypothesis settings the fuzz cases run with (profile, examples, database)."""
+    """Load the Hypothesis settings the fuzz cases run with (examples, seed or derandomised, database).
+
+    Without a seed (`--hypothesis-seed`, which `run --fuzz-seed` sets) the run is derandomised: the same
+    examples every time, so that the same server gets the same verdicts and a baseline cannot flip. The
+    example database (failures found are tried first next time) then stays unused too: it serves
+    explorations with a seed.
+    """
     from hypothesis import HealthCheck, settings
     from hypothesis.database import DirectoryBasedExampleDatabase
 
-    examples = config.getoption("dpop_fuzz_examples") or FUZZ_PROFILES[config.getoption("dpop_fuzz_profile")]
     db = config.getoption("dpop_fuzz_db")
+    explore = config.getoption("hypothesis_seed", None) is not None
     settings.register_profile(
         "dpop-fuzz",
-        max_examples=examples,
+        max_examples=max(fuzz_examples(config), 1),
         deadline=None,  # every example is a round trip to a server: its time is not the suite's
-        database=DirectoryBasedExampleDatabase(db) if db else None,
+        derandomize=not explore,
+        database=DirectoryBasedExampleDatabase(db) if db and explore else None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
-        report_multiple_bugs=False,
+        report_multiple_bugs=True,
         print_blob=False,
     )
 
@@ -158,10 +178,13 @@ def pytest_configure(config: pytest.Config) -> None:
         writer.warnings = configured.transport_warnings() if configured else []
         writer.baseline_file = config.getoption("dpop_baseline")
         profile = config.getoption("dpop_fuzz_profile")
+        seed = config.getoption("hypothesis_seed", None)
+        seed = int(seed) if isinstance(seed, str) and seed.isdigit() else seed  # Hypothesis keeps it as text
         writer.fuzz = {
-            "seed": config.getoption("hypothesis_seed", None),
+            "seed": seed,
+            "derandomized": seed is None,
             "profile": profile,
-            "examples_per_case": config.getoption("dpop_fuzz_examples") or FUZZ_PROFILES[profile],
+            "examples_per_case": fuzz_examples(config),
         }
         config.pluginmanager.register(_ResultsCollector(config, writer, str(results)), "dpop-results")
 
@@ -223,30 +246,40 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.fixture(scope="session")
 def dpop(request: pytest.FixtureRequest) -> Iterator[DPoPSession]:
-    """The run's DPoPSession (target, client, key, endpoints, bound token)."""
-    config = request.config
-    target = config.stash.get(TARGET_KEY, None)
-    server = None
-    if target is None:
-        from conformance.reference import RunningServer, ServerSettings  # only needed without a target file
+    """The run's DPoPSession (target, client, key, endpoints, bound token).
 
-        settings = ServerSettings(
-            nonce=config.getoption("dpop_reference_nonce"), defects=frozenset(config.getoption("dpop_reference_defect"))
-        )
-        server = RunningServer(settings).start()
-        target = parse_target(tomllib.loads(server.target_toml()), source="embedded reference server")
-    session = DPoPSession(target, redactor=config.stash[REDACTOR_KEY])
-    deadline = config.getoption("dpop_deadline")
-    session.client.transport.deadline = time.monotonic() + deadline if deadline else None
-    session.client.transport.max_requests = config.getoption("dpop_max_requests")
-    session.client.transport.max_rps = config.getoption("dpop_max_rps")
-    config.stash[SESSION_KEY] = session
-    try:
+    A plugin may parametrize it (indirectly, at session scope) with reference-server settings, or with a
+    callable that returns a context manager yielding a Target: each case then runs once per parameter, in
+    one pytest session. The project's kill matrix runs dozens of defect switches that way, without a
+    process for each.
+    """
+    config = request.config
+    param = getattr(request, "param", None)
+    with contextlib.ExitStack() as stack:
+        target = config.stash.get(TARGET_KEY, None) if param is None else None
+        if callable(param):
+            target = stack.enter_context(param())
+        if target is None:
+            from conformance.reference import RunningServer, ServerSettings  # only needed without a target file
+
+            settings = param or ServerSettings(
+                nonce=config.getoption("dpop_reference_nonce"),
+                defects=frozenset(config.getoption("dpop_reference_defect")),
+                leniencies=frozenset(config.getoption("dpop_reference_leniency")),
+            )
+            assert isinstance(settings, ServerSettings), "parametrize dpop with ServerSettings or a target factory"
+            server = stack.enter_context(RunningServer(settings))
+            target = parse_target(tomllib.loads(server.target_toml()), source="embedded reference server")
+        if param is not None:  # each parameter's secrets are its own (a redactor's cost grows with them)
+            config.stash[REDACTOR_KEY] = Redactor()
+        session = DPoPSession(target, redactor=config.stash[REDACTOR_KEY])
+        stack.callback(session.close)
+        deadline = config.getoption("dpop_deadline")
+        session.client.transport.deadline = time.monotonic() + deadline if deadline else None
+        session.client.transport.max_requests = config.getoption("dpop_max_requests")
+        session.client.transport.max_rps = config.getoption("dpop_max_rps")
+        config.stash[SESSION_KEY] = session
         yield session
-    finally:
-        session.close()
-        if server is not None:
-            server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -297,25 +330,41 @@ def _judge(
         return Outcome.PASSED, "; ".join(notes)
     exc = excinfo.value
     if report.when != "call":
-        return Outcome.ERROR, f"could not set the case up: {_exception_text(exc)}"
-    if isinstance(exc, Violation):
-        return outcome_for_level(exc.level or info.level), str(exc)
-    if isinstance(exc, Observation):
-        return Outcome.INFO, str(exc)
-    if isinstance(exc, CouldNotJudge | FlowError):
-        return Outcome.ERROR, str(exc)
-    if isinstance(exc, AssertionError):
-        return outcome_for_level(info.level), str(exc)
-    return Outcome.ERROR, f"the case could not run: {_exception_text(exc)}"
+        return Outcome.ERROR, f"could not set the case up: {exception_text(exc)}"
+    return verdict_of(exc, info.level)
 
 
-def _exception_text(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
+    """A case's failing phase gets its report without pytest's traceback, which the verdict replaces anyway.
+
+    pytest formats the traceback of every failure (0.1 s each, even with --tb=line); a target that fails
+    a hundred cases, or a kill-matrix batch, paid seconds for text nobody reads.
+    """
+    excinfo = call.excinfo
+    if _case_info(item) is None or excinfo is None or not isinstance(excinfo.value, Exception):
+        return None  # pytest's own report (KeyboardInterrupt and pytest.exit are BaseExceptions)
+    if isinstance(excinfo.value, pytest.skip.Exception):
+        return None
+    sections = [(f"Captured {key} {when}", content) for when, key, content in item._report_sections]
+    return pytest.TestReport(
+        item.nodeid,
+        item.location,
+        {name: 1 for name in item.keywords},
+        "failed",
+        exception_text(excinfo.value),
+        "setup" if call.when == "collect" else call.when,
+        sections,
+        call.duration,
+        call.start,
+        call.stop,
+        user_properties=item.user_properties,
+    )
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """Every phase report of a case: its verdict (outcome, message, evidence) in place of pytest's."""
     report: pytest.TestReport = yield
     info = _case_info(item)
     if info is None:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,9 +26,14 @@ __all__ = [
     "empty_signature",
     "flip_signature_byte",
     "htu_for",
+    "insert_character",
     "new_jti",
     "new_proof",
+    "odd_jwk",
+    "padded",
     "replace_payload",
+    "sign_until",
+    "standard_alphabet",
 ]
 
 DPOP_TYP = "dpop+jwt"
@@ -163,3 +169,57 @@ def replace_payload(compact: str, claims: dict[str, Any]) -> str:
     header, _, rest = compact.partition(".")
     _, _, sig = rest.partition(".")
     return f"{header}.{json_b64(claims)}.{sig}"
+
+
+# --- lenient encodings: not well-formed, but the same decoded proof (conformance/faults.py) -----------------
+
+
+def sign_until(draft: ProofDraft, wanted: Callable[[str], bool], tries: int = 16) -> str:
+    """Sign `draft`, re-signing with another `jti` until the compact proof satisfies `wanted`.
+
+    A lenient encoding can only be written where the canonical text allows it (padding where a segment's
+    length is not a multiple of 4, `+` where a segment has a `-`): a new jti, one character longer each
+    time, gives another payload (of another length) and another signature.
+    """
+    compact = draft.sign()
+    for extra in range(tries):
+        if wanted(compact):
+            return compact
+        draft = draft.with_claims(jti=new_jti() + "x" * (extra % 3))
+        compact = draft.sign()
+    raise ValueError("no proof of the wanted shape after re-signing (the key's signatures never allow it)")
+
+
+def padded(compact: str, segments: tuple[int, ...] = (0, 1, 2)) -> str:
+    """The proof with `=` padding on each of `segments` whose length calls for it (RFC 4648 §4)."""
+    parts = compact.split(".")
+    for i in segments:
+        parts[i] += "=" * (-len(parts[i]) % 4)
+    return ".".join(parts)
+
+
+def insert_character(compact: str, segment: int, position: int, char: str) -> str:
+    """The proof with `char` inserted into one segment at `position` (taken modulo the segment's length + 1)."""
+    parts = compact.split(".")
+    text = parts[segment]
+    i = position % (len(text) + 1)
+    parts[segment] = text[:i] + char + text[i:]
+    return ".".join(parts)
+
+
+def standard_alphabet(compact: str, segment: int) -> str:
+    """The proof with one segment in the standard base64 alphabet (+ and / for - and _): the same bytes."""
+    parts = compact.split(".")
+    parts[segment] = parts[segment].replace("-", "+").replace("_", "/")
+    return ".".join(parts)
+
+
+def odd_jwk(jwk: dict[str, Any], value: Any = None) -> dict[str, Any]:
+    """The same public key, written oddly: EC and OKP with `crv` set to `value`; RSA with a leading zero in `e`.
+
+    A JOSE library that infers the curve from the algorithm, or reads `e` as an integer, builds the very
+    key the holder signed with.
+    """
+    if jwk.get("kty") == "RSA":
+        return {**jwk, "e": b64url_encode(b"\x00" + b64url_decode(str(jwk["e"])))}
+    return {**jwk, "crv": value}

@@ -12,7 +12,16 @@ from enum import StrEnum
 
 from conformance.evidence import Exchange
 
-__all__ = ["CouldNotJudge", "Level", "Observation", "Outcome", "Violation", "outcome_for_level"]
+__all__ = [
+    "CouldNotJudge",
+    "Level",
+    "Observation",
+    "Outcome",
+    "Violation",
+    "exception_text",
+    "outcome_for_level",
+    "verdict_of",
+]
 
 
 class Outcome(StrEnum):
@@ -72,3 +81,24 @@ class CouldNotJudge(Exception):
     def __init__(self, message: str, *, exchanges: Sequence[Exchange] = ()) -> None:
         super().__init__(message)
         self.exchanges = list(exchanges)
+
+
+def exception_text(exc: BaseException) -> str:
+    """An exception as one line: its type, and its message when it has one."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def verdict_of(exc: BaseException, level: Level) -> tuple[Outcome, str]:
+    """The outcome and message of a case that raised `exc`; `level` is the case's declared level."""
+    from conformance.flow import FlowError  # the client's own error: the flow could not be carried out
+
+    if isinstance(exc, Violation):
+        return outcome_for_level(exc.level or level), str(exc)
+    if isinstance(exc, Observation):
+        return Outcome.INFO, str(exc)
+    if isinstance(exc, CouldNotJudge | FlowError):
+        return Outcome.ERROR, str(exc)
+    if isinstance(exc, AssertionError):
+        return outcome_for_level(level), str(exc)
+    return Outcome.ERROR, f"the case could not run: {exception_text(exc)}"

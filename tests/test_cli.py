@@ -356,3 +356,17 @@ def test_parallel_run_gives_the_same_verdicts_as_a_serial_one(tmp_path: Path) ->
         assert done.returncode == 0, done.stdout[-2000:]
     assert verdicts[0] == verdicts[1]
     assert "warning" in verdicts[0].values()
+
+
+def test_fuzz_cases_are_derandomised_unless_a_seed_explores(tmp_path: Path) -> None:
+    """Without --fuzz-seed the fuzz examples are the same every run; `random` draws a seed and prints it."""
+    default = cli("run", "--report-dir", str(tmp_path / "default"), "--fuzz-examples", "5", "--", "-m", "fuzz")
+    assert default.returncode == 0, default.stdout[-2000:]
+    assert "derandomised" in default.stdout
+    fuzz = json.loads((tmp_path / "default" / "results.json").read_text())["fuzz"]
+    assert fuzz["seed"] is None and fuzz["derandomized"] is True
+    explored = cli("run", "--report-dir", str(tmp_path / "random"), "--fuzz-seed", "random", "--fuzz-examples", "5")
+    seed = json.loads((tmp_path / "random" / "results.json").read_text())["fuzz"]["seed"]
+    assert isinstance(seed, int) and f"fuzz seed {seed} (replay with --fuzz-seed {seed})" in explored.stdout
+    wrong = cli("run", "--fuzz-seed", "-1")
+    assert wrong.returncode == 2 and "not a seed" in wrong.stderr and "Traceback" not in wrong.stderr

@@ -6,14 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance.catalog import load_cases, render_markdown
+from conformance.catalog import load_cases, render_document
 from conformance.plugin import locate_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_case_list_doc_is_current() -> None:
-    expected = render_markdown(load_cases(locate_cases()))
+    expected = render_document(load_cases(locate_cases()))
     assert (ROOT / "docs" / "cases.md").read_text(encoding="utf-8") == expected, (
         "regenerate it: dpop-conformance list --format markdown > docs/cases.md"
     )

@@ -1,13 +1,19 @@
 """The kill matrix: every case passes against the clean reference server and fails against its defect.
 
-Each run is a real `dpop-conformance run` against the embedded reference server on loopback. The table
-lives in tests/kill_matrix.py; docs/kill-matrix.md is generated from it.
+The clean runs, and the entries with options of their own (profiles, a port), are real `dpop-conformance
+run`s against the embedded reference server on loopback. The other entries run in batches: one pytest
+process runs the whole catalog once per entry of its batch, each against its own reference server
+(tests/kill_plugin.py), and each entry is then judged on its own, exactly as a run of its own would be:
+a process and a collection for each of ninety entries cost more than the cases themselves. The table lives
+in tests/kill_matrix.py; docs/kill-matrix.md is generated from it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kill_matrix import CLEAN, DOC, KILLS, Kill, render
+from kill_matrix import ALL_LENIENT_WARNINGS, CLEAN, DOC, KILLS, NONCES, Kill, render
 
 from conformance.catalog import CASES
 from conformance.plugin import locate_cases
@@ -63,15 +69,102 @@ def test_clean_server_passes_every_case(tmp_path: Path, nonce: str, args: tuple[
     assert all(c["message"] for c in results["cases"] if c["outcome"] == "skipped"), "a skip without a reason"
 
 
-@pytest.mark.parametrize(
-    "kill", KILLS, ids=[f"{k.defects}-{k.nonce}{'-' + '-'.join(k.args) if k.args else ''}" for k in KILLS]
-)
-def test_defect_is_caught_by_its_cases(tmp_path: Path, kill: Kill) -> None:
+# --- entries in batches -----------------------------------------------------------------------------------
+
+FIXED_LENIENT_WARNINGS = {case for case in ALL_LENIENT_WARNINGS if "-fuzz-" not in case}
+# Every leniency of real JOSE libraries on, in each nonce mode: the fixed cases give the leniencies' own
+# warnings and nothing else (tests/test_fuzz_verdicts.py runs the fuzz cases so, for six seeds).
+LENIENT = [Kill("", warned=" ".join(sorted(FIXED_LENIENT_WARNINGS)), nonce=nonce, leniencies="all") for nonce in NONCES]
+BATCHED = [kill for kill in KILLS if not kill.args] + LENIENT
+SEPARATE = [kill for kill in KILLS if kill.args]  # options of their own: a run each
+BATCHES = 8  # one pytest process (and one test) each: small enough that the xdist workers end together
+
+
+def _entry_id(index: int) -> str:
+    return f"kill{index:03d}"
+
+
+def run_batch(report_dir: Path, batch: int) -> dict[str, dict[str, str]]:
+    """Run the catalog against the reference server once per entry of the batch: entry id -> case -> outcome."""
+    entries = {_entry_id(i): kill for i, kill in enumerate(BATCHED) if i % BATCHES == batch}
+    spec = [
+        {
+            "id": entry_id,
+            "nonce": kill.nonce,
+            "defects": kill.defects,
+            "leniencies": kill.leniencies,
+            "fuzz": kill.fuzz,
+            "every_case": kill.every_case,
+        }
+        for entry_id, kill in entries.items()
+    ]
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "entries.json").write_text(json.dumps(spec), encoding="utf-8")
+    cases = locate_cases()
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest", str(cases), "-q", "-p", "conformance.plugin", "-p", "kill_plugin"),
+            *("-p", "no:cacheprovider", "--rootdir", str(cases), "-c", str(cases / "pytest.ini")),
+            *("--kill-entries", str(report_dir / "entries.json"), "--dpop-results", str(report_dir / "results.json")),
+            "--hypothesis-seed=1",  # as the command-line entries: `--fuzz-seed 1`
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=cases,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])},
+    )
+    results_file = report_dir / "results.json"
+    assert results_file.exists(), f"no results.json; status {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr}"
+    by_entry: dict[str, dict[str, str]] = {entry_id: {} for entry_id in entries}
+    for case in json.loads(results_file.read_text())["cases"]:
+        entry_id = re.search(r"\bkill\d{3}\b", case["nodeid"])
+        assert entry_id, f"a case ran for no entry: {case['nodeid']}"
+        by_entry[entry_id.group(0)][case["id"]] = case["outcome"]
+    return by_entry
+
+
+def _differences(kill: Kill, ran: dict[str, str]) -> list[str]:
+    """What an entry's run got wrong: too few cases, other skips, or outcomes other than the listed ones."""
+    if len(ran) < (10 if kill.fuzz else 150):
+        return [f"only {len(ran)} cases ran"]
+    problems = []
+    if kill in LENIENT:  # skips are the clean server's, in that nonce mode
+        skipped = next(s for n, args, s in CLEAN if n == kill.nonce and not args)
+        if {c for c, o in ran.items() if o == "skipped"} != skipped:
+            problems.append(
+                f"skipped {sorted(c for c, o in ran.items() if o == 'skipped')}, expected {sorted(skipped)}"
+            )
+    got = {case: outcome for case, outcome in ran.items() if outcome in ("failed", "warning", "info")}
+    if got != kill.expected:
+        problems.append(
+            f"missing {sorted(set(kill.expected.items()) - set(got.items()))}, "
+            f"unexpected {sorted(set(got.items()) - set(kill.expected.items()))}"
+        )
+    return problems
+
+
+@pytest.mark.parametrize("batch", range(BATCHES), ids=[f"batch-{b}" for b in range(BATCHES)])
+def test_defects_are_caught_by_their_cases(tmp_path: Path, batch: int) -> None:
+    """Each entry of the batch: exactly its listed cases fail, warn or give info (errors are allowed: a
+    defect may break a prerequisite of other cases)."""
+    ran = run_batch(tmp_path, batch)
+    problems = [
+        f"{kill.name} (nonce {kill.nonce}): {problem}"
+        for index, kill in enumerate(BATCHED)
+        if index % BATCHES == batch
+        for problem in _differences(kill, ran[_entry_id(index)])
+    ]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("kill", SEPARATE, ids=[f"{k.name}-{k.nonce}-{'-'.join(k.args)}" for k in SEPARATE])
+def test_defect_is_caught_by_its_cases_with_options(tmp_path: Path, kill: Kill) -> None:
     _needs_port(kill.args)
     status, results = run_suite(tmp_path, *kill.cli_args)
     got = {case: outcome for case, outcome in outcomes(results).items() if outcome in ("failed", "warning", "info")}
     assert got == kill.expected, (
-        f"{kill.defects}: missing {sorted(set(kill.expected.items()) - set(got.items()))}, "
+        f"{kill.name}: missing {sorted(set(kill.expected.items()) - set(got.items()))}, "
         f"unexpected {sorted(set(got.items()) - set(kill.expected.items()))}"
     )
     assert status == (1 if "failed" in got.values() else 3 if results["summary"]["error"] else 0)

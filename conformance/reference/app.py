@@ -17,7 +17,7 @@ from conformance.reference.context import ServerContext
 from conformance.reference.resource import ResourceServer
 from conformance.reference.settings import ServerSettings
 
-__all__ = ["create_app"]
+__all__ = ["CloseConnection", "create_app"]
 
 _ALLOW_HEADERS = "Authorization, DPoP, Content-Type"
 # `cors-headers`: the classic omission that makes browsers refuse to send the DPoP header at all.
@@ -50,6 +50,38 @@ class _ExposeHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
+
+
+class CloseConnection(Exception):
+    """Raised after an error response is sent, under `close-after-error`: uvicorn then drops the connection.
+
+    An ASGI app cannot close its connection; an exception after the whole response is the one way to make
+    uvicorn do it (without a Connection: close header, which would warn the client). server.py keeps it out
+    of the logs.
+    """
+
+
+class _CloseAfterError:
+    """The `close-after-error` leniency: the connection ends after every response of status 400 or more."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        if status >= 400:
+            raise CloseConnection(f"closing the connection after HTTP {status}")
 
 
 def _preflight(methods: str, defects: frozenset[str]) -> Callable[[Request], Awaitable[Response]]:
@@ -95,6 +127,8 @@ def create_app(settings: ServerSettings, base_url: str) -> Starlette:
         Route("/resource", _preflight("GET, POST, OPTIONS", defects), methods=["OPTIONS"]),
     ]
     middleware = [Middleware(_ExposeHeaders, expose="cors-expose" not in defects)]
+    if "close-after-error" in settings.leniencies:
+        middleware.insert(0, Middleware(_CloseAfterError))
     app = Starlette(routes=routes, middleware=middleware)
     app.state.context = ctx
     return app

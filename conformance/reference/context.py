@@ -63,8 +63,8 @@ class ServerContext:
 
     @property
     def defects(self) -> frozenset[str]:
-        """The active defect switches."""
-        return self.settings.defects
+        """The active defect and leniency switches."""
+        return self.settings.switches
 
     def endpoint(self, path: str) -> str:
         """Absolute URL of one of this server's endpoints."""

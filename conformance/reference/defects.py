@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["DEFECTS", "Defect", "validate_defects"]
+__all__ = ["DEFECTS", "LENIENCIES", "Defect", "validate_defects", "validate_leniencies"]
 
 
 @dataclass(frozen=True)
@@ -112,13 +112,56 @@ DEFECTS: dict[str, Defect] = _catalog(
 )
 
 
-def validate_defects(names: Iterable[str]) -> frozenset[str]:
-    """Return the defect names as a frozenset; raise ValueError naming the first unknown one."""
+#: Leniencies: what common JOSE libraries and servers do that is not strictly well-formed handling, yet breaks
+#: no security property (the decoded proof is the valid one, or the URL is the same). A correct server may
+#: have them, so with every one on the suite must judge no failure and no error; each gives exactly its
+#: warnings, or none.
+LENIENCIES: dict[str, Defect] = _catalog(
+    ("b64-padding", "both", "decodes base64url with = padding (as jwcrypto 1.6 does); verifies the canonical form"),
+    (
+        "b64-foreign-characters",
+        "both",
+        "skips characters outside the base64url alphabet when decoding (as Node's Buffer does)",
+    ),
+    ("b64-standard-alphabet", "both", "decodes + and / as well as - and _ (as Node's Buffer does)"),
+    (
+        "jwk-odd-member",
+        "both",
+        "builds the key from its material whatever crv or kty say (curve from the alg), and reads e as an integer",
+    ),
+    ("htu-whatwg", "both", "compares htu after WHATWG URL parsing (127.1, 0x7f.0.0.1 and 2130706433 are 127.0.0.1)"),
+    (
+        "jti-any-type",
+        "both",
+        "accepts a jti of any JSON type (only its presence is checked); the replay cache keeps it",
+    ),
+    (
+        "close-after-error",
+        "both",
+        "closes the connection after every error response without saying so (no Connection: close)",
+    ),
+)
+
+
+def _validate(names: Iterable[str], catalog: dict[str, Defect], kind: str) -> frozenset[str]:
     if isinstance(names, str):
         # A bare string would otherwise be split into one "defect" per character.
         names = [names]
     chosen = frozenset(names)
     for name in sorted(chosen):
-        if name not in DEFECTS:
-            raise ValueError(f"unknown defect {name!r}; known defects: {', '.join(DEFECTS)}")
+        if name not in catalog:
+            raise ValueError(f"unknown {kind} {name!r}; known {kind}s: {', '.join(catalog)}")
     return chosen
+
+
+def validate_defects(names: Iterable[str]) -> frozenset[str]:
+    """Return the defect names as a frozenset; raise ValueError naming the first unknown one."""
+    return _validate(names, DEFECTS, "defect")
+
+
+def validate_leniencies(names: Iterable[str]) -> frozenset[str]:
+    """Return the leniency names as a frozenset ("all" is every one); ValueError names the first unknown one."""
+    names = [names] if isinstance(names, str) else list(names)
+    if "all" in names:
+        return frozenset(LENIENCIES)
+    return _validate(names, LENIENCIES, "leniency")

@@ -7,6 +7,7 @@ PSS salt length) is visible here and cannot be relaxed by a library default.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "alg_fits_key",
     "ec_public_jwk",
     "key_algorithm",
+    "key_as_the_alg_reads_it",
     "sign_es256",
     "verify_signature",
 ]
@@ -169,6 +171,27 @@ def key_algorithm(jwk: dict[str, Any]) -> str | None:
     if kty == "OKP" and crv == "Ed25519":
         return "EdDSA"
     return None
+
+
+def key_as_the_alg_reads_it(jwk: dict[str, Any], alg: str) -> dict[str, Any]:
+    """The `jwk-odd-member` leniency: the key a library builds from the material alone, the alg naming its kind.
+
+    kty and crv come from the algorithm (ES256 → EC P-256, EdDSA → OKP Ed25519, RS256 → RSA) whatever the
+    jwk says, and RSA's e and n lose leading zero octets, as a library reading them as integers does.
+    """
+    if alg in _EC_ALGS:
+        return {**jwk, "kty": "EC", "crv": _EC_ALGS[alg][0]}
+    if alg == "EdDSA":
+        return {**jwk, "kty": "OKP", "crv": "Ed25519"}
+    if alg in ("RS256", "PS256"):
+        fixed = {**jwk, "kty": "RSA"}
+        for name in ("e", "n"):
+            value = jwk.get(name)
+            if isinstance(value, str):
+                with contextlib.suppress(JOSEError):
+                    fixed[name] = b64url_encode(b64url_decode(value).lstrip(b"\x00") or b"\x00")
+        return fixed
+    return jwk
 
 
 def sign_es256(private_key: ec.EllipticCurvePrivateKey, signing_input: bytes) -> bytes:

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.reference.defects import validate_defects
+from conformance.reference.defects import validate_defects, validate_leniencies
 
 __all__ = ["NONCE_MODES", "ServerSettings"]
 
@@ -25,6 +25,7 @@ class ServerSettings:
 
     nonce: str = "none"
     defects: frozenset[str] = frozenset()
+    leniencies: frozenset[str] = frozenset()  # see LENIENCIES: legal, lenient behaviour of real libraries
     client_id: str = "conformance-client"
     client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     public_client_id: str = "conformance-spa"
@@ -44,6 +45,7 @@ class ServerSettings:
             raise ValueError(f"unknown nonce mode {self.nonce!r}; expected one of {', '.join(NONCE_MODES)}")
         # Frozen dataclass: normalising a field needs object.__setattr__.
         object.__setattr__(self, "defects", validate_defects(self.defects))
+        object.__setattr__(self, "leniencies", validate_leniencies(self.leniencies))
         object.__setattr__(self, "signing_algs", tuple(self.signing_algs))
         object.__setattr__(self, "jwt_client_jwks", tuple(self.jwt_client_jwks))
         if not self.signing_algs:
@@ -70,6 +72,11 @@ class ServerSettings:
         for jwk in self.jwt_client_jwks:
             if not isinstance(jwk, dict) or jwk.get("kty") not in ("EC", "RSA", "OKP"):
                 raise ValueError("jwt_client_jwks entries must be public EC, RSA or OKP JWKs")
+
+    @property
+    def switches(self) -> frozenset[str]:
+        """Defects and leniencies together: the checks consult one set (their names never collide)."""
+        return self.defects | self.leniencies
 
     def demands_nonce(self, side: str) -> bool:
         """True when `side` ("as" or "rs") is configured to demand server-provided nonces."""

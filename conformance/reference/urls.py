@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import socket
 import string
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-__all__ = ["normalize_url", "server_url", "strip_query_and_fragment"]
+__all__ = ["normalize_url", "server_url", "strip_query_and_fragment", "whatwg_ipv4"]
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
@@ -57,6 +58,31 @@ def _remove_dot_segments(path: str) -> str:
             output.append(path[pos:stop])
             pos = stop
     return "".join(output)
+
+
+_IPV4_SPELLING = re.compile(r"[0-9A-Fa-fXx.]+")
+
+
+def whatwg_ipv4(url: str) -> str:
+    """The `htu-whatwg` leniency: an IPv4 host in any spelling the WHATWG URL parser reads (127.1, 0x7f.0.0.1,
+    2130706433, 0177.0.0.1, a trailing dot) written as a dotted quad; other URLs unchanged.
+
+    inet_aton(3) reads the same forms (the WHATWG parser was written after it), so it does the work here.
+    """
+    match = _ABSOLUTE.fullmatch(url.split("#", 1)[0].split("?", 1)[0])
+    if match is None:
+        return url
+    userinfo, at, hostport = match.group(2).rpartition("@")
+    host, colon, port = hostport.partition(":")
+    candidate = host[:-1] if host.endswith(".") else host
+    if not _IPV4_SPELLING.fullmatch(candidate) or not any(c.isdigit() for c in candidate):
+        return url
+    try:
+        dotted = socket.inet_ntoa(socket.inet_aton(candidate))
+    except OSError:
+        return url
+    start, end = match.span(2)
+    return url[:start] + userinfo + at + dotted + colon + port + url[end:]
 
 
 def strip_query_and_fragment(url: str) -> str:

@@ -15,18 +15,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.jose import DecodedJWS, JOSEError, access_token_hash, decode_jws, thumbprint
+from conformance.jose import (
+    DecodedJWS,
+    JOSEError,
+    access_token_hash,
+    b64url_decode,
+    b64url_encode,
+    decode_jws,
+    thumbprint,
+)
 from conformance.reference.keys import (
     PRIVATE_MEMBERS,
     SignatureError,
     alg_fits_key,
     key_algorithm,
+    key_as_the_alg_reads_it,
     verify_signature,
 )
 from conformance.reference.nonces import NonceVerdict
 from conformance.reference.replay import ReplayCache, ReplayResult
 from conformance.reference.settings import ServerSettings
-from conformance.reference.urls import normalize_url, strip_query_and_fragment
+from conformance.reference.urls import normalize_url, strip_query_and_fragment, whatwg_ipv4
 
 __all__ = ["INVALID_PROOF", "USE_NONCE", "ProofError", "VerifiedProof", "unverified_jkt", "verify_proof"]
 
@@ -120,9 +129,37 @@ def _single_value(values: list[str], defects: frozenset[str]) -> str:
     return value
 
 
+_B64URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_B64_LENIENCIES = frozenset({"b64-padding", "b64-foreign-characters", "b64-standard-alphabet"})
+
+
+def _lenient_segment(text: str, switches: frozenset[str]) -> str:
+    """A segment as a lenient decoder reads it: the standard alphabet mapped, foreign characters and padding dropped."""
+    if "b64-standard-alphabet" in switches:
+        text = text.replace("+", "-").replace("/", "_")
+    if "b64-foreign-characters" in switches:
+        text = "".join(c for c in text if c in _B64URL_ALPHABET or c == "=")
+    if "b64-padding" in switches:
+        text = text.rstrip("=")
+    return text
+
+
+def _decode_leniently(value: str, switches: frozenset[str]) -> DecodedJWS:
+    """As a JOSE library that decodes leniently and then verifies the canonical re-encoding (jwcrypto does)."""
+    parts = value.split(".")
+    if len(parts) != 3:
+        raise JOSEError(f"a compact JWS has 3 segments, this value has {len(parts)}")
+    raw = [b64url_decode(_lenient_segment(part, switches)) for part in parts]
+    canonical = ".".join(b64url_encode(segment) for segment in raw)
+    decoded = decode_jws(canonical)
+    return DecodedJWS(value, decoded.header, decoded.payload, decoded.signature, decoded.signing_input)
+
+
 def _parse(value: str, defects: frozenset[str]) -> DecodedJWS:
     """Check 2: a compact JWS with JSON-object header and payload."""
     try:
+        if defects & _B64_LENIENCIES:
+            return _decode_leniently(value, defects)
         return decode_jws(value)
     except (ValueError, RecursionError) as exc:  # JOSEError, oversized integers, deep nesting
         detail = str(exc) if isinstance(exc, JOSEError) else "not a well-formed JWS"
@@ -159,7 +196,7 @@ def _check_claims(claims: dict[str, Any], access_token: str | None, defects: fro
         if isinstance(jti, str):
             if not jti or len(jti) > _MAX_JTI:
                 raise _invalid(f"jti must be a non-empty string of at most {_MAX_JTI} characters")
-        elif "claim-types" not in defects:
+        elif not defects & {"claim-types", "jti-any-type"}:
             raise _invalid("jti must be a string")
     for name in ("htm", "htu"):
         if name in claims and not isinstance(claims[name], str):
@@ -195,7 +232,7 @@ def _check_typ(header: dict[str, Any], defects: frozenset[str]) -> None:
 def _check_alg(header: dict[str, Any], settings: ServerSettings, *, at_resource: bool) -> str:
     """Check 5: an asymmetric alg this server accepts; never none nor a MAC (§11.6)."""
     alg = header.get("alg")
-    defects = settings.defects
+    defects = settings.switches
     if not isinstance(alg, str):
         raise _invalid("alg must be a string")
     eddsa_defect = "rs-alg-eddsa-rejected" if at_resource else "as-alg-eddsa-rejected"
@@ -223,9 +260,11 @@ def _check_jwk(header: dict[str, Any], alg: str, defects: frozenset[str]) -> dic
         if "jwk-optional" in defects:
             return None
         raise _invalid("proof header has no jwk")
-    jwk = header["jwk"]
-    if not isinstance(jwk, dict):
+    jwk: dict[str, Any] = header["jwk"] if isinstance(header["jwk"], dict) else {}
+    if not isinstance(header["jwk"], dict):
         raise _invalid("jwk must be a JSON object")
+    if "jwk-odd-member" in defects:
+        jwk = key_as_the_alg_reads_it(jwk, alg)
     symmetric = alg == "HS256" and "alg-hs256" in defects
     kty = jwk.get("kty")
     # isinstance first: kty may be any JSON value, and a list or object is unhashable.
@@ -280,6 +319,8 @@ def _check_htm(claims: dict[str, Any], method: str, defects: frozenset[str]) -> 
 
 
 def _htu_matches(htu: str, url: str, defects: frozenset[str]) -> bool:
+    if "htu-whatwg" in defects:
+        htu, url = whatwg_ipv4(htu), whatwg_ipv4(url)
     if "htu-normalization" in defects:
         return strip_query_and_fragment(htu) == strip_query_and_fragment(url)
     keep_query = "htu-query" in defects
@@ -312,12 +353,12 @@ def _check_nonce(claims: dict[str, Any], nonce_check: Callable[[str | None], Non
 
 def _check_iat(claims: dict[str, Any], settings: ServerSettings, now: float) -> None:
     """Check 11: the proof was created within the accepted window (§11.1)."""
-    if "iat" in settings.defects or "iat" not in claims:
+    if "iat" in settings.switches or "iat" not in claims:
         return
-    iat = _iat_number(claims["iat"], settings.defects)
+    iat = _iat_number(claims["iat"], settings.switches)
     if iat is None:  # pragma: no cover - rejected by check 3
         raise _invalid("iat must be a JSON number")
-    if "iat-no-future" in settings.defects and iat >= math.floor(now) + 1:
+    if "iat-no-future" in settings.switches and iat >= math.floor(now) + 1:
         raise _invalid("proof iat is in the future")
     if iat < now - settings.iat_past:
         raise _invalid("proof iat is too far in the past")
@@ -371,7 +412,7 @@ def verify_proof(
     `access_token` is given at the resource server only. Raises ProofError on the first failure.
     Key binding (cnf.jkt) is the caller's job, because its error code differs.
     """
-    defects = settings.defects
+    defects = settings.switches
     now = time.time() if now is None else now
     proof = _parse(_single_value(values, defects), defects)
     header, claims = proof.header, proof.payload

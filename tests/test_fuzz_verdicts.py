@@ -1,0 +1,130 @@
+"""Fuzz verdicts a release can be gated on: no false failure on a lenient server, every seed; no masking.
+
+The fuzz cases run here in this process, through the very function the case module calls
+(`conformance.fuzzing.fuzz_case`, judged by `conformance.fuzzing.verdict` and `verdicts.verdict_of`, as the
+plugin does), against a real reference server on loopback in a process of its own: that makes the seed
+matrix affordable (a `dpop-conformance run` per seed would cost a second of start-up each).
+tests/test_kill_matrix.py runs the same cases through the command line, with seed 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kill_matrix import KILLS, LENIENT_WARNINGS, Kill
+
+from conformance.fuzzing import FuzzRun, accepted_finding, fuzz_case, server_error_finding, verdict
+from conformance.reference import LENIENCIES, RunningServer, ServerSettings
+from conformance.reference.process import reference_server
+from conformance.session import DPoPSession
+from conformance.strategies import PARTS, Corruption
+from conformance.target import load_target, parse_target
+from conformance.verdicts import Level, Outcome, verdict_of
+
+SEEDS = (None, 1, 2, 3, 4, 5)  # None: the default, derandomised run
+EXAMPLES = 40  # the default profile (quick)
+FUZZ_CASES = [(f"{a.lower()}-fuzz-{p}-refused", a, (p,)) for a in ("AS", "RS") for p in PARTS] + [
+    (f"{a.lower()}-fuzz-no-server-error", a, PARTS) for a in ("AS", "RS")
+]
+LENIENT_FUZZ = {c for cases in LENIENT_WARNINGS.values() for c in cases.split() if "-fuzz-" in c}
+_SEVERITY = ["failed", "error", "warning", "info", "passed"]
+
+
+def session_for(server: RunningServer) -> DPoPSession:
+    import tomllib
+
+    return DPoPSession(parse_target(tomllib.loads(server.target_toml()), source="reference"))
+
+
+def outcomes(dpop: DPoPSession, seed: int | None, only: set[str] | None = None) -> dict[str, str]:
+    """The outcome of every fuzz case (or of those in `only`), as the plugin would judge it."""
+    found: dict[str, str] = {}
+    for case_id, actor, parts in FUZZ_CASES:
+        if only is not None and case_id not in only:
+            continue
+        judge = server_error_finding if case_id.endswith("no-server-error") else accepted_finding
+        declared = Level.SHOULD if case_id.endswith("no-server-error") else Level.MUST
+        try:
+            run = fuzz_case(dpop, actor, parts, judge, examples=EXAMPLES, seed=seed)
+            verdict(run, what="fuzzed proofs", replay="(a test)")
+            found[case_id] = Outcome.PASSED.value
+        except Exception as exc:  # the verdict, or could-not-judge: as the plugin reads it
+            found[case_id] = verdict_of(exc, declared)[0].value
+    return found
+
+
+@pytest.fixture(scope="module", params=["none", "as", "rs", "both"])
+def lenient_server(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """The reference server with every leniency of real JOSE libraries switched on: its target file."""
+    with reference_server(request.param, leniencies=list(LENIENCIES)) as config:
+        yield config
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
+def test_a_lenient_server_gets_no_failure_and_no_error_from_any_seed(lenient_server: Path, seed: int | None) -> None:
+    """Every leniency on, any nonce mode, any seed or none: only the leniencies' own warnings."""
+    dpop = DPoPSession(load_target(lenient_server))
+    try:
+        got = outcomes(dpop, seed)
+    finally:
+        dpop.close()
+    assert {c: o for c, o in got.items() if o != "passed"} == dict.fromkeys(LENIENT_FUZZ, "warning")
+
+
+FUZZ_KILLS = [k for k in KILLS if k.fuzz]
+
+
+def _expected_with_every_leniency(kill: Kill) -> dict[str, str]:
+    """The entry's own outcomes, and the leniencies' warnings where the defect gives nothing worse."""
+    expected = {case: outcome for case, outcome in kill.expected.items()}
+    for case in LENIENT_FUZZ:
+        if _SEVERITY.index(expected.get(case, "passed")) > _SEVERITY.index("warning"):
+            expected[case] = "warning"
+    return expected
+
+
+@pytest.mark.parametrize("kill", FUZZ_KILLS, ids=[k.defects for k in FUZZ_KILLS])
+def test_every_fuzz_only_defect_is_caught_with_every_seed_and_every_leniency(kill: Kill) -> None:
+    """No masking: a leniency's warning never hides the defect's finding, for each of 5 seeds (and none).
+
+    The cases the entry names are run (the command-line kill matrix shows, with seed 1, that no other
+    case notices the defect).
+    """
+    expected = {case: outcome for case, outcome in _expected_with_every_leniency(kill).items() if case in kill.expected}
+    with reference_server(kill.nonce, defects=kill.defects.split(), leniencies=list(LENIENCIES)) as config:
+        dpop = DPoPSession(load_target(config))
+        try:
+            for seed in SEEDS:
+                assert outcomes(dpop, seed, only=set(expected)) == expected, f"{kill.defects}, seed {seed}"
+        finally:
+            dpop.close()
+
+
+def test_the_default_run_sends_the_same_examples_and_finds_the_same(tmp_path: object) -> None:
+    """Derandomised: two runs without a seed draw the same corruptions and report the same findings."""
+    settings = ServerSettings(nonce="none", defects=frozenset({"typ"}), leniencies=frozenset({"b64-padding"}))
+    with RunningServer(settings) as server:
+        dpop = session_for(server)
+        try:
+            runs = [fuzz_case(dpop, "AS", PARTS, accepted_finding, examples=EXAMPLES) for _ in range(2)]
+        finally:
+            dpop.close()
+    first, second = ({f: r.findings[f].corruption.description for f in r.findings} for r in runs)
+    assert first == second and {"typ-wrong", "b64-padding", "duplicate-member"} <= set(first)
+    assert runs[0].sent == runs[1].sent
+
+
+def test_an_example_drawn_again_is_answered_from_its_first_observation() -> None:
+    """A replay cache refuses the second copy of a corrupt jti: the first answer counts, nothing is sent twice."""
+    with RunningServer(ServerSettings(leniencies=frozenset({"jti-any-type"}))) as server:
+        dpop = session_for(server)
+        try:
+            run = FuzzRun(dpop, "AS", accepted_finding)
+            same_jti = Corruption("claims", "jti-wrong-type", "jti 7", lambda d: d.with_claims(jti=7).sign(), ("t",))
+            first = run.observe(same_jti)
+            again = run.observe(same_jti)
+        finally:
+            dpop.close()
+    assert first is not None and again is first and run.sent == 1 and run.repeated == 1
