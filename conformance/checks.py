@@ -11,10 +11,12 @@ from collections.abc import Collection
 
 from conformance.evidence import Exchange, mask_secret_members
 from conformance.flow import Sent, parse_challenges
+from conformance.setup_problems import SetupProblem, setup_problem
 from conformance.verdicts import CouldNotJudge, Level, Observation, Violation
 
 __all__ = [
     "NQCHAR_NONCE",
+    "SetupProblem",
     "challenge_errors",
     "describe",
     "expect_accepted",
@@ -22,6 +24,7 @@ __all__ = [
     "expect_refused_at_rs",
     "expect_resource_accepts",
     "prerequisite_failed",
+    "setup_problem",
     "token_issued",
     "violation",
 ]
@@ -47,9 +50,16 @@ def describe(ex: Exchange) -> str:
 
 def violation(
     sent: str, expected: str, exchange: Exchange, *, level: Level | None = None, exchanges: Collection[Exchange] = ()
-) -> Violation:
-    """A Violation whose message reads Sent / Expected / Got / Reproduce."""
+) -> Violation | CouldNotJudge:
+    """A Violation whose message reads Sent / Expected / Got / Reproduce.
+
+    Unless the answer shows a setup problem (`setup_problem`): then the case could not be judged, and
+    says why, for no case turns a refused client into a verdict on the target.
+    """
     message = f"Sent: {sent}\nExpected: {expected}\nGot: {describe(exchange)}\nReproduce: {exchange.curl()}"
+    problem = setup_problem(exchange)
+    if problem:
+        return CouldNotJudge(f"{problem}\n{message}", exchanges=list(exchanges) or [exchange], cause=problem.cause)
     return Violation(message, level=level, exchanges=list(exchanges) or [exchange])
 
 
@@ -63,7 +73,12 @@ def prerequisite_failed(what: str, sent: Sent, *, consequence: str = "") -> Coul
     final = sent.final
     if final.error:
         return CouldNotJudge(f"{what}: the target did not answer ({final.error})", exchanges=sent.exchanges)
-    return CouldNotJudge(f"{what} was refused ({final.summary()}){consequence}", exchanges=sent.exchanges)
+    problem = setup_problem(final)
+    return CouldNotJudge(
+        f"{what} was refused ({final.summary()}){consequence}" + (f"; {problem}" if problem else ""),
+        exchanges=sent.exchanges,
+        cause=problem.cause if problem else None,
+    )
 
 
 def _require_answer(sent: Sent, what: str) -> Exchange:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["main"]
 
 PROG = "dpop-conformance"
+CA_CONTRADICTION = "--insecure and --ca-file contradict each other; keep one (--ca-file verifies, --insecure does not)"
 
 
 def _seed(text: str) -> int | str:
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog=PROG, description="Conformance test suite for OAuth 2.0 DPoP (RFC 9449).")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,compare,list,serve}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check,compare,list,serve}")
 
     run = sub.add_parser(
         "run",
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--fail-on",
         choices=("must", "should"),
-        default="must",
+        default=None,
         help="what makes the exit status 1: a MUST failure (default), or a SHOULD one too (= --strict)",
     )
     run.add_argument(
@@ -118,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         metavar="N",
-        default=0,
+        default=None,
         help="run the cases in N parallel processes (pytest-xdist, from the test extras); same verdicts as serial",
     )
     run.add_argument(
@@ -172,6 +173,29 @@ def build_parser() -> argparse.ArgumentParser:
         "or all; see `dpop-conformance serve --list-defects`): legal behaviour, which must cause no failure",
     )
 
+    check = sub.add_parser(
+        "check",
+        help="validate a target file and print the plan of a run against it (sends nothing)",
+        description="Validate a target file and print what a run would do: which endpoints receive which "
+        "credentials, which case groups run and which are skipped, and why. Sends nothing; with --discover, only "
+        "the GET of the authorization server's metadata, without credentials. Exit status 0 (valid) or 2.",
+    )
+    check.add_argument("--config", metavar="FILE", required=True, help="the target file (TOML)")
+    check.add_argument(
+        "--discover",
+        action="store_true",
+        help="fetch the issuer's metadata (RFC 8414; no credentials sent) to show the endpoints found there",
+    )
+    check.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        choices=("rfc9449", "fapi2", "browser"),
+        help="the profiles the run will select (as for run)",
+    )
+    check.add_argument("--ca-file", metavar="FILE", help="with --discover: also trust these CA certificates (PEM)")
+    check.add_argument("--insecure", action="store_true", help="with --discover: do not verify TLS certificates")
+
     compare = sub.add_parser(
         "compare",
         help="compare several targets' results side by side",
@@ -202,8 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--nonce",
         choices=("none", "as", "rs", "both"),
-        default="none",
-        help="which side demands server nonces (default: none)",
+        default="both",
+        help="which side demands server nonces (default: both, as for run without --config)",
     )
     serve.add_argument(
         "--defect",
@@ -243,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, pytest_args)
         if args.command == "list":
             return _list(args.format)
+        if args.command == "check":
+            return _check(args)
         if args.command == "compare":
             return _compare(args)
         if pytest_args:
@@ -263,10 +289,14 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     from conformance.target import ConfigError, load_target
 
     target = None
+    problem = _check_limits(args)
+    if problem:
+        return _fail(problem)
     args.strict = args.strict or args.fail_on == "should"
     if args.baseline:
-        if not Path(args.baseline).is_file():
-            return _fail(f"--baseline {args.baseline}: no such file (give the results.json of an earlier run)")
+        problem = _check_baseline(args.baseline)
+        if problem:
+            return _fail(problem)
         pytest_args = [f"--dpop-baseline={Path(args.baseline).resolve()}", *pytest_args]
     seed = secrets.randbelow(2**31) if args.fuzz_seed == "random" else args.fuzz_seed
     pytest_args = [
@@ -280,12 +310,9 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         *([f"--dpop-max-rps={args.max_rps}"] if args.max_rps else []),
         *([f"--dpop-ca-file={Path(args.ca_file).resolve()}"] if args.ca_file else []),
         *(["--dpop-insecure"] if args.insecure else []),
-        *(["-n", str(args.workers)] if args.workers > 1 else []),
+        *(["-n", str(args.workers)] if args.workers and args.workers > 1 else []),
         *pytest_args,
     ]
-    problem = _check_limits(args)
-    if problem:
-        return _fail(problem)
     if args.config:
         if args.reference_defect or args.reference_leniency or args.reference_algs or args.reference_port:
             return _fail("the --reference-* options apply to the embedded reference server; drop them or --config")
@@ -293,6 +320,9 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
             targets = [load_target(path) for path in args.config]  # every file is checked before anything runs
         except ConfigError as exc:
             return _fail(str(exc))
+        for loaded in targets:  # before anything is sent
+            for warning in loaded.transport_warnings():
+                print(f"{PROG}: warning: {warning}")
         if len(targets) > 1:
             return _run_several(args, targets, pytest_args)
         target = targets[0]
@@ -345,12 +375,41 @@ def _check_limits(args: argparse.Namespace) -> str | None:
         return f"--max-requests {args.max_requests}: give 0 or more"
     if args.max_rps is not None and args.max_rps <= 0:
         return f"--max-rps {args.max_rps:g}: give a positive number of requests per second"
-    if args.workers < 0:
-        return f"--workers {args.workers}: give 0 or more"
+    if args.workers is not None and args.workers < 1:
+        return f"--workers {args.workers}: give 1 or more (1 runs the cases in one process, as without --workers)"
+    if args.fuzz_examples is not None and args.fuzz_examples < 0:
+        return (
+            f"--fuzz-examples {args.fuzz_examples}: give 0 or more (0 sends only the one example of every fault "
+            "each fuzz case starts with)"
+        )
+    if args.fuzz_rate is not None and args.fuzz_rate <= 0:
+        return f"--fuzz-rate {args.fuzz_rate:g}: give a positive number of requests per second"
+    if args.strict and args.fail_on == "must":
+        return "--strict and --fail-on must contradict each other: --strict is --fail-on should; keep one"
+    if not 0 <= args.reference_port <= 65535:
+        return f"--reference-port {args.reference_port} is not a port number (0 to 65535)"
     if args.ca_file and not Path(args.ca_file).is_file():
         return f"--ca-file {args.ca_file}: no such file (give a PEM file of CA certificates)"
     if args.insecure and args.ca_file:
-        return "--insecure and --ca-file contradict each other; keep one (--ca-file verifies, --insecure does not)"
+        return CA_CONTRADICTION
+    return None
+
+
+def _check_baseline(path: str) -> str | None:
+    """A one-line complaint when `path` is not an earlier run's results.json, or None."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"--baseline {path}: no such file (give the results.json of an earlier run)"
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"--baseline {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})"
+    except ValueError as exc:
+        return f"--baseline {path}: not JSON ({exc}); give the results.json of an earlier run"
+    cases = data.get("cases") if isinstance(data, dict) else None
+    if not isinstance(cases, list) or not all(isinstance(c, dict) and "id" in c and "outcome" in c for c in cases):
+        return f"--baseline {path}: not a results.json (no list of cases with id and outcome)"
     return None
 
 
@@ -397,6 +456,7 @@ def _hypothesis_storage(report_dir: Path) -> Path:
 def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, strict: bool, name: str) -> int:
     from conformance.plugin import locate_cases
     from conformance.results import exit_status, load_results
+    from conformance.terminal import summary_lines
 
     report_dir = report_dir.resolve()
     results_path = report_dir / "results.json"
@@ -435,6 +495,7 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
         "junit_family=xunit1",
         "-o",
         "render_collapsed=passed,skipped",  # failures and errors open, with their evidence
+        "-q",  # progress in a few lines: the verdict and the findings follow, one line each
         *pytest_args,
     ]
     # The suite runs in its own process: the embedded reference server keeps this one (and its own
@@ -447,33 +508,21 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
         print(f"{PROG}: error: pytest ended with status {code} and wrote no results", file=sys.stderr)
         return 3
     results = load_results(results_path)
+    if not results.get("cases"):
+        # a selection after -- that matches no case: nothing ran, so there is nothing to judge either
+        print(f"{PROG}: error: no case selected (the -k / -m expression after -- matches none); see {PROG} list")
+        return 2
     status = exit_status(results, strict=strict)
-    summary = results["summary"]
-    counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("passed", "failed", "warning", "info", "skipped", "error"))
-    if status == 0 and results.get("baseline", {}).get("still_failing"):
-        verdict = f"no new MUST failure ({results['baseline']['still_failing']} known failure(s) still failing)"
-    elif status == 0:
-        verdict = "conformant to every MUST"
-    elif status == 1 and "baseline" in results:
-        verdict = f"{results['baseline']['new']} MUST failure(s) new against the baseline"
-    elif status == 1 and summary.get("failed"):
-        verdict = f"{summary['failed']} MUST failure(s)"
-    elif status == 1:
-        verdict = f"{summary.get('warning', 0)} SHOULD violation(s), failing because of --strict"
-    else:
-        verdict = "some cases could not be judged (see the errors)"
-    print(f"{PROG}: {name}: {counts} — {verdict}")
+    lines = summary_lines(results, strict=strict)
+    print(f"{PROG}: {name}: {lines[0]}")
+    for line in lines[1:]:
+        print(f"{PROG}: {line}")
     if "baseline" in results:
         b = results["baseline"]
         print(
             f"{PROG}: against the baseline: {b['new']} new failure(s), {b['still_failing']} still failing, "
             f"{b['fixed']} fixed"
         )
-    errors = [c for c in results.get("cases", []) if c.get("outcome") == "error"]
-    if errors and not summary.get("passed"):
-        # nothing could be judged: the first reason usually explains all of them (TLS, a dead server, ...)
-        first = errors[0]
-        print(f"{PROG}: first error: {first.get('id')}: {str(first.get('message', '')).splitlines()[0][:500]}")
     for warning in results.get("warnings", []):
         print(f"{PROG}: warning: {warning}")
     requests = results.get("requests", {})
@@ -487,6 +536,68 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
         print(f"{PROG}: fuzz examples derandomised (the same every run); --fuzz-seed random explores")
     print(f"{PROG}: reports in {report_dir}/ (report.html, junit.xml, results.json)")
     return status
+
+
+# --- check --------------------------------------------------------------------------------------
+
+
+def _check(args: argparse.Namespace) -> int:
+    from conformance.catalog import load_cases
+    from conformance.flow import DPoPClient, FlowError
+    from conformance.plan import case_groups, origins, recipients
+    from conformance.plugin import locate_cases
+    from conformance.target import ConfigError, load_target
+    from conformance.transport import tls_verification
+
+    try:
+        target = load_target(args.config)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if args.insecure and args.ca_file:
+        return _fail(
+            "--insecure and --ca-file contradict each other; keep one (--ca-file verifies, --insecure does not)"
+        )
+    if args.ca_file and not Path(args.ca_file).is_file():
+        return _fail(f"--ca-file {args.ca_file}: no such file (give a PEM file of CA certificates)")
+    print(f"{PROG}: {args.config} is a valid target file (target {target.name!r})")
+    metadata = None
+    server = target.authorization_server
+    if args.discover and server is not None and server.issuer:
+        client = DPoPClient(
+            timeout=target.timeout,
+            verify=tls_verification(args.ca_file or target.ca_file, args.insecure or target.insecure),
+        )
+        try:
+            metadata = client.discover(server.issuer)
+        except FlowError as exc:
+            return _fail(f"--discover: {exc}")
+        finally:
+            client.close()
+        print(f"{PROG}: metadata of {server.issuer}: {len(metadata)} members")
+    elif args.discover:
+        print(f"{PROG}: --discover: the target file names no issuer, so there is no metadata to fetch")
+    for warning in target.transport_warnings():
+        print(f"{PROG}: warning: {warning}")
+    found = recipients(target, metadata)
+    print("endpoints, and what the run sends them:")
+    width = max(len(r.what) for r in found) if found else 0
+    for r in found:
+        note = " (discovered)" if r.discovered else ""
+        print(f"  {r.what:<{width}}  {r.url}{note}")
+        print(f"  {'':<{width}}    {', '.join(c for c in r.carries if c)}")
+    print("credentials by origin:")
+    for origin, carries in origins(found).items():
+        print(f"  {origin}: {', '.join(carries)}")
+    groups = case_groups(target, load_cases(locate_cases()).values(), args.profile, metadata)
+    running = sum(g.run for g in groups)
+    skipped = sum(n for g in groups for n in (g.skipped or {}).values())
+    print(f"cases: {running} will run, {skipped} are skipped or not selected:")
+    for group in groups:
+        for line in group.lines():
+            print(line)
+    if server is not None and server.issuer and not args.discover:
+        print("  (endpoints not in the target file come from the metadata: --discover fetches it now)")
+    return 0
 
 
 # --- compare ------------------------------------------------------------------------------------
@@ -579,16 +690,26 @@ def _serve(args: argparse.Namespace) -> int:
         base = server.base_url
         print(
             f"reference DPoP server on {base} (nonces: {settings.nonce}; defects: "
-            f"{', '.join(sorted(settings.defects)) or 'none'})"
+            f"{', '.join(sorted(settings.defects)) or 'none'}"
+            + (f"; leniencies: {', '.join(sorted(settings.leniencies))}" if settings.leniencies else "")
+            + ")"
         )
         print(f"  metadata       {base}/.well-known/oauth-authorization-server")
         print(f"  token          {base}/token")
         print(f"  authorize      {base}/authorize")
         print(f"  introspection  {base}/introspect")
         print(f"  resource       {base}/resource")
+        s = settings
         if args.write_config:
             path = server.write_target_file(args.write_config)
             print(f"  target file    {path}  (run: {PROG} run --config {path})")
+            where = f"in {path}"
+        else:
+            where = "made up at start and not shown: --write-config FILE writes it into a ready target file"
+        print(f"  client         {s.client_id} (confidential, client_secret_basic or _post; its secret: {where})")
+        print(f"  public client  {s.public_client_id} (redirect URI {s.redirect_uri}, logins approved automatically)")
+        if s.jwt_client_jwks:
+            print(f"  jwt client     {s.jwt_client_id} (private_key_jwt)")
         print("press Ctrl-C to stop", flush=True)
         stop.wait()
     finally:

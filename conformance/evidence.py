@@ -21,6 +21,7 @@ from conformance.jose import JOSEError, decode_jws
 __all__ = ["Exchange", "Redactor", "mask_secret_members", "render_exchanges"]
 
 _MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
+_CHALLENGE_ERROR = re.compile(r'\berror="?([^",\s]+)')
 
 
 _SECRET_MEMBER = re.compile(
@@ -129,6 +130,23 @@ class Exchange:
         if challenge and self.status == 401 and not error:
             extra = f" WWW-Authenticate: {challenge}"
         return f"{self.method} {self.url} -> {self.status}{extra}"
+
+    def as_cause(self) -> str:
+        """What came back, in words shared by every case it happens to: the key that groups errors by cause.
+
+        "POST https://as.example.com/token answered 401 invalid_client", "GET https://api.example.com/me: no
+        answer (timeout)", or the transport's reason for not sending ("the run's deadline has passed").
+        """
+        where = f"{self.method} {self.url.split('?', 1)[0]}"
+        if self.error:
+            if self.error.startswith("not sent: "):
+                return self.error.removeprefix("not sent: ")
+            return f"{where}: no answer ({self.error})"
+        code = self.json_object().get("error")
+        if not isinstance(code, str):
+            challenge = _CHALLENGE_ERROR.search(" ".join(self.headers("WWW-Authenticate")))
+            code = challenge.group(1) if challenge else ""
+        return f"{where} answered {self.status}{' ' + code[:60] if code else ''}"
 
     def render(self) -> str:
         """Full text: request line, headers, decoded proofs, body; response status, headers, body."""

@@ -514,6 +514,7 @@ class DPoPClient:
         login: str = "auto",
         login_command: str | None = None,
         command_timeout: float = 120.0,
+        command_cwd: str | None = None,
         extra: dict[str, str] | None = None,
         request: AuthorizationRequest | None = None,
         request_uri: str | None = None,
@@ -533,7 +534,7 @@ class DPoPClient:
         final = (
             self._login_auto(url, redirect_uri)
             if login == "auto"
-            else self._login_command(url, redirect_uri, login_command or "", command_timeout)
+            else self._login_command(url, redirect_uri, login_command or "", command_timeout, command_cwd)
         )
         query = parse_qs(urlsplit(final).query)
         if "error" in query:
@@ -574,11 +575,11 @@ class DPoPClient:
                 return url
         raise FlowError(f"no redirect to the redirect_uri after {max_hops} hops", hops)
 
-    def _login_command(self, url: str, redirect_uri: str, command: str, timeout: float) -> str:
+    def _login_command(self, url: str, redirect_uri: str, command: str, timeout: float, cwd: str | None) -> str:
         env = dict(os.environ, DPOP_AUTHORIZATION_URL=url, DPOP_REDIRECT_URI=redirect_uri)
         try:
             done = subprocess.run(
-                shlex.split(command), env=env, capture_output=True, text=True, timeout=timeout, check=False
+                shlex.split(command), env=env, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd
             )
         except FileNotFoundError:
             raise FlowError(f"login_command not found: {shlex.split(command)[0]!r}") from None

@@ -24,6 +24,7 @@ import pytest
 from conformance.catalog import PROFILES, CaseInfo
 from conformance.evidence import Redactor, render_exchanges
 from conformance.hints import hint_for
+from conformance.preflight import SetupFailure, preflight
 from conformance.results import CaseRecord, ResultsWriter, load_results
 from conformance.session import DPoPSession
 from conformance.target import ConfigError, Target, load_target, parse_target, plain_http_warning
@@ -31,11 +32,10 @@ from conformance.transport import origin_of
 from conformance.verdicts import Outcome, exception_text, verdict_of
 
 SESSION_KEY = pytest.StashKey[DPoPSession]()
+PREFLIGHT_KEY = pytest.StashKey["SetupFailure"]()
 REDACTOR_KEY = pytest.StashKey[Redactor]()
 TARGET_KEY = pytest.StashKey[Target]()
 NOTE_KEY = pytest.StashKey[list[str]]()
-SENT_KEY = pytest.StashKey[dict[str, int]]()
-WAITED_KEY = pytest.StashKey[float]()
 
 _PROP = "dpop_"  # prefix of the user_properties this plugin adds (they reach junit.xml too)
 
@@ -255,6 +255,9 @@ def dpop(request: pytest.FixtureRequest) -> Iterator[DPoPSession]:
     """
     config = request.config
     param = getattr(request, "param", None)
+    failed = config.stash.get(PREFLIGHT_KEY, None)
+    if failed is not None and param is None:
+        raise failed.could_not_judge()  # pytest sets a failed session fixture up again for each case
     with contextlib.ExitStack() as stack:
         target = config.stash.get(TARGET_KEY, None) if param is None else None
         if callable(param):
@@ -279,6 +282,11 @@ def dpop(request: pytest.FixtureRequest) -> Iterator[DPoPSession]:
         session.client.transport.max_requests = config.getoption("dpop_max_requests")
         session.client.transport.max_rps = config.getoption("dpop_max_rps")
         config.stash[SESSION_KEY] = session
+        try:
+            preflight(session)
+        except SetupFailure as failure:
+            config.stash[PREFLIGHT_KEY] = failure
+            raise failure.could_not_judge() from None
         yield session
 
 
@@ -288,8 +296,6 @@ def _dpop_case_log(request: pytest.FixtureRequest) -> Iterator[None]:
     session = request.config.stash.get(SESSION_KEY, None)
     if session is not None:
         session.client.log = []
-        request.node.stash[SENT_KEY] = dict(session.client.transport.requests_sent)
-        request.node.stash[WAITED_KEY] = session.client.transport.waited_s
     request.node.stash[NOTE_KEY] = []
     yield
 
@@ -393,10 +399,7 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
     session = item.config.stash.get(SESSION_KEY, None)
     exchanges = list(session.client.log) if session else []
     # requests that really went out during this case, per origin (the log keeps only a fuzz case's last example)
-    before = item.stash.get(SENT_KEY, {})
-    now = session.client.transport.requests_sent if session else {}
-    sent_by_case = {origin: n - before.get(origin, 0) for origin, n in now.items() if n > before.get(origin, 0)}
-    waited = (session.client.transport.waited_s - item.stash.get(WAITED_KEY, 0.0)) if session else 0.0
+    sent_by_case, waited = session.client.transport.tally() if session else ({}, 0.0)
     exc = call.excinfo.value if call.excinfo else None
     for extra in getattr(exc, "exchanges", []) or []:
         if extra not in exchanges:
@@ -414,12 +417,25 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
         (f"{_PROP}message", message),
         (f"{_PROP}baseline", _baseline_mark(item.config, info.id, outcome)),
         (f"{_PROP}measurements", json.dumps(item.stash.get(MEASURE_KEY, {}))),
+        (f"{_PROP}cause", redactor.redact(_cause(exc, message)) if outcome is Outcome.ERROR else ""),
+        (f"{_PROP}preflight", json.dumps(_preflight_failure(item.config))),
         (f"{_PROP}requests", json.dumps(sent_by_case)),
         (f"{_PROP}waited", f"{waited:.6f}"),
     ]
     report.user_properties = list(item.user_properties)
     _add_html_evidence(report, info, outcome, message, evidence)
     return report
+
+
+def _cause(exc: BaseException | None, message: str) -> str:
+    """What an error case shares with the others of its cause (CouldNotJudge.cause), for grouping."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, str) and cause else message.strip().splitlines()[0][:200] if message else ""
+
+
+def _preflight_failure(config: pytest.Config) -> dict[str, Any]:
+    failure = config.stash.get(PREFLIGHT_KEY, None)
+    return failure.as_dict() if failure is not None else {}
 
 
 BASELINE_KEY = pytest.StashKey[dict[str, str]]()
@@ -524,8 +540,12 @@ class _ResultsCollector:
                 nodeid=report.nodeid,
                 baseline=props.get("baseline", ""),
                 measurements=json.loads(props.get("measurements") or "{}"),
+                cause=props.get("cause", ""),
             )
         )
+        preflight = json.loads(props.get("preflight") or "{}")
+        if preflight:
+            self.writer.preflight = preflight
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         live = self.config.stash.get(SESSION_KEY, None)  # absent on the xdist controller

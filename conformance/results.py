@@ -39,6 +39,7 @@ class CaseRecord:
     nodeid: str = ""
     baseline: str = ""  # against --baseline: "new", "still failing", "fixed", or ""
     measurements: dict[str, Any] = field(default_factory=dict)  # values the RFC leaves open, as measured
+    cause: str = ""  # for an error: what it shares with the others of its cause ("... answered 401 invalid_client")
 
 
 @dataclass
@@ -51,6 +52,7 @@ class ResultsWriter:
     requests: dict[str, int] = field(default_factory=dict)  # requests sent per host (host:port)
     warnings: list[str] = field(default_factory=list)  # about the run itself (plain HTTP, TLS not verified)
     waiting_s: float = 0.0  # time spent waiting for the target's answers (the rest is the suite's own)
+    preflight: dict[str, Any] = field(default_factory=dict)  # the setup failure, when the happy path failed
     started: float = field(default_factory=time.time)
     records: dict[str, CaseRecord] = field(default_factory=dict)
 
@@ -86,8 +88,21 @@ class ResultsWriter:
             "requests": dict(sorted(self.requests.items())),
             "timing": {"waiting_s": round(self.waiting_s, 3)},
             "warnings": list(self.warnings),
+            "preflight": self.preflight or {"ok": True},
+            "causes": self.causes(),
             "cases": cases,
         }
+
+    def causes(self) -> list[dict[str, Any]]:
+        """The cases that could not be judged, grouped by cause, most cases first."""
+        groups: dict[str, list[str]] = {}
+        for rec in self.records.values():
+            if rec.outcome == Outcome.ERROR.value:
+                groups.setdefault(rec.cause or rec.message.splitlines()[0][:200], []).append(rec.id)
+        return [
+            {"cause": cause, "count": len(ids), "cases": ids}
+            for cause, ids in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        ]
 
     def write(self, path: str | Path) -> Path:
         """Write results.json (creating its folder)."""

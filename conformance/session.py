@@ -204,6 +204,7 @@ class DPoPSession:
                 dpop_jkt=dpop_jkt,
                 login=pc.login,
                 login_command=pc.login_command,
+                command_cwd=self.target.base_dir or None,
                 request=request,
                 request_uri=request_uri,
             )
@@ -269,6 +270,7 @@ class DPoPSession:
                     scope=client.scope,
                     login=client.login,
                     login_command=client.login_command,
+                    command_cwd=self.target.base_dir or None,
                     extra=client.authorization_params,
                 )
             except FlowError as exc:
@@ -388,6 +390,11 @@ class DPoPSession:
             raise
         self._bound = BoundToken(tokens, self.key, time.monotonic())
         return self._bound
+
+    def keep_bound(self, tokens: TokenSet) -> None:
+        """Use these tokens, just issued for the session key, as the bound token (the preflight's)."""
+        if self._bound is None and not (self.target.resource_server and self.target.resource_server.access_token):
+            self._bound = BoundToken(tokens, self.key, time.monotonic())
 
     def introspect(self, token: str) -> Exchange | None:
         """Introspect `token` with the configured client, or None when the target has no endpoint."""

@@ -123,6 +123,7 @@ class Target:
     source: str = "<inline>"
     ca_file: str | None = None  # extra CA certificates (PEM) trusted for this target's TLS
     insecure: bool = False  # TLS certificates are not verified at all
+    base_dir: str = ""  # the target file's folder: relative paths were resolved there, login_command runs there
 
     def secrets(self) -> list[tuple[str, str]]:
         """(value, label) of every secret in the file, for redaction."""
@@ -207,15 +208,23 @@ def load_target(path: str | Path, environ: Mapping[str, str] | None = None) -> T
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_target(data, source=str(path), environ=environ)
+    return parse_target(data, source=str(path), environ=environ, base_dir=path.resolve().parent)
 
 
 def parse_target(
-    data: Mapping[str, Any], *, source: str = "<inline>", environ: Mapping[str, str] | None = None
+    data: Mapping[str, Any],
+    *,
+    source: str = "<inline>",
+    environ: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
 ) -> Target:
-    """Validate an already-parsed target table."""
+    """Validate an already-parsed target table.
+
+    Relative paths in it (secret_file, dpop_key_file, ca_file, ...) are resolved against `base_dir`, the
+    folder of the target file, wherever the suite is started from; `login_command` runs there too.
+    """
     env = os.environ if environ is None else environ
-    reader = _Reader(source, env)
+    reader = _Reader(source, env, base_dir or Path.cwd())
     top = reader.table(
         data,
         "",
@@ -241,7 +250,7 @@ def parse_target(
     if timeout <= 0 or timeout > 600:
         raise reader.error("", "timeout", "must be a number of seconds between 0 and 600")
     dpop_alg = reader.choice(top, "", "dpop_alg", SUPPORTED_ALGS, default="ES256")
-    ca_file = reader.string(top, "", "ca_file")
+    ca_file = reader.path(top, "", "ca_file")
     if ca_file is not None and not Path(ca_file).is_file():
         raise reader.error("", "ca_file", f"names {ca_file}, which is not a readable file (PEM CA certificates)")
     insecure = reader.boolean(top, "", "insecure", default=False)
@@ -341,6 +350,7 @@ def parse_target(
         source,
         ca_file=ca_file,
         insecure=insecure,
+        base_dir=str(reader.base_dir),
     )
 
 
@@ -422,9 +432,18 @@ def _parse_client(reader: _Reader, table: Mapping[str, Any]) -> Client:
 class _Reader:
     """Typed access to TOML values with one-line errors that name the key."""
 
-    def __init__(self, source: str, env: Mapping[str, str]) -> None:
+    def __init__(self, source: str, env: Mapping[str, str], base_dir: Path) -> None:
         self.source = source
         self.env = env
+        self.base_dir = base_dir
+
+    def path(self, table: Mapping[str, Any], section: str, key: str) -> str | None:
+        """A file path, resolved against the target file's folder when it is relative."""
+        value = self.string(table, section, key)
+        if value is None or not value.strip():
+            return value
+        candidate = Path(value).expanduser()
+        return str(candidate if candidate.is_absolute() else self.base_dir / candidate)
 
     def error(self, section: str, key: str, what: str) -> ConfigError:
         where = f"{section} {key}".strip()
@@ -464,7 +483,7 @@ class _Reader:
         """A secret, given inline (usually as "${VAR}") or read from the file that `<key>_file` names."""
         file_key = f"{key}_file"
         inline = self.string(table, section, key)
-        path = self.string(table, section, file_key)
+        path = self.path(table, section, file_key)
         if inline is not None and path is not None:
             raise self.error(section, file_key, f"and {key} are both given; keep one of them")
         if path is None:
@@ -490,7 +509,7 @@ class _Reader:
         names the key and never shows the key material.
         """
         file_key = f"{key}_file"
-        path = self.string(table, section, file_key)
+        path = self.path(table, section, file_key)
         text = self.string(table, section, key)
         if path is not None and text is not None:
             raise self.error(section, file_key, f"and {key} are both given; keep one of them")

@@ -121,6 +121,15 @@ class Transport:
         self._silent: dict[str, int] = {}  # consecutive requests per origin that got no answer
         self._given_up: dict[str, str] = {}  # origin -> why nothing more is sent there (a TLS failure)
         self._last_sent = 0.0
+        self._tallied: tuple[dict[str, int], float] = ({}, 0.0)  # requests_sent and waited_s at the last tally
+
+    def tally(self) -> tuple[dict[str, int], float]:
+        """Requests per origin and time waited since the last tally: each request is counted once, by the
+        case that was running (or whose set-up was running) when it went out."""
+        sent, waited = self._tallied
+        new = {origin: n - sent.get(origin, 0) for origin, n in self.requests_sent.items() if n > sent.get(origin, 0)}
+        self._tallied = (dict(self.requests_sent), self.waited_s)
+        return new, self.waited_s - waited
 
     def new_http_client(self) -> httpx.Client:
         """An HTTP client with the suite's settings: no redirects, nothing taken from the environment."""

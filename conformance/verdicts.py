@@ -76,11 +76,28 @@ class Observation(Exception):
 
 
 class CouldNotJudge(Exception):
-    """The case could not be judged: the target did not answer, or a control request failed."""
+    """The case could not be judged: the target did not answer, or a control request failed.
 
-    def __init__(self, message: str, *, exchanges: Sequence[Exchange] = ()) -> None:
+    `cause` is what went wrong in words that are the same for every case it happens to, so that a run
+    can say "153 cases could not be judged: POST .../token answered 401 invalid_client" in one line. By
+    default it is what the last exchange got (Exchange.as_cause), or the message's first line.
+    """
+
+    def __init__(self, message: str, *, exchanges: Sequence[Exchange] = (), cause: str | None = None) -> None:
         super().__init__(message)
         self.exchanges = list(exchanges)
+        if cause is None:
+            from conformance.setup_problems import setup_problem  # (it reads exchanges, as this module does)
+
+            last = self.exchanges[-1] if self.exchanges else None
+            problem = setup_problem(last) if last is not None else None
+            if problem is not None:
+                cause = problem.cause
+            elif last is not None and not last.ok:
+                cause = last.as_cause()
+            else:
+                cause = message.strip().splitlines()[0][:200]
+        self.cause = cause
 
 
 def exception_text(exc: BaseException) -> str:

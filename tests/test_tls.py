@@ -67,7 +67,7 @@ def test_self_signed_certificate_is_refused_with_a_clear_reason(tmp_path: Path, 
             assert "--ca-file" in case["message"] and "--insecure" in case["message"]
     # one handshake is enough: the same certificate fails every time, so the suite stops there
     assert results["requests"] == {origin: 1}
-    assert "first error:" in output and "self-signed certificate" in output
+    assert "setup failed: TLS:" in output and "self-signed certificate" in output
     assert "Traceback" not in output
     assert https_server.settings.client_secret not in output
 
@@ -136,7 +136,7 @@ def test_plain_http_to_a_host_that_is_not_loopback_is_warned_about(tmp_path: Pat
     warning = results["warnings"][0]
     assert warning.startswith("[authorization_server] token_endpoint http://as.staging.invalid/token is plain HTTP")
     assert "RFC 9449 §2" in warning
-    assert f"dpop: WARNING: {warning}" in output  # at the top of the run
+    assert output.index(f"warning: {warning}") < output.index("setup failed")  # at the top of the run
     assert f"warning: {warning}" in output  # and again in the closing lines
     report = (tmp_path / "out" / "report.html").read_text()
     assert "plain HTTP to a host that is not loopback" in report

@@ -85,8 +85,14 @@ class RunningServer:
         host: str = "127.0.0.1",
         port: int = 0,
         tls: tuple[str, str] | None = None,
+        public_url: str | None = None,
     ) -> None:
-        """`tls` is (certificate file, private key file), both PEM: the server then speaks HTTPS."""
+        """`tls` is (certificate file, private key file), both PEM: the server then speaks HTTPS.
+
+        `public_url` is the URL clients reach it at, when that is not where it listens (behind a proxy):
+        its issuer, its endpoints and its htu checks then use that one.
+        """
+        self._public_url = public_url.rstrip("/") if public_url else None
         self._bind_host, self._family, self._url_host = _loopback(host)
         self._tls = tls
         if not 0 <= port <= 65535:
@@ -107,6 +113,11 @@ class RunningServer:
     @property
     def base_url(self) -> str:
         """`http(s)://HOST:PORT`, the issuer and the prefix of every endpoint (a default port is not written)."""
+        return self._public_url or self.listen_url
+
+    @property
+    def listen_url(self) -> str:
+        """Where the server listens (the same as base_url unless it was given a public_url)."""
         if self._port == 0:
             raise RuntimeError("the server has no port yet: call start() first")
         scheme, default_port = ("https", 443) if self._tls else ("http", 80)
