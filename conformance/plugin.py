@@ -585,6 +585,8 @@ def summary_html(results: dict[str, Any]) -> list[str]:
         verdict, css = "Conformant to every MUST of RFC 9449 that was judged", "ok"
     elif status == 1:
         verdict, css = f"{len(failed)} MUST failure{'s' if len(failed) != 1 else ''}", "bad"
+    elif results.get("preflight", {}).get("ok") is False:
+        verdict, css = "Nothing judged: the setup failed (below)", "unjudged"
     else:
         verdict, css = f"{counts.get('error', 0)} case(s) could not be judged", "unjudged"
     parts = [
@@ -610,7 +612,21 @@ def summary_html(results: dict[str, Any]) -> list[str]:
             f"<p>Against the baseline {esc(b['file'])}: {b['new']} new failure(s), {b['still_failing']} "
             f"still failing, {b['fixed']} fixed.</p>"
         )
-    notable = [c for c in results["cases"] if c["outcome"] in ("failed", "error", "warning")]
+    preflight = results.get("preflight", {})
+    if preflight.get("ok") is False:
+        parts.append(
+            f'<div class="dpop-setup"><b>The setup failed before any case:</b> {esc(str(preflight.get("cause")))}'
+            f"<br>sent: {esc(str(preflight.get('sent')))}<br>got: {esc(str(preflight.get('got')))}"
+            f"<br><b>fix:</b> {esc(str(preflight.get('fix')))}</div>"
+        )
+    if results.get("causes"):
+        parts.append('<ul class="dpop-causes">')
+        parts.extend(
+            f"<li><b>{g['count']} case{'s' if g['count'] != 1 else ''} could not be judged:</b> {esc(g['cause'])}</li>"
+            for g in results["causes"]
+        )
+        parts.append("</ul>")
+    notable = [c for c in results["cases"] if c["outcome"] in ("failed", "warning")]
     if notable:
         parts.append('<ol class="dpop-failures">')
         for c in notable:
