@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from conformance.catalog import case, case_param
-from conformance.checks import challenge_errors, expect_refused_at_as, expect_refused_at_rs
-from conformance.evidence import Exchange
+from conformance.checks import expect_refused_at_as, expect_refused_at_rs, refusal_note, token_issued
 from conformance.faults import Fault, acceptance_level, fault
 from conformance.flow import Sent
 from conformance.jose import peek_claims
@@ -106,6 +105,8 @@ ROWS = [
     Row("ath-hex", "ath-hex", "check 12: ath is base64url, not hex", actors=("RS",)),
     Row("ath-padded", "ath-padded", "check 12: ath has no padding", actors=("RS",)),
     Row("ath-dpop-prefix", "ath-dpop-prefix", "check 12: ath hashes the token alone", actors=("RS",)),
+    Row("exp-past", "exp-past", "RFC 7519 §4.1.4: an expired JWT is refused"),
+    Row("nbf-future", "nbf-future", "RFC 7519 §4.1.5: a JWT is refused before its nbf"),
     # lenient encodings: warnings, never failures (conformance/faults.py)
     Row("b64-padded", "b64-padded", "check 2: base64url without padding"),
     Row("b64-foreign-characters", "b64-foreign-characters", "check 2: base64url without other characters"),
@@ -147,12 +148,6 @@ def _params(where: str) -> list[Any]:
         for row in ROWS
         if ("RS" if where == "RS" else "AS") in row.actors
     ]
-
-
-def refusal_note(final: Exchange) -> str:
-    """One line on how a refusal looked: status and error code(s)."""
-    errors = challenge_errors(final) or [str(final.json_object().get("error", "no error code"))]
-    return f"refused with HTTP {final.status}, error={', '.join(errors)}"
 
 
 def allowed_by_the_rfc(sent: Sent, found: Fault | None) -> None:
@@ -312,16 +307,18 @@ def test_resource_refuses_stale_or_future_iat(dpop: DPoPSession, note: Any, vari
     "as-proof-alg-not-advertised",
     "Token endpoint refuses a proof signed with an algorithm it does not advertise",
     section="4.3",
-    level=Level.MUST,
+    level=Level.MAY,
     actor="AS",
     requirement="R-4.3-5",
 )
 def test_token_endpoint_refuses_alg_it_does_not_advertise(dpop: DPoPSession, note: Any) -> None:
     """Sends: a token request with a valid proof signed with an algorithm the suite can use but the
     metadata's dpop_signing_alg_values_supported does not list.
-    Expects: a refusal (§4.3 check 5: the algorithm must be "deemed secure, and permitted by local
-    policy"; the metadata says which). Skipped without metadata, or when every algorithm the suite can
-    sign is advertised.
+    Expects: a refusal. §4.3 check 5 asks for an algorithm that "is supported by the application, and
+    is acceptable per local policy", and the metadata lists the ones "supported by the authorization
+    server" (§5.1), a definition without a BCP 14 keyword: accepting an unlisted (registered, asymmetric)
+    algorithm is recorded as info. Skipped without metadata, or when every algorithm the suite can sign
+    is advertised.
     """
     dpop.require_authorization_server()
     algs = (dpop.metadata or {}).get("dpop_signing_alg_values_supported")
@@ -357,6 +354,72 @@ def test_token_endpoint_refuses_rsa_private_jwk(dpop: DPoPSession, note: Any) ->
         dpop, what=f"{AS_REQUEST} carrying an {rsa[0]} proof with {m.description}", key=key_for(rsa[0]), mutate=m
     )
     note(refusal_note(final))
+
+
+#: the RSA key size under which RFC 7518 §3.3 forbids RS256 and PS256 ("A key of size 2048 bits or larger MUST
+#: be used with these algorithms"); the suite sends a 1024-bit key, the size real weak keys have
+SMALL_RSA_BITS = 1024
+
+
+def _rsa_alg(dpop: DPoPSession) -> str:
+    algs = (dpop.metadata or {}).get("dpop_signing_alg_values_supported")
+    rsa = [alg for alg in ("PS256", "RS256") if not isinstance(algs, list) or alg in algs]
+    if not rsa:
+        pytest.skip("the metadata advertises no RSA algorithm")
+    return rsa[0]
+
+
+@case(
+    "as-proof-rsa-small-key",
+    "Token endpoint refuses a proof signed with an RSA key under 2048 bits",
+    section="4.3",
+    level=Level.MUST,
+    actor="AS",
+    requirement="RFC7518-3.3",
+)
+def test_token_endpoint_refuses_small_rsa_key(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a token request with a valid RS256 or PS256 proof from a 2048-bit key (a control: skipped when
+    refused, the AS takes no RSA proofs), then one from a 1024-bit key, valid in every other way.
+    Expects: a refusal of the second: "A key of size 2048 bits or larger MUST be used with these
+    algorithms" (RFC 7518 §3.3), and §4.3 check 5 accepts only algorithms "acceptable per local policy".
+    Skipped when the metadata advertises no RSA algorithm.
+    """
+    alg = _rsa_alg(dpop)
+    control = dpop.request_token(key_for(alg), label=f"control: a token request with a 2048-bit {alg} key")
+    if not token_issued(control.final):
+        pytest.skip(f"the authorization server takes no {alg} proof from a 2048-bit key ({control.final.as_cause()})")
+    small = generate_key(alg, rsa_bits=SMALL_RSA_BITS)
+    final = refused_at_as(
+        dpop, what=f"{AS_REQUEST} with a valid {alg} proof from a {SMALL_RSA_BITS}-bit key", key=small
+    )
+    note(f"{SMALL_RSA_BITS}-bit {alg} key: {refusal_note(final)}")
+
+
+@case(
+    "rs-proof-rsa-small-key",
+    "Resource refuses a proof signed with an RSA key under 2048 bits",
+    section="4.3",
+    level=Level.MUST,
+    actor="RS",
+    requirement="RFC7518-3.3",
+)
+def test_resource_refuses_small_rsa_key(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a token request with a proof from a 1024-bit RSA key; where the AS binds a token to that key
+    (as-proof-rsa-small-key fails then), a resource request with that token and a valid proof from the same
+    key, between controls with the session's token.
+    Expects: a refusal: RFC 7518 §3.3 ("A key of size 2048 bits or larger MUST be used"). Skipped when the
+    AS refuses to bind a token to the small key, which is right, and leaves the resource nothing to judge.
+    """
+    alg = _rsa_alg(dpop)
+    small = generate_key(alg, rsa_bits=SMALL_RSA_BITS)
+    bound = dpop.bound_token_for(small)
+    final = refused_at_rs(
+        dpop,
+        what=f"a resource request with a token bound to a {SMALL_RSA_BITS}-bit {alg} key and a valid proof from it",
+        token=bound.access_token,
+        key=small,
+    )
+    note(f"{SMALL_RSA_BITS}-bit {alg} key: {refusal_note(final)}")
 
 
 # --- check 12: the key the token is bound to ---------------------------------------------------------------
@@ -415,4 +478,45 @@ def test_resource_ignores_unknown_members(dpop: DPoPSession, note: Any) -> None:
     """
     m = mutation("unknown-members")
     final = accepted_at_rs(dpop, what=f"{RS_REQUEST} carrying a proof with {m.description}", mutate=m)
+    note(f"accepted with HTTP {final.status}")
+
+
+# --- valid proofs in every legal form ---------------------------------------------------------------------
+
+LEGAL_FORMS = {
+    "iat-fraction": "RFC 7519 §2: a NumericDate is a JSON number, which may have a fraction",
+    "iat-exponent": "RFC 8259 §6: 1.764625812E9 is the same JSON number as 1764625812",
+}
+
+
+def _legal_form_params(where: str) -> list[Any]:
+    who, request, _ = WHERE[where]
+    return [
+        case_param(
+            f"{where.lower()}-proof-{name}-accepted",
+            f"{who} accepts a valid proof with {mutation(name).description.split(' (')[0]}",
+            name,
+            section="4.3",
+            level=Level.SHOULD,
+            actor="RS" if where == "RS" else "AS",
+            requirement="R-4.3-3",
+            doc=f"Sends: {request} carrying a valid proof with {mutation(name).description}, between two valid "
+            f"requests.\nExpects: accepted ({why}). Refusing a valid proof is a finding too: clients whose JOSE "
+            "library writes iat so fail; it breaks no security property, so a refusal is a warning.",
+        )
+        for name, why in LEGAL_FORMS.items()
+    ]
+
+
+@pytest.mark.parametrize("mutation_name", _legal_form_params("AS"))
+def test_token_endpoint_accepts_every_legal_form(dpop: DPoPSession, note: Any, mutation_name: str) -> None:
+    m = mutation(mutation_name)
+    final = accepted_at_as(dpop, what=f"{AS_REQUEST} carrying a valid proof with {m.description}", mutate=m)
+    note(f"accepted with HTTP {final.status}")
+
+
+@pytest.mark.parametrize("mutation_name", _legal_form_params("RS"))
+def test_resource_accepts_every_legal_form(dpop: DPoPSession, note: Any, mutation_name: str) -> None:
+    m = mutation(mutation_name)
+    final = accepted_at_rs(dpop, what=f"{RS_REQUEST} carrying a valid proof with {m.description}", mutate=m)
     note(f"accepted with HTTP {final.status}")

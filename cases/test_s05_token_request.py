@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from conformance.catalog import case
-from conformance.checks import describe, expect_refused_at_as, prerequisite_failed, token_issued, violation
+from conformance.checks import describe, token_issued, violation
 from conformance.jose import peek_claims
-from conformance.keys import SUPPORTED_ALGS, DPoPKey, generate_key, key_for
+from conformance.keys import SUPPORTED_ALGS, key_for
 from conformance.session import CONFIGURATION_ERRORS, DPoPSession
 from conformance.verdicts import CouldNotJudge, Level, Observation
 
@@ -207,115 +207,3 @@ def test_every_advertised_algorithm_works_at_the_token_endpoint(dpop: DPoPSessio
         f"accepted {', '.join(usable)}"
         + (f"; not tried (the suite cannot sign): {', '.join(others)}" if others else "")
     )
-
-
-# --- refresh tokens of public clients are bound to the DPoP key (§5) --------------------------------------
-
-REFRESH_REFUSALS = {"invalid_grant", "invalid_dpop_proof", "invalid_request", "invalid_token", "use_dpop_nonce"}
-
-
-def _public_refresh_token(dpop: DPoPSession, key: DPoPKey) -> str:
-    tokens = dpop.public_tokens(key)
-    if not tokens.refresh_token:
-        pytest.skip("the authorization server issued no refresh token to the public client")
-    return tokens.refresh_token
-
-
-@case(
-    "as-refresh-same-key-bound",
-    "Public client's refresh with the same key works and gives a token bound to it",
-    section="5",
-    level=Level.MUST,
-    actor="AS",
-    requirement="R-5-5",
-)
-def test_public_refresh_with_same_key_works_and_stays_bound(dpop: DPoPSession, note: Any) -> None:
-    """Sends: a login and code redemption for the [public_client] with key A, then a refresh_token
-    request with a fresh proof from key A.
-    Expects: HTTP 200, token_type DPoP, and the new access token bound to A (cnf.jkt, when visible in a
-    JWT access token or by introspection). §5: the refresh token is bound to A and the binding is
-    validated when it is presented.
-    """
-    key = generate_key(dpop.key.alg)
-    refresh_token = _public_refresh_token(dpop, key)
-    sent = dpop.public_refresh(refresh_token, key, label="refresh with the same key")
-    tokens = dpop.client.tokens_from(sent) if sent.final.status == 200 else None
-    if tokens is None:
-        raise violation(
-            "a refresh_token request of the public client with a proof from the key it is bound to",
-            "HTTP 200 with a new access token",
-            sent.final,
-            exchanges=sent.exchanges,
-        )
-    if tokens.token_type.lower() != "dpop":
-        raise violation("a refresh with the bound key", 'token_type "DPoP"', sent.final, exchanges=sent.exchanges)
-    view = dpop.token_view(tokens.access_token)
-    if view.claims is None:
-        note(f"refreshed; the new token's binding is not visible ({view.source})")
-        return
-    cnf = view.claims.get("cnf")
-    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
-    if jkt != key.thumbprint():
-        raise violation(
-            "a refresh with the bound key",
-            f"the new access token bound to it (cnf.jkt = {key.thumbprint()}); found cnf={cnf!r}",
-            sent.final,
-            exchanges=sent.exchanges,
-        )
-    note("refreshed with the same key; the new access token is bound to it")
-
-
-@case(
-    "as-refresh-other-key-refused",
-    "Public client's refresh token is refused with a proof from another key",
-    section="5",
-    level=Level.MUST,
-    actor="AS",
-    requirement="R-5-5",
-)
-def test_public_refresh_with_other_key_is_refused(dpop: DPoPSession, note: Any) -> None:
-    """Sends: a login and code redemption for the [public_client] with key A, then a refresh_token
-    request with a valid proof from key B. (Control: another refresh token of A refreshed with A.)
-    Expects: a refusal (§5: a public client's refresh token "MUST be bound to the respective public
-    key", and the binding "MUST be validated"). The error code is not specified (Amb-15).
-    """
-    key, other = generate_key(dpop.key.alg), generate_key(dpop.key.alg)
-    _refresh_control(dpop, key)
-    refresh_token = _public_refresh_token(dpop, key)
-    sent = dpop.public_refresh(refresh_token, other, label="refresh with another key")
-    final = expect_refused_at_as(
-        sent, what="the public client's refresh token with a proof from another key", errors=REFRESH_REFUSALS
-    )
-    note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
-
-
-@case(
-    "as-refresh-without-proof-refused",
-    "Public client's refresh token is refused without a proof",
-    section="5",
-    level=Level.MUST,
-    actor="AS",
-    requirement="R-5-5",
-)
-def test_public_refresh_without_proof_is_refused(dpop: DPoPSession, note: Any) -> None:
-    """Sends: a login and code redemption for the [public_client] with key A, then a refresh_token
-    request with no DPoP header. (Control: another refresh token of A refreshed with A.)
-    Expects: a refusal: the binding to A cannot be validated without a proof (§5).
-    """
-    key = generate_key(dpop.key.alg)
-    _refresh_control(dpop, key)
-    refresh_token = _public_refresh_token(dpop, key)
-    sent = dpop.public_refresh(refresh_token, None, label="refresh without a proof")
-    final = expect_refused_at_as(
-        sent, what="the public client's refresh token without a DPoP proof", errors=REFRESH_REFUSALS
-    )
-    note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
-
-
-def _refresh_control(dpop: DPoPSession, key: DPoPKey) -> None:
-    refresh_token = _public_refresh_token(dpop, key)
-    sent = dpop.public_refresh(refresh_token, key, label="control: refresh with the bound key")
-    if sent.final.status != 200:
-        raise prerequisite_failed(
-            "the control refresh with the bound key", sent, consequence=", so a refusal with another key proves nothing"
-        )

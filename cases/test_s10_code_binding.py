@@ -13,10 +13,12 @@ from conformance.catalog import case
 from conformance.checks import expect_refused_at_as, prerequisite_failed, violation
 from conformance.code_binding import CODE_REFUSALS, judge_dpop_jkt_mismatch, redeem, redeemed
 from conformance.evidence import Exchange
+from conformance.flow import Sent
 from conformance.keys import DPoPKey, generate_key
+from conformance.near_misses import near_misses
 from conformance.negatives import push, request_uri_of
 from conformance.session import DPoPSession
-from conformance.verdicts import Level
+from conformance.verdicts import CouldNotJudge, Level, Observation
 
 
 @case(
@@ -108,3 +110,133 @@ def test_par_refuses_dpop_jkt_of_another_key(dpop: DPoPSession, note: Any) -> No
         sent, what="a PAR with dpop_jkt of key A and a proof from key B", errors=PAR_REFUSALS | {"invalid_grant"}
     )
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
+
+
+# --- a bound code redeemed without any proof; dpop_jkt compared exactly --------------------------------
+
+
+def _judge_redeemed_without_proof(dpop: DPoPSession, sent: Sent, key: DPoPKey, what: str, note: Any) -> None:
+    """Refused passes; a token bound to the dpop_jkt key is info; an unbound (or other-bound) token fails."""
+    final = sent.final
+    if final.error:
+        raise prerequisite_failed(what, sent)
+    if not redeemed(sent):
+        final = expect_refused_at_as(sent, what=what, errors=CODE_REFUSALS)
+        note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
+        return
+    tokens = dpop.tokens_or_error(sent)
+    view = dpop.token_view(tokens.access_token)
+    cnf = (view.claims or {}).get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if jkt == key.thumbprint():
+        raise Observation(
+            f"{what}: a token was issued, bound to the dpop_jkt key (cnf.jkt = {jkt}): no proof matched, which §10 "
+            "says to reject, but the token is useless without the key"
+        )
+    if view.claims is None and tokens.token_type.lower() == "dpop":
+        raise Observation(f"{what}: a token (token_type DPoP) was issued; its binding is not visible ({view.source})")
+    raise violation(
+        what,
+        "a refusal (§10: the proof key must match dpop_jkt, or the request is rejected), or at least no "
+        f"unbound token; got token_type {tokens.token_type!r} and cnf={cnf!r}",
+        final,
+        exchanges=sent.exchanges,
+    )
+
+
+@case(
+    "as-dpop-jkt-without-proof-refused",
+    "A code bound with dpop_jkt is not redeemed for an unbound token without a DPoP proof",
+    section="10",
+    level=Level.MUST,
+    actor="AS",
+    requirement="R-10-1",
+)
+def test_code_bound_by_dpop_jkt_needs_a_proof(dpop: DPoPSession, note: Any) -> None:
+    """Sends: an authorization request with dpop_jkt = thumbprint(A), then its code redeemed with no DPoP
+    header at all. (Control: another such code redeemed with a proof from A.)
+    Expects: a refusal: the AS "computes the JWK thumbprint of the proof-of-possession public key in the
+    DPoP proof and verifies that it matches the dpop_jkt parameter value ... If they do not match, it MUST
+    reject the request" (§10), and without a proof nothing matches. A token bound to A all the same is
+    recorded as info; an unbound one fails.
+    """
+    key = generate_key(dpop.key.alg)
+    code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
+    control = redeem(dpop, code, verifier, key, "control: code bound to A redeemed with A")
+    if not redeemed(control):
+        raise prerequisite_failed("the control redemption with the bound key", control)
+    code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
+    sent = dpop.public_token(code, verifier, None, label="code bound to A redeemed without a DPoP proof")
+    _judge_redeemed_without_proof(
+        dpop, sent, key, "a code authorized with dpop_jkt of key A, redeemed without a DPoP proof", note
+    )
+
+
+@case(
+    "as-par-dpop-jkt-without-proof-refused",
+    "A code pushed with dpop_jkt (and no proof) is not redeemed for an unbound token without a proof",
+    section="10.1",
+    level=Level.MUST,
+    actor="AS",
+    requirement="R-10.1-1",
+)
+def test_pushed_dpop_jkt_needs_a_proof(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a pushed authorization request with dpop_jkt = thumbprint(A) in its body and no DPoP header,
+    the login with its request_uri, then the code redeemed with no DPoP header. (Control: the same
+    redeemed with a proof from A.)
+    Expects: a refusal: "dpop_jkt MUST be included alongside other authorization request parameters in the
+    POST body of the PAR request" binds the code as in §10, whose MUST rejects a token request whose proof
+    key does not match (§10.1); a token bound to A is info, an unbound one fails.
+    """
+    key = generate_key(dpop.key.alg)
+
+    def pushed(label: str) -> tuple[str, str]:
+        sent, request = push(dpop, None, dpop_jkt=key.thumbprint(), label=label, without_proof=True)
+        uri = request_uri_of(sent)
+        if uri is None:
+            raise prerequisite_failed("a pushed authorization request with dpop_jkt and no proof", sent)
+        return dpop.public_login(request=request, request_uri=uri)
+
+    code, verifier = pushed("control: pushed authorization request with dpop_jkt of A, no proof")
+    control = redeem(dpop, code, verifier, key, "control: the pushed code redeemed with A")
+    if not redeemed(control):
+        raise prerequisite_failed("the control redemption of a code pushed with dpop_jkt of A", control)
+    code, verifier = pushed("pushed authorization request with dpop_jkt of A, no proof")
+    sent = dpop.public_token(code, verifier, None, label="code pushed with dpop_jkt of A, redeemed without a proof")
+    _judge_redeemed_without_proof(
+        dpop, sent, key, "a code pushed with dpop_jkt of key A, redeemed without a DPoP proof", note
+    )
+
+
+@case(
+    "as-dpop-jkt-exact",
+    "dpop_jkt is compared whole and exactly: a near miss of the key's thumbprint is refused",
+    section="10",
+    level=Level.MUST,
+    actor="AS",
+    requirement="R-10-1",
+)
+def test_dpop_jkt_is_compared_exactly(dpop: DPoPSession, note: Any) -> None:
+    """Sends: authorization requests whose dpop_jkt is key A's thumbprint with its first, a middle or its last
+    character changed, its last character dropped, one character appended, or its letters' case swapped;
+    each code redeemed with a valid proof from A. (Control: the exact thumbprint redeems.)
+    Expects: each refused, at the authorization endpoint or at the token endpoint: the AS "verifies that it
+    matches the dpop_jkt parameter value ... If they do not match, it MUST reject the request" (§10); a
+    prefix or case-insensitive comparison lets a near miss through. Every near miss decodes to other bytes.
+    """
+    key = generate_key(dpop.key.alg)
+    code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
+    control = redeem(dpop, code, verifier, key, "control: code bound to A redeemed with A")
+    if not redeemed(control):
+        raise prerequisite_failed("the control redemption with the exact thumbprint", control)
+    at_login = []
+    for miss in near_misses(key.thumbprint()):
+        try:
+            code, verifier = dpop.public_login(dpop_jkt=miss.value)
+        except CouldNotJudge:
+            at_login.append(miss.name)  # the authorization request was refused: so is the near miss
+            continue
+        what = f"a code authorized with dpop_jkt = key A's thumbprint with its {miss.name}, redeemed with A"
+        sent = redeem(dpop, code, verifier, key, f"code with dpop_jkt ({miss.name}) redeemed with A")
+        expect_refused_at_as(sent, what=what, errors=CODE_REFUSALS)
+    note("every near miss refused" + (f" (at the authorization endpoint: {', '.join(at_login)})" if at_login else ""))

@@ -1,19 +1,24 @@
 """RFC 9449 §11.1 DPoP Proof Replay: a proof used once should not be accepted again.
 
-Replay tracking is not a MUST ("servers can store the jti value"), so accepting a replay is a warning.
+Replay tracking is no requirement at all: "servers can store, in the context of the target URI, the jti
+value" (§11.1) has no BCP 14 keyword, so accepting a replay is recorded as info, never a warning.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from conformance.catalog import case_param
+from conformance.catalog import case, case_param
 from conformance.checks import prerequisite_failed, token_issued, violation
 from conformance.flow import Sent
 from conformance.jose import decode_jws
+from conformance.keys import generate_key
+from conformance.negatives import par_control, push, request_uri_of
 from conformance.proof import ProofDraft
 from conformance.session import DPoPSession
 from conformance.verdicts import CouldNotJudge, Level
@@ -33,12 +38,12 @@ def _params(actor: str) -> list[Any]:
             f"{who} refuses {text}",
             name,
             section="11.1",
-            level=Level.SHOULD,
+            level=Level.MAY,
             actor=actor,
             requirement="R-11.1-2",
             doc=f"Sends: a valid {request}, then the same request again with {text} (the same URI, within the iat "
             "window), then a valid request.\nExpects: a refusal of the second one: servers can store the jti "
-            "and decline a proof seen before (§11.1); not a MUST, so accepting it is a warning."
+            'and decline a proof seen before (§11.1: "can", no BCP 14 keyword), so accepting it is info.'
             + (
                 " Skipped at the token endpoint unless the grant can be repeated (client_credentials)."
                 if actor == "AS"
@@ -60,9 +65,20 @@ def _replay_proofs(kind: str, accepted: str) -> Callable[[ProofDraft], list[str]
     return same_jti
 
 
-def _judge(first: Sent, replay: Sent, control: Sent, what: str, note: Any, *, at_as: bool = False) -> None:
-    def accepted(sent: Sent) -> bool:  # at a token endpoint, accepted means a token was issued
+def _judge(
+    first: Sent,
+    replay: Sent,
+    control: Sent,
+    what: str,
+    note: Any,
+    *,
+    at_as: bool = False,
+    accepted: Callable[[Sent], bool] | None = None,
+) -> None:
+    def default(sent: Sent) -> bool:  # at a token endpoint, accepted means a token was issued
         return token_issued(sent.final) if at_as else sent.final.ok
+
+    accepted = accepted or default
 
     if not accepted(control):
         raise prerequisite_failed("the control request after the replay", control)
@@ -109,3 +125,220 @@ def test_resource_refuses_replayed_proof(dpop: DPoPSession, note: Any, kind: str
     )
     control = dpop.control(bound, "after")
     _judge(first, replay, control, f"a resource request with {REPLAYS[kind]}", note)
+
+
+# --- replay caches that forget, that key on the query, that skip an endpoint ------------------------------
+
+#: how long after a proof was accepted it is replayed: longer than a cache that forgets "after a moment",
+#: well inside any iat window the RFC has in mind ("seconds or minutes", §11.1)
+REPLAY_DELAY = 3.0
+#: the oldest accepted proof a case replays (an older one might be refused for its iat alone)
+REPLAY_MAX_AGE = 30.0
+
+
+def _aged(dpop: DPoPSession, actor: str, token: str, send_valid: Callable[[], Sent]) -> tuple[float, Sent]:
+    """A valid request accepted REPLAY_DELAY to REPLAY_MAX_AGE seconds ago, and its age.
+
+    A control's, when one fits (a full run has plenty: no wait); else the youngest control once it is old
+    enough, or a valid request sent now and waited for.
+    """
+    found = dpop.accepted_since(actor, token, at_least=REPLAY_DELAY, at_most=REPLAY_MAX_AGE)
+    if found is not None:
+        return found
+    age = dpop.accepted_age(actor, token)
+    if age is not None and age < REPLAY_DELAY:
+        time.sleep(REPLAY_DELAY - age)
+        found = dpop.accepted_since(actor, token, at_least=REPLAY_DELAY, at_most=REPLAY_MAX_AGE)
+        if found is not None:
+            return found
+    first = send_valid()
+    accepted_at = time.monotonic()
+    if not (token_issued(first.final) if actor == "AS" else first.final.ok):
+        raise prerequisite_failed("a valid request", first)
+    time.sleep(REPLAY_DELAY)
+    return time.monotonic() - accepted_at, first
+
+
+@case(
+    "as-replay-after-seconds",
+    "Token endpoint still refuses a proof replayed seconds after it was accepted",
+    section="11.1",
+    level=Level.MAY,
+    actor="AS",
+    requirement="R-11.1-2",
+)
+@pytest.mark.waits
+def test_token_endpoint_refuses_proof_replayed_seconds_later(dpop: DPoPSession, note: Any) -> None:
+    """Sends: the token request of a control accepted 3 to 30 s before (or, when none is that old yet, a valid
+    one, then a wait of 3 s) again with its byte-identical proof, still well inside the iat window, then a
+    valid request.
+    Expects: a refusal of the replay: a jti cache that forgets within seconds leaves the whole iat window
+    open to replays (§11.1: servers "can" store the jti, no BCP 14 keyword, so accepting it is info).
+    Skipped unless the grant can be repeated (client_credentials).
+    """
+    dpop.require_authorization_server()
+    assert dpop.target.client is not None
+    if dpop.target.client.grant_type != "client_credentials":
+        pytest.skip("a replay at the token endpoint needs a grant that can be repeated (client_credentials)")
+    age, first = _aged(dpop, "AS", "", lambda: dpop.request_token(label="valid token request"))
+    what = f"a token request with the proof accepted {age:.0f} s before"
+    replay = dpop.request_token(
+        proofs=_replay_proofs("identical", first.final.proofs[0]), retry_on_nonce=False, label=what
+    )
+    control = dpop.request_token(label="control: valid token request after the replay")
+    _judge(first, replay, control, what, note, at_as=True)
+
+
+@case(
+    "rs-replay-after-seconds",
+    "Resource still refuses a proof replayed seconds after it was accepted",
+    section="11.1",
+    level=Level.MAY,
+    actor="RS",
+    requirement="R-11.1-2",
+)
+@pytest.mark.waits
+def test_resource_refuses_proof_replayed_seconds_later(dpop: DPoPSession, note: Any) -> None:
+    """Sends: the resource request of a control accepted 3 to 30 s before (or, when none is that old yet, a
+    valid one, then a wait of 3 s) again with its byte-identical proof, still well inside the iat window, then
+    a valid request.
+    Expects: a refusal of the replay: a jti cache that forgets within seconds leaves the whole iat window
+    open to replays (§11.1: "can", no BCP 14 keyword, so accepting it is info).
+    """
+    bound = dpop.bound_token()
+    age, first = _aged(
+        dpop,
+        "RS",
+        bound.access_token,
+        lambda: dpop.call_resource(bound.access_token, bound.key, label="valid resource request"),
+    )
+    what = f"a resource request with the proof accepted {age:.0f} s before"
+    replay = dpop.call_resource(
+        bound.access_token,
+        bound.key,
+        proofs=_replay_proofs("identical", first.final.proofs[0]),
+        retry_on_nonce=False,
+        label=what,
+    )
+    control = dpop.control(bound, "after")
+    _judge(first, replay, control, what, note)
+
+
+def _with_query(url: str, query: str) -> str:
+    """`url` with `query` added to its query string (the htu of a proof leaves the query out, §4.3)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query, fragment=""))
+
+
+@case(
+    "rs-replay-other-query",
+    "Resource refuses a proof replayed to the same resource with another query string",
+    section="11.1",
+    level=Level.MAY,
+    actor="RS",
+    requirement="R-11.1-2",
+)
+def test_resource_refuses_proof_replayed_with_other_query(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a valid resource request to the resource URL with `?dpop_conformance=1` added, then the
+    byte-identical proof to the URL with `?dpop_conformance=2`, then a valid request.
+    Expects: a refusal of the replay. The htu of a proof leaves the query out (§4.3), so the proof is valid for
+    both URLs: a jti cache keyed with the query string lets one proof be spent once per query. §11.1
+    ("can", no BCP 14 keyword) makes it info. Skipped when the resource refuses a query it does not know.
+    """
+    bound = dpop.bound_token()
+    configured, _, _ = dpop.require_resource()
+    first_url, second_url = _with_query(configured, "dpop_conformance=1"), _with_query(configured, "dpop_conformance=2")
+    first = dpop.call_resource(bound.access_token, bound.key, url=first_url, label="valid request, query 1")
+    if first.final.error:
+        raise CouldNotJudge(f"the target did not answer ({first.final.error})", exchanges=first.exchanges)
+    if not first.final.ok:
+        pytest.skip(f"the resource refuses a request with a query string it does not know ({first.final.as_cause()})")
+    replay = dpop.call_resource(
+        bound.access_token,
+        bound.key,
+        url=second_url,
+        proofs=_replay_proofs("identical", first.final.proofs[0]),
+        retry_on_nonce=False,
+        label="the same proof, query 2",
+    )
+    control = dpop.call_resource(bound.access_token, bound.key, url=second_url, label="control: valid request, query 2")
+    _judge(
+        first, replay, control, "the proof of a request to ?dpop_conformance=1 replayed to ?dpop_conformance=2", note
+    )
+
+
+@case(
+    "par-replay-identical",
+    "PAR endpoint refuses the byte-identical proof of the pushed request just accepted",
+    section="11.1",
+    level=Level.MAY,
+    actor="AS",
+    requirement="R-11.1-2",
+)
+def test_par_endpoint_refuses_replayed_proof(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a valid pushed authorization request (RFC 9126) of the [public_client], then another with the
+    byte-identical proof, then a valid one.
+    Expects: a refusal of the second: the PAR endpoint checks proofs as the token endpoint does (§10.1), and a
+    jti cache that skips it lets one proof push any number of requests (§11.1: "can", so info). Skipped
+    without a [public_client] or a PAR endpoint.
+    """
+    first, _ = push(dpop, label="valid pushed authorization request")
+    if request_uri_of(first) is None:
+        raise prerequisite_failed("a valid pushed authorization request", first)
+    replay, _ = push(
+        dpop,
+        proofs=_replay_proofs("identical", first.final.proofs[0]),
+        label="pushed authorization request with the proof just accepted",
+    )
+    control = par_control(dpop, "after")
+
+    def pushed(sent: Sent) -> bool:
+        return request_uri_of(sent) is not None
+
+    _judge(first, replay, control, "a pushed authorization request with the proof just accepted", note, accepted=pushed)
+
+
+@case(
+    "as-replay-refresh",
+    "Token endpoint refuses a refresh request with the proof of the refresh just accepted",
+    section="11.1",
+    level=Level.MAY,
+    actor="AS",
+    requirement="R-11.1-2",
+)
+def test_token_endpoint_refuses_replayed_proof_on_refresh(dpop: DPoPSession, note: Any) -> None:
+    """Sends: the [public_client]'s code redemption with key A, a refresh_token request with a proof from A,
+    then a refresh_token request with the new refresh token and the byte-identical proof of the previous one,
+    then a refresh with a fresh proof.
+    Expects: a refusal of the replay: a proof does not cover the request body, so a jti cache that skips the
+    refresh grant lets one proof refresh again and again (§11.1: "can", so info). Skipped without a
+    [public_client] or when the AS issues it no refresh token.
+    """
+    pc_key = generate_key(dpop.key.alg)
+    tokens = dpop.public_tokens(pc_key)
+    if not tokens.refresh_token:
+        pytest.skip("the authorization server issued no refresh token to the public client")
+    first = dpop.public_refresh(tokens.refresh_token, pc_key, label="refresh with a fresh proof")
+    if not token_issued(first.final):
+        raise prerequisite_failed("a refresh with a fresh proof from the bound key", first)
+    # where the server rotates, the next request must use the new refresh token, else the replay is
+    # refused for the refresh token and proves nothing about the jti
+    rotated = first.final.json_object().get("refresh_token")
+    refresh_token = rotated if isinstance(rotated, str) and rotated else tokens.refresh_token
+    grant = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    replay = dpop.client.token_request(
+        dpop.token_endpoint,
+        grant,
+        dpop.public_auth,
+        pc_key,
+        proofs=_replay_proofs("identical", first.final.proofs[0]),
+        retry_on_nonce=False,
+        label="refresh with the proof of the refresh just accepted",
+    )
+    after = replay.final.json_object().get("refresh_token") if token_issued(replay.final) else None
+    control = dpop.public_refresh(
+        after if isinstance(after, str) and after else refresh_token,
+        pc_key,
+        label="control: refresh with a fresh proof",
+    )
+    _judge(first, replay, control, "a refresh request with the proof of the refresh just accepted", note, at_as=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -168,4 +169,39 @@ def render_document(cases: dict[str, CaseInfo]) -> str:
             actor, _, rest = c.id.partition("-")
             by_fault.setdefault(c.fault, {}).setdefault(rest, []).append(actor)
     fixed = {f: [f"{'/'.join(actors)}-{rest}" for rest, actors in ids.items()] for f, ids in by_fault.items()}
-    return render_markdown(cases) + "\n" + render_fault_table(fixed)
+    return render_markdown(cases) + "\n" + render_requirements(cases) + "\n" + render_fault_table(fixed)
+
+
+def render_requirements(cases: dict[str, CaseInfo]) -> str:
+    """The requirements the cases check, each with the sentence that says it and the cases that check it."""
+    from conformance.requirements import REQUIREMENTS
+
+    by_requirement: dict[str, list[CaseInfo]] = {}
+    for c in sorted(cases.values(), key=lambda c: c.id):
+        by_requirement.setdefault(c.requirement, []).append(c)
+    lines = [
+        "## Requirements and the words that make them",
+        "",
+        "Each requirement the cases check, with the sentence of the RFC (or profile) that states it. The level of",
+        "a case comes from that sentence's BCP 14 keyword (RFC 2119, RFC 8174: only upper-case words count): a",
+        'sentence without one gives at most info, unless it defines the protocol\'s own messages ("defined"):',
+        "a server that departs from those breaks the exchange, and the positive-path case says so at MUST.",
+    ]
+    for req_id in sorted(by_requirement, key=_requirement_order):
+        req = REQUIREMENTS[req_id]
+        ids = ", ".join(f"`{c.id}` ({c.level.value})" for c in by_requirement[req_id])
+        keyword = {
+            "none": "no BCP 14 keyword",
+            "defined": "defined by the protocol, no BCP 14 keyword",
+            "shall": "shall: a requirement",
+        }.get(req.keyword, req.keyword)
+        lines += ["", f"### {req_id}: {req.source} ({keyword})", "", f"> {req.quote}", "", f"Cases: {ids}"]
+    return "\n".join(lines) + "\n"
+
+
+def _requirement_order(req_id: str) -> tuple[int, list[int], str]:
+    """R- ids in section order, then the other sources' ids by name."""
+    if not req_id.startswith("R-"):
+        return (1, [], req_id)
+    numbers = [int(part) for part in re.findall(r"\d+", req_id)]
+    return (0, numbers, req_id)

@@ -24,6 +24,7 @@ __all__ = [
     "expect_refused_at_rs",
     "expect_resource_accepts",
     "prerequisite_failed",
+    "refusal_note",
     "setup_problem",
     "token_issued",
     "violation",
@@ -96,6 +97,12 @@ def challenge_errors(ex: Exchange) -> list[str]:
             if "error" in params:
                 errors.append(params["error"])
     return errors
+
+
+def refusal_note(final: Exchange) -> str:
+    """One line on how a refusal looked: status and error code(s) (the challenge's, else the JSON body's)."""
+    errors = challenge_errors(final) or [str(final.json_object().get("error", "no error code"))]
+    return f"refused with HTTP {final.status}, error={', '.join(errors)}"
 
 
 def expect_accepted(sent: Sent, *, what: str, expected: str = "a 2xx answer") -> Exchange:
@@ -184,10 +191,9 @@ def expect_refused_at_rs(sent: Sent, *, what: str, errors: Collection[str], erro
         raise violation(what, expected + " (not a server error)", final, level=Level.SHOULD, exchanges=sent.exchanges)
     if status not in (400, 401):
         raise violation(what, expected, final, level=Level.SHOULD, exchanges=sent.exchanges)
+    # the resource's error is its challenge's (§7.1, RFC 6750 §3): a JSON body is the application's, and a
+    # body saying {"error": "invalid_token"} beside a challenge without one is no error code to a client
     found = challenge_errors(final)
-    body_error = final.json_object().get("error")
-    if isinstance(body_error, str):
-        found.append(body_error)
     if not found and not error_required:
         return final
     if not found:

@@ -165,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
         "`dpop-conformance serve --list-defects`)",
     )
     run.add_argument(
+        "--reference-par",
+        choices=("on", "off"),
+        default="on",
+        help="without --config: whether the reference server has a PAR endpoint (default: on)",
+    )
+    run.add_argument(
         "--reference-leniency",
         action="append",
         default=[],
@@ -314,7 +320,13 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         *pytest_args,
     ]
     if args.config:
-        if args.reference_defect or args.reference_leniency or args.reference_algs or args.reference_port:
+        if (
+            args.reference_defect
+            or args.reference_leniency
+            or args.reference_algs
+            or args.reference_port
+            or args.reference_par != "on"
+        ):
             return _fail("the --reference-* options apply to the embedded reference server; drop them or --config")
         try:
             targets = [load_target(path) for path in args.config]  # every file is checked before anything runs
@@ -343,6 +355,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
             nonce=args.reference_nonce,
             defects=frozenset(args.reference_defect),
             leniencies=frozenset(args.reference_leniency),
+            par=args.reference_par == "on",
         )
         if args.reference_algs:
             algs = tuple(a.strip() for a in args.reference_algs.split(",") if a.strip())

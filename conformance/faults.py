@@ -208,7 +208,22 @@ _fault("crit-unknown", "header", "R-4.3-2", MUST, "RFC 7515 §4.1.11: an extensi
 # --- claims (§4.3 checks 3 and 8 to 12) --------------------------------------------------------------------
 _fault("claim-missing", "claims", "R-4.3-3", MUST, "§4.3 check 3: jti, htm, htu and iat are required")
 _fault("jti-wrong-type", "claims", "R-4.3-3", SHOULD, "jti is a string (RFC 7519 §4.1.7)")
-_fault("iat-wrong-type", "claims", "R-4.3-3", SHOULD, "iat is a NumericDate, a JSON number (RFC 7519 §4.1.6)")
+_fault(
+    "iat-wrong-type",
+    "claims",
+    "R-4.3-3",
+    SHOULD,
+    "iat is a NumericDate, a JSON number (RFC 7519 §4.1.6); a string of digits still names the same time",
+)
+_fault(
+    "iat-not-a-number",
+    "claims",
+    "R-4.3-11",
+    MUST,
+    "§4.3 check 11: a creation time within the window; an iat that names no time (null, true, text, a list) "
+    "cannot be in it",
+    stale_only=True,
+)
 _fault("htm-mismatch", "claims", "R-4.3-8", MUST, "§4.3 check 8: htm matches the request method")
 _fault(
     "htm-case",
@@ -226,6 +241,28 @@ _fault(
     MUST,
     "§4.3 check 11 and §11.1: created within an acceptable window",
     stale_only=True,
+)
+_fault(
+    "exp-passed",
+    "claims",
+    "RFC7519-4.1.4",
+    MUST,
+    "RFC 7519 §4.1.4: the current time MUST be before exp, when a JWT carries it (a nonce does not change that)",
+)
+_fault(
+    "nbf-future",
+    "claims",
+    "RFC7519-4.1.5",
+    MUST,
+    "RFC 7519 §4.1.5: a JWT MUST NOT be accepted before its nbf, when it carries one",
+)
+_fault(
+    "ath-padded",
+    "claims",
+    "R-4.3-12a",
+    SHOULD,
+    "ath is base64url without = padding (§4.2, RFC 7515 §2); a decoder that drops the padding reads the same hash",
+    lenient=True,
 )
 _fault(
     "ath-wrong",

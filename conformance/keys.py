@@ -15,16 +15,34 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from jwcrypto import jwk as jwcrypto_jwk
 
 from conformance.jose import thumbprint
 
-__all__ = ["SUPPORTED_ALGS", "DPoPKey", "KeyFileError", "generate_key", "key_for", "load_key", "parse_key"]
+__all__ = [
+    "KEY_TYPES",
+    "SUPPORTED_ALGS",
+    "DPoPKey",
+    "KeyFileError",
+    "generate_key",
+    "key_for",
+    "kty_of",
+    "load_key",
+    "parse_key",
+]
 
-#: The JWS algorithms the suite can sign proofs with.
-SUPPORTED_ALGS: tuple[str, ...] = ("ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA")
+#: The JWS algorithms the suite can sign proofs with. Ed25519 and Ed448 are RFC 9864's fully-specified names
+#: for EdDSA on those curves.
+SUPPORTED_ALGS: tuple[str, ...] = ("ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA", "Ed25519", "Ed448")
+
+#: the JWS algorithms the suite signs with, by the key type (JWK kty) they need
+KEY_TYPES: dict[str, tuple[str, ...]] = {
+    "EC": ("ES256", "ES384", "ES512"),
+    "RSA": ("PS256", "RS256"),
+    "OKP": ("EdDSA", "Ed25519", "Ed448"),
+}
 
 _EC_CURVES: dict[str, tuple[ec.EllipticCurve, str, hashes.HashAlgorithm, int]] = {
     # alg: (curve, JWK crv, hash, size in bytes of r and of s)
@@ -39,7 +57,7 @@ class KeyFileError(ValueError):
     """A key cannot be generated or loaded as asked; the message says what to fix."""
 
 
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
 
 
 @dataclass(frozen=True)
@@ -92,7 +110,7 @@ class DPoPKey:
         if self.alg == "PS256":
             assert isinstance(key, rsa.RSAPrivateKey)
             return key.sign(signing_input, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
-        assert isinstance(key, ed25519.Ed25519PrivateKey)
+        assert isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey)
         return key.sign(signing_input)
 
     def verify(self, signing_input: bytes, signature: bytes) -> bool:
@@ -114,21 +132,28 @@ class DPoPKey:
                 assert isinstance(public, rsa.RSAPublicKey)
                 public.verify(signature, signing_input, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
             else:
-                assert isinstance(public, ed25519.Ed25519PublicKey)
+                assert isinstance(public, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
                 public.verify(signature, signing_input)
         except InvalidSignature:
             return False
         return True
 
 
-def generate_key(alg: str = "ES256") -> DPoPKey:
-    """Generate a fresh key pair for `alg` (RSA keys are 2048 bits)."""
+def kty_of(alg: str) -> str:
+    """The JWK key type an algorithm needs ("EC", "RSA" or "OKP")."""
+    return next(kty for kty, algs in KEY_TYPES.items() if alg in algs)
+
+
+def generate_key(alg: str = "ES256", *, rsa_bits: int = 2048) -> DPoPKey:
+    """Generate a fresh key pair for `alg` (RSA keys are `rsa_bits` long: 2048 unless a case wants a weak one)."""
     if alg in _EC_CURVES:
         return DPoPKey(alg, ec.generate_private_key(_EC_CURVES[alg][0]))
     if alg in ("RS256", "PS256"):
-        return DPoPKey(alg, rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    if alg == "EdDSA":
+        return DPoPKey(alg, rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits))
+    if alg in ("EdDSA", "Ed25519"):
         return DPoPKey(alg, ed25519.Ed25519PrivateKey.generate())
+    if alg == "Ed448":
+        return DPoPKey(alg, ed448.Ed448PrivateKey.generate())
     raise KeyFileError(f"unsupported algorithm {alg!r}; supported: {', '.join(SUPPORTED_ALGS)}")
 
 
@@ -141,7 +166,7 @@ def key_for(alg: str) -> DPoPKey:
     It is never the session's own key. RS256 and PS256 share one RSA key: making a 2048-bit RSA key
     takes 40 ms, and five of them were a tenth of a clean run's own time.
     """
-    kind = "RSA" if alg in ("RS256", "PS256") else alg
+    kind = "RSA" if alg in ("RS256", "PS256") else "Ed25519" if alg == "EdDSA" else alg
     if kind not in _SPARE:
         _SPARE[kind] = generate_key(alg).private_key
     return DPoPKey(alg, _SPARE[kind])
@@ -155,7 +180,7 @@ def _default_alg(private_key: PrivateKey) -> str:
         raise KeyFileError(f"unsupported EC curve {private_key.curve.name}; use P-256, P-384 or P-521")
     if isinstance(private_key, rsa.RSAPrivateKey):
         return "RS256"
-    return "EdDSA"
+    return "Ed448" if isinstance(private_key, ed448.Ed448PrivateKey) else "EdDSA"
 
 
 def load_key(path: str | Path, alg: str | None = None) -> DPoPKey:
@@ -194,12 +219,21 @@ def parse_key(data: bytes | str, alg: str | None = None, *, source: str = "the k
         raise KeyFileError(
             f"{source} is not a private key in JWK or PEM form (PKCS#8 or traditional, unencrypted)"
         ) from None
-    if not isinstance(private_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
-        raise KeyFileError(f"{source}: only EC, RSA and Ed25519 private keys are supported")
+    if not isinstance(
+        private_key,
+        ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey,
+    ):
+        raise KeyFileError(f"{source}: only EC, RSA, Ed25519 and Ed448 private keys are supported")
     chosen = alg or _default_alg(private_key)
     if chosen not in SUPPORTED_ALGS:
         raise KeyFileError(f"unsupported algorithm {chosen!r}; supported: {', '.join(SUPPORTED_ALGS)}")
-    expected_type = {"RS256": rsa.RSAPrivateKey, "PS256": rsa.RSAPrivateKey, "EdDSA": ed25519.Ed25519PrivateKey}
+    expected_type: dict[str, type] = {
+        "RS256": rsa.RSAPrivateKey,
+        "PS256": rsa.RSAPrivateKey,
+        "EdDSA": ed25519.Ed25519PrivateKey,
+        "Ed25519": ed25519.Ed25519PrivateKey,
+        "Ed448": ed448.Ed448PrivateKey,
+    }
     if chosen in _EC_CURVES:
         if not isinstance(private_key, ec.EllipticCurvePrivateKey) or (
             private_key.curve.name != _EC_CURVES[chosen][0].name

@@ -357,7 +357,7 @@ def _ath_hex(d: ProofDraft) -> str:
     return d.with_claims(ath=hashlib.sha256(_token_of(d).encode("ascii")).hexdigest()).sign()
 
 
-@_register("ath-padded", "ath-wrong", "an ath with base64 = padding")
+@_register("ath-padded", "ath-padded", "an ath with base64 = padding")
 def _ath_padded(d: ProofDraft) -> str:
     return d.with_claims(ath=access_token_hash(_token_of(d)) + "=").sign()
 
@@ -413,6 +413,45 @@ def _b64_standard(d: ProofDraft) -> str:
 )
 def _jwk_odd(d: ProofDraft) -> str:
     return d.with_header(jwk=odd_jwk(d.header["jwk"])).sign()
+
+
+# --- times (RFC 7519 §4.1.4 to §4.1.6) ---------------------------------------------------------------
+
+
+@_register("exp-past", "exp-passed", "an exp an hour in the past (its iat now)")
+def _exp_past(d: ProofDraft) -> str:
+    return d.with_claims(exp=int(time.time()) - 3600).sign()
+
+
+@_register("nbf-future", "nbf-future", "an nbf an hour in the future (its iat now)")
+def _nbf_future(d: ProofDraft) -> str:
+    return d.with_claims(nbf=int(time.time()) + 3600).sign()
+
+
+@_register(
+    "iat-fraction",
+    None,
+    "an iat with a fraction of a second (a NumericDate may have one, RFC 7519 §2)",
+    requirement_if_valid="R-4.3-3",
+)
+def _iat_fraction(d: ProofDraft) -> str:
+    return d.with_claims(iat=round(time.time() - 0.5, 3)).sign()
+
+
+@_register(
+    "iat-exponent",
+    None,
+    "an iat written in exponent notation, 1.7e9 style (the same JSON number, RFC 8259 §6)",
+    requirement_if_valid="R-4.3-3",
+)
+def _iat_exponent(d: ProofDraft) -> str:
+    iat = int(time.time())
+    digits = str(iat)
+    written = f"{digits[0]}.{digits[1:].rstrip('0') or '0'}E{len(digits) - 1}"  # 1764625812 -> 1.764625812E9
+    payload = json.dumps({**d.claims, "iat": 0}, separators=(",", ":")).replace('"iat":0', f'"iat":{written}', 1)
+    header = json.dumps(d.header, separators=(",", ":"))
+    head = f"{b64url_encode(header.encode())}.{b64url_encode(payload.encode())}"
+    return f"{head}.{b64url_encode(d.key.sign(head.encode('ascii')))}"
 
 
 def self_signed_certificate(key: DPoPKey) -> str:

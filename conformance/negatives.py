@@ -22,7 +22,7 @@ from conformance.evidence import Exchange
 from conformance.flow import AuthorizationRequest, ProofMutation, Sent
 from conformance.keys import DPoPKey
 from conformance.proof import ProofDraft
-from conformance.session import DPoPSession
+from conformance.session import BoundToken, DPoPSession
 from conformance.verdicts import CouldNotJudge
 
 __all__ = [
@@ -113,9 +113,13 @@ def sent_at_rs(
     extra_headers: Sequence[tuple[str, str]] = (),
     url: str | None = None,
     token: str | None = None,
+    bound: BoundToken | None = None,
 ) -> Sent:
-    """Control, the altered resource request (with the bound token), control; returns the altered one."""
-    bound = dpop.bound_token()
+    """Control, the altered resource request (with the bound token), control; returns the altered one.
+
+    `bound` is the token (and key) of the controls and of the altered request; the session's by default.
+    """
+    bound = bound or dpop.bound_token()
     dpop.control(bound, "before")
     sent = dpop.call_resource(
         token or bound.access_token,
@@ -189,15 +193,17 @@ def push(
     dpop_jkt: str | None = None,
     mutate: ProofMutation | None = None,
     proofs: Callable[[ProofDraft], list[str]] | None = None,
+    without_proof: bool = False,
 ) -> tuple[Sent, AuthorizationRequest]:
-    """One pushed authorization request of the [public_client], with a proof from `key` (or the session key)."""
+    """One pushed authorization request of the [public_client], with a proof from `key` (or the session key;
+    none with `without_proof`)."""
     pc = dpop.require_public_client()
     request = dpop.client.authorization_request(pc.id, pc.redirect_uri, scope=pc.scope, dpop_jkt=dpop_jkt)
     sent = dpop.client.form_post(
         par_endpoint(dpop),
         request.params,
         dpop.public_auth,
-        key or dpop.key,
+        None if without_proof else key or dpop.key,
         mutate=mutate,
         proofs=proofs,
         label=label,

@@ -155,6 +155,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "fuzz: a Hypothesis fuzz case (select with -m fuzz, leave out with -m 'not fuzz')"
     )
+    config.addinivalue_line(
+        "markers", "waits: a case that waits seconds between its requests (leave out with -m 'not waits')"
+    )
     _configure_fuzzing(config)
     baseline = config.getoption("dpop_baseline")
     if baseline:

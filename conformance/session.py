@@ -69,6 +69,12 @@ class BoundToken:
         """The access token string."""
         return self.tokens.access_token
 
+    def fresh(self) -> bool:
+        """True while less than half its lifetime (expires_in) has passed, or when it gives none."""
+        lifetime = self.tokens.expires_in
+        age = time.monotonic() - self.obtained_at
+        return not isinstance(lifetime, int | float) or age < max(float(lifetime) / 2, 1.0)
+
 
 class DPoPSession:
     """What every case shares within one run."""
@@ -87,10 +93,13 @@ class DPoPSession:
         self._metadata_exchanges: list[Exchange] = []
         self._bound: BoundToken | None = None
         self._bound_error: CouldNotJudge | None = None
+        self._bound_to_keys: dict[str, BoundToken] = {}  # thumbprint -> a token bound to that (other) key
         self._refresh_token = target.client.refresh_token if target.client else None
         self._auth: ClientAuth | None = None
         # where (actor, and token) a control just succeeded, with the number of requests sent by then
         self._vouched: dict[tuple[str, str], tuple[int, Sent]] = {}
+        # (actor, access token or "") -> the last valid requests the controls had accepted: (when, the request)
+        self._accepted: dict[tuple[str, str], list[tuple[float, Sent]]] = {}
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -333,7 +342,39 @@ class DPoPSession:
                 sent,
                 consequence=", so a refusal of the altered request proves nothing",
             )
+        self._remember_accepted(("AS", ""), sent)
         return sent
+
+    #: accepted controls kept per endpoint, one per second at most, for the cases that replay an older proof
+    _ACCEPTED_KEPT = 32
+
+    def _remember_accepted(self, where: tuple[str, str], sent: Sent) -> None:
+        kept = self._accepted.setdefault(where, [])
+        now = time.monotonic()
+        if kept and now - kept[-1][0] < 1.0:
+            return  # one a second: 32 entries span half a minute or more
+        kept.append((now, sent))
+        del kept[: -self._ACCEPTED_KEPT]
+
+    def accepted_since(
+        self, actor: str, token: str = "", *, at_least: float, at_most: float
+    ) -> tuple[float, Sent] | None:
+        """A valid request a control had accepted between `at_least` and `at_most` seconds ago, the youngest,
+        with its age in seconds.
+
+        The replay cases send its proof again: an old proof costs them no wait. `token` is the access token
+        the request carried (its proof's ath hashes it); "" for the token endpoint.
+        """
+        now = time.monotonic()
+        fitting = [
+            (now - at, sent) for at, sent in self._accepted.get((actor, token), []) if at_least <= now - at <= at_most
+        ]
+        return fitting[-1] if fitting else None
+
+    def accepted_age(self, actor: str, token: str = "") -> float | None:
+        """Seconds since a control last had a valid request accepted there (None: none so far)."""
+        kept = self._accepted.get((actor, token))
+        return time.monotonic() - kept[-1][0] if kept else None
 
     def controlled(self, where: tuple[str, str], when: str, send: Callable[[str], Sent]) -> Sent:
         """A control that must succeed at `where`, sent by `send(when)`, unless the last request was one.
@@ -377,11 +418,8 @@ class DPoPSession:
             return self._bound
         if self._bound_error is not None:
             raise self._bound_error
-        if self._bound is not None:
-            lifetime = self._bound.tokens.expires_in
-            age = time.monotonic() - self._bound.obtained_at
-            if not isinstance(lifetime, int | float) or age < max(float(lifetime) / 2, 1.0):
-                return self._bound
+        if self._bound is not None and self._bound.fresh():
+            return self._bound
         try:
             sent = self.request_token(self.key, label="token request (for the resource-server cases)")
             tokens = self.tokens_or_error(sent)
@@ -390,6 +428,25 @@ class DPoPSession:
             raise
         self._bound = BoundToken(tokens, self.key, time.monotonic())
         return self._bound
+
+    def bound_token_for(self, key: DPoPKey) -> BoundToken:
+        """A token the AS bound to `key` (another key than the session's): one token request per key a run.
+
+        Skips the case when the AS refuses to bind a token to a key of that kind with invalid_dpop_proof
+        (it need not support every algorithm); CouldNotJudge for any other refusal.
+        """
+        if key.thumbprint() == self.key.thumbprint():
+            return self.bound_token()
+        known = self._bound_to_keys.get(key.thumbprint())
+        if known is not None and known.fresh():
+            return known
+        sent = self.request_token(key, label=f"token request with a proof from another {key.alg} key")
+        final = sent.final
+        if final.status == 400 and final.json_object().get("error") == "invalid_dpop_proof":
+            pytest.skip(f"the authorization server binds no token to this {key.alg} key ({final.as_cause()})")
+        bound = BoundToken(self.tokens_or_error(sent), key, time.monotonic())
+        self._bound_to_keys[key.thumbprint()] = bound
+        return bound
 
     def keep_bound(self, tokens: TokenSet) -> None:
         """Use these tokens, just issued for the session key, as the bound token (the preflight's)."""
@@ -447,6 +504,7 @@ class DPoPSession:
                     sent,
                     consequence=", so a refusal of the altered request proves nothing",
                 )
+            self._remember_accepted(("RS", bound.access_token), sent)
             return sent
 
         return self.controlled(("RS", bound.access_token), when, send)

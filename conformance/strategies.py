@@ -49,7 +49,16 @@ _SEGMENTS = ("header", "payload", "signature")
 #: characters outside the base64url alphabet (and not "." or ","): a decoder that skips them reads the same
 #: bytes. "=" is not among them: Node's decoder stops at it, which changes the bytes.
 FOREIGN_CHARACTERS = "+/*~%!$"
-_KTY_OF = {"ES256": "EC", "ES384": "EC", "ES512": "EC", "RS256": "RSA", "PS256": "RSA", "EdDSA": "OKP"}
+_KTY_OF = {
+    "ES256": "EC",
+    "ES384": "EC",
+    "ES512": "EC",
+    "RS256": "RSA",
+    "PS256": "RSA",
+    "EdDSA": "OKP",
+    "Ed25519": "OKP",
+    "Ed448": "OKP",
+}
 
 
 @dataclass(frozen=True)
@@ -459,7 +468,9 @@ def _missing(name: str) -> Corruption:
     return _c("claims", fault_id, f"no {name}", lambda d: d.without_claims(name).sign(), name)
 
 
-_TYPE_FAULTS = {"jti": "jti-wrong-type", "iat": "iat-wrong-type", "htm": "htm-mismatch", "htu": "htu-mismatch"}
+# (an iat of another type than a number names no time at all: iat-not-a-number; a string of digits still does,
+# and is drawn apart, as iat-wrong-type)
+_TYPE_FAULTS = {"jti": "jti-wrong-type", "iat": "iat-not-a-number", "htm": "htm-mismatch", "htu": "htu-mismatch"}
 
 
 def _wrong_type(name: str, value: Any) -> Corruption:

@@ -124,6 +124,7 @@ class Target:
     ca_file: str | None = None  # extra CA certificates (PEM) trusted for this target's TLS
     insecure: bool = False  # TLS certificates are not verified at all
     base_dir: str = ""  # the target file's folder: relative paths were resolved there, login_command runs there
+    iat_max_age: int = 600  # the policy limit on a proof's age (s): a wider iat window is a warning
 
     def secrets(self) -> list[tuple[str, str]]:
         """(value, label) of every secret in the file, for redaction."""
@@ -234,6 +235,7 @@ def parse_target(
             "dpop_alg",
             "ca_file",
             "insecure",
+            "iat_max_age",
             "authorization_server",
             "resource_server",
             "client",
@@ -254,6 +256,11 @@ def parse_target(
     if ca_file is not None and not Path(ca_file).is_file():
         raise reader.error("", "ca_file", f"names {ca_file}, which is not a readable file (PEM CA certificates)")
     insecure = reader.boolean(top, "", "insecure", default=False)
+    iat_max_age = reader.number(top, "", "iat_max_age", default=600)
+    if iat_max_age != int(iat_max_age) or not 1 <= iat_max_age <= 3600:
+        raise reader.error(
+            "", "iat_max_age", "must be a whole number of seconds from 1 to 3600 (the oldest proof you accept)"
+        )
 
     as_table = reader.optional_table(top, "authorization_server", set(AuthorizationServer.__dataclass_fields__))
     authorization_server = None
@@ -351,6 +358,7 @@ def parse_target(
         ca_file=ca_file,
         insecure=insecure,
         base_dir=str(reader.base_dir),
+        iat_max_age=int(iat_max_age),
     )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "Outcome",
     "Violation",
     "exception_text",
+    "lower_level",
     "outcome_for_level",
     "verdict_of",
 ]
@@ -53,6 +54,14 @@ OUTCOME_MEANINGS: dict[Outcome, str] = {
 }
 
 
+_RANK = {Level.MAY: 0, Level.SHOULD: 1, Level.MUST: 2}
+
+
+def lower_level(a: Level, b: Level) -> Level:
+    """The weaker of two levels: a softer part of a check never judges more harshly than its case."""
+    return a if _RANK[a] <= _RANK[b] else b
+
+
 def outcome_for_level(level: Level) -> Outcome:
     """The outcome of a violated requirement of that level."""
     return {Level.MUST: Outcome.FAILED, Level.SHOULD: Outcome.WARNING, Level.MAY: Outcome.INFO}[level]
@@ -62,7 +71,8 @@ class Violation(AssertionError):
     """The target did not do what the requirement says.
 
     `level` defaults to the case's declared level; a case lowers it for a softer part of a check
-    (a missing SHOULD-level `error` code after a correct rejection, say).
+    (a missing SHOULD-level `error` code after a correct rejection, say). It never raises it: the
+    outcome is that of the lower of the two (a SHOULD part of a MAY case is info).
     """
 
     def __init__(self, message: str, *, level: Level | None = None, exchanges: Sequence[Exchange] = ()) -> None:
@@ -111,7 +121,7 @@ def verdict_of(exc: BaseException, level: Level) -> tuple[Outcome, str]:
     from conformance.flow import FlowError  # the client's own error: the flow could not be carried out
 
     if isinstance(exc, Violation):
-        return outcome_for_level(exc.level or level), str(exc)
+        return outcome_for_level(lower_level(exc.level, level) if exc.level else level), str(exc)
     if isinstance(exc, Observation):
         return Outcome.INFO, str(exc)
     if isinstance(exc, CouldNotJudge | FlowError):

@@ -26,11 +26,18 @@ class Kill:
     fuzz: bool = False  # run only the fuzz cases (with a fixed seed) instead of every other case
     leniencies: str = ""  # space-separated leniency names: legal behaviour of real libraries (only warnings)
     every_case: bool = False  # run the fixed and the fuzz cases together
+    par: bool = True  # the reference server has its PAR endpoint
+    only: bool = False  # run only the listed cases (an entry repeated in another nonce or PAR mode)
 
     @property
     def name(self) -> str:
         """What the entry switches on, for test ids and the doc."""
         return " ".join(filter(None, (self.defects, *(f"leniency:{n}" for n in self.leniencies.split())))) or "clean"
+
+    @property
+    def waits(self) -> bool:
+        """True when a case that waits seconds is among the expected ones (it runs for no other entry)."""
+        return bool(WAITING & self.expected.keys())
 
     @property
     def expected(self) -> dict[str, str]:
@@ -47,8 +54,24 @@ class Kill:
         lenient = [arg for name in self.leniencies.split() for arg in ("--reference-leniency", name)]
         # a fixed seed keeps the fuzz cases deterministic; the fixed cases run apart from them
         marker = [] if self.every_case else ["-m", "fuzz" if self.fuzz else "not fuzz"]
-        return ["--reference-nonce", self.nonce, *defects, *lenient, *self.args, "--fuzz-seed", "1", "--", *marker]
+        par = [] if self.par else ["--reference-par", "off"]
+        return [
+            "--reference-nonce",
+            self.nonce,
+            *par,
+            *defects,
+            *lenient,
+            *self.args,
+            "--fuzz-seed",
+            "1",
+            "--",
+            *marker,
+        ]
 
+
+#: the cases that wait seconds between their requests (marked `waits`): each entry runs them only when it
+#: expects them to catch its defect
+WAITING = frozenset({"as-replay-after-seconds", "rs-replay-after-seconds"})
 
 FAPI2 = ("--profile", "fapi2", "--reference-algs", "ES256,PS256,EdDSA")
 NONCES = ("none", "as", "rs", "both")
@@ -79,10 +102,11 @@ KILLS: list[Kill] = [
     Kill(
         "alg-policy",
         failed="as-proof-alg-unknown as-proof-alg-key-mismatch rs-proof-alg-unknown rs-proof-alg-key-mismatch par-proof-alg-unknown par-proof-alg-key-mismatch",
+        info="as-proof-alg-not-advertised",
     ),
     Kill(
         "signature",
-        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-ecdsa-der par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der",
+        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-ecdsa-der par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der as-proof-rsa-small-key rs-checks-under-every-scheme-spelling rs-proof-rsa-small-key",
     ),
     Kill(
         "jwk-private", failed="as-proof-jwk-private rs-proof-jwk-private par-proof-jwk-private as-proof-jwk-private-rsa"
@@ -95,7 +119,7 @@ KILLS: list[Kill] = [
     Kill("htm-case", warned="as-proof-htm-lowercase rs-proof-htm-lowercase par-proof-htm-lowercase"),
     Kill(
         "htu",
-        failed="as-proof-htu-other-path as-proof-htu-other-host as-proof-htu-other-port as-proof-htu-other-scheme as-proof-htu-path-case rs-proof-htu-other-path rs-proof-htu-other-host rs-proof-htu-other-port rs-proof-htu-other-scheme rs-proof-htu-path-case par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case as-htu-x-forwarded-spoof as-htu-forwarded-spoof rs-htu-x-forwarded-spoof rs-htu-forwarded-spoof",
+        failed="as-proof-htu-other-path as-proof-htu-other-host as-proof-htu-other-port as-proof-htu-other-scheme as-proof-htu-path-case rs-proof-htu-other-path rs-proof-htu-other-host rs-proof-htu-other-port rs-proof-htu-other-scheme rs-proof-htu-path-case par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case as-htu-x-forwarded-spoof as-htu-forwarded-spoof rs-htu-x-forwarded-spoof rs-htu-forwarded-spoof as-htu-exact par-htu-exact rs-htu-exact",
     ),
     Kill(
         "htu-normalization",
@@ -107,13 +131,16 @@ KILLS: list[Kill] = [
         failed="as-htu-x-forwarded-spoof as-htu-forwarded-spoof rs-htu-x-forwarded-spoof rs-htu-forwarded-spoof",
     ),
     Kill("htu-https-assumed", failed="as-proof-accepted as-advertised-algs-accepted"),
-    Kill("replay", warned="as-replay-identical as-replay-same-jti rs-replay-identical rs-replay-same-jti"),
+    Kill(
+        "replay",
+        info="as-replay-identical as-replay-same-jti rs-replay-identical rs-replay-same-jti rs-replay-other-query par-replay-identical as-replay-refresh",
+    ),
     Kill(
         "nonce-value",
-        failed="as-nonce-bogus as-nonce-one-char-changed rs-nonce-bogus rs-nonce-one-char-changed",
-        warned="as-nonce-from-rs rs-nonce-from-as",
+        failed="as-nonce-bogus as-nonce-one-char-changed rs-nonce-bogus rs-nonce-one-char-changed as-nonce-exact rs-nonce-exact",
+        info="as-nonce-from-rs rs-nonce-from-as",
     ),
-    Kill("nonce-cross-server", warned="as-nonce-from-rs rs-nonce-from-as"),
+    Kill("nonce-cross-server", info="as-nonce-from-rs rs-nonce-from-as"),
     Kill("nonce-optional", failed="as-nonce-required-once-provided rs-nonce-required-once-provided"),
     Kill("nonce-rejects-own", failed="as-proof-accepted as-advertised-algs-accepted as-nonce-retry"),
     Kill("jws-json", failed="as-proof-not-jwt-jws-json rs-proof-not-jwt-jws-json par-proof-not-jwt-jws-json"),
@@ -122,46 +149,53 @@ KILLS: list[Kill] = [
         failed="as-proof-jwk-missing-kid as-proof-jwk-missing-jku as-proof-jwk-missing-x5c rs-proof-jwk-missing-kid rs-proof-jwk-missing-jku rs-proof-jwk-missing-x5c par-proof-jwk-missing-kid par-proof-jwk-missing-jku par-proof-jwk-missing-x5c",
     ),
     Kill("unknown-members", failed="as-proof-unknown-members-accepted rs-proof-unknown-members-accepted"),
-    Kill("nonce-no-store", warned="as-nonce-challenge-no-store rs-nonce-challenge-no-store"),
+    Kill("nonce-no-store", info="as-nonce-challenge-no-store rs-nonce-challenge-no-store"),
     Kill("nonce-200-unusable", failed="as-nonce-from-2xx-accepted rs-nonce-from-2xx-accepted"),
     Kill("as-alg-eddsa-rejected", failed="as-advertised-algs-accepted"),
     Kill("rs-alg-eddsa-rejected", failed="rs-advertised-algs-accepted"),
     Kill("token-type", failed="as-token-type-dpop as-refresh-same-key-bound"),
     Kill(
         "cnf-jkt",
-        failed="as-refresh-same-key-bound as-token-bound-to-key as-jkt-ignores-extra-jwk-members as-introspection-cnf",
+        failed="as-refresh-same-key-bound as-token-bound-to-key as-jkt-ignores-extra-jwk-members as-introspection-cnf as-jkt-every-key-type as-refresh-chain-stays-bound",
     ),
     Kill("no-store", failed="as-token-no-store"),
     Kill("as-nonce-status", warned="as-nonce-challenge"),
     Kill("nonce-header-count", failed="as-nonce-challenge"),
     Kill("nonce-syntax", failed="as-nonce-challenge"),
-    Kill("refresh-binding", failed="as-refresh-other-key-refused"),
-    Kill("dpop-jkt", failed="as-dpop-jkt-mismatch as-par-binds-code"),
+    Kill("refresh-binding", failed="as-refresh-other-key-refused as-refresh-chain-stays-bound"),
+    Kill("dpop-jkt", failed="as-dpop-jkt-mismatch as-par-binds-code as-dpop-jkt-exact"),
     Kill("metadata-algs", failed="as-metadata-algs"),
-    Kill("introspection-cnf", failed="as-introspection-cnf"),
-    Kill("refresh-cnf-stale", failed="as-refresh-same-key-bound"),
+    Kill("introspection-cnf", info="as-introspection-cnf"),
+    Kill("refresh-cnf-stale", failed="as-refresh-same-key-bound as-refresh-chain-stays-bound"),
     Kill(
         "par-proof",
-        failed="par-proof-jti-missing par-proof-htm-missing par-proof-htu-missing par-proof-iat-missing par-proof-typ-jwt par-proof-typ-at-jwt par-proof-typ-missing par-proof-alg-none par-proof-alg-hs256-oct-jwk par-proof-alg-unknown par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der par-proof-jwk-private par-proof-htm-wrong par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case par-proof-two-headers-same-proof par-proof-two-headers-different-proofs",
+        failed="par-proof-jti-missing par-proof-htm-missing par-proof-htu-missing par-proof-iat-missing par-proof-typ-jwt par-proof-typ-at-jwt par-proof-typ-missing par-proof-alg-none par-proof-alg-hs256-oct-jwk par-proof-alg-unknown par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der par-proof-jwk-private par-proof-htm-wrong par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case par-proof-two-headers-same-proof par-proof-two-headers-different-proofs par-htu-exact par-proof-exp-past par-proof-nbf-future",
         warned="par-proof-iat-string par-proof-jti-number par-proof-htm-lowercase",
-        info="par-proof-iat-hour-past par-proof-iat-hour-future",
+        info="par-proof-iat-hour-past par-proof-iat-hour-future par-replay-identical",
     ),
     Kill("par-binding", failed="as-par-binds-code"),
     Kill("par-dpop-jkt", failed="as-par-dpop-jkt-mismatch"),
     Kill(
         "ath",
-        failed="rs-proof-ath-missing rs-proof-ath-other-token rs-proof-ath-hex rs-proof-ath-padded rs-proof-ath-dpop-prefix",
+        failed="rs-proof-ath-missing rs-proof-ath-other-token rs-proof-ath-hex rs-proof-ath-dpop-prefix rs-ath-exact rs-checks-under-every-scheme-spelling",
+        warned="rs-proof-ath-padded",
     ),
     Kill("ath-hex", failed="rs-accepts-dpop-request rs-nonce-retry"),
-    Kill("key-binding", failed="rs-key-swap"),
-    Kill("bearer-downgrade", failed="rs-bearer-downgrade rs-bearer-downgrade-with-proof"),
+    Kill(
+        "key-binding",
+        failed="rs-key-swap rs-checks-under-every-scheme-spelling rs-key-swap-kid-of-bound-key rs-key-swap-okp rs-key-swap-other-type rs-key-swap-rsa",
+    ),
+    Kill(
+        "bearer-downgrade",
+        failed="rs-bearer-downgrade rs-bearer-downgrade-with-proof rs-bearer-downgrade-form-body rs-bearer-downgrade-query",
+    ),
     Kill("proof-optional", failed="rs-proof-missing"),
     Kill("scheme-case", failed="rs-scheme-case-insensitive"),
     Kill("challenge-algs", warned="rs-challenge-algs"),
     Kill("challenge-error", warned="rs-challenge-no-error"),
     Kill("rs-nonce-status", warned="rs-nonce-challenge"),
     Kill("rs-nonce-header", failed="rs-accepts-dpop-request rs-nonce-challenge rs-nonce-retry"),
-    Kill("multiple-auth-methods", warned="rs-multiple-auth-methods"),
+    Kill("multiple-auth-methods", warned="rs-multiple-auth-methods rs-token-in-two-places"),
     Kill("challenge-scheme", failed="rs-challenge-without-credentials"),
     Kill("bad-token-no-error", warned="rs-error-on-bad-token"),
     Kill("proxy-authorization", failed="rs-proxy-authorization-refused"),
@@ -179,13 +213,18 @@ KILLS: list[Kill] = [
     Kill("iat-no-future", failed="fapi2-as-iat-10s-future-accepted", nonce="none", args=FAPI2),
     Kill(
         "alg-policy",
-        failed="fapi2-as-rejects-other-algs as-proof-alg-unknown as-proof-alg-key-mismatch rs-proof-alg-unknown rs-proof-alg-key-mismatch par-proof-alg-unknown par-proof-alg-key-mismatch as-proof-alg-not-advertised",
+        failed="fapi2-as-rejects-other-algs as-proof-alg-unknown as-proof-alg-key-mismatch rs-proof-alg-unknown rs-proof-alg-key-mismatch par-proof-alg-unknown par-proof-alg-key-mismatch",
+        info="as-proof-alg-not-advertised",
         args=FAPI2,
     ),
     Kill("metadata-algs", failed="as-metadata-algs", warned="fapi2-metadata-algs", args=FAPI2),
-    Kill("dpop-jkt", failed="fapi2-dpop-jkt-supported as-dpop-jkt-mismatch as-par-binds-code", args=FAPI2),
-    Kill("cors-headers", warned="browser-as-preflight browser-rs-preflight", args=("--profile", "browser")),
-    Kill("cors-expose", warned="browser-as-expose browser-rs-expose", args=("--profile", "browser")),
+    Kill(
+        "dpop-jkt",
+        failed="fapi2-dpop-jkt-supported as-dpop-jkt-mismatch as-par-binds-code as-dpop-jkt-exact",
+        args=FAPI2,
+    ),
+    Kill("cors-headers", info="browser-as-preflight browser-rs-preflight", args=("--profile", "browser")),
+    Kill("cors-expose", info="browser-as-expose browser-rs-expose", args=("--profile", "browser")),
     Kill(
         "htu-normalization",
         warned="as-htu-uppercase-scheme-host as-htu-default-port as-htu-percent-encoded as-htu-dot-segment rs-htu-uppercase-scheme-host rs-htu-default-port rs-htu-percent-encoded rs-htu-dot-segment",
@@ -194,15 +233,16 @@ KILLS: list[Kill] = [
     Kill("nonce-rejects-own", failed="rs-accepts-dpop-request rs-nonce-retry", nonce="rs"),
     Kill(
         "alg-hs256 key-binding",
-        failed="as-proof-alg-hs256-oct-jwk rs-proof-alg-hs256-oct-jwk par-proof-alg-hs256-oct-jwk rs-key-swap",
+        failed="as-proof-alg-hs256-oct-jwk rs-proof-alg-hs256-oct-jwk par-proof-alg-hs256-oct-jwk rs-key-swap rs-checks-under-every-scheme-spelling rs-key-swap-kid-of-bound-key rs-key-swap-okp rs-key-swap-other-type rs-key-swap-rsa",
     ),
     Kill(
         "signature key-binding",
-        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-signed-by-other-key rs-proof-ecdsa-der par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der rs-key-swap",
+        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-signed-by-other-key rs-proof-ecdsa-der par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der rs-key-swap as-proof-rsa-small-key rs-checks-under-every-scheme-spelling rs-proof-rsa-small-key rs-key-swap-kid-of-bound-key rs-key-swap-okp rs-key-swap-other-type rs-key-swap-rsa",
     ),
     # needs both: without refresh-proof-optional, the AS refuses any token request without a proof
     Kill(
-        "refresh-binding refresh-proof-optional", failed="as-refresh-other-key-refused as-refresh-without-proof-refused"
+        "refresh-binding refresh-proof-optional",
+        failed="as-refresh-other-key-refused as-refresh-without-proof-refused as-refresh-chain-stays-bound",
     ),
     Kill("scheme-single-space", warned="rs-scheme-extra-space"),
     Kill("empty-signature", failed="as-proof-signature-empty rs-proof-signature-empty par-proof-signature-empty"),
@@ -218,6 +258,55 @@ KILLS: list[Kill] = [
         failed="as-fuzz-header-refused rs-fuzz-header-refused as-fuzz-structure-refused rs-fuzz-structure-refused",
         fuzz=True,
     ),
+]
+
+# Binding, downgrade, rotation, time and exact comparison (issue 13): each of these defects is also run in
+# the other nonce modes and with PAR off (IN_EVERY_MODE, below), running only its own cases there.
+NEW_KILLS: list[Kill] = [
+    Kill(
+        "exp-nbf-ignored",
+        failed="as-proof-exp-past as-proof-nbf-future par-proof-exp-past par-proof-nbf-future rs-proof-exp-past rs-proof-nbf-future",
+    ),
+    Kill(
+        "iat-integer-only",
+        warned="as-proof-iat-exponent-accepted as-proof-iat-fraction-accepted rs-proof-iat-exponent-accepted rs-proof-iat-fraction-accepted",
+    ),
+    Kill("rsa-small-keys", failed="as-proof-rsa-small-key rs-proof-rsa-small-key"),
+    Kill("replay-forgets", info="as-replay-after-seconds rs-replay-after-seconds"),
+    Kill("replay-with-query", info="rs-replay-other-query"),
+    Kill("replay-par", info="par-replay-identical"),
+    Kill("replay-refresh", info="as-replay-refresh"),
+    Kill("htu-prefix", failed="as-htu-exact par-htu-exact rs-htu-exact"),
+    Kill(
+        "nonce-mac-unchecked",
+        failed="as-nonce-exact as-nonce-one-char-changed rs-nonce-exact rs-nonce-one-char-changed",
+        info="as-nonce-from-rs rs-nonce-from-as",
+    ),
+    Kill("cnf-jkt-rsa-members", failed="as-jkt-every-key-type"),
+    Kill("refresh-unbound-after-second", failed="as-refresh-chain-stays-bound"),
+    Kill("refresh-reuse", info="as-refresh-rotated-out-refused"),
+    Kill("code-proof-optional", failed="as-dpop-jkt-without-proof-refused as-par-dpop-jkt-without-proof-refused"),
+    Kill("dpop-jkt-case", failed="as-dpop-jkt-exact"),
+    Kill("key-binding-ec-only", failed="rs-key-swap-okp rs-key-swap-other-type rs-key-swap-rsa"),
+    Kill("key-binding-by-kid", failed="rs-key-swap-kid-of-bound-key"),
+    Kill("rs-jkt-all-members", failed="rs-jwk-optional-members-accepted"),
+    Kill("ath-prefix", failed="rs-ath-exact", warned="rs-proof-ath-padded"),
+    Kill("ath-lowercase-scheme", failed="rs-checks-under-every-scheme-spelling"),
+    Kill("bearer-query", failed="rs-bearer-downgrade-query"),
+    Kill("bearer-body", failed="rs-bearer-downgrade-form-body"),
+    Kill("token-two-places", warned="rs-token-in-two-places"),
+]
+KILLS += NEW_KILLS
+# The iat window is judged against the policy limit only where no server nonce vouches for freshness.
+_IAT_WINDOW = {
+    "none": ("as-iat-window rs-iat-window", ""),
+    "as": ("rs-iat-window", "as-iat-window"),
+    "rs": ("as-iat-window", "rs-iat-window"),
+    "both": ("", "as-iat-window rs-iat-window"),
+}
+KILLS += [
+    Kill("iat-window-wide", warned=warned, info=info, nonce=nonce, only=nonce != "both")
+    for nonce, (warned, info) in _IAT_WINDOW.items()
 ]
 
 # Leniencies: what common JOSE libraries do, legal. Each one alone warns exactly these cases (its lenient
@@ -248,21 +337,59 @@ _NONCE_NAMES = (
     "one-char-changed",
     "required-once-provided",
     "from-2xx-accepted",
+    "exact",
 )
 AS_NONCE = {f"as-nonce-{name}" for name in _NONCE_NAMES}  # skipped where the AS demands no nonce
 RS_NONCE = {f"rs-nonce-{name}" for name in _NONCE_NAMES}  # skipped where the RS demands no nonce
 CROSS_NONCE = {"as-nonce-from-rs", "rs-nonce-from-as"}  # skipped unless both demand nonces
 DEFAULT_PORT = {"as-htu-default-port", "rs-htu-default-port"}  # skipped on a non-default port
-ALL_ALGS = {"as-proof-alg-not-advertised"}  # skipped when every algorithm the suite can sign is advertised
+#: skipped on a correct server: the AS refuses to bind a token to a small RSA key, so the RS has none to judge
+SMALL_RSA = {"rs-proof-rsa-small-key"}
+PAR_CASES = {"par-", "as-par-"}  # the prefixes of the cases that need the PAR endpoint
 
 CLEAN: list[tuple[str, tuple[str, ...], set[str]]] = [
-    ("none", (), AS_NONCE | RS_NONCE | CROSS_NONCE | DEFAULT_PORT | ALL_ALGS),
-    ("as", (), RS_NONCE | CROSS_NONCE | DEFAULT_PORT | ALL_ALGS),
-    ("rs", (), AS_NONCE | CROSS_NONCE | DEFAULT_PORT | ALL_ALGS),
-    ("both", (), DEFAULT_PORT | ALL_ALGS),
-    ("both", (*FAPI2, "--profile", "browser"), DEFAULT_PORT),
-    ("both", ("--reference-port", "80"), ALL_ALGS),
+    ("none", (), AS_NONCE | RS_NONCE | CROSS_NONCE | DEFAULT_PORT | SMALL_RSA),
+    ("as", (), RS_NONCE | CROSS_NONCE | DEFAULT_PORT | SMALL_RSA),
+    ("rs", (), AS_NONCE | CROSS_NONCE | DEFAULT_PORT | SMALL_RSA),
+    ("both", (), DEFAULT_PORT | SMALL_RSA),
+    ("both", (*FAPI2, "--profile", "browser"), DEFAULT_PORT | SMALL_RSA),
+    ("both", ("--reference-port", "80"), SMALL_RSA),
+    # without a PAR endpoint every case that needs one is skipped too (tests/test_kill_matrix.py adds them)
+    ("both", ("--reference-par", "off"), DEFAULT_PORT | SMALL_RSA),
 ]
+
+
+def applies(case: str, nonce: str, par: bool) -> bool:
+    """Whether a case judges anything against the clean reference server in that nonce mode and PAR setting."""
+    if not par and case.startswith(tuple(PAR_CASES)):
+        return False
+    skipped = next(s for n, args, s in CLEAN if n == nonce and not args)
+    return case not in skipped
+
+
+#: the other modes each issue-13 entry runs in, besides both nonces with PAR on: its cases alone
+EXTRA_MODES = (("none", True), ("as", True), ("rs", True), ("both", False))
+
+
+def in_mode(kill: Kill, nonce: str, par: bool) -> Kill | None:
+    """The entry in another mode, with only its cases that apply there (None when none does)."""
+
+    def keep(group: str) -> str:
+        return " ".join(case for case in group.split() if applies(case, nonce, par))
+
+    failed, warned, info = keep(kill.failed), keep(kill.warned), keep(kill.info)
+    if not (failed or warned or info):
+        return None
+    return Kill(kill.defects, failed=failed, warned=warned, info=info, nonce=nonce, par=par, only=True)
+
+
+IN_EVERY_MODE = [
+    entry for kill in NEW_KILLS for nonce, par in EXTRA_MODES if (entry := in_mode(kill, nonce, par)) is not None
+]
+IN_EVERY_MODE += [
+    Kill("iat-window-wide", warned=_IAT_WINDOW["both"][0], info=_IAT_WINDOW["both"][1], par=False, only=True)
+]
+KILLS += IN_EVERY_MODE
 
 
 def render() -> str:
@@ -284,8 +411,8 @@ def render() -> str:
         cells = [
             kill.name,
             kill.nonce,
-            " ".join(kill.args) or "",
-            "all" if kill.every_case else "fuzz" if kill.fuzz else "fixed",
+            " ".join((*kill.args, *(() if kill.par else ("PAR off",)))),
+            "its own" if kill.only else "all" if kill.every_case else "fuzz" if kill.fuzz else "fixed",
             *(" ".join(f"`{c}`" for c in group.split()) for group in (kill.failed, kill.warned, kill.info)),
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -41,7 +41,10 @@ class _Served:
             _PROCESS = ServerProcess()
         entry = self.entry
         toml = _PROCESS.configure(
-            entry["nonce"], defects=entry["defects"].split(), leniencies=entry["leniencies"].split()
+            entry["nonce"],
+            defects=entry["defects"].split(),
+            leniencies=entry["leniencies"].split(),
+            par=entry.get("par", True),
         )
         yield parse_target(tomllib.loads(toml), source=f"reference server, kill entry {entry['id']}")
 
@@ -72,10 +75,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "dpop" not in metafunc.fixturenames:
         return
     fuzz = metafunc.definition.get_closest_marker("fuzz") is not None
+    # a case that waits seconds runs only for the entries that expect it to catch their defect
+    waits = metafunc.definition.get_closest_marker("waits") is not None
+    declared = _declared_ids(metafunc)
     params = [
         pytest.param(_settings(entry), id=entry["id"])
         for entry in _entries(metafunc.config)
-        if entry["every_case"] or entry["fuzz"] == fuzz
+        if (entry["every_case"] or entry["fuzz"] == fuzz)
+        and (not waits or entry.get("waits", False))
+        # an entry that runs only its own cases gets no item of a function that declares none of them: six
+        # thousand items collected and deselected cost seconds a batch
+        and (not entry.get("only") or not declared or declared & set(entry["only"]))
     ]
     if params:
         metafunc.parametrize("dpop", params, indirect=True, scope="session")
@@ -83,8 +93,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("dpop", [pytest.param(None, marks=pytest.mark.skip(reason="no entry"))], indirect=True)
 
 
+def _declared_ids(metafunc: pytest.Metafunc) -> set[str]:
+    """The case ids a case function declares: its own (@case) or those of its parameters (case_param)."""
+    ids = {marker.args[0].id for marker in metafunc.definition.iter_markers("dpop_case")}
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        for value in marker.args[1] if len(marker.args) > 1 else ():
+            for mark in getattr(value, "marks", ()):
+                if mark.name == "dpop_case":
+                    ids.add(mark.args[0].id)
+    return ids
+
+
+def _selected(item: pytest.Item) -> bool:
+    """False for a case left out of its entry: an entry with `only` runs the cases it lists, no other."""
+    callspec = getattr(item, "callspec", None)
+    served = callspec.params.get("dpop") if callspec else None
+    only = served.entry.get("only") if isinstance(served, _Served) else None
+    if not only:
+        return True
+    marker = item.get_closest_marker("dpop_case")
+    return marker is not None and marker.args[0].id in only
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    keep = [item for item in items if not item.get_closest_marker("skip")]
+    keep = [item for item in items if not item.get_closest_marker("skip") and _selected(item)]
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep

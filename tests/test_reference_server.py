@@ -1012,6 +1012,85 @@ def probe_iat_numeric_string(c: Client) -> tuple[int, int]:
     return _statuses(c, claims={"iat": str(int(time.time()))})
 
 
+def probe_exp_nbf_ignored(c: Client) -> tuple[int, ...]:
+    """A proof whose exp passed 10 s ago, and one whose nbf is a minute ahead, at both endpoints."""
+    now = int(time.time())
+    return _statuses(c, claims={"exp": now - 10}) + _statuses(c, claims={"nbf": now + 60})
+
+
+def probe_iat_integer_only(c: Client) -> tuple[int, int]:
+    """A fractional iat (a valid NumericDate)."""
+    return _statuses(c, claims={"iat": time.time()})
+
+
+def probe_rsa_small_keys(c: Client) -> tuple[int, bool | None, int | None]:
+    """A 1024-bit RSA proof key: (token status, cnf.jkt is its thumbprint, resource status)."""
+    c.key = Key(jwk.JWK.generate(kty="RSA", size=1024), "RS256")
+    answer = c.token()
+    if answer.status_code != 200:
+        return answer.status_code, None, None
+    at = answer.json()["access_token"]
+    return 200, decode_jws(at).payload["cnf"]["jkt"] == c.key.jkt, c.resource(at).status_code
+
+
+def probe_iat_window_wide(c: Client) -> tuple[int, int, int]:
+    """Proofs 10 minutes old at both endpoints, and one 40 minutes old at the token endpoint."""
+    now = int(time.time())
+    return *_statuses(c, claims={"iat": now - 600}), _token_status(c, claims={"iat": now - 2400})
+
+
+def probe_replay_forgets(c: Client) -> tuple[int, int]:
+    """A token request proof replayed at once, and again 2.5 s later."""
+    value = c.key.proof("POST", c.base + "/token")
+    _token_with(c, value)
+    at_once = _token_with(c, value).status_code
+    time.sleep(2.5)
+    return at_once, _token_with(c, value).status_code
+
+
+def probe_replay_with_query(c: Client) -> tuple[int, ...]:
+    """One proof sent to /token?a=1, /token?a=2 and /token?a=1 again."""
+    value = c.key.proof("POST", c.base + "/token")
+    return tuple(_token_with(c, value, path=f"/token?a={n}").status_code for n in (1, 2, 1))
+
+
+def probe_replay_par(c: Client) -> tuple[int, int, int]:
+    """One proof sent twice to /par, and (for contrast) a replay at /token."""
+    value = c.key.proof("POST", c.base + "/par")
+    first, again = (c.http.post(c.base + "/par", data=_par_form(c), headers={"DPoP": value}) for _ in range(2))
+    return first.status_code, again.status_code, probe_replay(c)
+
+
+def probe_replay_refresh(c: Client) -> tuple[int, int, int]:
+    """One proof used for two refreshes in a row, and (for contrast) a replay of a client_credentials proof."""
+    token = c.token(redeem(authorization_code(c, dpop_jkt=None)), public=True).json()["refresh_token"]
+    value, statuses = c.key.proof("POST", c.base + "/token"), []
+    for _ in range(2):
+        form = {"grant_type": "refresh_token", "refresh_token": token, "client_id": c.server.settings.public_client_id}
+        answer = c.http.post(c.base + "/token", data=form, headers={"DPoP": value})
+        statuses.append(answer.status_code)
+        token = answer.json().get("refresh_token", token)
+    return statuses[0], statuses[1], probe_replay(c)
+
+
+def probe_htu_prefix(c: Client) -> tuple[int, int]:
+    """htu values that the request URLs of /token and /resource merely start with."""
+    return _token_status(c, claims={"htu": c.base + "/tok"}), _resource_status(c, claims={"htu": c.base + "/res"})
+
+
+def _forged(nonce: str | None) -> str:
+    """The nonce with its last character (the end of its MAC) changed, still canonical base64url."""
+    assert nonce
+    return nonce[:-1] + ("E" if nonce[-1] == "A" else "A")
+
+
+def probe_nonce_mac_unchecked(c: Client) -> tuple[int, int, int]:
+    """Forged AS and RS nonces (last character changed), and a nonce of the wrong form."""
+    c.resource(c.access_token())  # collects an AS and an RS nonce
+    forged_as, forged_rs = _forged(c.as_nonce), _forged(c.rs_nonce)
+    return _token_status(c, nonce=forged_as), _resource_status(c, nonce=forged_rs), _token_status(c, nonce="bogus")
+
+
 def probe_scheme_single_space(c: Client) -> int:
     token = c.access_token()
     proof = c.key.proof("GET", c.base + "/resource", token=token)
@@ -1087,6 +1166,51 @@ def probe_par_dpop_jkt(c: Client) -> int:
     return c.par({"dpop_jkt": Key.ec().jkt}).status_code
 
 
+def _refresh(c: Client, refresh_token: str, key: Key | None = None) -> httpx.Response:
+    return c.token({"grant_type": "refresh_token", "refresh_token": refresh_token}, public=True, key=key)
+
+
+def _public_refresh_token(c: Client) -> str:
+    return str(c.token(redeem(authorization_code(c, dpop_jkt=None)), public=True).json()["refresh_token"])
+
+
+def probe_cnf_jkt_rsa_members(c: Client) -> tuple[bool, bool]:
+    """cnf.jkt is the RFC 7638 thumbprint of an RSA proof key, its jwk without and with an alg member."""
+    rsa = jwk.JWK.generate(kty="RSA", size=2048)
+    keys = (Key(rsa, "RS256"), Key(rsa, "RS256", public=json.loads(rsa.export_public()) | {"alg": "RS256"}))
+    return tuple(decode_jws(c.token(key=k).json()["access_token"]).payload["cnf"]["jkt"] == k.jkt for k in keys)
+
+
+def probe_refresh_unbound_after_second(c: Client) -> tuple[int, bool, int]:
+    """Another key tries the first refresh's refresh token; then is the second's access token bound, and its
+    refresh token usable with another key?"""
+    first = _refresh(c, _public_refresh_token(c)).json()["refresh_token"]
+    stolen_first = _refresh(c, first, key=Key.ec()).status_code
+    second = _refresh(c, first).json()
+    bound = "cnf" in decode_jws(second["access_token"]).payload
+    return stolen_first, bound, _refresh(c, second["refresh_token"], key=Key.ec()).status_code
+
+
+def probe_refresh_reuse(c: Client) -> tuple[int, int]:
+    """One refresh token used twice (the second time after it was rotated out)."""
+    token = _public_refresh_token(c)
+    return _refresh(c, token).status_code, _refresh(c, token).status_code
+
+
+def probe_code_proof_optional(c: Client) -> tuple[int, str | None]:
+    """A dpop_jkt-bound code redeemed without a DPoP header: (status, token_type)."""
+    form = redeem(authorization_code(c, dpop_jkt=c.key.jkt)) | {"client_id": c.server.settings.public_client_id}
+    answer = c.http.post(c.base + "/token", data=form)
+    return answer.status_code, answer.json().get("token_type")
+
+
+def probe_dpop_jkt_case(c: Client) -> tuple[int, ...]:
+    """Codes bound to the key's thumbprint in swapped case, with other last 3 characters, and to another key."""
+    jkt = c.key.jkt
+    variants = (jkt.swapcase(), jkt[:40] + ("BBB" if jkt[40:] == "AAA" else "AAA"), Key.ec().jkt)
+    return tuple(c.token(redeem(authorization_code(c, dpop_jkt=v)), public=True).status_code for v in variants)
+
+
 def probe_ath(c: Client) -> int:
     return _resource_status(c, drop=("ath",))
 
@@ -1097,6 +1221,62 @@ def probe_valid_resource_request(c: Client) -> int:
 
 def probe_key_binding(c: Client) -> int:
     return _resource_status(c, key=Key.ec())
+
+
+def probe_key_binding_ec_only(c: Client) -> tuple[int, int]:
+    """Proofs by an RSA key and by another EC key for a token bound to the client's EC key."""
+    rsa = Key(jwk.JWK.generate(kty="RSA", size=2048), "RS256")
+    return _resource_status(c, key=rsa), _resource_status(c, key=Key.ec())
+
+
+def probe_key_binding_by_kid(c: Client) -> tuple[int, int]:
+    """Another key whose jwk kid is the bound key's thumbprint, and the same key with another kid."""
+    other = jwk.JWK.generate(kty="EC", crv="P-256")
+    named = [Key(other, "ES256", public=json.loads(other.export_public()) | {"kid": k}) for k in (c.key.jkt, "x")]
+    return _resource_status(c, key=named[0]), _resource_status(c, key=named[1])
+
+
+def probe_rs_jkt_all_members(c: Client) -> tuple[int, int]:
+    """The bound key's proofs, its jwk as exported and with a kid member added."""
+    with_kid = Key(c.key.key, "ES256", public=c.key.public | {"kid": "client-key"})
+    return _resource_status(c), _resource_status(c, key=with_kid)
+
+
+def probe_ath_prefix(c: Client) -> tuple[int, int]:
+    """ath with its 21st character changed, and with its 20th."""
+    url, at = c.base + "/resource", c.access_token()
+    ath = access_token_hash(at)
+
+    def status(i: int) -> int:
+        changed = ath[:i] + ("B" if ath[i] == "A" else "A") + ath[i + 1 :]
+        value = c.key.proof("GET", url, token=at, claims={"ath": changed})
+        return c.http.get(url, headers={"Authorization": f"DPoP {at}", "DPoP": value}).status_code
+
+    return status(20), status(19)
+
+
+def probe_ath_lowercase_scheme(c: Client) -> tuple[int, int]:
+    """A wrong ath under the scheme written dpop, and under DPoP."""
+    wrong = {"ath": "x" * 43}
+    return _resource_status(c, "dpop {at}", claims=wrong), _resource_status(c, claims=wrong)
+
+
+def probe_token_elsewhere(c: Client) -> tuple[int, int]:
+    """A DPoP-bound token sent alone as the access_token query parameter, and as a form body member."""
+    url = c.base + "/resource"
+    query = c.http.get(url, params={"access_token": c.access_token()}).status_code
+    return query, c.http.post(url, data={"access_token": c.access_token()}).status_code
+
+
+def probe_token_two_places(c: Client) -> tuple[int, int]:
+    """A valid DPoP request that also carries its token as the access_token query parameter, or body member."""
+    url, at = c.base + "/resource", c.access_token()
+
+    def headers(method: str) -> dict[str, str]:
+        return {"Authorization": f"DPoP {at}", "DPoP": c.key.proof(method, url, token=at)}
+
+    query = c.http.get(url, params={"access_token": at}, headers=headers("GET")).status_code
+    return query, c.http.post(url, data={"access_token": at}, headers=headers("POST")).status_code
 
 
 def probe_bearer_downgrade(c: Client) -> int:
@@ -1215,6 +1395,16 @@ DEFECT_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
     ("zero-signature", "none", probe_zero_signature, (400, 401), (200, 200)),
     ("crit-skips-signature", "none", probe_crit_skips_signature, (400, 401), (200, 200)),
     ("iat-numeric-string", "none", probe_iat_numeric_string, (400, 401), (200, 200)),
+    ("exp-nbf-ignored", "none", probe_exp_nbf_ignored, (400, 401, 400, 401), (200, 200, 200, 200)),
+    ("iat-integer-only", "none", probe_iat_integer_only, (200, 200), (400, 401)),
+    ("rsa-small-keys", "none", probe_rsa_small_keys, (400, None, None), (200, True, 200)),
+    ("iat-window-wide", "none", probe_iat_window_wide, (400, 401, 400), (200, 200, 400)),
+    ("replay-forgets", "none", probe_replay_forgets, (400, 400), (400, 200)),
+    ("replay-with-query", "none", probe_replay_with_query, (200, 400, 400), (200, 200, 400)),
+    ("replay-par", "none", probe_replay_par, (201, 400, 400), (201, 201, 400)),
+    ("replay-refresh", "none", probe_replay_refresh, (200, 400, 400), (200, 200, 400)),
+    ("htu-prefix", "none", probe_htu_prefix, (400, 401), (200, 200)),
+    ("nonce-mac-unchecked", "both", probe_nonce_mac_unchecked, (400, 401, 400), (200, 200, 400)),
     ("token-type", "none", probe_token_type, "DPoP", "Bearer"),
     ("cnf-jkt", "none", probe_cnf_jkt, True, False),
     ("no-store", "none", probe_no_store, "no-store", None),
@@ -1230,9 +1420,22 @@ DEFECT_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
     ("par-proof", "none", probe_par_proof, 400, 201),
     ("par-binding", "none", probe_par_binding, 400, 200),
     ("par-dpop-jkt", "none", probe_par_dpop_jkt, 400, 201),
+    ("cnf-jkt-rsa-members", "none", probe_cnf_jkt_rsa_members, (True, True), (True, False)),
+    ("refresh-unbound-after-second", "none", probe_refresh_unbound_after_second, (400, True, 400), (400, False, 200)),
+    ("refresh-reuse", "none", probe_refresh_reuse, (200, 400), (200, 200)),
+    ("code-proof-optional", "none", probe_code_proof_optional, (400, None), (200, "Bearer")),
+    ("dpop-jkt-case", "none", probe_dpop_jkt_case, (400, 400, 400), (200, 200, 400)),
     ("ath", "none", probe_ath, 401, 200),
     ("ath-hex", "none", probe_valid_resource_request, 200, 401),
     ("key-binding", "none", probe_key_binding, 401, 200),
+    ("key-binding-ec-only", "none", probe_key_binding_ec_only, (401, 401), (200, 401)),
+    ("key-binding-by-kid", "none", probe_key_binding_by_kid, (401, 401), (200, 401)),
+    ("rs-jkt-all-members", "none", probe_rs_jkt_all_members, (200, 200), (200, 401)),
+    ("ath-prefix", "none", probe_ath_prefix, (401, 401), (200, 401)),
+    ("ath-lowercase-scheme", "none", probe_ath_lowercase_scheme, (401, 401), (200, 401)),
+    ("bearer-query", "none", probe_token_elsewhere, (401, 401), (200, 401)),
+    ("bearer-body", "none", probe_token_elsewhere, (401, 401), (401, 200)),
+    ("token-two-places", "none", probe_token_two_places, (400, 400), (200, 200)),
     ("bearer-downgrade", "none", probe_bearer_downgrade, 401, 200),
     ("proof-optional", "none", probe_proof_optional, 401, 200),
     ("scheme-case", "none", probe_scheme_case, 200, 401),

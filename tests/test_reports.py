@@ -40,28 +40,31 @@ def test_junit_counts_match_results_json(tmp_path: Path) -> None:
 
 
 def test_warnings_are_passes_with_a_property_in_junit(tmp_path: Path) -> None:
-    status, results = run(tmp_path, "--reference-defect", "replay", "--", "-m", "not fuzz")
+    # iat-integer-only: four SHOULD cases warn (a fractional iat and 1.7e9 refused, at the AS and the RS)
+    status, results = run(
+        tmp_path, "--reference-defect", "iat-integer-only", "--", "-m", "not fuzz", "-k", "legal_form"
+    )
     assert results["summary"]["warning"] == 4 and status == 0
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     assert suite is not None and int(suite.get("failures", -1)) == 0
     warned = [p for p in suite.iter("property") if p.get("name") == "dpop_outcome" and p.get("value") == "warning"]
     assert len(warned) == 4
-    strict, _ = run(tmp_path / "strict", "--reference-defect", "replay", "--fail-on", "should", "--", "-m", "not fuzz")
+    strict, _ = run(
+        tmp_path / "strict", "--reference-defect", "iat-integer-only", "--fail-on", "should", "--", "-k", "legal_form"
+    )
     assert strict == 1
 
 
 def test_baseline_gates_only_new_failures(tmp_path: Path) -> None:
-    first, before = run(tmp_path / "before", "--reference-defect", "ath", "--", "-m", "not fuzz")
+    # the resource's §4.3 cases: what the ath and htm defects fail, and enough others that pass
+    subset = ("-m", "not fuzz", "-k", "test_resource_refuses")
+    first, before = run(tmp_path / "before", "--reference-defect", "ath", "--", *subset)
     assert first == 1
     baseline = tmp_path / "before" / "results.json"
-    same, again = run(
-        tmp_path / "same", "--reference-defect", "ath", "--baseline", str(baseline), "--", "-m", "not fuzz"
-    )
+    same, again = run(tmp_path / "same", "--reference-defect", "ath", "--baseline", str(baseline), "--", *subset)
     assert same == 0
     assert again["baseline"]["new"] == 0 and again["baseline"]["still_failing"] == before["summary"]["failed"]
-    other, changed = run(
-        tmp_path / "other", "--reference-defect", "htm", "--baseline", str(baseline), "--", "-m", "not fuzz"
-    )
+    other, changed = run(tmp_path / "other", "--reference-defect", "htm", "--baseline", str(baseline), "--", *subset)
     assert other == 1
     marks = {c["id"]: c["baseline"] for c in changed["cases"] if c["baseline"]}
     assert marks["rs-proof-htm-wrong"] == "new"

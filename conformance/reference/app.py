@@ -120,12 +120,15 @@ def create_app(settings: ServerSettings, base_url: str) -> Starlette:
         Route("/authorize/consent", authz.consent, methods=["GET"]),
         Route("/token", authz.token, methods=["POST"]),
         Route("/token", _preflight("POST, OPTIONS", defects), methods=["OPTIONS"]),
-        Route("/par", authz.par, methods=["POST"]),
-        Route("/par", _preflight("POST, OPTIONS", defects), methods=["OPTIONS"]),
         Route("/introspect", authz.introspect, methods=["POST"]),
         Route("/resource", rs.resource, methods=["GET", "POST"]),
         Route("/resource", _preflight("GET, POST, OPTIONS", defects), methods=["OPTIONS"]),
     ]
+    if settings.par:
+        routes += [
+            Route("/par", authz.par, methods=["POST"]),
+            Route("/par", _preflight("POST, OPTIONS", defects), methods=["OPTIONS"]),
+        ]
     middleware = [Middleware(_ExposeHeaders, expose="cors-expose" not in defects)]
     if "close-after-error" in settings.leniencies:
         middleware.insert(0, Middleware(_CloseAfterError))

@@ -82,7 +82,7 @@ class AuthorizationServer:
             "authorization_endpoint": ctx.endpoint("/authorize"),
             "token_endpoint": ctx.endpoint("/token"),
             "introspection_endpoint": ctx.endpoint("/introspect"),
-            "pushed_authorization_request_endpoint": ctx.endpoint("/par"),
+            **({"pushed_authorization_request_endpoint": ctx.endpoint("/par")} if ctx.settings.par else {}),
             "require_pushed_authorization_requests": False,
             "jwks_uri": ctx.endpoint("/jwks"),
             "response_types_supported": ["code"],
@@ -189,8 +189,11 @@ class AuthorizationServer:
             challenge = {"WWW-Authenticate": 'Basic realm="reference"'} if exc.basic else None
             return oauth_error(exc.error, exc.description, exc.status, challenge)
 
-    def _verify(self, request: Request, proofs: list[str]) -> VerifiedProof:
-        """The §4.3 checks for a proof sent to this AS (token or PAR endpoint); raises ProofError."""
+    def _verify(self, request: Request, proofs: list[str], *, replay: bool = True) -> VerifiedProof:
+        """The §4.3 checks for a proof sent to this AS (token or PAR endpoint); raises ProofError.
+
+        `replay` False leaves the jti cache out (the `replay-par` and `replay-refresh` defects).
+        """
         ctx = self.ctx
         return verify_proof(
             proofs,
@@ -199,7 +202,7 @@ class AuthorizationServer:
             settings=ctx.settings,
             nonce_check=ctx.nonce_check("as"),
             access_token=None,
-            replay=ctx.replay,
+            replay=ctx.replay if replay else None,
         )
 
     def _proof_error(self, exc: ProofError) -> Response:
@@ -225,6 +228,11 @@ class AuthorizationServer:
         if "cnf-jkt" in self.ctx.defects:
             # The classic mistake: hashing the JWK as received instead of its RFC 7638 form.
             return b64url_encode(hashlib.sha256(json.dumps(proof.jwk).encode("utf-8")).digest())
+        if "cnf-jkt-rsa-members" in self.ctx.defects and proof.jwk.get("kty") == "RSA" and "alg" in proof.jwk:
+            # The RSA branch of a hand-written thumbprint that lets an optional member in.
+            members = {k: proof.jwk[k] for k in ("alg", "e", "kty", "n")}
+            canonical = json.dumps(members, sort_keys=True, separators=(",", ":")).encode("utf-8")
+            return b64url_encode(hashlib.sha256(canonical).digest())
         return proof.jkt
 
     def _code_grant(self, form: dict[str, str], client: AuthenticatedClient, proof: VerifiedProof) -> str:
@@ -243,14 +251,38 @@ class AuthorizationServer:
         computed = b64url_encode(hashlib.sha256(verifier.encode("ascii")).digest())
         if not hmac.compare_digest(computed, grant.code_challenge):
             raise OAuthError("invalid_grant", "PKCE verification failed")
-        if grant.dpop_jkt is not None and grant.dpop_jkt != proof.jkt and "dpop-jkt" not in ctx.defects:
+        if grant.dpop_jkt is not None and not self._dpop_jkt_matches(grant.dpop_jkt, proof.jkt):
             raise OAuthError("invalid_grant", "DPoP proof key does not match dpop_jkt")
         return grant.scope
+
+    def _dpop_jkt_matches(self, dpop_jkt: str, jkt: str | None) -> bool:
+        defects = self.ctx.defects
+        if "dpop-jkt" in defects:
+            return True
+        if "dpop-jkt-case" in defects and jkt is not None:  # the bug: a loose, case-folding prefix compare
+            return dpop_jkt.lower()[:40] == jkt.lower()[:40]
+        return dpop_jkt == jkt
+
+    def _unbound_code(self, form: dict[str, str], client: AuthenticatedClient) -> Response:
+        """`code-proof-optional`: a code redeemed without a DPoP header gets an unbound Bearer token."""
+        ctx = self.ctx
+        code, redirect_uri, verifier = (form.get(n) for n in ("code", "redirect_uri", "code_verifier"))
+        grant = ctx.codes.pop(code) if code else None
+        if grant is None or grant.client_id != client.client_id or redirect_uri != grant.redirect_uri or not verifier:
+            return oauth_error("invalid_grant", "authorization code is invalid, expired or already used")
+        if not _PKCE_VERIFIER.fullmatch(verifier):  # the defect is the missing proof only, not PKCE
+            return oauth_error("invalid_grant", "code_verifier is malformed")
+        computed = b64url_encode(hashlib.sha256(verifier.encode("ascii")).digest())
+        if not hmac.compare_digest(computed, grant.code_challenge):
+            return oauth_error("invalid_grant", "PKCE verification failed")
+        access_token, _ = ctx.issuer.issue(sub=_USER, client_id=client.client_id, scope=grant.scope, jkt=None)
+        body = {"access_token": access_token, "token_type": "Bearer", "expires_in": ctx.settings.access_token_ttl}
+        return JSONResponse(body, headers=dict(NO_STORE))
 
     def _unbound_refresh(self, form: dict[str, str], client: AuthenticatedClient) -> Response:
         """`refresh-proof-optional`: a refresh without a proof gets an unbound Bearer token."""
         try:
-            scope, sub = self._refresh_grant(form, client, None)
+            scope, sub, _ = self._refresh_grant(form, client, None)
         except OAuthError as exc:
             return oauth_error(exc.error, exc.description)
         ctx = self.ctx
@@ -267,7 +299,7 @@ class AuthorizationServer:
 
     def _refresh_grant(
         self, form: dict[str, str], client: AuthenticatedClient, proof: VerifiedProof | None
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, int]:
         ctx = self.ctx
         token = form.get("refresh_token")
         if token is None:
@@ -280,9 +312,9 @@ class AuthorizationServer:
             raise OAuthError("invalid_grant", "refresh token is bound to another DPoP key")
         scope = resolve_scope(form.get("scope"), grant.scope)
         # Rotation: the old token dies now; a concurrent second use of it loses this race.
-        if ctx.refresh_tokens.pop(token) is None:
+        if "refresh-reuse" not in ctx.defects and ctx.refresh_tokens.pop(token) is None:
             raise OAuthError("invalid_grant", "refresh token is invalid or expired")
-        return scope, grant.sub
+        return scope, grant.sub, grant.generation + 1
 
     async def token(self, request: Request) -> Response:
         """The token endpoint; every grant requires a valid DPoP proof."""
@@ -304,13 +336,18 @@ class AuthorizationServer:
         proofs = request.headers.getlist("dpop")
         if not proofs and grant_type == "refresh_token" and "refresh-proof-optional" in ctx.defects:
             return self._unbound_refresh(form, client)
+        if not proofs and grant_type == "authorization_code" and "code-proof-optional" in ctx.defects:
+            return self._unbound_code(form, client)
         if not proofs:
             # Every client here is registered with dpop_bound_access_tokens (RFC 9449 §5.2).
             return oauth_error("invalid_request", "DPoP proof required")
         try:
-            proof = self._verify(request, proofs)
+            proof = self._verify(
+                request, proofs, replay=not (grant_type == "refresh_token" and "replay-refresh" in ctx.defects)
+            )
         except ProofError as exc:
             return self._proof_error(exc)
+        generation = 0
         try:
             refresh = grant_type != "client_credentials"
             if grant_type == "client_credentials":
@@ -318,15 +355,26 @@ class AuthorizationServer:
             elif grant_type == "authorization_code":
                 scope, sub = self._code_grant(form, client, proof), _USER
             else:
-                scope, sub = self._refresh_grant(form, client, proof)
+                scope, sub, generation = self._refresh_grant(form, client, proof)
         except OAuthError as exc:
             return oauth_error(exc.error, exc.description)
-        # `refresh-cnf-stale`: the refresh grant forgets to bind the new access token.
+        # `refresh-cnf-stale`: the refresh grant forgets to bind the new access token;
+        # `refresh-unbound-after-second`: so does the second refresh of a chain, and the ones after it
         bind = not (grant_type == "refresh_token" and "refresh-cnf-stale" in ctx.defects)
-        return self._token_response(client, proof, scope, sub, refresh=refresh, bind=bind)
+        if generation >= 2 and "refresh-unbound-after-second" in ctx.defects:
+            bind = False
+        return self._token_response(client, proof, scope, sub, refresh=refresh, bind=bind, generation=generation)
 
     def _token_response(
-        self, client: AuthenticatedClient, proof: VerifiedProof, scope: str, sub: str, *, refresh: bool, bind: bool
+        self,
+        client: AuthenticatedClient,
+        proof: VerifiedProof,
+        scope: str,
+        sub: str,
+        *,
+        refresh: bool,
+        bind: bool,
+        generation: int = 0,
     ) -> Response:
         ctx = self.ctx
         defects = ctx.defects
@@ -340,8 +388,8 @@ class AuthorizationServer:
         }
         if refresh:
             # Only public clients' refresh tokens are key-bound (§5); confidential ones may rotate keys.
-            bound = client.kind == "public" and "refresh-binding" not in defects
-            grant = RefreshGrant(client.client_id, scope, sub, proof.jkt if bound else None)
+            bound = client.kind == "public" and "refresh-binding" not in defects and bind
+            grant = RefreshGrant(client.client_id, scope, sub, proof.jkt if bound else None, generation)
             body["refresh_token"] = ctx.refresh_tokens.put(grant)
         headers = {"Pragma": "no-cache"} if "no-store" in defects else dict(NO_STORE)
         response = JSONResponse(body, headers=headers)
@@ -364,7 +412,11 @@ class AuthorizationServer:
         if proofs:
             try:
                 # `par-proof` trusts the proof unchecked, but still binds the key it names.
-                proof_jkt = unverified_jkt(proofs) if "par-proof" in defects else self._verify(request, proofs).jkt
+                proof_jkt = (
+                    unverified_jkt(proofs)
+                    if "par-proof" in defects
+                    else self._verify(request, proofs, replay="replay-par" not in defects).jkt
+                )
             except ProofError as exc:
                 return self._proof_error(exc)
         if "request_uri" in form:

@@ -54,7 +54,9 @@ class ServerContext:
         self.base_url = self.base_url.rstrip("/")
         self.issuer = TokenIssuer(self.base_url, settings.access_token_ttl)
         self.nonces = NonceService(settings.nonce_lifetime, settings.defects)
-        self.replay = ReplayCache(settings.replay_cache_size, settings.iat_past + settings.iat_future + _REPLAY_MARGIN)
+        past = 1800 if "iat-window-wide" in settings.defects else settings.iat_past
+        ttl = 2 if "replay-forgets" in settings.defects else past + settings.iat_future + _REPLAY_MARGIN
+        self.replay = ReplayCache(settings.replay_cache_size, ttl)
         self.assertion_replay = ReplayCache(_STORE_CAPACITY, ASSERTION_MAX_LIFETIME + _REPLAY_MARGIN)
         self.pending = BoundedStore(_CODE_TTL, _STORE_CAPACITY)
         self.pushed = BoundedStore(PAR_TTL, _STORE_CAPACITY)

@@ -88,7 +88,9 @@ def _verify_ec(alg: str, jwk: dict[str, Any], signing_input: bytes, signature: b
         raise SignatureError("signature does not verify") from exc
 
 
-def _verify_rsa(alg: str, jwk: dict[str, Any], signing_input: bytes, signature: bytes) -> None:
+def _verify_rsa(
+    alg: str, jwk: dict[str, Any], signing_input: bytes, signature: bytes, *, small_rsa: bool = False
+) -> None:
     _require_kty(jwk, alg, "RSA")
     n = int.from_bytes(_member(jwk, "n"), "big")
     e = int.from_bytes(_member(jwk, "e"), "big")
@@ -96,7 +98,7 @@ def _verify_rsa(alg: str, jwk: dict[str, Any], signing_input: bytes, signature: 
         key = rsa.RSAPublicNumbers(e, n).public_key()
     except ValueError as exc:
         raise SignatureError("jwk is not a valid RSA public key") from exc
-    if key.key_size < _MIN_RSA_BITS:
+    if key.key_size < _MIN_RSA_BITS and not small_rsa:
         raise SignatureError(f"RSA keys must have at least {_MIN_RSA_BITS} bits")
     # RS256 is PKCS #1 v1.5; PS256 is PSS with MGF1-SHA256 and a salt as long as the hash (RFC 7518 §3.5).
     pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
@@ -128,16 +130,19 @@ def _verify_hs256(alg: str, jwk: dict[str, Any], signing_input: bytes, signature
         raise SignatureError("signature does not verify")
 
 
-def verify_signature(alg: str, jwk: dict[str, Any], signing_input: bytes, signature: bytes) -> None:
+def verify_signature(
+    alg: str, jwk: dict[str, Any], signing_input: bytes, signature: bytes, *, small_rsa: bool = False
+) -> None:
     """Verify a JWS signature made with `alg` by the key `jwk`; raise SignatureError otherwise.
 
     Supports ES256/ES384/ES512, RS256, PS256 (salt length 32), EdDSA (Ed25519 only) and HS256. The
-    key type and curve must fit the algorithm.
+    key type and curve must fit the algorithm. `small_rsa` (the `rsa-small-keys` defect) lets RSA keys
+    under 2048 bits through.
     """
     if alg in _EC_ALGS:
         _verify_ec(alg, jwk, signing_input, signature)
     elif alg in ("RS256", "PS256"):
-        _verify_rsa(alg, jwk, signing_input, signature)
+        _verify_rsa(alg, jwk, signing_input, signature, small_rsa=small_rsa)
     elif alg == "EdDSA":
         _verify_eddsa(alg, jwk, signing_input, signature)
     elif alg == "HS256":

@@ -62,10 +62,12 @@ class ServerProcess:
             text=True,
         )
 
-    def configure(self, nonce: str = "none", *, defects: Sequence[str] = (), leniencies: Sequence[str] = ()) -> str:
+    def configure(
+        self, nonce: str = "none", *, defects: Sequence[str] = (), leniencies: Sequence[str] = (), par: bool = True
+    ) -> str:
         """Serve these settings from now on (the app of the previous ones is gone); returns the target file."""
         assert self._child.stdin is not None and self._child.stdout is not None
-        request = {"nonce": nonce, "defects": list(defects), "leniencies": list(leniencies)}
+        request = {"nonce": nonce, "defects": list(defects), "leniencies": list(leniencies), "par": par}
         self._child.stdin.write(json.dumps(request) + "\n")
         self._child.stdin.flush()
         answer = self._child.stdout.readline()
@@ -97,7 +99,10 @@ def _serve_requests() -> None:
             try:
                 request = json.loads(line)
                 settings = ServerSettings(
-                    nonce=request["nonce"], defects=request["defects"], leniencies=request["leniencies"]
+                    nonce=request["nonce"],
+                    defects=request["defects"],
+                    leniencies=request["leniencies"],
+                    par=request.get("par", True),
                 )
                 if server is None:
                     server = RunningServer(settings).start()

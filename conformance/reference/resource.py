@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from conformance.jose import b64url_encode
 from conformance.reference.context import ServerContext
 from conformance.reference.tokens import TokenError
 from conformance.reference.verify import INVALID_PROOF, USE_NONCE, ProofError, verify_proof
-from conformance.reference.web import auth_param, internal_error
+from conformance.reference.web import MAX_FORM_BYTES, auth_param, internal_error
 
 __all__ = ["ResourceServer"]
 
@@ -70,7 +74,8 @@ class ResourceServer:
     def _bad_token(self, description: str) -> Response:
         """The access token itself is unusable (malformed, not ours, expired): invalid_token (§7.1)."""
         if "bad-token-no-error" in self.ctx.defects:
-            return self._deny(401, self._dpop(None, description))
+            # the bug: the framework's JSON body says invalid_token, the challenge (what clients read) says nothing
+            return self._deny(401, self._dpop(None, description), "invalid_token")
         return self._dpop_error("invalid_token", description)
 
     def _bearer_error(self, description: str) -> Response:
@@ -104,9 +109,30 @@ class ResourceServer:
                 return name
         return None
 
+    async def _other_tokens(self, request: Request) -> list[tuple[str, str]]:
+        """Access tokens sent by RFC 6750's other methods: the access_token query parameter (§2.3) and a
+        form-encoded body member (§2.2), as (method, token)."""
+        found = [("query", token) for token in request.query_params.getlist("access_token")]
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if request.method == "POST" and content_type == "application/x-www-form-urlencoded":
+            body = await request.body()
+            if len(body) <= MAX_FORM_BYTES:
+                form = parse_qs(body.decode("utf-8", errors="replace"))
+                found += [("body", token) for token in form.get("access_token", [])]
+        return found
+
     async def resource(self, request: Request) -> Response:
         """GET/POST /resource."""
         lines = request.headers.getlist("authorization")
+        others = await self._other_tokens(request)
+        if others and "token-two-places" in self.ctx.defects:
+            others = [] if lines else others  # the bug: the other methods are not looked at beside the header
+        if others and (lines or len(others) > 1):
+            return self._multiple_methods()  # RFC 6750 §3.1: more than one method for including an access token
+        if others and not lines:
+            method, token = others[0]
+            # RFC 6750 §2.2/§2.3 carry Bearer tokens; `bearer-query`/`bearer-body`: the cnf is ignored there
+            return self._bearer(request, token, ignore_cnf=f"bearer-{method}" in self.ctx.defects)
         proxied = False
         if not lines and "proxy-authorization" in self.ctx.defects:
             # §7.1 forbids the DPoP scheme in Proxy-Authorization; this defect reads it anyway.
@@ -120,25 +146,29 @@ class ResourceServer:
         if match is None or ("scheme-single-space" in self.ctx.defects and "  " in lines[0].strip()):
             # (`scheme-single-space`: the split-on-one-space parser that refuses `DPoP  <token>`)
             return self._dpop_error("invalid_request", "Malformed Authorization header", 400)
-        scheme, token = self._scheme(match.group(1)), match.group(2)
+        written, token = match.group(1), match.group(2)
+        scheme = self._scheme(written)
         if scheme is None or (proxied and scheme != "DPoP"):
             # An unknown scheme carries no credentials this server understands.
             return self._no_credentials()
         if scheme == "Bearer":
             return self._bearer(request, token)
-        return self._dpop_request(request, token)
+        # `ath-lowercase-scheme`: a parser branch for "dpop" that forgets the ath check
+        return self._dpop_request(
+            request, token, check_ath=not (written == "dpop" and "ath-lowercase-scheme" in self.ctx.defects)
+        )
 
-    def _bearer(self, request: Request, token: str) -> Response:
+    def _bearer(self, request: Request, token: str, *, ignore_cnf: bool = False) -> Response:
         try:
             claims = self.ctx.issuer.verify(token)
         except TokenError as exc:
             return self._bearer_error(str(exc))
         # §7.2: a DPoP-aware RS must not accept a bound token as a bearer token.
-        if "cnf" in claims and "bearer-downgrade" not in self.ctx.defects:
+        if "cnf" in claims and "bearer-downgrade" not in self.ctx.defects and not ignore_cnf:
             return self._bearer_error("DPoP-bound token presented as a bearer token")
         return self._granted(request, claims)
 
-    def _dpop_request(self, request: Request, token: str) -> Response:
+    def _dpop_request(self, request: Request, token: str, *, check_ath: bool = True) -> Response:
         ctx = self.ctx
         try:
             claims = ctx.issuer.verify(token)
@@ -162,13 +192,28 @@ class ResourceServer:
                 nonce_check=ctx.nonce_check("rs"),
                 access_token=token,
                 replay=ctx.replay,
+                check_ath=check_ath,
             )
         except ProofError as exc:
             return self._proof_error(exc)
         # proof.jkt is None only under `jwk-optional`, which then skips the binding check too.
-        if proof.jkt is not None and proof.jkt != jkt and "key-binding" not in ctx.defects:
+        if proof.jkt is not None and not self._bound_to(proof.jwk or {}, proof.jkt, jkt):
             return self._dpop_error("invalid_token", "Invalid DPoP key binding")
         return self._granted(request, claims)
+
+    def _bound_to(self, jwk: dict[str, Any], proof_jkt: str, jkt: str) -> bool:
+        """§4.3 check 12, §6: the proof key is the one the token is bound to (and the defects that bend it)."""
+        defects = self.ctx.defects
+        if "key-binding" in defects:
+            return True
+        if "key-binding-ec-only" in defects and jwk.get("kty") != "EC":
+            return True  # the bug: the binding is only compared for the key type the code was written for
+        if "key-binding-by-kid" in defects and jwk.get("kid") == jkt:
+            return True  # the bug: a kid naming the bound key stands for the key
+        if "rs-jkt-all-members" in defects:  # the bug: the thumbprint over the jwk as it came, every member in
+            canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode("utf-8")
+            return b64url_encode(hashlib.sha256(canonical).digest()) == jkt
+        return proof_jkt == jkt
 
     def _proof_error(self, exc: ProofError) -> Response:
         defects = self.ctx.defects

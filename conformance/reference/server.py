@@ -236,7 +236,7 @@ class RunningServer:
             f"token_endpoint = {q(base + '/token')}",
             f"authorization_endpoint = {q(base + '/authorize')}",
             f"introspection_endpoint = {q(base + '/introspect')}",
-            f"par_endpoint = {q(base + '/par')}",
+            *([f"par_endpoint = {q(base + '/par')}"] if settings.par else []),
             "",
             "[resource_server]",
             f"url = {q(base + '/resource')}",

@@ -39,6 +39,7 @@ class ServerSettings:
     access_token_ttl: int = 300
     replay_cache_size: int = 100_000
     scope: str = "read"
+    par: bool = True  # a pushed authorization request endpoint (RFC 9126), in the metadata and at /par
 
     def __post_init__(self) -> None:
         if self.nonce not in NONCE_MODES:

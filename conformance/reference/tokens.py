@@ -126,6 +126,7 @@ class RefreshGrant:
     scope: str
     sub: str
     jkt: str | None
+    generation: int = 0  # 0 from a code, then one more per refresh
 
 
 class BoundedStore(Generic[T]):

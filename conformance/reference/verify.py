@@ -44,6 +44,7 @@ USE_NONCE = "use_dpop_nonce"
 
 _TYP = "dpop+jwt"
 _MAX_JTI = 512
+WIDE_IAT_PAST = 1800  # `iat-window-wide`: 30 minutes
 _REQUIRED_CLAIMS = ("jti", "htm", "htu", "iat")
 _KEY_TYPES = frozenset({"EC", "RSA", "OKP"})
 # What the `unknown-members` defect still accepts: the members RFC 9449 §4.2 defines.
@@ -203,6 +204,8 @@ def _check_claims(claims: dict[str, Any], access_token: str | None, defects: fro
             raise _invalid(f"{name} must be a string")
     if "iat" in claims and _iat_number(claims["iat"], defects) is None:
         raise _invalid("iat must be a JSON number")
+    if "iat-integer-only" in defects and "iat" in claims and not isinstance(claims["iat"], int):
+        raise _invalid("iat must be an integer")  # the bug: NumericDate allows fractions (RFC 7519 §2)
     if access_token is not None and "ath" not in defects and not isinstance(claims.get("ath"), str):
         raise _invalid("missing claim ath")
 
@@ -303,7 +306,7 @@ def _check_signature(proof: DecodedJWS, alg: str, jwk: dict[str, Any] | None, de
             raise _invalid(f"alg {alg} does not fit the jwk")
         alg = own
     try:
-        verify_signature(alg, jwk, proof.signing_input, proof.signature)
+        verify_signature(alg, jwk, proof.signing_input, proof.signature, small_rsa="rsa-small-keys" in defects)
     except SignatureError as exc:
         raise _invalid(f"invalid proof signature: {exc}") from exc
 
@@ -319,6 +322,9 @@ def _check_htm(claims: dict[str, Any], method: str, defects: frozenset[str]) -> 
 
 
 def _htu_matches(htu: str, url: str, defects: frozenset[str]) -> bool:
+    if "htu-prefix" in defects:  # the bug: the request URL must only start with htu
+        ours, theirs = normalize_url(url), normalize_url(htu)
+        return ours is not None and theirs is not None and ours.startswith(theirs.rstrip("/"))
     if "htu-whatwg" in defects:
         htu, url = whatwg_ipv4(htu), whatwg_ipv4(url)
     if "htu-normalization" in defects:
@@ -360,10 +366,31 @@ def _check_iat(claims: dict[str, Any], settings: ServerSettings, now: float) -> 
         raise _invalid("iat must be a JSON number")
     if "iat-no-future" in settings.switches and iat >= math.floor(now) + 1:
         raise _invalid("proof iat is in the future")
-    if iat < now - settings.iat_past:
+    past = WIDE_IAT_PAST if "iat-window-wide" in settings.switches else settings.iat_past
+    if iat < now - past:
         raise _invalid("proof iat is too far in the past")
     if iat > now + settings.iat_future:
         raise _invalid("proof iat is too far in the future")
+
+
+def _check_exp_nbf(claims: dict[str, Any], settings: ServerSettings, now: float) -> None:
+    """RFC 7519 §4.1.4 and §4.1.5: a proof that carries exp or nbf is valid only between them."""
+    if "exp-nbf-ignored" in settings.switches:
+        return
+    if "exp" in claims:
+        exp = _number(claims["exp"])
+        if exp is None or exp <= now:
+            raise _invalid("proof exp is in the past (or not a NumericDate)")
+    if "nbf" in claims:
+        nbf = _number(claims["nbf"])
+        if nbf is None or nbf > now + settings.iat_future:
+            raise _invalid("proof nbf is in the future (or not a NumericDate)")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and abs(value) < 2**63 else None
 
 
 def _check_ath(claims: dict[str, Any], access_token: str | None, defects: frozenset[str]) -> None:
@@ -377,12 +404,15 @@ def _check_ath(claims: dict[str, Any], access_token: str | None, defects: frozen
             expected = access_token_hash(access_token)
     except UnicodeEncodeError as exc:
         raise _invalid("ath does not match the access token") from exc
-    if claims.get("ath") != expected:
+    ath = claims.get("ath")
+    if "ath-prefix" in defects and isinstance(ath, str) and len(ath) >= 20:
+        ath, expected = ath[:20], expected[:20]  # the bug: a prefix compare
+    if ath != expected:
         raise _invalid("ath does not match the access token")
 
 
-def _check_replay(claims: dict[str, Any], htu: str, replay: ReplayCache, defects: frozenset[str]) -> None:
-    if "replay" in defects or "jti" not in claims:
+def _check_replay(claims: dict[str, Any], htu: str, replay: ReplayCache | None, defects: frozenset[str]) -> None:
+    if "replay" in defects or "jti" not in claims or replay is None:
         return
     jti = claims["jti"]
     # Under `claim-types` jti can be any JSON value; its JSON text then serves as the identifier.
@@ -402,15 +432,18 @@ def verify_proof(
     settings: ServerSettings,
     nonce_check: Callable[[str | None], NonceVerdict] | None,
     access_token: str | None,
-    replay: ReplayCache,
+    replay: ReplayCache | None,
     now: float | None = None,
+    check_ath: bool = True,
 ) -> VerifiedProof:
     """Run the RFC 9449 §4.3 checks on the DPoP header values of one request.
 
     `url` is the request URL as the server sees it (with its query, which is ignored unless the
     `htu-query` defect is on); `nonce_check` is None when this side demands no nonce;
     `access_token` is given at the resource server only. Raises ProofError on the first failure.
-    Key binding (cnf.jkt) is the caller's job, because its error code differs.
+    Key binding (cnf.jkt) is the caller's job, because its error code differs. `replay` None skips the
+    replay check, and `check_ath` False the ath check (defects of the callers: replay-par, replay-refresh,
+    ath-lowercase-scheme).
     """
     defects = settings.switches
     now = time.time() if now is None else now
@@ -426,7 +459,11 @@ def verify_proof(
     htu = _check_htu(claims, url, defects)
     _check_nonce(claims, nonce_check)
     _check_iat(claims, settings, now)
-    _check_ath(claims, access_token, defects)
+    _check_exp_nbf(claims, settings, now)
+    if check_ath:
+        _check_ath(claims, access_token, defects)
+    if "replay-with-query" in defects and "?" in url:
+        htu += "?" + url.split("?", 1)[1]  # the bug: the replay cache keys on the URL with its query
     _check_replay(claims, htu, replay, defects)
     jkt = None if jwk is None else thumbprint(jwk)
     return VerifiedProof(header=header, claims=claims, jwk=jwk, jkt=jkt, htu=htu)
