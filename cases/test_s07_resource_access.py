@@ -21,6 +21,7 @@ from conformance.flow import dpop_challenge
 from conformance.keys import SUPPORTED_ALGS, key_for
 from conformance.mutations import mutation
 from conformance.negatives import accepted_at_rs, refused_at_rs, sent_at_rs
+from conformance.server_values import distinct
 from conformance.session import DPoPSession
 from conformance.verdicts import CouldNotJudge, Level
 
@@ -347,11 +348,11 @@ def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, not
     """
     dpop.require_authorization_server()
     challenge = dpop_challenge(_no_credentials(dpop)) or {}
-    rs_algs = challenge.get("algs", "").split()
-    as_algs = (dpop.metadata or {}).get("dpop_signing_alg_values_supported")
-    algs = rs_algs or (as_algs if isinstance(as_algs, list) else [])
+    rs_algs = distinct(challenge.get("algs", "").split()) or []
+    as_algs = distinct((dpop.metadata or {}).get("dpop_signing_alg_values_supported"))
+    algs = rs_algs or as_algs or []
     # only keys the AS will bind a token to can be tried at the resource
-    usable = [a for a in algs if a in SUPPORTED_ALGS and (not isinstance(as_algs, list) or a in as_algs)]
+    usable = [a for a in algs if a in SUPPORTED_ALGS and (as_algs is None or a in as_algs)]
     if not usable:
         pytest.skip("no algorithm that the resource advertises, the AS accepts and the suite can sign with")
     refused, not_bound = [], []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from conformance.evidence import Exchange, mask_secret_members
+from conformance.evidence import Exchange, mask_secret_members, shortened
 from conformance.flow import Sent, parse_challenges
 from conformance.setup_problems import SetupProblem, setup_problem
 from conformance.verdicts import CouldNotJudge, Level, Observation, Violation
@@ -40,9 +40,9 @@ def describe(ex: Exchange) -> str:
         return f"no response ({ex.error})"
     parts = [f"HTTP {ex.status}"]
     if ex.header("Location"):
-        parts.append(f"Location: {ex.header('Location')}")
-    for value in ex.headers("WWW-Authenticate"):
-        parts.append(f"WWW-Authenticate: {value}")
+        parts.append(f"Location: {shortened(ex.header('Location') or '', 300)}")
+    for value in ex.headers("WWW-Authenticate")[:4]:
+        parts.append(f"WWW-Authenticate: {shortened(value, 300)}")
     body = mask_secret_members(ex.response_body).strip().replace("\n", " ")
     if body:
         parts.append(f"body: {body[:200]}{'…' if len(body) > 200 else ''}")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from conformance import __version__
+from conformance.printable import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from conformance.target import Target
@@ -45,7 +46,7 @@ def _seed(text: str) -> int | str:
 
 
 def _fail(message: str, stream: TextIO | None = None) -> int:
-    print(f"{PROG}: error: {message}", file=stream or sys.stderr)
+    print(f"{PROG}: error: {printable(message)}", file=stream or sys.stderr)
     return 2
 
 
@@ -334,7 +335,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
             return _fail(str(exc))
         for loaded in targets:  # before anything is sent
             for warning in loaded.transport_warnings():
-                print(f"{PROG}: warning: {warning}")
+                print(f"{PROG}: warning: {printable(warning)}")
         if len(targets) > 1:
             return _run_several(args, targets, pytest_args)
         target = targets[0]
@@ -527,9 +528,9 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
         return 2
     status = exit_status(results, strict=strict)
     lines = summary_lines(results, strict=strict)
-    print(f"{PROG}: {name}: {lines[0]}")
+    print(f"{PROG}: {name}: {printable(lines[0])}")
     for line in lines[1:]:
-        print(f"{PROG}: {line}")
+        print(f"{PROG}: {printable(line)}")
     if "baseline" in results:
         b = results["baseline"]
         print(
@@ -537,10 +538,10 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
             f"{b['fixed']} fixed"
         )
     for warning in results.get("warnings", []):
-        print(f"{PROG}: warning: {warning}")
+        print(f"{PROG}: warning: {printable(warning)}")
     requests = results.get("requests", {})
     if requests:
-        print(f"{PROG}: requests sent: " + ", ".join(f"{n} to {host}" for host, n in requests.items()))
+        print(f"{PROG}: requests sent: " + printable(", ".join(f"{n} to {host}" for host, n in requests.items())))
     fuzz = results.get("fuzz", {})
     ran_fuzz = any(str(c.get("id", "")).split("-")[1:2] == ["fuzz"] for c in results.get("cases", []))
     if ran_fuzz and fuzz.get("seed") is not None:
@@ -586,21 +587,26 @@ def _check(args: argparse.Namespace) -> int:
             return _fail(f"--discover: {exc}")
         finally:
             client.close()
+        from conformance.origins import issuer_mismatch
+
+        mismatch = issuer_mismatch(server.issuer, metadata)
+        if mismatch:
+            return _fail(f"--discover: {mismatch}; set [authorization_server] issuer to the server you mean to test")
         print(f"{PROG}: metadata of {server.issuer}: {len(metadata)} members")
     elif args.discover:
         print(f"{PROG}: --discover: the target file names no issuer, so there is no metadata to fetch")
     for warning in target.transport_warnings():
-        print(f"{PROG}: warning: {warning}")
+        print(f"{PROG}: warning: {printable(warning)}")
     found = recipients(target, metadata)
     print("endpoints, and what the run sends them:")
     width = max(len(r.what) for r in found) if found else 0
     for r in found:
         note = " (discovered)" if r.discovered else ""
-        print(f"  {r.what:<{width}}  {r.url}{note}")
+        print(f"  {r.what:<{width}}  {printable(r.url)}{note}")
         print(f"  {'':<{width}}    {', '.join(c for c in r.carries if c)}")
     print("credentials by origin:")
     for origin, carries in origins(found).items():
-        print(f"  {origin}: {', '.join(carries)}")
+        print(f"  {printable(origin)}: {', '.join(carries)}")
     groups = case_groups(target, load_cases(locate_cases()).values(), args.profile, metadata)
     running = sum(g.run for g in groups)
     skipped = sum(n for g in groups for n in (g.skipped or {}).values())

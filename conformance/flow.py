@@ -345,14 +345,14 @@ class DPoPClient:
         token = data.get("access_token")
         if not isinstance(token, str) or not token:
             raise FlowError("the token response (HTTP 200) has no access_token", sent.exchanges)
-        self.redactor.add(token, "access_token")
+        self.redactor.add(token, "access_token", learned=True)
         refresh = data.get("refresh_token")
         if isinstance(refresh, str):
-            self.redactor.add(refresh, "refresh_token")
+            self.redactor.add(refresh, "refresh_token", learned=True)
         for name in ("id_token",):
             value = data.get(name)
             if isinstance(value, str):
-                self.redactor.add(value, name)
+                self.redactor.add(value, name, learned=True)
         return TokenSet(
             token,
             str(data.get("token_type", "")),
@@ -548,7 +548,7 @@ class DPoPClient:
         code = query.get("code", [None])[0]
         if not code:
             raise FlowError("the redirect to the redirect_uri carried no code")
-        self.redactor.add(code, "authorization_code")
+        self.redactor.add(code, "authorization_code", learned=True)
         return code, request.verifier
 
     def _login_auto(self, url: str, redirect_uri: str, max_hops: int = 10) -> str:

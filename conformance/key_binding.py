@@ -14,6 +14,7 @@ import pytest
 
 from conformance.keys import KEY_TYPES, SUPPORTED_ALGS, DPoPKey, generate_key
 from conformance.proof import ProofDraft
+from conformance.server_values import distinct
 from conformance.session import DPoPSession
 
 __all__ = ["OPTIONAL_MEMBER_SETS", "advertised_algs", "alg_of_type", "with_members"]
@@ -25,8 +26,7 @@ OPTIONAL_MEMBER_SETS: tuple[tuple[str, ...], ...] = (("kid", "use", "alg"), ("ki
 
 def advertised_algs(dpop: DPoPSession) -> list[str] | None:
     """The AS's dpop_signing_alg_values_supported (None when its metadata gives no list)."""
-    algs = (dpop.metadata or {}).get("dpop_signing_alg_values_supported")
-    return [a for a in algs if isinstance(a, str)] if isinstance(algs, list) else None
+    return distinct((dpop.metadata or {}).get("dpop_signing_alg_values_supported"))
 
 
 def alg_of_type(dpop: DPoPSession, kty: str) -> str:

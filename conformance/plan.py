@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.catalog import CaseInfo
+from conformance.origins import foreign
 from conformance.target import Target
 from conformance.transport import origin_of
 
@@ -62,10 +63,15 @@ def _client_credential(target: Target) -> str:
     }[client.auth_method]
 
 
+#: what a discovered endpoint on another origin than the issuer's receives (conformance/origins.py)
+_REFUSED = ("nothing: another origin than the issuer's (the run stops; allowed_origins lists origins to use)",)
+
+
 def recipients(target: Target, metadata: dict[str, Any] | None = None) -> list[Recipient]:
     """Every endpoint the run will talk to, configured or (with `metadata`) discovered, and what it gets."""
     server = target.authorization_server
     found: list[Recipient] = []
+    refused: list[Recipient] = []  # discovered on an origin that may receive nothing: the run stops
 
     def endpoint(name: str, *aliases: str) -> tuple[str | None, bool]:
         configured = getattr(server, name, None) if server else None
@@ -74,6 +80,9 @@ def recipients(target: Target, metadata: dict[str, Any] | None = None) -> list[R
         for key in (name, *aliases):
             value = (metadata or {}).get(key)
             if isinstance(value, str):
+                if server is not None and server.issuer and foreign(value, server.issuer, server.allowed_origins):
+                    refused.append(Recipient(f"{key} (not used)", value[:200], _REFUSED, True))
+                    return None, False
                 return value, True
         return None, False
 
@@ -103,7 +112,7 @@ def recipients(target: Target, metadata: dict[str, Any] | None = None) -> list[R
             found.append(Recipient("PAR endpoint", url, ("the public client's id", "DPoP proofs"), discovered))
     if target.resource_server is not None:
         found.append(Recipient("resource", target.resource_server.url, ("access tokens", "DPoP proofs")))
-    return found
+    return found + refused
 
 
 def _group(info: CaseInfo) -> str:
@@ -196,6 +205,9 @@ def origins(found: list[Recipient]) -> dict[str, list[str]]:
     for recipient in found:
         if recipient.url.startswith("("):
             continue
+        carried = [c for c in recipient.carries if c and not c.startswith("nothing")]
+        if not carried:
+            continue  # an origin that receives no credential is not listed
         items = by_origin.setdefault(origin_of(recipient.url), [])
-        items.extend(c for c in recipient.carries if c and c not in items and not c.startswith("nothing"))
+        items.extend(c for c in carried if c not in items)
     return by_origin

@@ -17,6 +17,7 @@ from conformance.evidence import Exchange
 from conformance.flow import Sent, TokenSet
 from conformance.session import DPoPSession
 from conformance.setup_problems import SetupProblem, setup_problem
+from conformance.transport import origin_of
 from conformance.verdicts import CouldNotJudge
 
 __all__ = ["SetupFailure", "preflight"]
@@ -178,6 +179,26 @@ def _check_resource(dpop: DPoPSession) -> None:
 def preflight(dpop: DPoPSession) -> None:
     """Raise SetupFailure when the target's setup is broken; return when the cases can be judged."""
     server = dpop.target.authorization_server
+    if server is not None and server.issuer and dpop.issuer_mismatch:
+        raise SetupFailure(
+            dpop.issuer_mismatch,
+            "set [authorization_server] issuer to the metadata's issuer if that is the server you mean to test",
+            f"a metadata request for the issuer {server.issuer}",
+            "",
+            dpop.metadata_exchanges,
+        )
+    foreign = dpop.foreign_endpoints() if server is not None and server.issuer else {}
+    if foreign:
+        where = sorted({origin_of(url) for url in foreign.values()})
+        raise SetupFailure(
+            f"the metadata puts endpoints on {', '.join(repr(o[:100]) for o in where)}, not the issuer's origin: "
+            f"nothing is sent there ({', '.join(foreign)})",
+            "if that origin is the server's own, list it in [authorization_server] allowed_origins, or give the "
+            "endpoint in the target file",
+            f"a metadata request for the issuer {server.issuer}" if server is not None else "",
+            "",
+            [],
+        )
     if server is not None and server.issuer and dpop.metadata is None and not server.token_endpoint:
         raise SetupFailure(
             f"no authorization server metadata: {dpop.metadata_error}",

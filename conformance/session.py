@@ -28,6 +28,7 @@ from conformance.flow import (
 )
 from conformance.jose import peek_claims
 from conformance.keys import DPoPKey, generate_key
+from conformance.origins import foreign, foreign_endpoints, issuer_mismatch
 from conformance.proof import ProofDraft
 from conformance.target import PublicClient, Target
 from conformance.transport import tls_verification
@@ -91,6 +92,7 @@ class DPoPSession:
         self._metadata: dict[str, Any] | None = None
         self._metadata_error: str | None = None
         self._metadata_exchanges: list[Exchange] = []
+        self._issuer_mismatch: str | None = None
         self._bound: BoundToken | None = None
         self._bound_error: CouldNotJudge | None = None
         self._bound_to_keys: dict[str, BoundToken] = {}  # thumbprint -> a token bound to that (other) key
@@ -112,11 +114,25 @@ class DPoPSession:
         issuer = self.target.authorization_server.issuer if self.target.authorization_server else None
         if issuer and self._metadata is None and self._metadata_error is None:
             try:
-                self._metadata = self.client.discover(issuer)
+                metadata = self.client.discover(issuer)
             except FlowError as exc:
                 self._metadata_error = str(exc)
                 self._metadata_exchanges = exc.exchanges
+                return None
+            # RFC 8414 §3.3: the issuer in the metadata must be identical to the one it was fetched for, or
+            # an attacker's metadata could name endpoints that collect the client's credentials
+            self._issuer_mismatch = issuer_mismatch(issuer, metadata)
+            if self._issuer_mismatch:
+                self._metadata_error = self._issuer_mismatch
+                return None
+            self._metadata = metadata
         return self._metadata
+
+    @property
+    def issuer_mismatch(self) -> str | None:
+        """Why the metadata was refused for naming another issuer (RFC 8414 §3.3), if it was."""
+        _ = self.metadata
+        return self._issuer_mismatch
 
     @property
     def metadata_error(self) -> str | None:
@@ -142,7 +158,25 @@ class DPoPSession:
         if configured:
             return str(configured)
         discovered = (self.metadata or {}).get(name)
-        return discovered if isinstance(discovered, str) else None
+        if not isinstance(discovered, str):
+            return None
+        if self.foreign_origin(discovered):
+            return None  # credentials go only where the target file said (see foreign_endpoints)
+        return discovered
+
+    def foreign_origin(self, url: str) -> bool:
+        """True for a URL on another origin than the issuer's and than those the target file allows."""
+        server = self.target.authorization_server
+        return bool(server and server.issuer and foreign(url, server.issuer, server.allowed_origins))
+
+    def foreign_endpoints(self) -> dict[str, str]:
+        """The discovered endpoints left unused: on an origin the target file did not allow, and not configured."""
+        server = self.target.authorization_server
+        if server is None or not server.issuer or self.metadata is None:
+            return {}
+        found = foreign_endpoints(self.metadata, server.issuer, server.allowed_origins)
+        configured = {"pushed_authorization_request_endpoint": "par_endpoint"}
+        return {name: url for name, url in found.items() if not getattr(server, configured.get(name, name), None)}
 
     def endpoint_summary(self) -> dict[str, str | None]:
         """The endpoints in use, configured or discovered (None where there is none), for results.json."""
@@ -394,7 +428,7 @@ class DPoPSession:
     def _note_refresh_rotation(self, sent: Sent) -> None:
         new = sent.final.json_object().get("refresh_token") if sent.final.ok else None
         if isinstance(new, str) and new:
-            self.redactor.add(new, "refresh_token")
+            self.redactor.add(new, "refresh_token", learned=True)
             if self.target.client and self.target.client.grant_type == "refresh_token":
                 self._refresh_token = new
 

@@ -57,6 +57,8 @@ class AuthorizationServer:
     authorization_endpoint: str | None = None
     introspection_endpoint: str | None = None
     par_endpoint: str | None = None
+    #: origins besides the issuer's that discovered endpoints may be on (they then receive credentials)
+    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,7 @@ def parse_target(
             authorization_endpoint=reader.url(as_table, sect, "authorization_endpoint"),
             introspection_endpoint=reader.url(as_table, sect, "introspection_endpoint"),
             par_endpoint=reader.url(as_table, sect, "par_endpoint"),
+            allowed_origins=_origins(reader, as_table, sect),
         )
         if not (authorization_server.issuer or authorization_server.token_endpoint):
             raise reader.error(sect, "token_endpoint", "is required (or give issuer, to discover it from metadata)")
@@ -569,6 +572,12 @@ class _Reader:
             raise self.error(section, key, f"is {value!r}; expected one of: {', '.join(allowed)}")
         return value
 
+    def url_list(self, table: Mapping[str, Any], section: str, key: str) -> list[str]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(section, key, 'must be a list of URLs, e.g. ["https://login.example.com"]')
+        return [self.url({key: v}, section, key) or "" for v in value]
+
     def url(self, table: Mapping[str, Any], section: str, key: str, *, required: bool = False) -> str | None:
         value = self.string(table, section, key, required=required)
         if value is None:
@@ -592,3 +601,14 @@ class _Reader:
             return self.env[var]
 
         return _ENV_REF.sub(replace, value)
+
+
+def _origins(reader: _Reader, table: Mapping[str, Any], section: str) -> tuple[str, ...]:
+    """[authorization_server] allowed_origins: scheme://host:port of each URL, lower-cased."""
+    origins = []
+    for url in reader.url_list(table, section, "allowed_origins"):
+        parts = urlsplit(url)
+        if parts.path not in ("", "/") or parts.query:
+            raise reader.error(section, "allowed_origins", f"names {url!r}; give origins only (scheme://host:port)")
+        origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+    return tuple(origins)

@@ -22,11 +22,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from conformance.content_coding import ACCEPTED_CODINGS, CodingError, decode_body
 from conformance.evidence import Exchange, Redactor
 
 __all__ = ["MAX_BODY_BYTES", "Transport", "origin_of", "tls_verification"]
 
 MAX_BODY_BYTES = 1 << 20  # evidence keeps at most 1 MiB of a response body
+_COOKIES_KEPT = 20  # the cookies of one answer registered for redaction (a session needs a few)
 # form fields whose values are credentials (RFC 6749, RFC 7523, RFC 7636, RFC 7662)
 SECRET_FORM_FIELDS = (
     "client_secret",
@@ -135,8 +137,14 @@ class Transport:
         """An HTTP client with the suite's settings: no redirects, nothing taken from the environment."""
         # no redirects (a redirect is evidence, and credentials must not follow it elsewhere), no proxy or
         # .netrc from the environment (the target file says where requests go)
+        # Accept-Encoding names only what content_coding.py decodes within the body cap (httpx would add br
+        # or zstd when their packages happen to be installed)
         return httpx.Client(
-            timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False, verify=self.verify
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            trust_env=False,
+            verify=self.verify,
+            headers={"Accept-Encoding": ", ".join(ACCEPTED_CODINGS)},
         )
 
     def close(self) -> None:
@@ -214,15 +222,14 @@ class Transport:
         try:
             ex.status = response.status_code
             ex.response_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    ex.body_truncated = True
-                    break
-            ex.response_body = b"".join(chunks)[:MAX_BODY_BYTES].decode("utf-8", errors="replace")
+            # the raw bytes, decoded here within the cap: httpx's own decoding has no bound (a gzip bomb)
+            try:
+                body = decode_body(response.iter_raw(), response.headers.get_list("content-encoding"), MAX_BODY_BYTES)
+            except CodingError as exc:
+                ex.error = f"unreadable answer: {exc}"
+                return
+            ex.body_truncated = body.truncated
+            ex.response_body = body.data.decode("utf-8", errors="replace")
         finally:
             response.close()
             fresh = response.extensions.get("dpop_fresh_client")
@@ -250,13 +257,13 @@ class Transport:
 
     def register_secrets(self, ex: Exchange) -> None:
         """Register every credential the exchange carries, whichever code path sent it."""
-        for name, value in ex.response_headers:
-            if name.lower() == "set-cookie":
-                self.redactor.add(value.split(";", 1)[0].partition("=")[2], "cookie")
+        cookies = [value for name, value in ex.response_headers if name.lower() == "set-cookie"]
+        for value in cookies[:_COOKIES_KEPT]:
+            self.redactor.add(value.split(";", 1)[0].partition("=")[2], "cookie", learned=True)
         for name, value in ex.request_headers:
             if name.lower() == "cookie":
-                for pair in value.split(";"):
-                    self.redactor.add(pair.partition("=")[2].strip(), "cookie")
+                for pair in value.split(";")[:_COOKIES_KEPT]:
+                    self.redactor.add(pair.partition("=")[2].strip(), "cookie", learned=True)
             if name.lower() in ("authorization", "proxy-authorization") and " " in value.strip():
                 scheme, _, credential = value.strip().partition(" ")
                 self.redactor.add(
@@ -271,4 +278,4 @@ class Transport:
         for field_name in ("access_token", "refresh_token", "id_token"):
             token = body.get(field_name)
             if isinstance(token, str):
-                self.redactor.add(token, field_name)
+                self.redactor.add(token, field_name, learned=True)

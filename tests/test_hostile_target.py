@@ -1,0 +1,149 @@
+"""A hostile target cannot steer the suite's credentials (issue 14, item 1), against tests/hostile_server.py.
+
+Real loopback servers, the suite run as `python -m conformance`: the metadata names another issuer, or
+endpoints on another origin; the run stops before any credential leaves, says why in one line, and the
+origin the metadata named receives nothing unless the target file allows it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from hostile_server import HostileServer
+
+CLI = [sys.executable, "-m", "conformance"]
+SECRET = "hostile-test-secret-0123456789"
+
+
+def _target(tmp_path: Path, server: HostileServer, extra: str = "") -> Path:
+    config = tmp_path / "target.toml"
+    config.write_text(
+        'name = "hostile"\n\n[authorization_server]\n'
+        f'issuer = "{server.issuer}"\n{extra}\n'
+        f'[client]\nid = "suite-client"\nsecret = "{SECRET}"\n'
+    )
+    return config
+
+
+def _run(config: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "run", "--config", str(config), "--report-dir", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _cause(tmp_path: Path) -> str:
+    """The one cause of the run's errors, in full (the terminal shortens long lines)."""
+    causes = json.loads((tmp_path / "out" / "results.json").read_text())["causes"]
+    assert len(causes) == 1, causes
+    return str(causes[0]["cause"])
+
+
+def test_metadata_naming_another_issuer_stops_the_run_before_any_credential(tmp_path: Path) -> None:
+    with HostileServer("other-issuer") as server:
+        done = _run(_target(tmp_path, server), tmp_path)
+        received = server.received
+    assert done.returncode == 3, done.stdout[-2000:]
+    assert "setup failed: the metadata's issuer is 'https://attacker.example'" in done.stdout
+    assert "RFC 8414 §3.3" in _cause(tmp_path)
+    assert received == [], f"the sink received {len(received)} requests"
+    assert len(done.stdout.splitlines()) <= 40
+
+
+def test_endpoints_on_another_origin_receive_nothing(tmp_path: Path) -> None:
+    with HostileServer("foreign-endpoints") as server:
+        done = _run(_target(tmp_path, server), tmp_path)
+        received = server.received
+        sink = server.sink
+    assert done.returncode == 3, done.stdout[-2000:]
+    assert f"setup failed: the metadata puts endpoints on '{sink}'" in done.stdout  # where it pointed
+    assert "allowed_origins" in done.stdout
+    assert "token_endpoint, introspection_endpoint, pushed_authorization_request_endpoint" in _cause(tmp_path)
+    assert received == [], f"the sink received {len(received)} requests: {[r.path for r in received]}"
+    assert SECRET not in done.stdout + done.stderr
+
+
+def test_an_allowed_origin_is_used(tmp_path: Path) -> None:
+    with HostileServer("foreign-endpoints") as server:
+        config = _target(tmp_path, server, f'allowed_origins = ["{server.sink}"]')
+        done = _run(config, tmp_path)
+        received = server.received
+    # the sink answers every token request with 400 invalid_request: a valid proof refused is a finding
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert received and received[0].path == "/token", "the allowed origin got the token request"
+
+
+def test_check_discover_shows_where_nothing_goes(tmp_path: Path) -> None:
+    with HostileServer("foreign-endpoints") as server:
+        done = subprocess.run(
+            [*CLI, "check", "--config", str(_target(tmp_path, server)), "--discover"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        received = server.received
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "token_endpoint (not used)" in done.stdout and received == []
+    assert server.sink.lower() + ":" not in done.stdout.split("credentials by origin:")[1]
+
+
+def test_check_discover_refuses_another_issuer(tmp_path: Path) -> None:
+    with HostileServer("other-issuer") as server:
+        done = subprocess.run(
+            [*CLI, "check", "--config", str(_target(tmp_path, server)), "--discover"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2 and "RFC 8414 §3.3" in done.stderr + done.stdout
+
+
+def test_control_sequences_from_the_target_never_reach_the_terminal(tmp_path: Path) -> None:
+    with HostileServer("control-characters") as server:
+        done = _run(_target(tmp_path, server), tmp_path)
+    out = done.stdout + done.stderr
+    assert done.returncode == 3, out[-2000:]
+    assert "invalid_client" in out
+    raw = sorted({hex(ord(c)) for c in out if (ord(c) < 32 and c not in "\n") or 0x7F <= ord(c) <= 0x9F})
+    assert raw == [], f"raw control characters on the terminal: {raw}"
+    assert "\u202e" not in out
+
+
+def test_an_inflated_algorithm_list_drives_no_more_requests(tmp_path: Path) -> None:
+    # the reference server advertises what it is given: ES256 three thousand times
+    algs = ",".join(["ES256"] * 3000)
+    done = subprocess.run(
+        [*CLI, "run", "--reference-algs", algs, "--report-dir", str(tmp_path / "out"), "--", "-k", "advertised"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert {c["id"] for c in results["cases"]} == {"as-advertised-algs-accepted", "rs-advertised-algs-accepted"}
+    assert sum(results["requests"].values()) <= 20, results["requests"]
+
+
+def test_huge_answers_leave_reports_of_bounded_size(tmp_path: Path) -> None:
+    with HostileServer("huge-answers") as server:
+        config = _target(tmp_path, server)
+        config.write_text(config.read_text() + f'\n[resource_server]\nurl = "{server.issuer}/resource"\n')
+        done = _run(config, tmp_path)
+    assert done.returncode in (1, 3), done.stdout[-2000:]
+    sizes = {p.name: p.stat().st_size for p in (tmp_path / "out").iterdir() if p.is_file()}
+    assert all(size < 20 * 2**20 for size in sizes.values()), sizes
+    assert len(done.stdout.splitlines()) <= 60
+
+
+def test_a_json_nesting_bomb_is_no_crash(tmp_path: Path) -> None:
+    with HostileServer("nesting-bomb") as server:
+        done = _run(_target(tmp_path, server), tmp_path)
+    results = (tmp_path / "out" / "results.json").read_text()
+    assert done.returncode == 3, done.stdout[-2000:]
+    assert "RecursionError" not in results + done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
