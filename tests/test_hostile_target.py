@@ -7,19 +7,12 @@ origin the metadata named receives nothing unless the target file allows it.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socketserver
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 from hostile_server import HostileServer
-
-from conformance.evidence import Redactor
-from conformance.transport import Transport
 
 CLI = [sys.executable, "-m", "conformance"]
 SECRET = "hostile-test-secret-0123456789"
@@ -154,41 +147,3 @@ def test_a_json_nesting_bomb_is_no_crash(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stdout[-2000:]
     assert "RecursionError" not in results + done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-
-
-class _Drip(socketserver.BaseRequestHandler):
-    """Answers one byte every 0.2 s, for ever: each read completes well within any read timeout."""
-
-    def handle(self) -> None:
-        self.request.recv(65536)
-        answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: " + b"x" * 10_000
-        with contextlib.suppress(OSError):
-            for byte in answer:
-                self.request.sendall(bytes([byte]))
-                time.sleep(0.2)
-
-
-def test_a_dripping_answer_is_cut_at_the_timeout_and_at_the_deadline() -> None:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Drip)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    transport = Transport(timeout=1.0, redactor=Redactor())
-    try:
-        started = time.monotonic()
-        cut = transport.send("drip", "GET", url)
-        took = time.monotonic() - started
-        transport.deadline = time.monotonic() + 0.5
-        started = time.monotonic()
-        at_deadline = transport.send("drip at the deadline", "GET", url)
-        took_deadline = time.monotonic() - started
-        time.sleep(0.1)
-        after = transport.send("after the deadline", "GET", url)
-    finally:
-        transport.close()
-        server.shutdown()
-        server.server_close()
-    assert cut.error and "bounds the whole exchange" in cut.error and cut.status is None, cut.error
-    assert took < 1.5, f"the exchange took {took:.1f} s with a 1 s timeout"
-    assert at_deadline.error and "deadline" in at_deadline.error and took_deadline < 1.0, at_deadline.error
-    assert after.error == "not sent: the run's deadline (--deadline) has passed"
