@@ -345,13 +345,10 @@ def test_token_endpoint_refuses_rsa_private_jwk(dpop: DPoPSession, note: Any) ->
     d, p, q, dp, dq and qi.
     Expects: a refusal (§4.3 check 7: the jwk "MUST NOT contain a private key").
     """
-    algs = (dpop.metadata or {}).get("dpop_signing_alg_values_supported")
-    rsa = [alg for alg in ("PS256", "RS256") if not isinstance(algs, list) or alg in algs]
-    if not rsa:
-        pytest.skip("the metadata advertises no RSA algorithm")
+    alg = _rsa_alg(dpop)
     m = mutation("jwk-private")
     final = refused_at_as(
-        dpop, what=f"{AS_REQUEST} carrying an {rsa[0]} proof with {m.description}", key=key_for(rsa[0]), mutate=m
+        dpop, what=f"{AS_REQUEST} carrying an {alg} proof with {m.description}", key=key_for(alg), mutate=m
     )
     note(refusal_note(final))
 

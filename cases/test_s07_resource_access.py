@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import pytest
 
@@ -23,6 +23,7 @@ from conformance.mutations import mutation
 from conformance.negatives import accepted_at_rs, refused_at_rs, sent_at_rs
 from conformance.server_values import distinct
 from conformance.session import DPoPSession
+from conformance.uri import with_query
 from conformance.verdicts import CouldNotJudge, Level
 
 
@@ -387,12 +388,6 @@ def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, not
 # --- the other RFC 6750 methods of sending a token: a form-encoded body (§2.2), the URI query (§2.3) -------
 
 
-def _with_query(url: str, name: str, value: str) -> str:
-    parts = urlsplit(url)
-    query = f"{parts.query}&" if parts.query else ""
-    return urlunsplit(parts._replace(query=query + urlencode({name: value})))
-
-
 def _downgrade_params() -> list[Any]:
     methods = {
         "form-body": (
@@ -442,7 +437,7 @@ def test_bound_token_is_refused_by_every_bearer_method(dpop: DPoPSession, note: 
         exchange = dpop.client.exchange(
             what,
             configured_method,
-            _with_query(url, "access_token", bound.access_token),
+            with_query(url, "access_token", bound.access_token),
             [("Accept", "application/json")],
         )
     dpop.control(bound, "after")
@@ -478,7 +473,7 @@ def test_token_in_header_and_query_is_refused(dpop: DPoPSession, note: Any) -> N
     bound = dpop.bound_token()
     url, _, _ = dpop.require_resource()
     what = "a valid DPoP request whose URL also carries the token as access_token"
-    sent = sent_at_rs(dpop, label=what, url=_with_query(url, "access_token", bound.access_token), bound=bound)
+    sent = sent_at_rs(dpop, label=what, url=with_query(url, "access_token", bound.access_token), bound=bound)
     final = sent.final
     if final.error:
         raise prerequisite_failed(what, sent)

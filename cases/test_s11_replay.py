@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -21,6 +20,7 @@ from conformance.keys import generate_key
 from conformance.negatives import par_control, push, request_uri_of
 from conformance.proof import ProofDraft
 from conformance.session import DPoPSession
+from conformance.uri import with_query
 from conformance.verdicts import CouldNotJudge, Level
 
 REPLAYS = {
@@ -224,12 +224,6 @@ def test_resource_refuses_proof_replayed_seconds_later(dpop: DPoPSession, note: 
     _judge(first, replay, control, what, note)
 
 
-def _with_query(url: str, query: str) -> str:
-    """`url` with `query` added to its query string (the htu of a proof leaves the query out, §4.3)."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query, fragment=""))
-
-
 @case(
     "rs-replay-other-query",
     "Resource refuses a proof replayed to the same resource with another query string",
@@ -247,7 +241,10 @@ def test_resource_refuses_proof_replayed_with_other_query(dpop: DPoPSession, not
     """
     bound = dpop.bound_token()
     configured, _, _ = dpop.require_resource()
-    first_url, second_url = _with_query(configured, "dpop_conformance=1"), _with_query(configured, "dpop_conformance=2")
+    first_url, second_url = (
+        with_query(configured, "dpop_conformance", "1"),
+        with_query(configured, "dpop_conformance", "2"),
+    )
     first = dpop.call_resource(bound.access_token, bound.key, url=first_url, label="valid request, query 1")
     if first.final.error:
         raise CouldNotJudge(f"the target did not answer ({first.final.error})", exchanges=first.exchanges)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["equivalent", "normalisations", "rfc3986", "whatwg"]
+__all__ = ["equivalent", "normalisations", "rfc3986", "whatwg", "with_query"]
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
@@ -144,3 +144,10 @@ def equivalent(a: str, b: str) -> str | None:
         if normalise(_exact(a)) == normalise(_exact(b)):
             return name
     return None
+
+
+def with_query(url: str, name: str, value: str) -> str:
+    """`url` with `name=value` added to its query string (a proof's htu leaves the query out, §4.3)."""
+    parts = urlsplit(url)
+    query = f"{parts.query}&" if parts.query else ""
+    return urlunsplit(parts._replace(query=query + urlencode({name: value})))
