@@ -178,7 +178,7 @@ def _metadata_or_skip(dpop: DPoPSession) -> dict[str, Any]:
     actor="AS",
     requirement="R-4.3-5",
 )
-def test_every_advertised_algorithm_works_at_the_token_endpoint(dpop: DPoPSession, note: Any) -> None:
+def test_every_advertised_algorithm_works_at_the_token_endpoint(dpop: DPoPSession, note: Any, measure: Any) -> None:
     """Sends: one token request per algorithm in dpop_signing_alg_values_supported that the suite can
     sign with (ES256, ES384, ES512, RS256, PS256, EdDSA), each with a proof from a fresh key of that kind.
     Expects: HTTP 200 for each: an advertised algorithm is one the server accepts (§5.1). Algorithms the
@@ -196,6 +196,7 @@ def test_every_advertised_algorithm_works_at_the_token_endpoint(dpop: DPoPSessio
             raise CouldNotJudge(f"the token endpoint did not answer: {sent.final.error}", exchanges=sent.exchanges)
         if sent.final.status != 200:
             refused.append((alg, sent))
+    measure("algs_accepted", [a for a in usable if a not in {alg for alg, _ in refused}])
     if refused:
         alg, sent = refused[0]
         raise violation(

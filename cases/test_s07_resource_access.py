@@ -340,7 +340,7 @@ def test_refuses_dpop_in_proxy_authorization(dpop: DPoPSession, note: Any) -> No
     actor="RS",
     requirement="R-4.3-5",
 )
-def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, note: Any) -> None:
+def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, note: Any, measure: Any) -> None:
     """Sends: for each algorithm the resource lists in its challenge's `algs` (or, without one, the AS
     metadata lists) and the suite can sign: a token request with a key of that kind, then a resource
     request with that token and a valid proof.
@@ -369,6 +369,7 @@ def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, not
             raise prerequisite_failed(f"a resource request with an {alg} proof", sent)
         if not sent.final.ok:
             refused.append((alg, sent))
+    measure("algs_accepted", [a for a in usable if a not in not_bound and a not in {alg for alg, _ in refused}])
     if refused:
         alg, sent = refused[0]
         raise violation(

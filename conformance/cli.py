@@ -18,12 +18,13 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from conformance import __version__
 from conformance.printable import printable
 
 if TYPE_CHECKING:  # pragma: no cover
+    from conformance.selection import Selection
     from conformance.target import Target
 
 __all__ = ["main"]
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write report.html, junit.xml and results.json (default: reports/<target name>/)",
     )
     run.add_argument("--strict", action="store_true", help="SHOULD violations (warnings) also make the exit status 1")
+    _add_selectors(run)
     run.add_argument(
         "--fail-on",
         choices=("must", "should"),
@@ -223,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="List every case: id, title, RFC section, level, actor and the requirement it checks.",
     )
     listing.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="output format")
+    _add_selectors(listing)
 
     serve = sub.add_parser(
         "serve",
@@ -273,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(args, pytest_args)
         if args.command == "list":
-            return _list(args.format)
+            return _list(args.format, _selection(args))
         if args.command == "check":
             return _check(args)
         if args.command == "compare":
@@ -300,6 +303,16 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     if problem:
         return _fail(problem)
     args.strict = args.strict or args.fail_on == "should"
+    selection = _selection(args)
+    if selection:
+        from conformance.catalog import load_cases
+        from conformance.plugin import locate_cases
+        from conformance.selection import SelectionError
+
+        try:
+            selection.check(load_cases(locate_cases()).values())
+        except SelectionError as exc:
+            return _fail(str(exc))
     if args.baseline:
         problem = _check_baseline(args.baseline)
         if problem:
@@ -312,6 +325,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         *([f"--hypothesis-seed={seed}"] if seed is not None else []),
         *([f"--dpop-fuzz-examples={args.fuzz_examples}"] if args.fuzz_examples is not None else []),
         *([f"--dpop-fuzz-rate={args.fuzz_rate}"] if args.fuzz_rate else []),
+        *selection.as_args(),
         *([f"--dpop-deadline={args.deadline}"] if args.deadline else []),
         *([f"--dpop-max-requests={args.max_requests}"] if args.max_requests is not None else []),
         *([f"--dpop-max-rps={args.max_rps}"] if args.max_rps else []),
@@ -347,6 +361,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     except OSError as exc:
         return _fail(f"cannot create the report folder {report_dir}: {exc.strerror or exc}")
     if target is not None:
+        _announce(target, args)
         return _run_pytest(Path(args.config[0]), report_dir, pytest_args, strict=args.strict, name=target.name)
 
     from conformance.reference import RunningServer, ServerSettings
@@ -441,6 +456,7 @@ def _run_several(args: argparse.Namespace, targets: list[Target], pytest_args: l
     statuses = []
     for path, target in zip(args.config, targets, strict=True):
         print(f"{PROG}: == {target.name} ({path})")
+        _announce(target, args)
         statuses.append(_run_pytest(Path(path), base / target.name, pytest_args, strict=args.strict, name=target.name))
     results = [str(base / t.name / "results.json") for t in targets if (base / t.name / "results.json").exists()]
     if len(results) > 1:
@@ -552,16 +568,57 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
     return status
 
 
+def _metadata(target: Target, ca_file: str | None, insecure: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """The issuer's metadata (one GET, no credential), or why it cannot be used."""
+    from conformance.flow import DPoPClient, FlowError
+    from conformance.origins import issuer_mismatch
+    from conformance.transport import tls_verification
+
+    server = target.authorization_server
+    if server is None or not server.issuer:
+        return None, None
+    client = DPoPClient(
+        timeout=target.timeout, verify=tls_verification(ca_file or target.ca_file, insecure or target.insecure)
+    )
+    try:
+        metadata = client.discover(server.issuer)
+    except FlowError as exc:
+        return None, str(exc)
+    finally:
+        client.close()
+    mismatch = issuer_mismatch(server.issuer, metadata)
+    if mismatch:
+        return None, f"{mismatch}; set [authorization_server] issuer to the server you mean to test"
+    return metadata, None
+
+
+def _announce(target: Target, args: argparse.Namespace) -> None:
+    """Before the first credential: which origins receive which credentials, and plain HTTP among them.
+
+    The metadata is fetched here (a GET that carries nothing) so that endpoints found by discovery are
+    named before the run sends them anything; when it cannot be used, the run's preflight says why.
+    """
+    from conformance.plan import origins, recipients
+    from conformance.target import plain_http_warning
+
+    metadata, _ = _metadata(target, args.ca_file, args.insecure)
+    found = recipients(target, metadata)
+    for recipient in found:
+        warning = plain_http_warning("a discovered endpoint at", recipient.url) if recipient.discovered else None
+        if warning:
+            print(f"{PROG}: warning: {printable(warning)}")
+    for origin, carries in origins(found).items():
+        print(f"{PROG}: {printable(origin)} will receive: {', '.join(carries)}")
+
+
 # --- check --------------------------------------------------------------------------------------
 
 
 def _check(args: argparse.Namespace) -> int:
     from conformance.catalog import load_cases
-    from conformance.flow import DPoPClient, FlowError
     from conformance.plan import case_groups, origins, recipients
     from conformance.plugin import locate_cases
     from conformance.target import ConfigError, load_target
-    from conformance.transport import tls_verification
 
     try:
         target = load_target(args.config)
@@ -577,21 +634,10 @@ def _check(args: argparse.Namespace) -> int:
     metadata = None
     server = target.authorization_server
     if args.discover and server is not None and server.issuer:
-        client = DPoPClient(
-            timeout=target.timeout,
-            verify=tls_verification(args.ca_file or target.ca_file, args.insecure or target.insecure),
-        )
-        try:
-            metadata = client.discover(server.issuer)
-        except FlowError as exc:
-            return _fail(f"--discover: {exc}")
-        finally:
-            client.close()
-        from conformance.origins import issuer_mismatch
-
-        mismatch = issuer_mismatch(server.issuer, metadata)
-        if mismatch:
-            return _fail(f"--discover: {mismatch}; set [authorization_server] issuer to the server you mean to test")
+        metadata, problem = _metadata(target, args.ca_file, args.insecure)
+        if problem:
+            return _fail(f"--discover: {problem}")
+        assert metadata is not None
         print(f"{PROG}: metadata of {server.issuer}: {len(metadata)} members")
     elif args.discover:
         print(f"{PROG}: --discover: the target file names no issuer, so there is no metadata to fetch")
@@ -649,14 +695,20 @@ def _compare(args: argparse.Namespace) -> int:
 # --- list ---------------------------------------------------------------------------------------
 
 
-def _list(fmt: str) -> int:
+def _list(fmt: str, selection: Selection) -> int:
     import json
     from dataclasses import asdict
 
     from conformance.catalog import load_cases, render_document
     from conformance.plugin import locate_cases
+    from conformance.selection import SelectionError
 
     cases = load_cases(locate_cases())
+    try:
+        selection.check(cases.values())
+    except SelectionError as exc:
+        return _fail(str(exc))
+    cases = {case_id: c for case_id, c in cases.items() if selection.selects(c)}
     if fmt == "markdown":
         sys.stdout.write(render_document(cases))
     elif fmt == "json":
@@ -667,6 +719,22 @@ def _list(fmt: str) -> int:
         for c in sorted(cases.values(), key=lambda c: c.id):
             print(f"{c.id:<{width}}  {c.actor}  {c.level.value:<6}  §{c.section:<5} {c.title}")
     return 0
+
+
+def _add_selectors(parser: argparse.ArgumentParser) -> None:
+    """--case, --exclude, --section, --actor, --level: the same for `run` and `list`."""
+    group = parser.add_argument_group("selecting cases (kinds narrow each other; one kind adds up)")
+    group.add_argument("--case", action="append", metavar="ID", help="a case id, or a glob (as-htu-*); repeatable")
+    group.add_argument("--exclude", action="append", metavar="ID", help="leave out a case id or glob; repeatable")
+    group.add_argument("--section", action="append", metavar="N", help="an RFC 9449 section (4.3 takes 4.3.x too)")
+    group.add_argument("--actor", action="append", metavar="AS|RS", help="the cases of the AS or of the RS")
+    group.add_argument("--level", action="append", metavar="LEVEL", help="MUST, SHOULD or MAY; repeatable")
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    from conformance.selection import Selection
+
+    return Selection.of(args.case, args.exclude, args.section, args.actor, args.level)
 
 
 # --- serve --------------------------------------------------------------------------------------

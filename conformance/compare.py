@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.printable import html_text, markdown_cell
 from conformance.results import load_results
 from conformance.verdicts import OUTCOME_MEANINGS, Outcome
 
@@ -99,9 +100,11 @@ def measured(run: Run) -> dict[str, str]:
         return {"passed": "refused", "warning": "accepted", "skipped": "n/a"}.get(outcome or "", outcome or NOT_RUN)
 
     def algs(case_id: str) -> str:
-        message = str(by_id.get(case_id, {}).get("message", ""))
-        match = re.search(r"accepted ([A-Za-z0-9, ]+?)(?:;|$)", message)
-        return match.group(1) if match else (out.get(case_id) or NOT_RUN)
+        accepted = (by_id.get(case_id, {}).get("measurements") or {}).get("algs_accepted")
+        if not isinstance(accepted, list):
+            return out.get(case_id) or NOT_RUN
+        # the suite's own algorithm names, but results.json is a file anyone can hand over: shown bounded
+        return ", ".join(str(a)[:16] for a in accepted[:16]) or "none"
 
     def window(case_id: str) -> str:
         values = by_id.get(case_id, {}).get("measurements") or {}
@@ -127,17 +130,22 @@ def _differs(case_id: str, runs: list[Run]) -> bool:
 
 def render_markdown(runs: list[Run], *, only_differences: bool = False) -> str:
     """The comparison as a Markdown table (for an issue or a README)."""
-    names = [run.name for run in runs]
+    # every cell is escaped: names, ids and values come from results.json files, which anyone can hand over
+    cell = markdown_cell
+    names = [cell(run.name) for run in runs]
     lines = ["| case | section | level | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(runs)]
-    lines.append("| **counts** | | | " + " | ".join(_counts_text(run) for run in runs) + " |")
+    lines.append("| **counts** | | | " + " | ".join(cell(_counts_text(run)) for run in runs) + " |")
     for label in measured(runs[0]):
-        lines.append(f"| *{label}* | | | " + " | ".join(measured(run)[label] for run in runs) + " |")
+        lines.append(f"| *{label}* | | | " + " | ".join(cell(measured(run)[label]) for run in runs) + " |")
     for case_id, case in _catalog(runs).items():
         if only_differences and not _differs(case_id, runs):
             continue
-        cells = [run.outcomes.get(case_id, NOT_RUN) for run in runs]
+        cells = [cell(run.outcomes.get(case_id, NOT_RUN)) for run in runs]
+        section = str(case.get("section"))
+        shown_id = f"`{case_id}`" if re.fullmatch(r"[a-z0-9-]{1,80}", case_id) else cell(case_id)
+        link = f"[{cell(section)}]({RFC}{section})" if re.fullmatch(r"[0-9.]{1,12}", section) else cell(section)
         lines.append(
-            f"| `{case_id}` | [{case.get('section')}]({RFC}{case.get('section')}) | {case.get('level')} | "
+            f"| {shown_id} | {link} | {cell(str(case.get('level')))} | "
             + " | ".join(f"**{c}**" if c in ("failed", "error") else c for c in cells)
             + " |"
         )
@@ -162,7 +170,7 @@ def _version_note(runs: list[Run], *, markdown: bool) -> str:
 
 def render_html(runs: list[Run], output: Path) -> str:
     """One self-contained page: the matrix, a filter for rows that differ, links to each report."""
-    esc = html.escape
+    esc = html_text
     head = "".join(f"<th>{esc(run.name)}<br><small>{esc(_counts_text(run))}</small></th>" for run in runs)
     rows: list[str] = []
     for label in measured(runs[0]):

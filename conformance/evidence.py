@@ -18,6 +18,11 @@ from urllib.parse import quote, quote_plus
 
 from conformance.jose import JOSEError, decode_jws
 
+try:  # a C extension with wheels for the usual platforms; without it, one search per secret (slower, as correct)
+    import ahocorasick as _ahocorasick
+except ImportError:  # pragma: no cover - the fallback is tested by replacing the module with None
+    _ahocorasick = None
+
 __all__ = ["Exchange", "Redactor", "mask_secret_members", "render_exchanges", "shortened"]
 
 _MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
@@ -57,11 +62,23 @@ def mask_secret_members(text: str) -> str:
 
 
 class Redactor:
-    """Replaces every registered secret, in every encoding the suite sends it in, by a placeholder."""
+    """Replaces every registered secret, in every encoding the suite sends it in, by a placeholder.
+
+    One pass over the text, however many secrets there are: an Aho-Corasick automaton (pyahocorasick, in C)
+    finds every secret of 16 characters or more by its last 16 characters (its anchor), and each hit is
+    confirmed where it ends. Anchoring on the end matters: every JWT begins alike (`eyJ`), their signatures
+    do not; and a short anchor keeps rebuilding the automaton cheap. The few shorter secrets (the suite's
+    own, 6 to 15 characters) and those added since the automaton was last built are searched for directly.
+    Measured (benchmarks/redaction.py): 0.06 ms for 10 KB whether 10 or 2,000 secrets are known, where one
+    search per secret took 4.6 ms at 2,000; a compiled regular expression (sre) was slower than either.
+    """
 
     def __init__(self) -> None:
-        self._secrets: dict[str, str] = {}
-        self._ordered: list[tuple[str, str]] | None = None  # longest first; None when a secret was added
+        self._secrets: dict[str, str] = {}  # every registered form -> its placeholder
+        self._by_anchor: dict[str, list[tuple[str, str]]] = {}  # the forms in the automaton, by anchor
+        self._automaton: Any = None
+        self._direct: list[tuple[str, str]] = []  # short forms, and long ones not yet in the automaton
+        self._pending = 0  # long forms among _direct
         self._learned = 0
         self._lock = threading.Lock()
 
@@ -84,23 +101,64 @@ class Redactor:
             for form in {value, quote_plus(value), quote(value, safe="")}:
                 if form not in self._secrets:
                     self._secrets[form] = placeholder
-                    self._ordered = None
+                    self._direct.append((form, placeholder))
+                    self._pending += len(form) >= _ANCHOR
+
+    def _searchers(self) -> tuple[Any, dict[str, list[tuple[str, str]]], list[tuple[str, str]]]:
+        """The automaton (rebuilt once enough forms wait for it), its forms by anchor, the forms to search."""
+        with self._lock:
+            if _ahocorasick is not None and self._pending > (_REBUILD_AFTER if self._automaton else 0):
+                for form, placeholder in self._direct:
+                    if len(form) >= _ANCHOR:
+                        self._by_anchor.setdefault(form[-_ANCHOR:], []).append((form, placeholder))
+                self._direct = [(f, p) for f, p in self._direct if len(f) < _ANCHOR]
+                self._pending = 0
+                automaton = _ahocorasick.Automaton()
+                for anchor in self._by_anchor:
+                    automaton.add_word(anchor, anchor)
+                automaton.make_automaton()
+                self._automaton = automaton  # a new object: a redact() in another thread keeps the old one
+            return self._automaton, self._by_anchor, list(self._direct)
 
     def redact(self, text: str) -> str:
-        """Return `text` with every registered secret replaced, longest first.
+        """Return `text` with every registered secret replaced; of two that overlap, the longer wins."""
+        automaton, by_anchor, direct = self._searchers()
+        spans: list[tuple[int, int, str]] = []
+        if automaton is not None and text:
+            for last, anchor in automaton.iter(text):
+                end = last + 1
+                for form, placeholder in by_anchor[anchor]:
+                    start = end - len(form)
+                    if start >= 0 and text.startswith(form, start):
+                        spans.append((start, end, placeholder))
+        for form, placeholder in direct:
+            at = text.find(form)
+            while at != -1:
+                spans.append((at, at + len(form), placeholder))
+                at = text.find(form, at + len(form))
+        return _replaced(text, spans) if spans else text
 
-        One `in` test per secret (C speed, no copy unless found); a single compiled alternation was tried
-        and made a whole run 2.5 times slower (sre tries every alternative at every position, and it has
-        to be compiled again whenever a token is learnt). The number of learned values is capped instead.
-        """
-        with self._lock:
-            if self._ordered is None:
-                self._ordered = sorted(self._secrets.items(), key=lambda kv: -len(kv[0]))
-            items = self._ordered
-        for secret, placeholder in items:
-            if secret in text:
-                text = text.replace(secret, placeholder)
-        return text
+
+_ANCHOR = _MIN_LEARNED_LENGTH  # characters of a secret's end that the automaton looks for
+_REBUILD_AFTER = 32  # long forms searched for directly before the automaton is built again
+
+
+def _replaced(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """`text` with the spans replaced by their placeholders; of two that overlap, the longer is kept."""
+    chosen: list[tuple[int, int, str]] = []
+    for span in sorted(spans, key=lambda s: (s[0], s[0] - s[1])):  # by start, the longest first
+        if not chosen or span[0] >= chosen[-1][1]:
+            chosen.append(span)
+        elif span[1] - span[0] > chosen[-1][1] - chosen[-1][0]:
+            # it starts after the last one chosen, so it cannot overlap any chosen before that one
+            chosen[-1] = span
+    out, at = [], 0
+    for start, end, placeholder in sorted(chosen):
+        out.append(text[at:start])
+        out.append(placeholder)
+        at = end
+    out.append(text[at:])
+    return "".join(out)
 
 
 @dataclass

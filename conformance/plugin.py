@@ -25,7 +25,9 @@ from conformance.catalog import PROFILES, CaseInfo
 from conformance.evidence import Redactor, render_exchanges
 from conformance.hints import hint_for
 from conformance.preflight import SetupFailure, preflight
+from conformance.printable import html_text, printable
 from conformance.results import CaseRecord, ResultsWriter, load_results
+from conformance.selection import Selection, SelectionError
 from conformance.session import DPoPSession
 from conformance.target import ConfigError, Target, load_target, parse_target, plain_http_warning
 from conformance.transport import origin_of
@@ -48,6 +50,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="target file (TOML); default: env DPOP_CONFIG, ini dpop_config, else the embedded reference server",
     )
     group.addoption("--dpop-results", metavar="FILE", help="write results.json here")
+    for option, what in (
+        ("case", "run this case (an id, or a glob such as as-htu-*); repeatable"),
+        ("exclude", "leave this case out (an id or a glob); repeatable"),
+        ("section", "run the cases of this RFC 9449 section (4.3 takes 4.3.x too); repeatable"),
+        ("actor", "run the cases of this actor: AS or RS"),
+        ("level", "run the cases of this level: MUST, SHOULD or MAY; repeatable"),
+    ):
+        group.addoption(f"--dpop-{option}", action="append", default=[], metavar="VALUE", help=what)
     group.addoption("--dpop-strict", action="store_true", help="SHOULD violations (warnings) fail the run")
     group.addoption(
         "--dpop-profile",
@@ -192,14 +202,33 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_ResultsCollector(config, writer, str(results)), "dpop-results")
 
 
+def selection_of(config: pytest.Config) -> Selection:
+    """The case selectors given (--dpop-case and the rest)."""
+    return Selection.of(
+        config.getoption("dpop_case"),
+        config.getoption("dpop_exclude"),
+        config.getoption("dpop_section"),
+        config.getoption("dpop_actor"),
+        config.getoption("dpop_level"),
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the cases of profiles that were not asked for (rfc9449 cases always run)."""
+    """Deselect the cases of profiles that were not asked for (rfc9449 cases always run), and the cases the
+    selectors (--dpop-case, --dpop-section, ...) leave out."""
     wanted = {"rfc9449", *config.getoption("dpop_profile")}
+    selection = selection_of(config)
+    if selection:
+        try:
+            selection.check(info for item in items if (info := _case_info(item)) is not None)
+        except SelectionError as exc:
+            raise pytest.UsageError(str(exc)) from None
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
         info = _case_info(item)
-        (drop if info is not None and info.profile not in wanted else keep).append(item)
+        left_out = info is not None and (info.profile not in wanted or not selection.selects(info))
+        (drop if left_out else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
@@ -387,7 +416,9 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
     hint = hint_for(info.id) if outcome in (Outcome.FAILED, Outcome.WARNING) else None
     if hint:
         message = f"{message}\nLikely cause: {hint}"
-    message = redactor.redact(message)
+    # redacted, then with every control character shown as an escape: the message reaches the terminal,
+    # junit.xml, the HTML report and results.json, and the target's text in it must steer none of them
+    message = printable(redactor.redact(message), lines=True)
     strict = item.config.getoption("dpop_strict")
     if outcome in (Outcome.WARNING, Outcome.INFO) and not (strict and outcome is Outcome.WARNING):
         report.outcome = "passed"
@@ -407,7 +438,7 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
     for extra in getattr(exc, "exchanges", []) or []:
         if extra not in exchanges:
             exchanges.insert(0, extra)
-    evidence = render_exchanges(exchanges, redactor) if exchanges else ""
+    evidence = printable(render_exchanges(exchanges, redactor), lines=True) if exchanges else ""
     # On the item too: junit.xml writes the properties of the teardown report, which copies the item's.
     item.user_properties = [p for p in item.user_properties if not str(p[0]).startswith(_PROP)] + [
         (f"{_PROP}case", info.id),
@@ -420,7 +451,7 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
         (f"{_PROP}message", message),
         (f"{_PROP}baseline", _baseline_mark(item.config, info.id, outcome)),
         (f"{_PROP}measurements", json.dumps(item.stash.get(MEASURE_KEY, {}))),
-        (f"{_PROP}cause", redactor.redact(_cause(exc, message)) if outcome is Outcome.ERROR else ""),
+        (f"{_PROP}cause", printable(redactor.redact(_cause(exc, message))) if outcome is Outcome.ERROR else ""),
         (f"{_PROP}preflight", json.dumps(_preflight_failure(item.config))),
         (f"{_PROP}requests", json.dumps(sent_by_case)),
         (f"{_PROP}waited", f"{waited:.6f}"),
@@ -579,7 +610,7 @@ def summary_html(results: dict[str, Any]) -> list[str]:
     from conformance.results import exit_status
     from conformance.verdicts import OUTCOME_MEANINGS
 
-    esc = html.escape
+    esc = html_text
     counts = results["summary"]
     target = results["target"]
     status = exit_status(results)

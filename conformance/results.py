@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance import __version__
+from conformance.printable import printable
 from conformance.verdicts import Outcome
 
 __all__ = ["CaseRecord", "ResultsWriter", "exit_status", "load_results"]
@@ -76,22 +77,25 @@ class ResultsWriter:
                 "still_failing": marks.count("still failing"),
                 "fixed": marks.count("fixed"),
             }
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "suite": {"name": "dpop-conformance", "version": __version__},
-            "target": self.target,
-            "started_at": datetime.fromtimestamp(self.started, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "duration_s": round(time.time() - self.started, 3),
-            "summary": summary,
-            "fuzz": self.fuzz,
-            **({"baseline": baseline} if baseline else {}),
-            "requests": dict(sorted(self.requests.items())),
-            "timing": {"waiting_s": round(self.waiting_s, 3)},
-            "warnings": list(self.warnings),
-            "preflight": self.preflight or {"ok": True},
-            "causes": self.causes(),
-            "cases": cases,
-        }
+        document: dict[str, Any] = _escaped(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "suite": {"name": "dpop-conformance", "version": __version__},
+                "target": self.target,
+                "started_at": datetime.fromtimestamp(self.started, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "duration_s": round(time.time() - self.started, 3),
+                "summary": summary,
+                "fuzz": self.fuzz,
+                **({"baseline": baseline} if baseline else {}),
+                "requests": dict(sorted(self.requests.items())),
+                "timing": {"waiting_s": round(self.waiting_s, 3)},
+                "warnings": list(self.warnings),
+                "preflight": self.preflight or {"ok": True},
+                "causes": self.causes(),
+                "cases": cases,
+            }
+        )
+        return document
 
     def causes(self) -> list[dict[str, Any]]:
         """The cases that could not be judged, grouped by cause, most cases first."""
@@ -110,6 +114,18 @@ class ResultsWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return path
+
+
+def _escaped(value: Any) -> Any:
+    """Every string with its control characters shown as escapes: results.json carries the target's text,
+    and whatever prints it (jq on a terminal, a CI log) must not obey a sequence hidden in it."""
+    if isinstance(value, str):
+        return printable(value, lines=True)
+    if isinstance(value, dict):
+        return {printable(str(k)): _escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value
 
 
 def load_results(path: str | Path) -> dict[str, Any]:

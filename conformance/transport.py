@@ -13,15 +13,21 @@ exchange records that it was.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Sequence
 from http.cookiejar import DefaultCookiePolicy
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpcore
 import httpx
 
+from conformance import watchdog
 from conformance.content_coding import ACCEPTED_CODINGS, CodingError, decode_body
 from conformance.evidence import Exchange, Redactor
 
@@ -42,6 +48,56 @@ SECRET_FORM_FIELDS = (
 # What a request written to a connection the server had already closed fails with, before any answer:
 # the server "disconnected without sending a response", or the write or first read met a reset.
 _STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+class _CuttableBackend(httpcore.NetworkBackend):
+    """httpcore's own backend, keeping the sockets it opens so a watchdog can cut them.
+
+    Closing an httpx client from another thread waits for the lock the request in flight holds; shutting
+    its socket down (SHUT_RDWR) wakes the blocked read at once instead.
+    """
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self.inner = inner
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def _kept(self, stream: httpcore.NetworkStream) -> httpcore.NetworkStream:
+        sock = stream.get_extra_info("socket")
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._sockets = [s for s in self._sockets if s.fileno() != -1] + [sock]
+        return stream
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return self._kept(self.inner.connect_tcp(*args, **kwargs))
+
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return self._kept(self.inner.connect_unix_socket(*args, **kwargs))
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+    def cut(self) -> None:
+        """Shut every open socket down: the reads and writes on them fail now."""
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _cuttable(http: httpx.Client) -> _CuttableBackend | None:
+    """The client's cuttable backend, put in place on first use (httpx 0.28 keeps httpcore's pool here)."""
+    pool = getattr(getattr(http, "_transport", None), "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, _CuttableBackend):
+        return backend
+    if backend is None:
+        return None
+    cuttable = _CuttableBackend(backend)
+    pool._network_backend = cuttable  # type: ignore[union-attr]
+    return cuttable
 
 
 def origin_of(url: str) -> str:
@@ -174,39 +230,68 @@ class Transport:
         origin = origin_of(url)
         start = time.perf_counter()
         self._count(origin)
+        # httpx's timeout bounds each read, not the exchange: a server that drips a byte a second would hold
+        # a request for ever. A watchdog cuts the sockets when the exchange's time (or the run's) is up.
+        limit = self.timeout
+        if self.deadline is not None:
+            limit = max(0.05, min(limit, self.deadline - time.monotonic()))
+        backends = [_cuttable(http)]
+
+        def cut_sockets() -> None:
+            for backend in backends:
+                if backend is not None:
+                    backend.cut()
+
+        watched = watchdog.watch(limit, cut_sockets)
         try:
             try:
                 response = http.send(request, stream=True)
             except _STALE_CONNECTION as exc:
+                if watched.cut:
+                    raise  # the watchdog cut it: no second attempt
                 # Nothing came back: the server had most likely closed this kept-alive connection after its
                 # previous answer. Once more on a new connection (a fresh pool: the others may be stale too).
                 ex.reconnected = f"the first attempt failed before any answer ({_error_text(exc)})"
                 self.reconnects += 1
                 self._count(origin)
-                response = self._send_on_new_connection(http, request)
+                response = self._send_on_new_connection(http, request, backends)
             self._read(response, ex)
         except httpx.TimeoutException:
             ex.error = f"no answer within {self.timeout:g} s (timeout)"
         except httpx.HTTPError as exc:
             tls = _tls_failure(exc, origin)
-            if tls is not None:
+            if watched.cut:
+                pass  # said below
+            elif tls is not None:
                 # the same certificate fails every time: one explanation, and no more handshakes
                 self._given_up[origin] = tls
                 ex.error = tls
             else:
                 ex.error = _error_text(exc)
+        finally:
+            watched.finish()
+        if watched.cut:
+            ex.status, ex.response_headers, ex.response_body = None, [], ""
+            ex.error = (
+                f"no complete answer within {limit:g} s (the timeout bounds the whole exchange)"
+                if limit >= self.timeout
+                else f"cut at the run's deadline (--deadline), {limit:g} s into the exchange"
+            )
         ex.duration_s = time.perf_counter() - start
         self.waited_s += ex.duration_s
         self._silent[origin] = self._silent.get(origin, 0) + 1 if ex.status is None else 0
-        self.register_secrets(ex)
+        self.register_secrets(ex, login=http is not self.http)
         self.log.append(ex)
         return ex
 
     def _count(self, origin: str) -> None:
         self.requests_sent[origin] = self.requests_sent.get(origin, 0) + 1
 
-    def _send_on_new_connection(self, http: httpx.Client, request: httpx.Request) -> httpx.Response:
+    def _send_on_new_connection(
+        self, http: httpx.Client, request: httpx.Request, backends: list[_CuttableBackend | None]
+    ) -> httpx.Response:
         fresh = self.new_http_client()
+        backends.append(_cuttable(fresh))  # the watchdog of this exchange cuts this one too
         fresh.cookies = http.cookies  # a login's hops keep their session
         try:
             response = fresh.send(request, stream=True)
@@ -255,11 +340,17 @@ class Transport:
             self._last_sent = time.monotonic()
         return None
 
-    def register_secrets(self, ex: Exchange) -> None:
-        """Register every credential the exchange carries, whichever code path sent it."""
-        cookies = [value for name, value in ex.response_headers if name.lower() == "set-cookie"]
-        for value in cookies[:_COOKIES_KEPT]:
-            self.redactor.add(value.split(";", 1)[0].partition("=")[2], "cookie", learned=True)
+    def register_secrets(self, ex: Exchange, *, login: bool = False) -> None:
+        """Register every credential the exchange carries, whichever code path sent it.
+
+        What the target hands out is learned only from the flows the suite started: tokens from the answers
+        to its token requests, session cookies from the hops of its logins (`login`). A value anywhere
+        else in an answer is the target's text, and a target must not be able to blank the evidence.
+        """
+        if login:
+            cookies = [value for name, value in ex.response_headers if name.lower() == "set-cookie"]
+            for value in cookies[:_COOKIES_KEPT]:
+                self.redactor.add(value.split(";", 1)[0].partition("=")[2], "cookie", learned=True)
         for name, value in ex.request_headers:
             if name.lower() == "cookie":
                 for pair in value.split(";")[:_COOKIES_KEPT]:
@@ -269,11 +360,12 @@ class Transport:
                 self.redactor.add(
                     credential.strip(), "client_credentials" if scheme.lower() == "basic" else "access_token"
                 )
-        if ex.request_body and "=" in ex.request_body:
-            form = parse_qs(ex.request_body)
-            for field_name in SECRET_FORM_FIELDS:
-                for value in form.get(field_name, []):
-                    self.redactor.add(value, field_name)
+        form = parse_qs(ex.request_body) if ex.request_body and "=" in ex.request_body else {}
+        for field_name in SECRET_FORM_FIELDS:
+            for value in form.get(field_name, []):
+                self.redactor.add(value, field_name)
+        if "grant_type" not in form:
+            return  # not a token request
         body = ex.json_object()
         for field_name in ("access_token", "refresh_token", "id_token"):
             token = body.get(field_name)

@@ -11,7 +11,9 @@ from typing import Any
 from conformance.compare import load_runs, render_html, render_markdown
 
 
-def results(name: str, version: str, outcomes: dict[str, str], **messages: str) -> dict[str, Any]:
+def results(
+    name: str, version: str, outcomes: dict[str, str], measured: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     cases = [
         {
             "id": case_id,
@@ -20,8 +22,8 @@ def results(name: str, version: str, outcomes: dict[str, str], **messages: str) 
             "level": "MUST",
             "actor": case_id[:2].upper(),
             "outcome": outcome,
-            "message": messages.get(case_id.replace("-", "_"), ""),
-            "measurements": {},
+            "message": "",
+            "measurements": (measured or {}).get(case_id, {}),
         }
         for case_id, outcome in outcomes.items()
     ]
@@ -58,7 +60,7 @@ def test_matrix_marks_differences_missing_cases_and_measurements(tmp_path: Path)
                 "as-replay-identical": "warning",
                 "as-advertised-algs-accepted": "passed",
             },
-            as_advertised_algs_accepted="accepted ES256, EdDSA",
+            measured={"as-advertised-algs-accepted": {"algs_accepted": ["ES256", "EdDSA"]}},
         ),
     )
     b = write(

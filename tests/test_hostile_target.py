@@ -7,12 +7,19 @@ origin the metadata named receives nothing unless the target file allows it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socketserver
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from hostile_server import HostileServer
+
+from conformance.evidence import Redactor
+from conformance.transport import Transport
 
 CLI = [sys.executable, "-m", "conformance"]
 SECRET = "hostile-test-secret-0123456789"
@@ -66,6 +73,7 @@ def test_endpoints_on_another_origin_receive_nothing(tmp_path: Path) -> None:
     assert "token_endpoint, introspection_endpoint, pushed_authorization_request_endpoint" in _cause(tmp_path)
     assert received == [], f"the sink received {len(received)} requests: {[r.path for r in received]}"
     assert SECRET not in done.stdout + done.stderr
+    assert "will receive" not in done.stdout  # nothing will: the run stops in its preflight
 
 
 def test_an_allowed_origin_is_used(tmp_path: Path) -> None:
@@ -76,6 +84,10 @@ def test_an_allowed_origin_is_used(tmp_path: Path) -> None:
     # the sink answers every token request with 400 invalid_request: a valid proof refused is a finding
     assert done.returncode == 1, done.stdout[-2000:]
     assert received and received[0].path == "/token", "the allowed origin got the token request"
+    # named before the run starts, with what it receives; the issuer's origin receives no credential here
+    first = done.stdout.splitlines()[0]
+    assert first.startswith(f"dpop-conformance: {server.sink.lower()} will receive: the client secret"), first
+    assert "DPoP proofs" in first
 
 
 def test_check_discover_shows_where_nothing_goes(tmp_path: Path) -> None:
@@ -103,15 +115,51 @@ def test_check_discover_refuses_another_issuer(tmp_path: Path) -> None:
     assert done.returncode == 2 and "RFC 8414 §3.3" in done.stderr + done.stdout
 
 
-def test_control_sequences_from_the_target_never_reach_the_terminal(tmp_path: Path) -> None:
+def _raw_controls(text: str) -> list[str]:
+    """The control characters and bidi overrides in `text`, but for line breaks."""
+    return sorted(
+        {hex(ord(c)) for c in text if (ord(c) < 32 and c not in "\n\r") or 0x7F <= ord(c) <= 0x9F or c == "\u202e"}
+    )
+
+
+def test_control_sequences_from_the_target_reach_no_output_raw(tmp_path: Path) -> None:
     with HostileServer("control-characters") as server:
         done = _run(_target(tmp_path, server), tmp_path)
     out = done.stdout + done.stderr
     assert done.returncode == 3, out[-2000:]
     assert "invalid_client" in out
-    raw = sorted({hex(ord(c)) for c in out if (ord(c) < 32 and c not in "\n") or 0x7F <= ord(c) <= 0x9F})
-    assert raw == [], f"raw control characters on the terminal: {raw}"
-    assert "\u202e" not in out
+    assert _raw_controls(out) == [], "raw control characters on the terminal"
+    reports = tmp_path / "out"
+    for name in ("junit.xml", "report.html", "results.json"):
+        text = (reports / name).read_text(encoding="utf-8")
+        assert "pwned" in text, f"{name} lost the target's text"  # shown, escaped
+        assert _raw_controls(text) == [], f"raw control characters in {name}"
+    results = json.loads((reports / "results.json").read_text())
+    assert "\\x1b]0;pwned" in results["preflight"]["cause"] + results["cases"][0]["message"]
+    markdown = subprocess.run(
+        [*CLI, "compare", "--format", "markdown", str(reports / "results.json")], capture_output=True, text=True
+    )
+    assert markdown.returncode == 0 and _raw_controls(markdown.stdout) == [], markdown.stderr
+
+
+def test_markdown_cells_cannot_break_the_comparison_table(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(
+        json.dumps(
+            {
+                "target": {"name": "a|b`c`"},
+                "cases": [{"id": "x|y", "section": "4|3", "level": "MUST", "outcome": "passed"}],
+                "summary": {"passed": 1},
+            }
+        )
+    )
+    done = subprocess.run([*CLI, "compare", "--format", "markdown", str(results)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for line in done.stdout.splitlines():
+        if line.startswith("|"):
+            # every row has the four columns of the header: no cell was split by a | from the file
+            assert line.replace("\\|", "").count("|") == 5, line
+    assert "a\\|b\\`c\\`" in done.stdout
 
 
 def test_an_inflated_algorithm_list_drives_no_more_requests(tmp_path: Path) -> None:
@@ -147,3 +195,41 @@ def test_a_json_nesting_bomb_is_no_crash(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stdout[-2000:]
     assert "RecursionError" not in results + done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+class _Drip(socketserver.BaseRequestHandler):
+    """Answers one byte every 0.2 s, for ever: each read completes well within any read timeout."""
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: " + b"x" * 10_000
+        with contextlib.suppress(OSError):
+            for byte in answer:
+                self.request.sendall(bytes([byte]))
+                time.sleep(0.2)
+
+
+def test_a_dripping_answer_is_cut_at_the_timeout_and_at_the_deadline() -> None:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    transport = Transport(timeout=1.0, redactor=Redactor())
+    try:
+        started = time.monotonic()
+        cut = transport.send("drip", "GET", url)
+        took = time.monotonic() - started
+        transport.deadline = time.monotonic() + 0.5
+        started = time.monotonic()
+        at_deadline = transport.send("drip at the deadline", "GET", url)
+        took_deadline = time.monotonic() - started
+        time.sleep(0.1)
+        after = transport.send("after the deadline", "GET", url)
+    finally:
+        transport.close()
+        server.shutdown()
+        server.server_close()
+    assert cut.error and "bounds the whole exchange" in cut.error and cut.status is None, cut.error
+    assert took < 1.5, f"the exchange took {took:.1f} s with a 1 s timeout"
+    assert at_deadline.error and "deadline" in at_deadline.error and took_deadline < 1.0, at_deadline.error
+    assert after.error == "not sent: the run's deadline (--deadline) has passed"

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
+
+from conformance import evidence
 from conformance.evidence import Redactor, mask_secret_members
 
 
@@ -49,3 +52,22 @@ def test_a_secret_member_of_a_cut_off_body_is_masked() -> None:
     assert mask_secret_members(cut) == '{"token_type": "DPoP", "access_token": "<redacted:access_token>'
     whole = '{"refresh_token": "RRRR", "scope": "read"}'
     assert mask_secret_members(whole) == '{"refresh_token": "<redacted:refresh_token>", "scope": "read"}'
+
+
+def test_without_the_automaton_the_redactor_hides_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyahocorasick is a C extension: where it cannot be installed, the direct search gives the same text."""
+    values = [secrets.token_urlsafe(18) for _ in range(100)]
+    text = " / ".join(v + " abcdefghijkl" for v in values) + " abcdef"
+
+    def redacted() -> str:
+        redactor = Redactor()
+        redactor.add("abcdef", "client_secret")
+        redactor.add("abcdefghijkl", "access_token")
+        for value in values:
+            redactor.add(value, "cookie", learned=True)
+        return redactor.redact(text)
+
+    with_automaton = redacted()
+    monkeypatch.setattr(evidence, "_ahocorasick", None)
+    assert redacted() == with_automaton
+    assert with_automaton.count("<redacted:cookie>") == 100 and "abcdef" not in with_automaton
