@@ -8,7 +8,9 @@ that records every request it receives (method, path, headers, body) and answers
 - `control-characters`: honest metadata, and a token endpoint whose every answer carries terminal control
   sequences (CONTROL) in its error, error_description and a header;
 - `huge-answers`: every answer but the metadata is a refusal padded to just under the body cap (1 MiB);
-- `nesting-bomb`: every answer but the metadata is 200 with JSON nested half a million levels deep.
+- `nesting-bomb`: every answer but the metadata is 200 with JSON nested half a million levels deep;
+- `many-cookies`: every answer but the metadata refuses the proof (400 `invalid_dpop_proof`) and sets 2,500
+  cookies, some named after words of the suite's own messages (COOKIE_WORDS), the rest 24 random characters.
 
 Standard library only (`http.server`), so that what the suite does is seen from outside it.
 """
@@ -16,13 +18,16 @@ Standard library only (`http.server`), so that what the suite does is seen from 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-ATTACKS = ("other-issuer", "foreign-endpoints", "control-characters", "huge-answers", "nesting-bomb")
+ATTACKS = ("other-issuer", "foreign-endpoints", "control-characters", "huge-answers", "nesting-bomb", "many-cookies")
+COOKIE_WORDS = ("HTTP 400", "Expected", "refusal", "invalid_dpop_proof")
+COOKIES = 2500
 HUGE = (1 << 20) - 200  # just under the suite's body cap
 
 #: terminal sequences: clear the screen, set the title, write the clipboard (OSC 52), a one-byte CSI, a bidi
@@ -74,6 +79,17 @@ def _handler(state: _State, *, sink: bool) -> type[BaseHTTPRequestHandler]:
                     status, data = 200, b"[" * 500_000 + b"]" * 500_000
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            if state.attack == "many-cookies" and not self.path.startswith("/.well-known/"):
+                data = json.dumps({"error": "invalid_dpop_proof"}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                for i in range(COOKIES):
+                    value = COOKIE_WORDS[i] if i < len(COOKIE_WORDS) else secrets.token_urlsafe(18)
+                    self.send_header("Set-Cookie", f"c{i}={value}; Path=/")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import resource
 import socketserver
 import subprocess
 import sys
@@ -16,8 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-from hostile_server import HostileServer
+from hostile_server import COOKIE_WORDS, HostileServer
 
+from conformance.compare import load_runs, render_html, render_markdown
 from conformance.evidence import Redactor
 from conformance.transport import Transport
 
@@ -186,6 +188,55 @@ def test_huge_answers_leave_reports_of_bounded_size(tmp_path: Path) -> None:
     sizes = {p.name: p.stat().st_size for p in (tmp_path / "out").iterdir() if p.is_file()}
     assert all(size < 20 * 2**20 for size in sizes.values()), sizes
     assert len(done.stdout.splitlines()) <= 60
+    # the largest child this test process has waited for, the run included (kilobytes on Linux)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert peak < 400, f"peak memory of the run {peak:.0f} MB"
+
+
+def test_thousands_of_cookies_neither_slow_the_run_nor_blank_the_evidence(tmp_path: Path) -> None:
+    with HostileServer("many-cookies") as server:
+        started = time.monotonic()
+        done = _run(_target(tmp_path, server), tmp_path)
+        took = time.monotonic() - started
+    assert done.returncode in (1, 3), done.stdout[-2000:]
+    assert took < 60, f"the run took {took:.0f} s"  # 40 requests took 81 s when every cookie was a secret
+    out = tmp_path / "out"
+    texts = [done.stdout, *((out / n).read_text() for n in ("report.html", "junit.xml", "results.json"))]
+    assert not any("redacted:cookie" in text for text in texts)
+    assert f"c1={COOKIE_WORDS[1]}" in texts[1]  # the cookie named "Expected" is shown as the server sent it
+
+
+def test_compare_stays_linear_on_hostile_strings(tmp_path: Path) -> None:
+    doc = {
+        "suite": {"name": "dpop-conformance", "version": "0.1.0"},
+        "target": {"name": "hostile"},
+        "summary": {"passed": 2},
+        "cases": [
+            {
+                "id": case_id,
+                "title": "accepted " * 20000,
+                "section": "5",
+                "level": "MUST",
+                "actor": "AS",
+                "outcome": "passed",
+                "message": "accepted " * 20000 + "|`" * 5000,
+                "measurements": {"algs_accepted": ["accepted " * 20000, *(["ES256"] * 3000)]},
+            }
+            for case_id in ("as-advertised-algs-accepted", "rs-advertised-algs-accepted")
+        ],
+    }
+    paths = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(doc))
+        paths.append(str(tmp_path / name / "results.json"))
+    started = time.monotonic()
+    runs = load_runs(paths)
+    page = render_html(runs, tmp_path / "compare.html")
+    text = render_markdown(runs)
+    took = time.monotonic() - started
+    assert took < 5, f"compare took {took:.1f} s"  # a quadratic regex over the messages hung here
+    assert len(page) < 2 * 2**20 and len(text) < 2**20, (len(page), len(text))
 
 
 def test_a_json_nesting_bomb_is_no_crash(tmp_path: Path) -> None:
