@@ -50,7 +50,14 @@ def describe(ex: Exchange) -> str:
 
 
 def violation(
-    sent: str, expected: str, exchange: Exchange, *, level: Level | None = None, exchanges: Collection[Exchange] = ()
+    sent: str,
+    expected: str,
+    exchange: Exchange,
+    *,
+    level: Level | None = None,
+    exchanges: Collection[Exchange] = (),
+    cause: str | None = None,
+    fix: str | None = None,
 ) -> Violation | CouldNotJudge:
     """A Violation whose message reads Sent / Expected / Got / Reproduce.
 
@@ -61,7 +68,17 @@ def violation(
     problem = setup_problem(exchange)
     if problem:
         return CouldNotJudge(f"{problem}\n{message}", exchanges=list(exchanges) or [exchange], cause=problem.cause)
-    return Violation(message, level=level, exchanges=list(exchanges) or [exchange])
+    return Violation(message, level=level, exchanges=list(exchanges) or [exchange], cause=cause, fix=fix)
+
+
+def _where(ex: Exchange) -> str:
+    return f"{ex.method} {ex.url.split('?', 1)[0]}"
+
+
+def _error_code(ex: Exchange) -> str:
+    found = challenge_errors(ex)
+    code = found[0] if found else ex.json_object().get("error")
+    return code if isinstance(code, str) and code else "a refusal"
 
 
 def token_issued(ex: Exchange) -> bool:
@@ -135,10 +152,26 @@ def expect_refused_at_as(sent: Sent, *, what: str, errors: Collection[str]) -> E
         raise violation(what, expected, final, exchanges=sent.exchanges)
     status = final.status or 0
     if status >= 500:
-        raise violation(what, expected + " (not a server error)", final, level=Level.SHOULD, exchanges=sent.exchanges)
+        raise violation(
+            what,
+            expected + " (not a server error)",
+            final,
+            level=Level.SHOULD,
+            exchanges=sent.exchanges,
+            cause=f"{_where(final)} fails with HTTP {status} on requests it should refuse",
+            fix="refuse an invalid request with HTTP 400 and an error code (RFC 6749 §5.2); check the server's logs",
+        )
     error = final.json_object().get("error")
     if status != 400:
-        raise violation(what, expected + " (RFC 6749 §5.2)", final, level=Level.SHOULD, exchanges=sent.exchanges)
+        raise violation(
+            what,
+            expected + " (RFC 6749 §5.2)",
+            final,
+            level=Level.SHOULD,
+            exchanges=sent.exchanges,
+            cause=f"{_where(final)} answers {_error_code(final)} with HTTP {status}, not 400",
+            fix="answer the token endpoint's errors with HTTP 400 (RFC 6749 §5.2)",
+        )
     if not isinstance(error, str):
         raise violation(
             what,
@@ -146,6 +179,8 @@ def expect_refused_at_as(sent: Sent, *, what: str, errors: Collection[str]) -> E
             final,
             level=Level.SHOULD,
             exchanges=sent.exchanges,
+            cause=f"{_where(final)} refuses without a JSON error code",
+            fix='give every refusal a JSON body with "error" (RFC 6749 §5.2)',
         )
     if error not in errors:
         raise Observation(
@@ -188,9 +223,25 @@ def expect_refused_at_rs(sent: Sent, *, what: str, errors: Collection[str], erro
         raise violation(what, expected, final, exchanges=sent.exchanges)
     status = final.status or 0
     if status >= 500:
-        raise violation(what, expected + " (not a server error)", final, level=Level.SHOULD, exchanges=sent.exchanges)
+        raise violation(
+            what,
+            expected + " (not a server error)",
+            final,
+            level=Level.SHOULD,
+            exchanges=sent.exchanges,
+            cause=f"{_where(final)} fails with HTTP {status} on requests it should refuse",
+            fix="refuse an invalid proof with HTTP 401 and a DPoP challenge (§7.1); check the server's logs",
+        )
     if status not in (400, 401):
-        raise violation(what, expected, final, level=Level.SHOULD, exchanges=sent.exchanges)
+        raise violation(
+            what,
+            expected,
+            final,
+            level=Level.SHOULD,
+            exchanges=sent.exchanges,
+            cause=f"{_where(final)} refuses with HTTP {status}, not 400 or 401",
+            fix="refuse with HTTP 401 and a DPoP challenge (§7.1; 400 is legal too, RFC 6750 §3.1)",
+        )
     # the resource's error is its challenge's (§7.1, RFC 6750 §3): a JSON body is the application's, and a
     # body saying {"error": "invalid_token"} beside a challenge without one is no error code to a client
     found = challenge_errors(final)
@@ -203,6 +254,8 @@ def expect_refused_at_rs(sent: Sent, *, what: str, errors: Collection[str], erro
             final,
             level=Level.SHOULD,
             exchanges=sent.exchanges,
+            cause=f"{_where(final)} refuses with a challenge that has no error parameter",
+            fix='add error="invalid_dpop_proof" (or "invalid_token") to the WWW-Authenticate challenge (§7.1)',
         )
     if not set(found) & set(errors):
         raise Observation(

@@ -77,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write report.html, junit.xml and results.json (default: reports/<target name>/)",
     )
     run.add_argument("--strict", action="store_true", help="SHOULD violations (warnings) also make the exit status 1")
+    run.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the verdict and pytest's output: auto (a terminal without NO_COLOR), always or never",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="print the verdict line alone")
+    run.add_argument(
+        "--pytest-html",
+        action="store_true",
+        help="also write pytest-html's own page (pytest-html.html); report.html is the suite's",
+    )
     _add_selectors(run)
     run.add_argument(
         "--fail-on",
@@ -216,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--only-differences",
         action="store_true",
-        help="Markdown: only the cases where the targets differ (the HTML page has a filter)",
+        help="Markdown: only the cases where the targets differ (the HTML page always shows them first)",
     )
 
     listing = sub.add_parser(
@@ -362,7 +374,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         return _fail(f"cannot create the report folder {report_dir}: {exc.strerror or exc}")
     if target is not None:
         _announce(target, args)
-        return _run_pytest(Path(args.config[0]), report_dir, pytest_args, strict=args.strict, name=target.name)
+        return _run_pytest(Path(args.config[0]), report_dir, pytest_args, args, name=target.name)
 
     from conformance.reference import RunningServer, ServerSettings
 
@@ -388,12 +400,13 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="dpop-conformance-") as scratch, server:
         # the file holds the reference server's throwaway secret, so it stays out of the report folder
         config_path = server.write_target_file(Path(scratch) / "reference.toml")
-        print(
-            f"{PROG}: running against the embedded reference server at {server.base_url} "
-            f"(nonces: {settings.nonce}{'; defects: ' + defects if defects else ''}"
-            f"{'; leniencies: ' + leniencies if leniencies else ''})"
-        )
-        return _run_pytest(config_path, report_dir, pytest_args, strict=args.strict, name="reference")
+        if not args.quiet:
+            print(
+                f"{PROG}: running against the embedded reference server at {server.base_url} "
+                f"(nonces: {settings.nonce}{'; defects: ' + defects if defects else ''}"
+                f"{'; leniencies: ' + leniencies if leniencies else ''})"
+            )
+        return _run_pytest(config_path, report_dir, pytest_args, args, name="reference")
 
 
 def _check_limits(args: argparse.Namespace) -> str | None:
@@ -444,7 +457,7 @@ def _check_baseline(path: str) -> str | None:
 
 def _run_several(args: argparse.Namespace, targets: list[Target], pytest_args: list[str]) -> int:
     """Run several targets, one after the other, then write the comparison page of their results."""
-    from conformance.compare import load_runs, render_html
+    from conformance.report.compare import load_runs, render_html
 
     names = [t.name for t in targets]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -457,7 +470,7 @@ def _run_several(args: argparse.Namespace, targets: list[Target], pytest_args: l
     for path, target in zip(args.config, targets, strict=True):
         print(f"{PROG}: == {target.name} ({path})")
         _announce(target, args)
-        statuses.append(_run_pytest(Path(path), base / target.name, pytest_args, strict=args.strict, name=target.name))
+        statuses.append(_run_pytest(Path(path), base / target.name, pytest_args, args, name=target.name))
     results = [str(base / t.name / "results.json") for t in targets if (base / t.name / "results.json").exists()]
     if len(results) > 1:
         page = base / "compare.html"
@@ -483,11 +496,17 @@ def _hypothesis_storage(report_dir: Path) -> Path:
     return storage if os.access(storage, os.W_OK) else report_dir / ".hypothesis"
 
 
-def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, strict: bool, name: str) -> int:
+def _run_pytest(
+    config_path: Path, report_dir: Path, pytest_args: list[str], options: argparse.Namespace, *, name: str
+) -> int:
+    """Run the cases in a pytest process of their own; then the verdict and the findings on the terminal."""
     from conformance.plugin import locate_cases
-    from conformance.results import exit_status, load_results
-    from conformance.terminal import summary_lines
+    from conformance.report.results import exit_status, load_results
+    from conformance.report.terminal import coloured, summary_lines, use_colour
 
+    strict = bool(options.strict)
+    quiet = bool(getattr(options, "quiet", False))
+    colour = use_colour(getattr(options, "color", "auto"), tty=sys.stdout.isatty(), environ=dict(os.environ))
     report_dir = report_dir.resolve()
     results_path = report_dir / "results.json"
     # failures the fuzzer found once are retried first next time
@@ -515,23 +534,33 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
         str(config_path.resolve()),
         "--dpop-results",
         str(results_path),
-        f"--html={report_dir / 'report.html'}",
-        "--self-contained-html",
-        f"--css={Path(__file__).resolve().parent / 'report.css'}",
+        f"--dpop-report={report_dir / 'report.html'}",
+        *(
+            [
+                f"--html={report_dir / 'pytest-html.html'}",
+                "--self-contained-html",
+                f"--css={Path(__file__).resolve().parent / 'report' / 'pytest_html.css'}",
+                "-o",
+                "render_collapsed=passed,skipped",  # failures and errors open, with their evidence
+            ]
+            if getattr(options, "pytest_html", False)
+            else ["-p", "no:html"]  # the suite's own report.html is the page; pytest-html's only when asked
+        ),
         f"--junitxml={report_dir / 'junit.xml'}",
         "-o",
         "junit_suite_name=dpop-conformance",
         "-o",
         "junit_family=xunit1",
-        "-o",
-        "render_collapsed=passed,skipped",  # failures and errors open, with their evidence
         "-q",  # progress in a few lines: the verdict and the findings follow, one line each
+        f"--color={'yes' if colour else 'no'}",
         *pytest_args,
     ]
     # The suite runs in its own process: the embedded reference server keeps this one (and its own
     # interpreter lock), and the cases import nothing that this process has already loaded.
     env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(_hypothesis_storage(report_dir))}
-    code = subprocess.run(args, cwd=cases, env=env, check=False).returncode
+    code = subprocess.run(
+        args, cwd=cases, env=env, check=False, stdout=subprocess.DEVNULL if quiet else None
+    ).returncode
     if not results_path.exists():
         if code == 4:  # pytest's usage error
             return 2
@@ -544,7 +573,10 @@ def _run_pytest(config_path: Path, report_dir: Path, pytest_args: list[str], *, 
         return 2
     status = exit_status(results, strict=strict)
     lines = summary_lines(results, strict=strict)
-    print(f"{PROG}: {name}: {printable(lines[0])}")
+    verdict = f"{PROG}: {name}: {printable(lines[0])}"
+    print(coloured(verdict, status, colour=colour))
+    if quiet:
+        return status
     for line in lines[1:]:
         print(f"{PROG}: {printable(line)}")
     if "baseline" in results:
@@ -669,7 +701,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from conformance.compare import CompareError, load_runs, render_html, render_markdown
+    from conformance.report.compare import CompareError, load_runs, render_html, render_markdown
 
     try:
         runs = load_runs(args.results)

@@ -23,7 +23,15 @@ try:  # a C extension with wheels for the usual platforms; without it, one searc
 except ImportError:  # pragma: no cover - the fallback is tested by replacing the module with None
     _ahocorasick = None
 
-__all__ = ["Exchange", "Redactor", "mask_secret_members", "render_exchanges", "shortened"]
+__all__ = [
+    "CASE_EVIDENCE",
+    "RUN_EVIDENCE",
+    "Exchange",
+    "Redactor",
+    "mask_secret_members",
+    "render_exchanges",
+    "shortened",
+]
 
 _MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
 # Evidence kept in reports and messages, whatever the target sends (judging reads the whole capped body)
@@ -31,6 +39,7 @@ BODY_SHOWN = 4096  # characters of each body
 HEADER_SHOWN = 1024  # characters of each header value
 HEADERS_SHOWN = 60  # header lines of each message
 CASE_EVIDENCE = 256 * 1024  # characters of evidence per case
+RUN_EVIDENCE = 16 * 2**20  # characters of evidence in report.html, all cases together
 # Values the target handed out (tokens, codes, cookies) are the target's choice: a server that sets a cookie
 # "Expected" or "HTTP 200" must not blank those words across the report. Credentials it issues are long
 # and never contain white space; at most so many are kept (2,500 cookies an answer cost minutes before).

@@ -69,7 +69,15 @@ def judge_challenge(dpop: DPoPSession, actor: str, note: Callable[[str], None]) 
     status = 400 if actor == "AS" else 401
     if challenge.status != status:
         rule = "§8, RFC 6749 §5.2" if actor == "AS" else "§9"
-        raise violation(what, f"HTTP {status} for use_dpop_nonce ({rule})", challenge, level=Level.SHOULD)
+        raise violation(
+            what,
+            f"HTTP {status} for use_dpop_nonce ({rule})",
+            challenge,
+            level=Level.SHOULD,
+            cause=f"{challenge.method} {challenge.url.split('?', 1)[0]} answers use_dpop_nonce with HTTP "
+            f"{challenge.status}, not {status}",
+            fix=f"answer the nonce challenge with HTTP {status} ({rule})",
+        )
     note(f"HTTP {challenge.status}, use_dpop_nonce and one DPoP-Nonce of {len(values[0])} characters")
 
 

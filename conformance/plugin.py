@@ -22,11 +22,12 @@ from urllib.parse import quote
 import pytest
 
 from conformance.catalog import PROFILES, CaseInfo
-from conformance.evidence import Redactor, render_exchanges
-from conformance.hints import hint_for
+from conformance.evidence import RUN_EVIDENCE, Redactor, render_exchanges
 from conformance.preflight import SetupFailure, preflight
 from conformance.printable import html_text, printable
-from conformance.results import CaseRecord, ResultsWriter, load_results
+from conformance.report.hints import hint_for
+from conformance.report.junit import known_failure_reason
+from conformance.report.results import CaseRecord, ResultsWriter, load_results
 from conformance.selection import Selection, SelectionError
 from conformance.session import DPoPSession
 from conformance.target import ConfigError, Target, load_target, parse_target, plain_http_warning
@@ -118,6 +119,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="do not verify TLS certificates at all (tests only; prefer --dpop-ca-file)",
     )
     group.addoption(
+        "--dpop-report",
+        metavar="FILE",
+        help="write the suite's HTML report of the run here (report.html; needs --dpop-results)",
+    )
+    group.addoption(
         "--dpop-baseline",
         metavar="FILE",
         help="an earlier results.json: mark each case new / fixed / still failing against it",
@@ -172,8 +178,10 @@ def pytest_configure(config: pytest.Config) -> None:
     baseline = config.getoption("dpop_baseline")
     if baseline:
         try:
-            cases = load_results(baseline).get("cases", [])
+            document = load_results(baseline)
+            cases = document.get("cases", [])
             config.stash[BASELINE_KEY] = {c["id"]: c["outcome"] for c in cases if "id" in c and "outcome" in c}
+            config.stash[BASELINE_SINCE_KEY] = known_failure_reason(baseline, document.get("started_at"))
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             raise pytest.UsageError(f"--dpop-baseline {baseline}: not a readable results.json ({exc})") from None
     config.stash[REDACTOR_KEY] = Redactor()
@@ -199,7 +207,10 @@ def pytest_configure(config: pytest.Config) -> None:
             "profile": profile,
             "examples_per_case": fuzz_examples(config),
         }
-        config.pluginmanager.register(_ResultsCollector(config, writer, str(results)), "dpop-results")
+        report = config.getoption("dpop_report")
+        config.pluginmanager.register(
+            _ResultsCollector(config, writer, str(results), str(report) if report else None), "dpop-results"
+        )
 
 
 def selection_of(config: pytest.Config) -> Selection:
@@ -439,6 +450,8 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
         if extra not in exchanges:
             exchanges.insert(0, extra)
     evidence = printable(render_exchanges(exchanges, redactor), lines=True) if exchanges else ""
+    is_finding = outcome in (Outcome.FAILED, Outcome.WARNING)
+    has_cause = is_finding or outcome is Outcome.ERROR
     # On the item too: junit.xml writes the properties of the teardown report, which copies the item's.
     item.user_properties = [p for p in item.user_properties if not str(p[0]).startswith(_PROP)] + [
         (f"{_PROP}case", info.id),
@@ -450,21 +463,38 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
         (f"{_PROP}outcome", outcome.value),
         (f"{_PROP}message", message),
         (f"{_PROP}baseline", _baseline_mark(item.config, info.id, outcome)),
+        (f"{_PROP}fix", printable(redactor.redact(str(getattr(exc, "fix", None) or ""))) if is_finding else ""),
         (f"{_PROP}measurements", json.dumps(item.stash.get(MEASURE_KEY, {}))),
-        (f"{_PROP}cause", printable(redactor.redact(_cause(exc, message))) if outcome is Outcome.ERROR else ""),
+        (f"{_PROP}cause", printable(redactor.redact(_cause(exc, message, finding=is_finding))) if has_cause else ""),
         (f"{_PROP}preflight", json.dumps(_preflight_failure(item.config))),
         (f"{_PROP}requests", json.dumps(sent_by_case)),
         (f"{_PROP}waited", f"{waited:.6f}"),
     ]
     report.user_properties = list(item.user_properties)
+    baseline_mark = _baseline_mark(item.config, info.id, outcome)
+    if outcome is Outcome.FAILED and baseline_mark == "still failing" and report.failed:
+        # a failure the baseline already had is no red test to a JUnit consumer while the gate is green;
+        # results.json and the report keep it a failure (report/junit.py)
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, item.config.stash[BASELINE_SINCE_KEY])
+    # what report.html shows of the case beyond results.json: collected on the controller (an attribute
+    # travels with the report between xdist processes; user properties would reach junit.xml too)
+    report.dpop_evidence = evidence  # type: ignore[attr-defined]
+    report.dpop_doc = info.doc  # type: ignore[attr-defined]
     _add_html_evidence(report, info, outcome, message, evidence)
     return report
 
 
-def _cause(exc: BaseException | None, message: str) -> str:
-    """What an error case shares with the others of its cause (CouldNotJudge.cause), for grouping."""
+def _cause(exc: BaseException | None, message: str, *, finding: bool = False) -> str:
+    """What a case shares with the others of its cause (CouldNotJudge.cause, Violation.cause), for grouping.
+
+    An error without one is grouped by its message's first line; a finding without one is grouped by its
+    likely cause (report/findings.py), so it gets "" here.
+    """
     cause = getattr(exc, "cause", None)
-    return cause if isinstance(cause, str) and cause else message.strip().splitlines()[0][:200] if message else ""
+    if isinstance(cause, str) and cause:
+        return cause
+    return "" if finding or not message else message.strip().splitlines()[0][:200]
 
 
 def _preflight_failure(config: pytest.Config) -> dict[str, Any]:
@@ -473,6 +503,7 @@ def _preflight_failure(config: pytest.Config) -> dict[str, Any]:
 
 
 BASELINE_KEY = pytest.StashKey[dict[str, str]]()
+BASELINE_SINCE_KEY = pytest.StashKey[str]()
 
 
 def _baseline_mark(config: pytest.Config, case_id: str, outcome: Outcome) -> str:
@@ -522,6 +553,8 @@ def pytest_report_teststatus(
     if report.when != "call":  # setup and teardown reports carry the same properties: count a case once
         return None
     outcome = _props(report).get("outcome")
+    if outcome == "failed" and report.skipped:
+        return "known failure", "k", "KNOWN FAILURE"
     if outcome == "warning" and report.passed:
         return "warning", "W", "WARNING"
     if outcome == "info" and report.passed:
@@ -534,10 +567,13 @@ def pytest_report_teststatus(
 class _ResultsCollector:
     """Turns annotated reports into results.json records (on the xdist controller, or in a plain run)."""
 
-    def __init__(self, config: pytest.Config, writer: ResultsWriter, path: str) -> None:
+    def __init__(self, config: pytest.Config, writer: ResultsWriter, path: str, report: str | None = None) -> None:
         self.config = config
         self.writer = writer
         self.path = path
+        self.report = report
+        self.details: dict[str, dict[str, str]] = {}  # case id -> doc and evidence, for report.html
+        self.evidence_kept = 0  # characters, against RUN_EVIDENCE
 
     def _check_new_server(self, origin: str) -> None:
         """Warn of plain HTTP to a server the target file does not name (found by discovery, say)."""
@@ -575,11 +611,25 @@ class _ResultsCollector:
                 baseline=props.get("baseline", ""),
                 measurements=json.loads(props.get("measurements") or "{}"),
                 cause=props.get("cause", ""),
+                fix=props.get("fix", ""),
             )
         )
         preflight = json.loads(props.get("preflight") or "{}")
         if preflight:
             self.writer.preflight = preflight
+        if self.report:
+            self._keep_details(props["case"], report)
+
+    def _keep_details(self, case_id: str, report: pytest.TestReport) -> None:
+        evidence = str(getattr(report, "dpop_evidence", "") or "")
+        previous = self.details.get(case_id, {}).get("evidence", "")
+        if not evidence and previous:
+            evidence = previous  # a passing teardown after a failed call keeps the call's evidence
+        self.evidence_kept += len(evidence) - len(previous)
+        if self.evidence_kept > RUN_EVIDENCE:
+            self.evidence_kept -= len(evidence)
+            evidence = f"(not kept: the run's {RUN_EVIDENCE // 2**20} MiB of evidence were used up; see results.json)"
+        self.details[case_id] = {"doc": str(getattr(report, "dpop_doc", "") or ""), "evidence": evidence}
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         live = self.config.stash.get(SESSION_KEY, None)  # absent on the xdist controller
@@ -589,12 +639,20 @@ class _ResultsCollector:
             # endpoints found by discovery are only known once a case has asked for them
             self.writer.target.update({k: v for k, v in live.endpoint_summary().items() if v})
         self.writer.write(self.path)
+        if self.report:
+            from conformance.report.html import render_report
+
+            page = Path(self.report)
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(render_report(self.writer.as_dict(), self.details), encoding="utf-8")
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-html's hooks: only with --html
 def pytest_html_report_title(report: Any) -> None:
     report.title = "DPoP conformance (RFC 9449)"
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-html's hooks: only with --html
 def pytest_html_results_summary(
     prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
 ) -> None:
@@ -607,7 +665,7 @@ def pytest_html_results_summary(
 
 def summary_html(results: dict[str, Any]) -> list[str]:
     """The report's summary block, from the results.json document."""
-    from conformance.results import exit_status
+    from conformance.report.results import exit_status
     from conformance.verdicts import OUTCOME_MEANINGS
 
     esc = html_text
@@ -683,6 +741,7 @@ def summary_html(results: dict[str, Any]) -> list[str]:
     return parts
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-html's hooks: only with --html
 def pytest_html_results_table_header(cells: list[str]) -> None:
     cells.insert(1, "<th>Case</th>")
     cells.insert(2, "<th>Section</th>")
@@ -691,6 +750,7 @@ def pytest_html_results_table_header(cells: list[str]) -> None:
     cells.insert(5, "<th>Outcome</th>")
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-html's hooks: only with --html
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
     props = _props(report)
     section = html.escape(props.get("section", ""))
@@ -702,6 +762,9 @@ def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -
     outcome = html.escape(props.get("outcome", ""))
     mark = f" ({html.escape(props['baseline'])})" if props.get("baseline") else ""
     cells.insert(5, f'<td><span class="dpop-outcome dpop-{outcome}">{outcome}</span>{mark}</td>')
+    if outcome and cells and "col-result" in cells[0]:
+        # pytest-html names pytest's outcome ("Passed" for a warning): the suite's outcome instead
+        cells[0] = f'<td class="col-result">{outcome.capitalize()}</td>'
 
 
 def locate_cases() -> Path:

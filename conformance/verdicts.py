@@ -73,12 +73,27 @@ class Violation(AssertionError):
     `level` defaults to the case's declared level; a case lowers it for a softer part of a check
     (a missing SHOULD-level `error` code after a correct rejection, say). It never raises it: the
     outcome is that of the lower of the two (a SHOULD part of a MAY case is info).
+
+    `cause` names what the violation shares with others of its kind in words that are the same for every
+    case it happens to ("POST https://as.example/token answers invalid_dpop_proof with HTTP 401, not 400"),
+    and `fix` what to change: a report groups findings by cause, so one wrong status code is one finding,
+    not thirty-five. Without a cause, the case's likely cause (conformance/report/hints.py) groups it.
     """
 
-    def __init__(self, message: str, *, level: Level | None = None, exchanges: Sequence[Exchange] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        level: Level | None = None,
+        exchanges: Sequence[Exchange] = (),
+        cause: str | None = None,
+        fix: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.level = level
         self.exchanges = list(exchanges)
+        self.cause = cause
+        self.fix = fix
 
 
 class Observation(Exception):

@@ -39,3 +39,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return next((i for i, name in enumerate(_LONGEST_FIRST) if name in item.nodeid), len(_LONGEST_FIRST))
 
     items.sort(key=rank)  # stable: the rest keep their order
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        action="store_true",
+        help="tests/test_report_pages.py: save PNGs of report.html and the compare page into docs/screenshots/",
+    )

@@ -420,3 +420,22 @@ def test_fuzz_cases_are_derandomised_unless_a_seed_explores(tmp_path: Path) -> N
     assert isinstance(seed, int) and f"fuzz seed {seed} (replay with --fuzz-seed {seed})" in explored.stdout
     wrong = cli("run", "--fuzz-seed", "-1")
     assert wrong.returncode == 2 and "not a seed" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_the_terminal_is_short_names_every_finding_and_colours_only_when_asked(tmp_path: Path) -> None:
+    defects = ["--reference-defect", "ath", "--reference-defect", "htu-normalization"]
+    done = cli("run", "--report-dir", str(tmp_path / "a"), *defects, "--", "-m", "not fuzz")
+    results = json.loads((tmp_path / "a" / "results.json").read_text())
+    lines = done.stdout.splitlines()
+    assert len(lines) <= 60, done.stdout
+    for case in results["cases"]:
+        if case["outcome"] in ("failed", "warning"):
+            assert case["id"] in done.stdout, case["id"]
+    assert "\x1b" not in done.stdout  # not a terminal: no colour
+    # one cause for everything (every valid proof refused): a few lines
+    broken = cli("run", "--report-dir", str(tmp_path / "b"), "--reference-defect", "htu-https-assumed")
+    assert broken.returncode in (1, 3) and len(broken.stdout.splitlines()) <= 40, broken.stdout
+    quiet = cli("run", "-q", "--color", "always", "--report-dir", str(tmp_path / "c"), *defects, "--", "-k", "ath")
+    assert quiet.stdout.count("\n") == 1 and quiet.stdout.startswith("\x1b[1;31m"), quiet.stdout
+    plain = cli("run", "-q", "--report-dir", str(tmp_path / "d"), "--", "-k", "ath", env={"NO_COLOR": "1"})
+    assert plain.stdout.count("\n") == 1 and "\x1b" not in plain.stdout and "conformant" in plain.stdout

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from hostile_server import COOKIE_WORDS, HostileServer
 
-from conformance.compare import load_runs, render_html, render_markdown
 from conformance.evidence import Redactor
+from conformance.report.compare import load_runs, render_html, render_markdown
 from conformance.transport import Transport
 
 CLI = [sys.executable, "-m", "conformance"]

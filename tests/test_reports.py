@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from conformance.results import exit_status
+from conformance.report.results import exit_status
 
 CLI = [sys.executable, "-m", "conformance", "run"]
 
@@ -42,9 +43,12 @@ def test_junit_counts_match_results_json(tmp_path: Path) -> None:
 def test_warnings_are_passes_with_a_property_in_junit(tmp_path: Path) -> None:
     # iat-integer-only: four SHOULD cases warn (a fractional iat and 1.7e9 refused, at the AS and the RS)
     status, results = run(
-        tmp_path, "--reference-defect", "iat-integer-only", "--", "-m", "not fuzz", "-k", "legal_form"
+        tmp_path, "--pytest-html", "--reference-defect", "iat-integer-only", "--", "-m", "not fuzz", "-k", "legal_form"
     )
     assert results["summary"]["warning"] == 4 and status == 0
+    # pytest-html's page, when asked for: the result column names the suite's outcome, never "Passed" for these
+    plain = (tmp_path / "pytest-html.html").read_text()
+    assert plain.count("col-result\\&#34;&gt;Warning&lt;") == 4 and "Passed&lt;" not in plain
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     assert suite is not None and int(suite.get("failures", -1)) == 0
     warned = [p for p in suite.iter("property") if p.get("name") == "dpop_outcome" and p.get("value") == "warning"]
@@ -70,18 +74,42 @@ def test_baseline_gates_only_new_failures(tmp_path: Path) -> None:
     assert marks["rs-proof-htm-wrong"] == "new"
     assert marks["rs-proof-ath-hex"] == "fixed"
     assert "new" in (tmp_path / "other" / "report.html").read_text()
+    # JUnit: a failure the baseline had is skipped as known, so CI's test tab agrees with the green gate
+    suite = ET.parse(tmp_path / "same" / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and int(suite.get("failures", -1)) == 0
+    known = [
+        c
+        for c in suite.iter("testcase")
+        if c.find("skipped") is not None and "known failure" in str(c.find("skipped").get("message"))
+    ]  # type: ignore[union-attr]
+    assert len(known) == again["baseline"]["still_failing"]
+    assert all(
+        {p.get("name"): p.get("value") for p in c.iter("property")}.get("dpop_outcome") == "failed" for c in known
+    )
+    # a new failure is a JUnit failure
+    suite = ET.parse(tmp_path / "other" / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and int(suite.get("failures", -1)) == changed["baseline"]["new"] >= 1
 
 
-def test_html_report_puts_the_summary_first(tmp_path: Path) -> None:
-    run(tmp_path, "--reference-defect", "ath", "--", "-m", "not fuzz")
+def test_html_report_opens_with_the_verdict_findings_by_cause_and_the_grid(tmp_path: Path) -> None:
+    run(tmp_path, "--reference-defect", "ath", "--reference-defect", "htu-normalization", "--", "-m", "not fuzz")
+    results = json.loads((tmp_path / "results.json").read_text())
     page = (tmp_path / "report.html").read_text()
-    for expected in (
-        "dpop-summary",
-        "MUST failures",
-        "rs-proof-ath-hex",
-        "Likely cause",
-        "dpop-legend",
-        "www.rfc-editor.org/rfc/rfc9449#section-4.3",
-    ):
-        assert expected in page, expected
-    assert 'href="assets/' not in page and 'src="assets/' not in page  # one file: nothing to load beside it
+    # one truth: every count shown is results.json's, and an outcome is named by its own name
+    shown = dict(re.findall(r'<li data-outcome="([a-z ]+)" data-count="(\d+)"', page))
+    assert {k: int(v) for k, v in shown.items()} == {k: v for k, v in results["summary"].items()}
+    assert "Passed" not in page
+    for case in results["cases"]:
+        anchor = f'id="case-{case["id"]}" data-outcome="{case["outcome"]}"'
+        assert anchor in page, case["id"]
+    # causes first: the verdict, then the groups (failures before warnings), then the grid, then every case
+    groups = results["findings"]
+    assert [g["outcome"] for g in groups] == sorted((g["outcome"] for g in groups), key=["failed", "warning"].index)
+    htu = next(g for g in groups if g["outcome"] == "warning" and len(g["cases"]) == 6)
+    assert all("htu" in i for i in htu["cases"])  # six htu cases, one cause
+    order = [page.index(s) for s in ("MUST failure", 'id="findings"', 'class="dpop-grid"', 'id="cases"')]
+    assert order == sorted(order)
+    grid = page[page.index('<svg class="dpop-grid"') :]
+    assert grid[: grid.index("</svg>")].count("<rect") == len(results["cases"])  # one cell a case
+    assert "www.rfc-editor.org/rfc/rfc9449#section-4.3" in page
+    assert "<script" not in page and 'href="assets/' not in page  # one file that needs nothing beside it

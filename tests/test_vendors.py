@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from conformance.results import exit_status
+from conformance.report.results import exit_status
 
 VENDOR = Path(__file__).resolve().parent.parent / "targets" / "oidc-provider"
 EXPECTATIONS = VENDOR / "expectations.toml"
