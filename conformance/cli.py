@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog=PROG, description="Conformance test suite for OAuth 2.0 DPoP (RFC 9449).")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check,compare,list,serve}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check,compare,summary,list,schema,serve}")
 
     run = sub.add_parser(
         "run",
@@ -99,8 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--baseline",
         metavar="FILE",
-        help="an earlier results.json: only failures new against it make the exit status 1; every case "
-        "is marked new, fixed or still failing",
+        help="an earlier results.json: only failures new against it make the exit status 1; every failing "
+        "case is marked new, still failing or new case (one the baseline did not have), a mended one fixed",
+    )
+    run.add_argument(
+        "--baseline-missing",
+        choices=("error", "ok"),
+        default="error",
+        help="when the --baseline file does not exist: error (default, exit 2), or ok: every failure counts "
+        "as new and nothing is written (a gate's first run; record one with --write-baseline)",
+    )
+    run.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="record this run's results.json as the next baseline in FILE (it may be the --baseline file)",
     )
     run.add_argument(
         "--profile",
@@ -231,6 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="Markdown: only the cases where the targets differ (the HTML page always shows them first)",
     )
 
+    summary = sub.add_parser(
+        "summary",
+        help="one run's results as Markdown (a CI step summary)",
+        description="The verdict, the counts, the failures new against the baseline and the findings grouped "
+        "by cause of one run, as Markdown: for $GITHUB_STEP_SUMMARY or a pull-request comment.",
+    )
+    summary.add_argument("results", metavar="RESULTS", help="a results.json (or its report folder)")
+    summary.add_argument("--output", metavar="FILE", help="write here (default: standard output)")
+    summary.add_argument(
+        "--fail-on", choices=("must", "should"), default="must", help="as for run: what the verdict counts as failing"
+    )
+
     listing = sub.add_parser(
         "list",
         help="list the conformance cases",
@@ -238,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="output format")
     _add_selectors(listing)
+
+    schema = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of results.json or of a target file",
+        description="Print a JSON Schema (draft 2020-12) the suite publishes: results (results.json) or target "
+        "(target files; point an editor's TOML language server at it).",
+    )
+    schema.add_argument("name", choices=("results", "target"), help="which schema")
 
     serve = sub.add_parser(
         "serve",
@@ -293,6 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "summary":
+            return _summary(args)
+        if args.command == "schema":
+            return _schema(args.name)
         if pytest_args:
             return _fail("arguments after -- are only for `run`")
         return _serve(args)
@@ -326,10 +362,18 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         except SelectionError as exc:
             return _fail(str(exc))
     if args.baseline:
-        problem = _check_baseline(args.baseline)
+        problem = _check_baseline(args.baseline, missing_ok=args.baseline_missing == "ok")
         if problem:
             return _fail(problem)
-        pytest_args = [f"--dpop-baseline={Path(args.baseline).resolve()}", *pytest_args]
+        pytest_args = [
+            f"--dpop-baseline={Path(args.baseline).resolve()}",
+            *(["--dpop-baseline-missing-ok"] if args.baseline_missing == "ok" else []),
+            *pytest_args,
+        ]
+    elif args.baseline_missing != "error":
+        return _fail("--baseline-missing applies to a --baseline file; give --baseline FILE or drop it")
+    if args.write_baseline and len(args.config or []) > 1:
+        return _fail("--write-baseline records one target's run; run the targets one at a time to record each")
     seed = secrets.randbelow(2**31) if args.fuzz_seed == "random" else args.fuzz_seed
     pytest_args = [
         *(f"--dpop-profile={p}" for p in args.profile if p != "rfc9449"),
@@ -437,21 +481,37 @@ def _check_limits(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _check_baseline(path: str) -> str | None:
-    """A one-line complaint when `path` is not an earlier run's results.json, or None."""
-    import json
+def _record_baseline(results: dict[str, Any], results_path: Path, destination: Path) -> str:
+    """Write this run's results.json as the next baseline (not when the setup failed); what was done, one line."""
+    from conformance.baseline import write_baseline
+
+    if results.get("preflight", {}).get("ok") is False:
+        return f"baseline not written to {destination}: the setup failed, so no case was judged"
+    try:
+        write_baseline(results_path, destination)
+    except OSError as exc:
+        return f"baseline not written to {destination}: {exc.strerror or exc}"
+    failed, cases = results.get("summary", {}).get("failed", 0), len(results.get("cases", []))
+    return f"recorded this run as the baseline in {destination} ({cases} cases, {failed} failed)"
+
+
+def _check_baseline(path: str, *, missing_ok: bool) -> str | None:
+    """A one-line complaint when `path` is not an earlier run's results.json, or None; says what it is."""
+    from conformance import __version__
+    from conformance.baseline import BaselineError, load_baseline
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return f"--baseline {path}: no such file (give the results.json of an earlier run)"
-    except (OSError, UnicodeDecodeError) as exc:
-        return f"--baseline {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})"
-    except ValueError as exc:
-        return f"--baseline {path}: not JSON ({exc}); give the results.json of an earlier run"
-    cases = data.get("cases") if isinstance(data, dict) else None
-    if not isinstance(cases, list) or not all(isinstance(c, dict) and "id" in c and "outcome" in c for c in cases):
-        return f"--baseline {path}: not a results.json (no list of cases with id and outcome)"
+        baseline = load_baseline(path, missing_ok=missing_ok)
+    except BaselineError as exc:
+        return str(exc)
+    if baseline.missing:
+        print(f"{PROG}: the baseline {printable(path)} does not exist yet: every failure counts as new")
+    elif baseline.other_version(__version__):
+        print(
+            f"{PROG}: the baseline {printable(path)} was made by dpop-conformance "
+            f"{printable(str(baseline.suite_version))} (this is {__version__}): a failing case it did not have "
+            "is marked new case and does not gate; refresh it with --write-baseline"
+        )
     return None
 
 
@@ -581,10 +641,13 @@ def _run_pytest(
         print(f"{PROG}: {printable(line)}")
     if "baseline" in results:
         b = results["baseline"]
+        new_cases = f", {b['new_cases']} failing new case(s) the baseline did not have" if b.get("new_cases") else ""
         print(
             f"{PROG}: against the baseline: {b['new']} new failure(s), {b['still_failing']} still failing, "
-            f"{b['fixed']} fixed"
+            f"{b['fixed']} fixed{new_cases}"
         )
+    if getattr(options, "write_baseline", None):
+        print(f"{PROG}: {_record_baseline(results, results_path, Path(options.write_baseline))}")
     for warning in results.get("warnings", []):
         print(f"{PROG}: warning: {printable(warning)}")
     requests = results.get("requests", {})
@@ -721,6 +784,39 @@ def _compare(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write {output}: {exc.strerror or exc}")
     print(f"{PROG}: wrote {output} ({len(runs)} targets)")
+    return 0
+
+
+# --- summary ------------------------------------------------------------------------------------
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from conformance.report.compare import CompareError, load_runs
+    from conformance.report.markdown import render_summary
+
+    try:
+        (run,) = load_runs([args.results])
+    except CompareError as exc:
+        return _fail(str(exc))
+    text = render_summary(run.results, strict=args.fail_on == "should")
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    return 0
+
+
+# --- schema -------------------------------------------------------------------------------------
+
+
+def _schema(name: str) -> int:
+    from conformance.schemas import schema_text
+
+    sys.stdout.write(schema_text(name))
     return 0
 
 

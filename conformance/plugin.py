@@ -21,13 +21,14 @@ from urllib.parse import quote
 
 import pytest
 
+from conformance.baseline import NEW_CASE, STILL_FAILING, Baseline, BaselineError, load_baseline
 from conformance.catalog import PROFILES, CaseInfo
 from conformance.evidence import RUN_EVIDENCE, Redactor, render_exchanges
 from conformance.preflight import SetupFailure, preflight
 from conformance.printable import html_text, printable
 from conformance.report.hints import hint_for
-from conformance.report.junit import known_failure_reason
-from conformance.report.results import CaseRecord, ResultsWriter, load_results
+from conformance.report.junit import known_failure_reason, new_case_reason
+from conformance.report.results import CaseRecord, ResultsWriter
 from conformance.selection import Selection, SelectionError
 from conformance.session import DPoPSession
 from conformance.target import ConfigError, Target, load_target, parse_target, plain_http_warning
@@ -126,7 +127,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--dpop-baseline",
         metavar="FILE",
-        help="an earlier results.json: mark each case new / fixed / still failing against it",
+        help="an earlier results.json: mark each case new / fixed / still failing / new case against it",
+    )
+    group.addoption(
+        "--dpop-baseline-missing-ok",
+        action="store_true",
+        help="a --dpop-baseline file that does not exist yet is no error: every failure counts as new",
     )
     parser.addini("dpop_config", "target file used when --dpop-config is not given")
 
@@ -178,12 +184,11 @@ def pytest_configure(config: pytest.Config) -> None:
     baseline = config.getoption("dpop_baseline")
     if baseline:
         try:
-            document = load_results(baseline)
-            cases = document.get("cases", [])
-            config.stash[BASELINE_KEY] = {c["id"]: c["outcome"] for c in cases if "id" in c and "outcome" in c}
-            config.stash[BASELINE_SINCE_KEY] = known_failure_reason(baseline, document.get("started_at"))
-        except (OSError, ValueError, TypeError, AttributeError) as exc:
-            raise pytest.UsageError(f"--dpop-baseline {baseline}: not a readable results.json ({exc})") from None
+            loaded = load_baseline(baseline, missing_ok=bool(config.getoption("dpop_baseline_missing_ok")))
+        except BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.stash[BASELINE_KEY] = loaded
+        config.stash[BASELINE_SINCE_KEY] = known_failure_reason(baseline, loaded.started_at)
     config.stash[REDACTOR_KEY] = Redactor()
     path = _config_path(config)
     if path:
@@ -197,7 +202,7 @@ def pytest_configure(config: pytest.Config) -> None:
         configured = config.stash.get(TARGET_KEY, None)
         writer = ResultsWriter(_target_summary(configured))
         writer.warnings = configured.transport_warnings() if configured else []
-        writer.baseline_file = config.getoption("dpop_baseline")
+        writer.baseline = config.stash.get(BASELINE_KEY, None)
         profile = config.getoption("dpop_fuzz_profile")
         seed = config.getoption("hypothesis_seed", None)
         seed = int(seed) if isinstance(seed, str) and seed.isdigit() else seed  # Hypothesis keeps it as text
@@ -472,11 +477,16 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
     ]
     report.user_properties = list(item.user_properties)
     baseline_mark = _baseline_mark(item.config, info.id, outcome)
-    if outcome is Outcome.FAILED and baseline_mark == "still failing" and report.failed:
-        # a failure the baseline already had is no red test to a JUnit consumer while the gate is green;
+    if outcome is Outcome.FAILED and baseline_mark in (STILL_FAILING, NEW_CASE) and report.failed:
+        # a failure that does not gate is no red test to a JUnit consumer while the gate is green;
         # results.json and the report keep it a failure (report/junit.py)
+        reason = (
+            item.config.stash[BASELINE_SINCE_KEY]
+            if baseline_mark == STILL_FAILING
+            else new_case_reason(item.config.stash[BASELINE_KEY])
+        )
         report.outcome = "skipped"
-        report.longrepr = (str(item.path), item.location[1] or 0, item.config.stash[BASELINE_SINCE_KEY])
+        report.longrepr = (str(item.path), item.location[1] or 0, reason)
     # what report.html shows of the case beyond results.json: collected on the controller (an attribute
     # travels with the report between xdist processes; user properties would reach junit.xml too)
     report.dpop_evidence = evidence  # type: ignore[attr-defined]
@@ -502,19 +512,14 @@ def _preflight_failure(config: pytest.Config) -> dict[str, Any]:
     return failure.as_dict() if failure is not None else {}
 
 
-BASELINE_KEY = pytest.StashKey[dict[str, str]]()
+BASELINE_KEY = pytest.StashKey[Baseline]()
 BASELINE_SINCE_KEY = pytest.StashKey[str]()
 
 
 def _baseline_mark(config: pytest.Config, case_id: str, outcome: Outcome) -> str:
-    """new / still failing / fixed against the --dpop-baseline results, or "" without one."""
+    """new / still failing / new case / fixed against the --dpop-baseline results, or "" without one."""
     baseline = config.stash.get(BASELINE_KEY, None)
-    if baseline is None:
-        return ""
-    failed_before = baseline.get(case_id) == Outcome.FAILED.value
-    if outcome is Outcome.FAILED:
-        return "still failing" if failed_before else "new"
-    return "fixed" if failed_before else ""
+    return "" if baseline is None else baseline.mark(case_id, outcome.value)
 
 
 def _add_html_evidence(

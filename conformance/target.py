@@ -10,6 +10,7 @@ with status 2. See the README's "Target files" section for every key.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -551,6 +552,8 @@ class _Reader:
         value = table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(section, key, "must be a number")
+        if not math.isfinite(value):  # TOML has nan and inf; no setting means either
+            raise self.error(section, key, "must be a finite number (not nan or inf)")
         return float(value)
 
     def choice(

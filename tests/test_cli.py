@@ -47,6 +47,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert process.wait(timeout=10) == 0
 
 
+@pytest.mark.slow
 def test_serve_writes_a_ready_target_file_and_run_passes_against_it(served: Path, tmp_path: Path) -> None:
     target = load_target(served)
     assert target.authorization_server and target.authorization_server.token_endpoint
@@ -56,6 +57,7 @@ def test_serve_writes_a_ready_target_file_and_run_passes_against_it(served: Path
     assert {p.name for p in (tmp_path / "out").iterdir()} >= {"report.html", "junit.xml", "results.json"}
 
 
+@pytest.mark.slow
 def test_no_secret_in_any_file_or_output_of_a_run(served: Path, tmp_path: Path) -> None:
     target = load_target(served)
     assert target.client and target.client.secret
@@ -95,9 +97,12 @@ id = "c"
 secret = "unused-secret"
 """)
     start = time.monotonic()
-    done = cli("run", "--config", str(config), "--report-dir", str(tmp_path / "out"))
+    baseline = tmp_path / "baseline.json"
+    done = cli("run", "--config", str(config), "--report-dir", str(tmp_path / "out"), "--write-baseline", str(baseline))
     assert time.monotonic() - start < 60
     assert done.returncode == 3, done.stdout[-2000:]
+    # a run that judged nothing is no baseline
+    assert "baseline not written" in done.stdout and not baseline.exists()
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["summary"]["failed"] == 0
     assert results["summary"]["error"] + results["summary"]["skipped"] == len(results["cases"])
@@ -183,6 +188,7 @@ def test_run_selects_cases_by_id(tmp_path: Path) -> None:
         "issuer_discovery_only",
     ],
 )
+@pytest.mark.slow
 def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str) -> None:
     """The suite is not tied to the default target file: other auth methods, grants and discovery work.
 
@@ -248,6 +254,7 @@ def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str)
         assert private_d not in text_of_output and key_body[:40] not in text_of_output.replace("\n", ""), variant
 
 
+@pytest.mark.slow
 def test_pytest_runs_the_cases_through_the_plugin_entry_point(served: Path, tmp_path: Path) -> None:
     from conformance.plugin import locate_cases
 
@@ -282,6 +289,7 @@ def _outcomes_by_actor(results: dict[str, object]) -> dict[str, set[str]]:
     return by_actor
 
 
+@pytest.mark.slow
 def test_rs_only_target_with_a_pre_issued_token(tmp_path: Path) -> None:
     """A team that owns only the resource server: a pre-issued token and its key, no AS in the file."""
     from cryptography.hazmat.primitives import serialization
@@ -333,6 +341,7 @@ def test_rs_only_target_with_a_pre_issued_token(tmp_path: Path) -> None:
     assert not any(token in text for text in outputs), "the pre-issued access token leaked into an output"
 
 
+@pytest.mark.slow
 def test_as_only_target(tmp_path: Path) -> None:
     """A team that owns only the authorization server: no [resource_server], so resource cases are skipped."""
     from conformance.reference import RunningServer, ServerSettings
@@ -352,6 +361,7 @@ def test_as_only_target(tmp_path: Path) -> None:
     assert "passed" in by_actor["AS"]
 
 
+@pytest.mark.slow
 def test_several_targets_in_one_command_with_a_comparison(tmp_path: Path) -> None:
     from conformance.reference import RunningServer, ServerSettings
 
@@ -381,6 +391,7 @@ def test_several_targets_in_one_command_with_a_comparison(tmp_path: Path) -> Non
         assert (tmp_path / "out" / name / "results.json").exists()
 
 
+@pytest.mark.slow
 def test_parallel_run_gives_the_same_verdicts_as_a_serial_one(tmp_path: Path) -> None:
     """Cases that share server state (nonces, replay caches) must not interfere across workers."""
     verdicts = []
@@ -408,6 +419,7 @@ def test_parallel_run_gives_the_same_verdicts_as_a_serial_one(tmp_path: Path) ->
     assert {"warning", "info"} <= set(verdicts[0].values())
 
 
+@pytest.mark.slow
 def test_fuzz_cases_are_derandomised_unless_a_seed_explores(tmp_path: Path) -> None:
     """Without --fuzz-seed the fuzz examples are the same every run; `random` draws a seed and prints it."""
     default = cli("run", "--report-dir", str(tmp_path / "default"), "--fuzz-examples", "5", "--", "-m", "fuzz")
@@ -422,6 +434,7 @@ def test_fuzz_cases_are_derandomised_unless_a_seed_explores(tmp_path: Path) -> N
     assert wrong.returncode == 2 and "not a seed" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
+@pytest.mark.slow
 def test_the_terminal_is_short_names_every_finding_and_colours_only_when_asked(tmp_path: Path) -> None:
     defects = ["--reference-defect", "ath", "--reference-defect", "htu-normalization"]
     done = cli("run", "--report-dir", str(tmp_path / "a"), *defects, "--", "-m", "not fuzz")

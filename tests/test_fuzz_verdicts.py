@@ -23,6 +23,9 @@ from conformance.strategies import PARTS, Corruption
 from conformance.target import load_target, parse_target
 from conformance.verdicts import Level, Outcome, verdict_of
 
+# runs the suite against servers many times: left out by `pytest -m "not slow"` (the inner loop)
+pytestmark = pytest.mark.slow
+
 SEEDS = (None, 1, 2, 3, 4, 5)  # None: the default, derandomised run
 EXAMPLES = 40  # the default profile (quick)
 FUZZ_CASES = [(f"{a.lower()}-fuzz-{p}-refused", a, (p,)) for a in ("AS", "RS") for p in PARTS] + [

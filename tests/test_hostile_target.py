@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from hostile_server import COOKIE_WORDS, HostileServer
 
 from conformance.evidence import Redactor
@@ -193,6 +194,7 @@ def test_huge_answers_leave_reports_of_bounded_size(tmp_path: Path) -> None:
     assert peak < 400, f"peak memory of the run {peak:.0f} MB"
 
 
+@pytest.mark.slow
 def test_thousands_of_cookies_neither_slow_the_run_nor_blank_the_evidence(tmp_path: Path) -> None:
     with HostileServer("many-cookies") as server:
         started = time.monotonic()

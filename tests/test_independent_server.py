@@ -33,6 +33,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from independent_server import DEFECTS, PROOF_ALGS, REDIRECT_URI, IndependentServer, jwk_thumbprint, normalise_uri
 
+# runs the suite against servers many times: left out by `pytest -m "not slow"` (the inner loop)
+pytestmark = pytest.mark.slow
+
 CLI = [sys.executable, "-m", "conformance"]
 NOT_FUZZ = ("-m", "not fuzz")
 FAILED, WARNING, INFO = "failed", "warning", "info"

@@ -27,6 +27,9 @@ from conformance.catalog import CASES
 from conformance.plugin import locate_cases
 from conformance.verdicts import Level
 
+# runs the suite against servers many times: left out by `pytest -m "not slow"` (the inner loop)
+pytestmark = pytest.mark.slow
+
 
 def run_suite(report_dir: Path, *args: str) -> tuple[int, dict[str, Any]]:
     if "--" not in args:

@@ -186,6 +186,7 @@ def test_deadline_bounds_a_hanging_target(tmp_path: Path) -> None:
     assert "did not answer" in messages
 
 
+@pytest.mark.slow
 def test_resource_answering_5xx_only_errors_the_resource_cases(tmp_path: Path) -> None:
     """A healthy AS in front of a resource that answers 500 to everything: AS cases are judged, RS cases error."""
     from conformance.reference import RunningServer, ServerSettings

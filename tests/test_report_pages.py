@@ -16,10 +16,13 @@ import pytest
 from browser import CHROMIUM, probe, screenshot
 
 # skipped where Chromium is missing, except in CI (.ci/run installs it and sets DPOP_REQUIRE_CHROMIUM)
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("DPOP_REQUIRE_CHROMIUM"),
-    reason="needs Debian's chromium package (apt-get install chromium; .ci/run installs it)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("DPOP_REQUIRE_CHROMIUM"),
+        reason="needs Debian's chromium package (apt-get install chromium; .ci/run installs it)",
+    ),
+    pytest.mark.slow,  # whole runs and a browser: left out by `pytest -m "not slow"`
+]
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 

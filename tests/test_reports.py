@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conformance.report.results import exit_status
 
 CLI = [sys.executable, "-m", "conformance", "run"]
@@ -22,6 +24,7 @@ def run(report_dir: Path, *args: str) -> tuple[int, dict[str, Any]]:
     return done.returncode, json.loads((report_dir / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_junit_counts_match_results_json(tmp_path: Path) -> None:
     # htu-https-assumed breaks the happy path (errors); replay gives warnings; failures come with both
     status, results = run(
@@ -40,6 +43,7 @@ def test_junit_counts_match_results_json(tmp_path: Path) -> None:
     assert status == exit_status(results) == 1
 
 
+@pytest.mark.slow
 def test_warnings_are_passes_with_a_property_in_junit(tmp_path: Path) -> None:
     # iat-integer-only: four SHOULD cases warn (a fractional iat and 1.7e9 refused, at the AS and the RS)
     status, results = run(
@@ -59,6 +63,7 @@ def test_warnings_are_passes_with_a_property_in_junit(tmp_path: Path) -> None:
     assert strict == 1
 
 
+@pytest.mark.slow
 def test_baseline_gates_only_new_failures(tmp_path: Path) -> None:
     # the resource's §4.3 cases: what the ath and htm defects fail, and enough others that pass
     subset = ("-m", "not fuzz", "-k", "test_resource_refuses")
@@ -91,6 +96,52 @@ def test_baseline_gates_only_new_failures(tmp_path: Path) -> None:
     assert suite is not None and int(suite.get("failures", -1)) == changed["baseline"]["new"] >= 1
 
 
+@pytest.mark.slow
+def test_a_gate_starts_without_a_baseline_records_one_and_marks_cases_a_baseline_lacks(tmp_path: Path) -> None:
+    subset = ("-m", "not fuzz", "-k", "test_resource_refuses")
+    missing, recorded = tmp_path / "ci" / "dpop-baseline.json", tmp_path / "ci" / "dpop-baseline.json"
+    # without a baseline file, the choice is explicit: an error by default (one line, exit 2) ...
+    refused = subprocess.run(
+        [*CLI, "--report-dir", str(tmp_path / "refused"), "--baseline", str(missing)], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "--baseline-missing ok" in refused.stderr and not (tmp_path / "refused" / "results.json").exists()
+    # ... or every failure is new, and --write-baseline records the run as the next baseline
+    args = ("--reference-defect", "ath", "--baseline", str(missing), "--baseline-missing", "ok")
+    first, results = run(tmp_path / "first", *args, "--write-baseline", str(recorded), "--", *subset)
+    assert first == 1 and results["baseline"]["missing"] is True
+    assert results["baseline"]["new"] == results["summary"]["failed"] >= 4
+    assert json.loads(recorded.read_text())["cases"] == results["cases"]
+    # the recorded baseline gates the next run: nothing new
+    again, _ = run(tmp_path / "again", "--reference-defect", "ath", "--baseline", str(recorded), "--", *subset)
+    assert again == 0
+    # a baseline made by another suite version, which had no rs-proof-ath-hex case yet: that failure is a
+    # "new case", not a new failure (the gate stays green), and the run says which version made the baseline
+    older = json.loads(recorded.read_text())
+    older["suite"]["version"] = "0.0.1"
+    older["cases"] = [c for c in older["cases"] if c["id"] != "rs-proof-ath-hex"]
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    done = subprocess.run(
+        [*CLI, "--report-dir", str(tmp_path / "upgrade"), "--reference-defect", "ath", "--baseline",
+         str(tmp_path / "older.json"), "--", *subset],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    upgraded = json.loads((tmp_path / "upgrade" / "results.json").read_text())
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "made by dpop-conformance 0.0.1" in done.stdout and "1 failing new case(s)" in done.stdout
+    marks = {c["id"]: c["baseline"] for c in upgraded["cases"] if c["baseline"]}
+    assert marks["rs-proof-ath-hex"] == "new case" and "new" not in marks.values()
+    assert upgraded["baseline"]["new_cases"] == 1 and upgraded["baseline"]["other_version"] is True
+    suite = ET.parse(tmp_path / "upgrade" / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and int(suite.get("failures", -1)) == 0
+    skipped = [str(c.find("skipped").get("message")) for c in suite.iter("testcase") if c.find("skipped") is not None]  # type: ignore[union-attr]
+    assert sum("new case" in m for m in skipped) == 1
+    # --baseline-missing means nothing without --baseline
+    alone = subprocess.run([*CLI, "--baseline-missing", "ok"], capture_output=True, text=True)
+    assert alone.returncode == 2 and "--baseline-missing applies to a --baseline file" in alone.stderr
+
+
+@pytest.mark.slow
 def test_html_report_opens_with_the_verdict_findings_by_cause_and_the_grid(tmp_path: Path) -> None:
     run(tmp_path, "--reference-defect", "ath", "--reference-defect", "htu-normalization", "--", "-m", "not fuzz")
     results = json.loads((tmp_path / "results.json").read_text())

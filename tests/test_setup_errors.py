@@ -148,6 +148,7 @@ def test_a_wrong_url_stops_the_run(tmp_path: Path, mode: str, words: tuple[str, 
     _assert_setup_failure(status, results, lines, *words)
 
 
+@pytest.mark.slow
 def test_the_resource_refusing_the_token_itself_is_no_verdict(tmp_path: Path, reference: RunningServer) -> None:
     """A resource of another AS (or audience): invalid_token for a fresh token with a valid proof.
 
@@ -165,6 +166,7 @@ def test_the_resource_refusing_the_token_itself_is_no_verdict(tmp_path: Path, re
     assert len(lines) <= MAX_LINES, "\n".join(lines)
 
 
+@pytest.mark.slow
 def test_a_valid_proof_refused_as_a_proof_is_the_targets_finding(tmp_path: Path) -> None:
     """Not a setup problem: as-proof-accepted fails; the cases that need a token say why, grouped."""
     done = subprocess.run(
@@ -237,6 +239,7 @@ class _RefusingProxy:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
+@pytest.mark.slow
 def test_a_client_refused_in_the_middle_of_a_run_is_never_a_failure(tmp_path: Path) -> None:
     """Anywhere in the run, invalid_client (or a 401 at the token endpoint) makes a case error, with that cause."""
     proxy = _RefusingProxy(allowed=60)

@@ -307,3 +307,12 @@ def test_ca_file_and_insecure_keys(tmp_path: Path) -> None:
         )
     with pytest.raises(ConfigError, match="insecure must be true or false"):
         load_target(write(tmp_path, 'insecure = "yes"\n' + EXAMPLE), environ={"DPOP_CLIENT_SECRET": "x"})
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("key", ["timeout", "iat_max_age"])
+def test_nan_and_inf_are_a_one_line_mistake_not_a_crash(tmp_path: Path, key: str, value: str) -> None:
+    text = f"{key} = {value}\n" + EXAMPLE
+    with pytest.raises(ConfigError) as excinfo:
+        load_target(write(tmp_path, text), environ={"DPOP_CLIENT_SECRET": "x" * 8})
+    assert f"{key} must be a finite number" in str(excinfo.value) and "\n" not in str(excinfo.value)

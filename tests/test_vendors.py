@@ -31,6 +31,9 @@ import pytest
 
 from conformance.report.results import exit_status
 
+# runs the suite against servers many times: left out by `pytest -m "not slow"` (the inner loop)
+pytestmark = pytest.mark.slow
+
 VENDOR = Path(__file__).resolve().parent.parent / "targets" / "oidc-provider"
 EXPECTATIONS = VENDOR / "expectations.toml"
 MODES = ("off", "on")

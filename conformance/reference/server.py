@@ -258,10 +258,19 @@ class RunningServer:
         return "\n".join(lines) + "\n"
 
     def write_target_file(self, path: str | os.PathLike[str], name: str = "reference") -> Path:
-        """Write target_toml() to `path` (UTF-8, mode 0600 when created) and return it as a Path."""
+        """Write target_toml() to `path` (UTF-8, mode 0600) and return it as a Path.
+
+        Atomically: a script that waits for the file to appear never reads it half written.
+        """
         target = Path(path)
-        # The file carries the client secret, so a newly created one is readable by its owner only.
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(self.target_toml(name))
+        # The file carries the client secret, so it is readable by its owner only.
+        scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(self.target_toml(name))
+            os.replace(scratch, target)
+        except BaseException:
+            scratch.unlink(missing_ok=True)
+            raise
         return target

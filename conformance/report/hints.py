@@ -105,7 +105,11 @@ HINTS: list[tuple[str, str]] = [
         "The resource parses the Authorization header too strictly: schemes are case-insensitive and "
         "may be followed by several spaces.",
     ),
-    ("*-fuzz-*", "Send the curl command above: the server accepted (or failed on) a proof it must refuse."),
+    (
+        "*-fuzz-*",
+        "The server accepted (or failed on) a fuzzed proof it must refuse; the case's curl command replays the "
+        "shrunk example.",
+    ),
     ("browser-*", "Configure CORS: allow the DPoP request header and expose DPoP-Nonce and WWW-Authenticate."),
 ]
 

@@ -84,8 +84,12 @@ def _verdict(results: Mapping[str, Any]) -> tuple[str, str]:
     baseline = results.get("baseline")
     if results.get("preflight", {}).get("ok") is False:
         return "Nothing judged: the setup failed (below)", "unjudged"
-    if status == 0 and baseline and baseline.get("still_failing"):
-        return f"No new MUST failure against the baseline ({baseline['still_failing']} known still failing)", "ok"
+    if status == 0 and baseline and (baseline.get("still_failing") or baseline.get("new_cases")):
+        known = [
+            *([f"{baseline['still_failing']} known still failing"] if baseline.get("still_failing") else []),
+            *([f"{baseline['new_cases']} failing new case(s)"] if baseline.get("new_cases") else []),
+        ]
+        return f"No new MUST failure against the baseline ({', '.join(known)})", "ok"
     if status == 0:
         return "Conformant to every MUST of RFC 9449 that was judged", "ok"
     if status == 1 and baseline:
@@ -174,7 +178,20 @@ def _header(results: Mapping[str, Any]) -> list[str]:
         parts.append(
             f"<p>Against the baseline {html_text(str(baseline.get('file', '')))}: {int(baseline.get('new', 0))} "
             f"new failure(s), {int(baseline.get('still_failing', 0))} still failing, "
-            f"{int(baseline.get('fixed', 0))} fixed.</p>"
+            f"{int(baseline.get('fixed', 0))} fixed"
+            + (
+                f", {int(baseline['new_cases'])} failing case(s) the baseline did not have (new case: not gating "
+                "until the baseline is refreshed)"
+                if baseline.get("new_cases")
+                else ""
+            )
+            + (
+                f"; the baseline was made by dpop-conformance {html_text(str(baseline.get('suite_version')))}"
+                if baseline.get("other_version")
+                else ""
+            )
+            + (" (no baseline file yet: every failure is new)" if baseline.get("missing") else "")
+            + ".</p>"
         )
     preflight = results.get("preflight", {})
     if preflight.get("ok") is False:

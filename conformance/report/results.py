@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance import __version__
+from conformance.baseline import FIXED, NEW, NEW_CASE, STILL_FAILING, Baseline
 from conformance.printable import printable
 from conformance.report.findings import finding_groups
 from conformance.verdicts import Outcome
@@ -40,7 +41,7 @@ class CaseRecord:
     requirement: str = ""
     rfc_url: str = ""
     nodeid: str = ""
-    baseline: str = ""  # against --baseline: "new", "still failing", "fixed", or ""
+    baseline: str = ""  # against --baseline: "new", "still failing", "new case", "fixed", or ""
     measurements: dict[str, Any] = field(default_factory=dict)  # values the RFC leaves open, as measured
     # what the case shares with the others of its cause: for an error "... answered 401 invalid_client", for a
     # finding the cause its violation named ("... answers invalid_dpop_proof with HTTP 401, not 400"), or ""
@@ -54,7 +55,7 @@ class ResultsWriter:
 
     target: dict[str, Any]
     fuzz: dict[str, Any] = field(default_factory=dict)
-    baseline_file: str | None = None
+    baseline: Baseline | None = None
     requests: dict[str, int] = field(default_factory=dict)  # requests sent per host (host:port)
     warnings: list[str] = field(default_factory=list)  # about the run itself (plain HTTP, TLS not verified)
     waiting_s: float = 0.0  # time spent waiting for the target's answers (the rest is the suite's own)
@@ -74,14 +75,17 @@ class ResultsWriter:
             summary[rec.outcome] = summary.get(rec.outcome, 0) + 1
         cases = [asdict(r) for r in self.records.values()]
         baseline = None
-        if self.baseline_file:
+        if self.baseline is not None:
             marks = [r.baseline for r in self.records.values()]
             baseline = {
-                "file": self.baseline_file,
-                "new": marks.count("new"),
-                "still_failing": marks.count("still failing"),
-                "fixed": marks.count("fixed"),
+                **self.baseline.describe(),
+                "new": marks.count(NEW),
+                "still_failing": marks.count(STILL_FAILING),
+                "new_cases": marks.count(NEW_CASE),
+                "fixed": marks.count(FIXED),
             }
+            if self.baseline.other_version(__version__):
+                baseline["other_version"] = True
         document: dict[str, Any] = _escaped(
             {
                 "schema_version": SCHEMA_VERSION,
