@@ -653,6 +653,12 @@ def _run_pytest(
     requests = results.get("requests", {})
     if requests:
         print(f"{PROG}: requests sent: " + printable(", ".join(f"{n} to {host}" for host, n in requests.items())))
+    throttled = results.get("throttled") or {}
+    if isinstance(throttled, dict) and throttled.get("count"):
+        print(
+            f"{PROG}: rate-limited {int(throttled['count'])} time(s) (429/503 with Retry-After): waited "
+            f"{float(throttled.get('waited_s', 0)):g} s and sent each request again; no case was judged on it"
+        )
     fuzz = results.get("fuzz", {})
     ran_fuzz = any(str(c.get("id", "")).split("-")[1:2] == ["fuzz"] for c in results.get("cases", []))
     if ran_fuzz and fuzz.get("seed") is not None:

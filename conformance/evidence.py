@@ -187,6 +187,7 @@ class Exchange:
     body_truncated: bool = False
     # set when the first attempt met a connection the server had closed, and the request went out again
     reconnected: str | None = None
+    throttled: str | None = None  # what came first: "HTTP 429 with Retry-After 1, waited 1 s, sent again"
 
     # --- reading the response ----------------------------------------------------------------
     def header(self, name: str) -> str | None:
@@ -265,6 +266,8 @@ class Exchange:
             lines.append(f"  decoded DPoP proof{f' #{i}' if len(self.proofs) > 1 else ''}: {decode_for_display(proof)}")
         if self.reconnected:
             lines.append(f"  (sent again on a new connection: {self.reconnected})")
+        if self.throttled:
+            lines.append(f"  (rate-limited first: {self.throttled})")
         if self.error:
             lines.append(f"< (no response: {self.error})")
         else:

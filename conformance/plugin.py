@@ -450,6 +450,7 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
     exchanges = list(session.client.log) if session else []
     # requests that really went out during this case, per origin (the log keeps only a fuzz case's last example)
     sent_by_case, waited = session.client.transport.tally() if session else ({}, 0.0)
+    throttled = session.client.transport.throttle_tally() if session else (0, 0.0)
     exc = call.excinfo.value if call.excinfo else None
     for extra in getattr(exc, "exchanges", []) or []:
         if extra not in exchanges:
@@ -474,6 +475,7 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
         (f"{_PROP}preflight", json.dumps(_preflight_failure(item.config))),
         (f"{_PROP}requests", json.dumps(sent_by_case)),
         (f"{_PROP}waited", f"{waited:.6f}"),
+        (f"{_PROP}throttled", json.dumps([throttled[0], round(throttled[1], 3)])),
     ]
     report.user_properties = list(item.user_properties)
     baseline_mark = _baseline_mark(item.config, info.id, outcome)
@@ -598,6 +600,9 @@ class _ResultsCollector:
                 self._check_new_server(host)
             self.writer.requests[host] = self.writer.requests.get(host, 0) + count
         self.writer.waiting_s += float(props.get("waited") or 0.0)
+        count, throttle_wait = json.loads(props.get("throttled") or "[0, 0]")
+        self.writer.throttled["count"] += int(count)
+        self.writer.throttled["waited_s"] = round(self.writer.throttled["waited_s"] + float(throttle_wait), 3)
         previous = self.writer.records.get(report.nodeid)
         duration = report.duration + (previous.duration_s if previous else 0.0)
         self.writer.record(

@@ -20,6 +20,7 @@ import ssl
 import threading
 import time
 from collections.abc import Sequence
+from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -30,6 +31,7 @@ import httpx
 from conformance import watchdog
 from conformance.content_coding import ACCEPTED_CODINGS, CodingError, decode_body
 from conformance.evidence import Exchange, Redactor
+from conformance.printable import printable
 
 __all__ = ["MAX_BODY_BYTES", "Transport", "origin_of", "tls_verification"]
 
@@ -148,6 +150,33 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+#: what a rate limit may ask of one exchange: sent again at most this many times, after at most this wait
+MAX_THROTTLED = 5
+MAX_RETRY_AFTER = 120.0
+THROTTLE_STATUSES = (429, 503)
+
+
+def retry_after(ex: Exchange) -> float | None:
+    """The wait (s) a 429 or 503 with a Retry-After header asks for (RFC 9110 §10.2.3), or None.
+
+    delta-seconds or an HTTP-date; anything else, or another status, is the target's answer as it is.
+    """
+    if ex.status not in THROTTLE_STATUSES or ex.error:
+        return None
+    value = (ex.header("retry-after") or "").strip()
+    if not value or len(value) > 64:
+        return None
+    if value.isdigit():
+        return float(int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
 class Transport:
     """Sends requests exactly as given, within the run's limits, and records each one."""
 
@@ -176,6 +205,9 @@ class Transport:
         self.requests_sent: dict[str, int] = {}  # per origin
         self.waited_s = 0.0  # total time between sending a request and having its whole answer
         self.reconnects = 0  # requests sent again because the server had closed the connection
+        self.throttled = 0  # requests sent again after a 429/503 with Retry-After
+        self.throttle_waited_s = 0.0
+        self._throttle_tallied: tuple[int, float] = (0, 0.0)
         self._silent: dict[str, int] = {}  # consecutive requests per origin that got no answer
         self._given_up: dict[str, str] = {}  # origin -> why nothing more is sent there (a TLS failure)
         self._last_sent = 0.0
@@ -188,6 +220,12 @@ class Transport:
         new = {origin: n - sent.get(origin, 0) for origin, n in self.requests_sent.items() if n > sent.get(origin, 0)}
         self._tallied = (dict(self.requests_sent), self.waited_s)
         return new, self.waited_s - waited
+
+    def throttle_tally(self) -> tuple[int, float]:
+        """Rate limits met (429/503 with Retry-After, each sent again) and seconds waited, since the last call."""
+        count, waited = self._throttle_tallied
+        self._throttle_tallied = (self.throttled, self.throttle_waited_s)
+        return self.throttled - count, self.throttle_waited_s - waited
 
     def new_http_client(self) -> httpx.Client:
         """An HTTP client with the suite's settings: no redirects, nothing taken from the environment."""
@@ -217,7 +255,45 @@ class Transport:
         *,
         http: httpx.Client | None = None,
     ) -> Exchange:
-        """Send one request exactly as given (no redirects followed) and record it as an Exchange."""
+        """Send one request exactly as given (no redirects followed) and record it as an Exchange.
+
+        A 429 or 503 with Retry-After is a rate limit, not the target's answer to the case: the request is
+        sent again, the same, after the wait (within the deadline, at most MAX_THROTTLED times). A limit
+        that outlasts that leaves the exchange an error, so the case is not judged on it.
+        """
+        waits: list[str] = []
+        for attempt in range(MAX_THROTTLED + 1):
+            ex = self._send_once(label, method, url, headers, body, http=http)
+            wait = retry_after(ex)
+            if wait is None:
+                break
+            shown = f"HTTP {ex.status} with Retry-After {printable(ex.header('retry-after') or '')[:40]}"
+            left = None if self.deadline is None else self.deadline - time.monotonic()
+            if attempt == MAX_THROTTLED:
+                ex.error = f"throttled: {shown}, {attempt + 1} times in a row (the case is not judged on it)"
+                break
+            if wait > MAX_RETRY_AFTER or (left is not None and wait > left):
+                limit = "the run's deadline" if left is not None and wait > left else f"{MAX_RETRY_AFTER:g} s"
+                ex.error = f"throttled: {shown}, a wait beyond {limit} (the case is not judged on it)"
+                break
+            self.throttled += 1
+            self.throttle_waited_s += wait
+            waits.append(f"{shown}, waited {wait:g} s, sent again")
+            time.sleep(wait)
+        if waits:
+            ex.throttled = "; ".join(waits)
+        return ex
+
+    def _send_once(
+        self,
+        label: str,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]] = (),
+        body: str | None = None,
+        *,
+        http: httpx.Client | None = None,
+    ) -> Exchange:
         http = http or self.http
         request = http.build_request(method, url, headers=list(headers), content=body)
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]

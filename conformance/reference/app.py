@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,6 +84,29 @@ class _CloseAfterError:
             raise CloseConnection(f"closing the connection after HTTP {status}")
 
 
+class _Throttle:
+    """A rate limiter in front of the server: every `every`th request gets 429 with Retry-After, unseen by it."""
+
+    def __init__(self, app: ASGIApp, every: int, retry_after: int) -> None:
+        self.app, self.every, self.retry_after = app, every, retry_after
+        self.count = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.count += 1
+        if self.count % self.every:
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse(
+            {"error": "slow_down", "error_description": "rate limit"},
+            status_code=429,
+            headers={"Retry-After": str(self.retry_after)},
+        )
+        await response(scope, receive, send)
+
+
 def _preflight(methods: str, defects: frozenset[str]) -> Callable[[Request], Awaitable[Response]]:
     allow_headers = _ALLOW_HEADERS_NO_DPOP if "cors-headers" in defects else _ALLOW_HEADERS
 
@@ -132,6 +155,10 @@ def create_app(settings: ServerSettings, base_url: str) -> Starlette:
     middleware = [Middleware(_ExposeHeaders, expose="cors-expose" not in defects)]
     if "close-after-error" in settings.leniencies:
         middleware.insert(0, Middleware(_CloseAfterError))
+    if settings.throttle_every:
+        middleware.insert(
+            0, Middleware(_Throttle, every=settings.throttle_every, retry_after=settings.throttle_retry_after)
+        )
     app = Starlette(routes=routes, middleware=middleware)
     app.state.context = ctx
     return app

@@ -40,6 +40,10 @@ class ServerSettings:
     replay_cache_size: int = 100_000
     scope: str = "read"
     par: bool = True  # a pushed authorization request endpoint (RFC 9126), in the metadata and at /par
+    # a rate limiter in front of it: every Nth request is answered 429 with Retry-After, before the server
+    # sees it (0: none). A rate limit is no defect: a client waits and sends again.
+    throttle_every: int = 0
+    throttle_retry_after: int = 1
 
     def __post_init__(self) -> None:
         if self.nonce not in NONCE_MODES:
@@ -65,6 +69,8 @@ class ServerSettings:
         for name in ("iat_past", "iat_future"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if self.throttle_every < 0 or self.throttle_retry_after < 0:
+            raise ValueError("throttle_every and throttle_retry_after must be >= 0")
         for name in ("nonce_lifetime", "access_token_ttl", "replay_cache_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")

@@ -58,6 +58,8 @@ class ResultsWriter:
     baseline: Baseline | None = None
     requests: dict[str, int] = field(default_factory=dict)  # requests sent per host (host:port)
     warnings: list[str] = field(default_factory=list)  # about the run itself (plain HTTP, TLS not verified)
+    # rate limits met: 429/503 with Retry-After, each request sent again after the wait (never judged)
+    throttled: dict[str, Any] = field(default_factory=lambda: {"count": 0, "waited_s": 0.0})
     waiting_s: float = 0.0  # time spent waiting for the target's answers (the rest is the suite's own)
     preflight: dict[str, Any] = field(default_factory=dict)  # the setup failure, when the happy path failed
     started: float = field(default_factory=time.time)
@@ -98,6 +100,7 @@ class ResultsWriter:
                 **({"baseline": baseline} if baseline else {}),
                 "requests": dict(sorted(self.requests.items())),
                 "timing": {"waiting_s": round(self.waiting_s, 3)},
+                "throttled": dict(self.throttled),
                 "warnings": list(self.warnings),
                 "preflight": self.preflight or {"ok": True},
                 "findings": finding_groups(cases),
