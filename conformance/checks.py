@@ -28,6 +28,7 @@ __all__ = [
     "setup_problem",
     "token_issued",
     "violation",
+    "where",
 ]
 
 #: RFC 9449 §8.1: nonce = 1*NQCHAR; NQCHAR = %x21 / %x23-5B / %x5D-7E
@@ -71,8 +72,22 @@ def violation(
     return Violation(message, level=level, exchanges=list(exchanges) or [exchange], cause=cause, fix=fix)
 
 
-def _where(ex: Exchange) -> str:
+def where(ex: Exchange) -> str:
+    """METHOD URL of an exchange, without its query: how a cause names the endpoint it is about."""
     return f"{ex.method} {ex.url.split('?', 1)[0]}"
+
+
+def _deviation(
+    what: str, expected: str, final: Exchange, sent: Sent, *, cause: str, fix: str
+) -> Violation | CouldNotJudge:
+    """A SHOULD deviation of a refusal (its status, its error code), with the cause other cases share."""
+    return violation(what, expected, final, level=Level.SHOULD, exchanges=sent.exchanges, cause=cause, fix=fix)
+
+
+def _server_error(what: str, expected: str, final: Exchange, sent: Sent, *, fix: str) -> Violation | CouldNotJudge:
+    """A refusal that came as a 5xx: still a refusal, but a SHOULD deviation."""
+    cause = f"{where(final)} fails with HTTP {final.status} on requests it should refuse"
+    return _deviation(what, expected + " (not a server error)", final, sent, cause=cause, fix=fix)
 
 
 def _error_code(ex: Exchange) -> str:
@@ -152,34 +167,25 @@ def expect_refused_at_as(sent: Sent, *, what: str, errors: Collection[str]) -> E
         raise violation(what, expected, final, exchanges=sent.exchanges)
     status = final.status or 0
     if status >= 500:
-        raise violation(
-            what,
-            expected + " (not a server error)",
-            final,
-            level=Level.SHOULD,
-            exchanges=sent.exchanges,
-            cause=f"{_where(final)} fails with HTTP {status} on requests it should refuse",
-            fix="refuse an invalid request with HTTP 400 and an error code (RFC 6749 §5.2); check the server's logs",
-        )
+        fix = "refuse an invalid request with HTTP 400 and an error code (RFC 6749 §5.2); check the server's logs"
+        raise _server_error(what, expected, final, sent, fix=fix)
     error = final.json_object().get("error")
     if status != 400:
-        raise violation(
+        raise _deviation(
             what,
             expected + " (RFC 6749 §5.2)",
             final,
-            level=Level.SHOULD,
-            exchanges=sent.exchanges,
-            cause=f"{_where(final)} answers {_error_code(final)} with HTTP {status}, not 400",
+            sent,
+            cause=f"{where(final)} answers {_error_code(final)} with HTTP {status}, not 400",
             fix="answer the token endpoint's errors with HTTP 400 (RFC 6749 §5.2)",
         )
     if not isinstance(error, str):
-        raise violation(
+        raise _deviation(
             what,
             expected + " (RFC 6749 §5.2: a JSON body with error)",
             final,
-            level=Level.SHOULD,
-            exchanges=sent.exchanges,
-            cause=f"{_where(final)} refuses without a JSON error code",
+            sent,
+            cause=f"{where(final)} refuses without a JSON error code",
             fix='give every refusal a JSON body with "error" (RFC 6749 §5.2)',
         )
     if error not in errors:
@@ -223,23 +229,15 @@ def expect_refused_at_rs(sent: Sent, *, what: str, errors: Collection[str], erro
         raise violation(what, expected, final, exchanges=sent.exchanges)
     status = final.status or 0
     if status >= 500:
-        raise violation(
-            what,
-            expected + " (not a server error)",
-            final,
-            level=Level.SHOULD,
-            exchanges=sent.exchanges,
-            cause=f"{_where(final)} fails with HTTP {status} on requests it should refuse",
-            fix="refuse an invalid proof with HTTP 401 and a DPoP challenge (§7.1); check the server's logs",
-        )
+        fix = "refuse an invalid proof with HTTP 401 and a DPoP challenge (§7.1); check the server's logs"
+        raise _server_error(what, expected, final, sent, fix=fix)
     if status not in (400, 401):
-        raise violation(
+        raise _deviation(
             what,
             expected,
             final,
-            level=Level.SHOULD,
-            exchanges=sent.exchanges,
-            cause=f"{_where(final)} refuses with HTTP {status}, not 400 or 401",
+            sent,
+            cause=f"{where(final)} refuses with HTTP {status}, not 400 or 401",
             fix="refuse with HTTP 401 and a DPoP challenge (§7.1; 400 is legal too, RFC 6750 §3.1)",
         )
     # the resource's error is its challenge's (§7.1, RFC 6750 §3): a JSON body is the application's, and a
@@ -248,13 +246,12 @@ def expect_refused_at_rs(sent: Sent, *, what: str, errors: Collection[str], erro
     if not found and not error_required:
         return final
     if not found:
-        raise violation(
+        raise _deviation(
             what,
             expected + " (RFC 9449 §7.1: the error parameter SHOULD be included)",
             final,
-            level=Level.SHOULD,
-            exchanges=sent.exchanges,
-            cause=f"{_where(final)} refuses with a challenge that has no error parameter",
+            sent,
+            cause=f"{where(final)} refuses with a challenge that has no error parameter",
             fix='add error="invalid_dpop_proof" (or "invalid_token") to the WWW-Authenticate challenge (§7.1)',
         )
     if not set(found) & set(errors):

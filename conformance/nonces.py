@@ -10,7 +10,14 @@ from collections.abc import Callable
 
 import pytest
 
-from conformance.checks import NQCHAR_NONCE, challenge_errors, expect_resource_accepts, prerequisite_failed, violation
+from conformance.checks import (
+    NQCHAR_NONCE,
+    challenge_errors,
+    expect_resource_accepts,
+    prerequisite_failed,
+    violation,
+    where,
+)
 from conformance.evidence import Exchange
 from conformance.flow import Sent, is_nonce_challenge
 from conformance.mutations import mutation
@@ -74,8 +81,7 @@ def judge_challenge(dpop: DPoPSession, actor: str, note: Callable[[str], None]) 
             f"HTTP {status} for use_dpop_nonce ({rule})",
             challenge,
             level=Level.SHOULD,
-            cause=f"{challenge.method} {challenge.url.split('?', 1)[0]} answers use_dpop_nonce with HTTP "
-            f"{challenge.status}, not {status}",
+            cause=f"{where(challenge)} answers use_dpop_nonce with HTTP {challenge.status}, not {status}",
             fix=f"answer the nonce challenge with HTTP {status} ({rule})",
         )
     note(f"HTTP {challenge.status}, use_dpop_nonce and one DPoP-Nonce of {len(values[0])} characters")

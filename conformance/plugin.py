@@ -675,22 +675,13 @@ def pytest_html_results_summary(
 
 def summary_html(results: dict[str, Any]) -> list[str]:
     """The report's summary block, from the results.json document."""
-    from conformance.report.results import exit_status
+    from conformance.report.html import run_verdict
     from conformance.verdicts import OUTCOME_MEANINGS
 
     esc = html_text
     counts = results["summary"]
     target = results["target"]
-    status = exit_status(results)
-    failed = [c for c in results["cases"] if c["outcome"] == "failed"]
-    if status == 0:
-        verdict, css = "Conformant to every MUST of RFC 9449 that was judged", "ok"
-    elif status == 1:
-        verdict, css = f"{len(failed)} MUST failure{'s' if len(failed) != 1 else ''}", "bad"
-    elif results.get("preflight", {}).get("ok") is False:
-        verdict, css = "Nothing judged: the setup failed (below)", "unjudged"
-    else:
-        verdict, css = f"{counts.get('error', 0)} case(s) could not be judged", "unjudged"
+    verdict, css = run_verdict(results)  # report.html's verdict, word for word
     parts = [
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<div class="dpop-summary">',

@@ -263,7 +263,7 @@ class Transport:
         """
         waits: list[str] = []
         for attempt in range(MAX_THROTTLED + 1):
-            ex = self._send_once(label, method, url, headers, body, http=http)
+            ex = self._send_once(label, method, url, headers, body, http)
             wait = retry_after(ex)
             if wait is None:
                 break
@@ -289,11 +289,11 @@ class Transport:
         label: str,
         method: str,
         url: str,
-        headers: Sequence[tuple[str, str]] = (),
-        body: str | None = None,
-        *,
-        http: httpx.Client | None = None,
+        headers: Sequence[tuple[str, str]],
+        body: str | None,
+        http: httpx.Client | None,
     ) -> Exchange:
+        """One attempt of send(): the request on the wire, its answer read within the run's bounds."""
         http = http or self.http
         request = http.build_request(method, url, headers=list(headers), content=body)
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]

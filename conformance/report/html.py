@@ -78,7 +78,8 @@ def _badge(outcome: str, text: str | None = None) -> str:
     return f'<span class="badge o-{css}" data-outcome="{html_text(outcome)}">{html_text(text or outcome)}</span>'
 
 
-def _verdict(results: Mapping[str, Any]) -> tuple[str, str]:
+def run_verdict(results: Mapping[str, Any]) -> tuple[str, str]:
+    """The verdict line of a run and its CSS class (ok, bad, unjudged): every page says the same."""
     status = exit_status(results)
     summary = results.get("summary", {})
     baseline = results.get("baseline")
@@ -144,7 +145,7 @@ def _findings(results: Mapping[str, Any]) -> list[str]:
 def _header(results: Mapping[str, Any]) -> list[str]:
     target = results.get("target", {})
     suite = results.get("suite", {})
-    verdict, css = _verdict(results)
+    verdict, css = run_verdict(results)
     summary = results.get("summary", {})
     where = ", ".join(
         f"{label} {html_text(str(target[key]))}"
