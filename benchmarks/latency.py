@@ -1,17 +1,19 @@
 """Wall time of the catalog against a distant server: the reference server behind a delaying proxy.
 
-    python benchmarks/latency.py [--delays 0,25,50] [--workers 1,4]
+    python benchmarks/latency.py [--delays 0,25,50] [--concurrency 1,4] [--workers 4]
 
 A loopback TCP proxy (in this file) holds every chunk for half the round trip in each direction, as a
 link of that latency would: a chunk that arrives at t is delivered at t + delay, in order. The reference
 server runs in this process, behind the proxy, with the proxy's URL as its public one (issuer, endpoints,
-htu). For each round trip and each `--workers` value, the benchmark runs `dpop-conformance run` on the
-fixed catalog (fuzz cases left out) and prints:
+htu). For each round trip and each `--concurrency` value (1 is serial, 4 the default), and each
+`--workers` value (xdist processes, each serial), the benchmark runs `dpop-conformance run` on the fixed
+catalog (fuzz cases left out) and prints:
 
 - the wall time and the requests sent;
-- the critical path it computed from junit.xml: the requests of the longest case (each case's
-  requests follow one another) plus the preflight's two, times the round trip. That is the least any
-  scheduling could reach at this latency;
+- the critical path it computed from junit.xml: the requests of the longest chain (a case's requests
+  follow one another, and so do the cases of one lane) plus the preflight's two, times the round trip.
+  That is the least any scheduling could reach at this latency;
+- the floor that N requests in flight set: all the requests, times the round trip, over N;
 - the ratio wall / critical path, and whether the verdicts equal those of the first run.
 
 It prints figures and asserts nothing (README, "Performance").
@@ -31,6 +33,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from conformance.catalog import load_cases
+from conformance.plugin import locate_cases
 from conformance.reference import RunningServer, ServerSettings
 
 
@@ -92,10 +96,9 @@ class DelayProxy:
         await sender
 
 
-def _run(config: Path, report: Path, workers: int) -> tuple[float, dict[str, Any]]:
+def _run(config: Path, report: Path, how: list[str]) -> tuple[float, dict[str, Any]]:
     args = [sys.executable, "-m", "conformance", "run", "-q", "--config", str(config), "--report-dir", str(report)]
-    if workers > 1:
-        args += ["--workers", str(workers)]
+    args += how
     start = time.perf_counter()
     subprocess.run([*args, "--", "-m", "not fuzz"], capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
@@ -103,24 +106,37 @@ def _run(config: Path, report: Path, workers: int) -> tuple[float, dict[str, Any
 
 
 def _critical_path(report: Path) -> int:
-    """Round trips that must follow one another: the preflight's two, then the longest case.
+    """Round trips that must follow one another: the preflight's two, then the longest chain of cases.
 
-    Each case's requests, per origin, are junit.xml's `dpop_requests` property.
+    A case's requests follow one another, and so do the cases of one lane (conformance/catalog.py, `lane`:
+    nonces, replay, iat windows, refresh chains), which run in turn. Each case's requests, per origin, are
+    junit.xml's `dpop_requests` property.
     """
-    longest = 0
-    for prop in ET.parse(report / "junit.xml").getroot().iter("property"):
-        if prop.get("name") == "dpop_requests":
-            longest = max(longest, sum(json.loads(prop.get("value") or "{}").values()))
-    return 2 + longest
+    lanes = {info.id: info.lane for info in load_cases(locate_cases()).values()}
+    chains: dict[str, int] = {}
+    for case in ET.parse(report / "junit.xml").getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") or "" for p in case.iter("property")}
+        if "dpop_case" not in props:
+            continue
+        sent = sum(json.loads(props.get("dpop_requests") or "{}").values())
+        chain = lanes.get(props["dpop_case"]) or props["dpop_case"]
+        chains[chain] = chains.get(chain, 0) + sent
+    return 2 + max(chains.values(), default=0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delays", default="0,25,50", help="round trips in ms, comma-separated")
-    parser.add_argument("--workers", default="1,4", help="--workers values to time, comma-separated")
+    parser.add_argument("--concurrency", default="1,4", help="--concurrency values to time, comma-separated")
+    parser.add_argument("--workers", default="", help="--workers values to time too (each worker serial)")
     options = parser.parse_args()
+    runs = [(f"concurrency {n}", ["--concurrency", n]) for n in options.concurrency.split(",") if n]
+    runs += [(f"workers {n}", ["--workers", n, "--concurrency", "1"]) for n in options.workers.split(",") if n]
     reference: dict[str, str] | None = None
-    print(f"{'round trip':>10} {'workers':>7} {'wall s':>7} {'requests':>8} {'crit. path':>14} {'ratio':>6}  verdicts")
+    print(
+        f"{'round trip':>10} {'run':>14} {'wall s':>7} {'requests':>8} {'crit. path':>14} {'ratio':>6} "
+        f"{'N in flight':>11}  verdicts"
+    )
     with tempfile.TemporaryDirectory() as scratch:
         for rtt_ms in (int(v) for v in options.delays.split(",")):
             # the proxy's port is the server's public URL: bind the proxy first, then start the server
@@ -130,17 +146,20 @@ def main() -> None:
             server.start()
             proxy.upstream_port = int(server.listen_url.rsplit(":", 1)[1])
             config = server.write_target_file(Path(scratch) / f"rtt{rtt_ms}.toml")
-            for workers in (int(v) for v in options.workers.split(",")):
-                wall, results = _run(config, Path(scratch) / f"r{rtt_ms}-{workers}", workers)
+            for i, (label, how) in enumerate(runs):
+                wall, results = _run(config, Path(scratch) / f"r{rtt_ms}-{i}", how)
                 outcomes = {c["id"]: c["outcome"] for c in results["cases"]}
                 reference = reference or outcomes
-                steps = _critical_path(Path(scratch) / f"r{rtt_ms}-{workers}")
+                steps = _critical_path(Path(scratch) / f"r{rtt_ms}-{i}")
                 path_s = steps * rtt_ms / 1000
                 ratio = f"{wall / path_s:6.1f}" if path_s else "     -"
                 same = "same" if outcomes == reference else "DIFFER"
                 sent = sum(results["requests"].values())
+                in_flight = int(how[1])  # --concurrency N, or --workers N (each process serial)
+                floor = f"{sent * rtt_ms / 1000 / in_flight:9.2f} s"
                 print(
-                    f"{rtt_ms:>8} ms {workers:>7} {wall:>7.1f} {sent:>8} {steps:>4} = {path_s:5.2f} s {ratio}  {same}"
+                    f"{rtt_ms:>8} ms {label:>14} {wall:>7.1f} {sent:>8} {steps:>4} = {path_s:5.2f} s {ratio} "
+                    f"{floor}  {same}"
                 )
             server.stop()
             proxy.stop()

@@ -38,6 +38,7 @@ def _public_refresh_token(dpop: DPoPSession, key: DPoPKey) -> str:
     level=Level.MUST,
     actor="AS",
     requirement="R-5-5",
+    lane="refresh-chain",
 )
 def test_public_refresh_with_same_key_works_and_stays_bound(dpop: DPoPSession, note: Any) -> None:
     """Sends: a login and code redemption for the [public_client] with key A, then a refresh_token
@@ -87,6 +88,7 @@ def test_public_refresh_with_same_key_works_and_stays_bound(dpop: DPoPSession, n
     level=Level.MUST,
     actor="AS",
     requirement="R-5-5",
+    lane="refresh-chain",
 )
 def test_public_refresh_with_other_key_is_refused(dpop: DPoPSession, note: Any) -> None:
     """Sends: a login and code redemption for the [public_client] with key A, then a refresh_token
@@ -111,6 +113,7 @@ def test_public_refresh_with_other_key_is_refused(dpop: DPoPSession, note: Any) 
     level=Level.MUST,
     actor="AS",
     requirement="R-5-5",
+    lane="refresh-chain",
 )
 def test_public_refresh_without_proof_is_refused(dpop: DPoPSession, note: Any) -> None:
     """Sends: a login and code redemption for the [public_client] with key A, then a refresh_token
@@ -163,6 +166,7 @@ def _judge_access_token(dpop: DPoPSession, tokens: TokenSet, key: DPoPKey, step:
     level=Level.MUST,
     actor="AS",
     requirement="R-5-5",
+    lane="refresh-chain",
 )
 def test_refresh_chain_stays_bound(dpop: DPoPSession, note: Any) -> None:
     """Sends: a login and code redemption for the [public_client] with key A, then at each of three steps a
@@ -229,6 +233,7 @@ def _chain(dpop: DPoPSession, key: DPoPKey, *, depth: int) -> TokenSet:
     level=Level.MAY,
     actor="AS",
     requirement="RFC6749-6",
+    lane="refresh-chain",
 )
 def test_rotated_out_refresh_token_is_refused(dpop: DPoPSession, note: Any) -> None:
     """Sends: a login and code redemption for the [public_client] with key A, a refresh with A (which

@@ -19,6 +19,7 @@ ACTOR = "RS"
     level=Level.MUST,
     actor=ACTOR,
     requirement="R-9-1",
+    lane="rs-nonce",
 )
 def test_nonce_challenge_has_one_well_formed_nonce(dpop: DPoPSession, note: Any) -> None:
     """Sends: a resource request with a valid proof that carries no nonce.
@@ -37,6 +38,7 @@ def test_nonce_challenge_has_one_well_formed_nonce(dpop: DPoPSession, note: Any)
     level=Level.MAY,
     actor=ACTOR,
     requirement="R-8.2-1",
+    lane="rs-nonce",
 )
 def test_nonce_challenge_is_not_cacheable(dpop: DPoPSession, note: Any) -> None:
     """Sends: a resource request with a valid proof that carries no nonce.
@@ -55,6 +57,7 @@ def test_nonce_challenge_is_not_cacheable(dpop: DPoPSession, note: Any) -> None:
     level=Level.MUST,
     actor=ACTOR,
     requirement="R-9-1",
+    lane="rs-nonce",
 )
 def test_retry_with_nonce_and_new_jti_succeeds(dpop: DPoPSession, note: Any) -> None:
     """Sends: a resource request with no nonce and, after the use_dpop_nonce challenge, the same request with a
@@ -71,6 +74,7 @@ def test_retry_with_nonce_and_new_jti_succeeds(dpop: DPoPSession, note: Any) -> 
     level=Level.MUST,
     actor=ACTOR,
     requirement="R-8-4",
+    lane="rs-nonce",
     fault="nonce-wrong",
 )
 def test_refuses_nonce_it_never_issued(dpop: DPoPSession, note: Any) -> None:
@@ -89,6 +93,7 @@ def test_refuses_nonce_it_never_issued(dpop: DPoPSession, note: Any) -> None:
     level=Level.MUST,
     actor=ACTOR,
     requirement="R-8-4",
+    lane="rs-nonce",
     fault="nonce-wrong",
 )
 def test_refuses_nonce_with_one_character_changed(dpop: DPoPSession, note: Any) -> None:
@@ -106,6 +111,7 @@ def test_refuses_nonce_with_one_character_changed(dpop: DPoPSession, note: Any) 
     level=Level.MAY,
     actor=ACTOR,
     requirement="R-9-1",
+    lane="rs-nonce",
 )
 def test_refuses_the_other_servers_nonce(dpop: DPoPSession, note: Any) -> None:
     """Sends: a resource request whose proof carries the nonce the authorization server handed out.
@@ -123,6 +129,7 @@ def test_refuses_the_other_servers_nonce(dpop: DPoPSession, note: Any) -> None:
     level=Level.MUST,
     actor=ACTOR,
     requirement="R-11.3-1",
+    lane="rs-nonce",
 )
 def test_refuses_proof_without_nonce_once_one_was_provided(dpop: DPoPSession, note: Any) -> None:
     """Sends: a valid resource request (which collects the resource's nonce), then one whose proof leaves the
@@ -140,6 +147,7 @@ def test_refuses_proof_without_nonce_once_one_was_provided(dpop: DPoPSession, no
     level=Level.MUST,
     actor=ACTOR,
     requirement="R-8.2-1",
+    lane="rs-nonce",
 )
 def test_nonce_from_a_successful_response_is_accepted(dpop: DPoPSession, note: Any) -> None:
     """Sends: a valid resource request; when its 2xx response carries a DPoP-Nonce, a second request whose proof

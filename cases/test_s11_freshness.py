@@ -36,6 +36,7 @@ def _params() -> list[Any]:
             level=Level.MUST,
             actor=actor,
             requirement="R-11.1-1",
+            lane=f"{actor.lower()}-iat-window",
             doc=f"Sends: valid {'token' if actor == 'AS' else 'resource'} requests whose proofs' iat lies 0 to "
             f"{LIMIT} s in the past and in the future, bisecting for the last accepted offset on each side (about "
             '12 requests a side).\nExpects: proofs an hour away refused (§11.1: "servers MUST only accept DPoP '

@@ -41,6 +41,7 @@ def _params(actor: str) -> list[Any]:
             level=Level.MAY,
             actor=actor,
             requirement="R-11.1-2",
+            lane=f"{actor.lower()}-replay",
             doc=f"Sends: a valid {request}, then the same request again with {text} (the same URI, within the iat "
             "window), then a valid request.\nExpects: a refusal of the second one: servers can store the jti "
             'and decline a proof seen before (§11.1: "can", no BCP 14 keyword), so accepting it is info.'
@@ -166,6 +167,7 @@ def _aged(dpop: DPoPSession, actor: str, token: str, send_valid: Callable[[], Se
     level=Level.MAY,
     actor="AS",
     requirement="R-11.1-2",
+    lane="as-replay",
 )
 @pytest.mark.waits
 def test_token_endpoint_refuses_proof_replayed_seconds_later(dpop: DPoPSession, note: Any) -> None:
@@ -196,6 +198,7 @@ def test_token_endpoint_refuses_proof_replayed_seconds_later(dpop: DPoPSession, 
     level=Level.MAY,
     actor="RS",
     requirement="R-11.1-2",
+    lane="rs-replay",
 )
 @pytest.mark.waits
 def test_resource_refuses_proof_replayed_seconds_later(dpop: DPoPSession, note: Any) -> None:
@@ -231,6 +234,7 @@ def test_resource_refuses_proof_replayed_seconds_later(dpop: DPoPSession, note: 
     level=Level.MAY,
     actor="RS",
     requirement="R-11.1-2",
+    lane="rs-replay",
 )
 def test_resource_refuses_proof_replayed_with_other_query(dpop: DPoPSession, note: Any) -> None:
     """Sends: a valid resource request to the resource URL with `?dpop_conformance=1` added, then the
@@ -271,6 +275,7 @@ def test_resource_refuses_proof_replayed_with_other_query(dpop: DPoPSession, not
     level=Level.MAY,
     actor="AS",
     requirement="R-11.1-2",
+    lane="as-replay",
 )
 def test_par_endpoint_refuses_replayed_proof(dpop: DPoPSession, note: Any) -> None:
     """Sends: a valid pushed authorization request (RFC 9126) of the [public_client], then another with the
@@ -302,6 +307,7 @@ def test_par_endpoint_refuses_replayed_proof(dpop: DPoPSession, note: Any) -> No
     level=Level.MAY,
     actor="AS",
     requirement="R-11.1-2",
+    lane="as-replay",
 )
 def test_token_endpoint_refuses_replayed_proof_on_refresh(dpop: DPoPSession, note: Any) -> None:
     """Sends: the [public_client]'s code redemption with key A, a refresh_token request with a proof from A,

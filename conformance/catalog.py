@@ -47,6 +47,10 @@ class CaseInfo:
     doc: str = ""
     profile: str = "rfc9449"  # the profile whose selection runs the case (rfc9449 cases always run)
     fault: str = ""  # for a case that sends a proof with a fault: its id in conformance/faults.py
+    # cases that read or change state the server keeps between requests (its nonces, its replay cache, a
+    # measured window, a refresh chain) name a lane: a lane's cases run one after another, in their order,
+    # never two at once (conformance/scheduler.py); "" runs beside any other case
+    lane: str = ""
 
     @property
     def rfc_url(self) -> str:
@@ -79,12 +83,13 @@ def case(
     requirement: str,
     profile: str = "rfc9449",
     fault: str = "",
+    lane: str = "",
 ) -> Callable[[F], F]:
     """Declare a conformance case; adds the `dpop_case` marker carrying its CaseInfo."""
 
     def decorate(fn: F) -> F:
         doc = inspect.getdoc(fn) or ""
-        info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile, fault))
+        info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile, fault, lane))
         marked: F = pytest.mark.dpop_case(info)(fn)
         return marked
 
@@ -102,13 +107,14 @@ def case_param(
     doc: str,
     profile: str = "rfc9449",
     fault: str = "",
+    lane: str = "",
 ) -> Any:
     """Declare one case of a table-driven family: a `pytest.param` carrying its own CaseInfo.
 
     `doc` is the case's "Sends / Expects" text; the param's id is the case id. A case that sends a proof
     with a fault names it (`fault`), and takes its level and requirement from it (conformance/faults.py).
     """
-    info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile, fault))
+    info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile, fault, lane))
     return pytest.param(*values, id=case_id, marks=pytest.mark.dpop_case(info))
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from conformance import __version__
+from conformance.concurrency import DEFAULT_CONCURRENCY, concurrency_problem
 from conformance.printable import printable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -143,11 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most this many fuzz requests per second (for staging servers)",
     )
     run.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        default=None,
+        help=f"requests in flight at once: cases run side by side, with the verdicts of a serial run (default "
+        f"{DEFAULT_CONCURRENCY}; 1 is serial); --max-rps and --max-requests hold across them",
+    )
+    run.add_argument(
         "--workers",
         type=int,
         metavar="N",
         default=None,
-        help="run the cases in N parallel processes (pytest-xdist, from the test extras); same verdicts as serial",
+        help="run the cases in N parallel processes (pytest-xdist, from the test extras), each one case at a time; "
+        "same verdicts as serial",
     )
     run.add_argument(
         "--deadline",
@@ -387,6 +397,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         *([f"--dpop-max-rps={args.max_rps}"] if args.max_rps else []),
         *([f"--dpop-ca-file={Path(args.ca_file).resolve()}"] if args.ca_file else []),
         *(["--dpop-insecure"] if args.insecure else []),
+        *([f"--dpop-concurrency={args.concurrency}"] if args.concurrency is not None else []),
         *(["-n", str(args.workers)] if args.workers and args.workers > 1 else []),
         *pytest_args,
     ]
@@ -461,6 +472,10 @@ def _check_limits(args: argparse.Namespace) -> str | None:
         return f"--max-requests {args.max_requests}: give 0 or more"
     if args.max_rps is not None and args.max_rps <= 0:
         return f"--max-rps {args.max_rps:g}: give a positive number of requests per second"
+    if args.concurrency is not None:
+        problem = concurrency_problem(args.concurrency)
+        if problem:
+            return problem
     if args.workers is not None and args.workers < 1:
         return f"--workers {args.workers}: give 1 or more (1 runs the cases in one process, as without --workers)"
     if args.fuzz_examples is not None and args.fuzz_examples < 0:
@@ -658,6 +673,13 @@ def _run_pytest(
         print(
             f"{PROG}: rate-limited {int(throttled['count'])} time(s) (429/503 with Retry-After): waited "
             f"{float(throttled.get('waited_s', 0)):g} s and sent each request again; no case was judged on it"
+        )
+    changed = (results.get("concurrency") or {}).get("changed_alone") or []
+    if isinstance(changed, list) and changed:
+        ids = ", ".join(printable(str(c.get("id", ""))) for c in changed[:5]) + (", ..." if len(changed) > 5 else "")
+        print(
+            f"{PROG}: {len(changed)} case(s) reached another outcome beside other cases than alone ({ids}); the "
+            "outcome alone counts. The target may keep state per client: --concurrency 1 runs every case alone"
         )
     fuzz = results.get("fuzz", {})
     ran_fuzz = any(str(c.get("id", "")).split("-")[1:2] == ["fuzz"] for c in results.get("cases", []))

@@ -240,15 +240,19 @@ class DPoPClient:
         body: Callable[[], str | None] | None = None,
         retry_on_nonce: bool = True,
         dpop_header_name: str = "DPoP",
+        use_known_nonce: bool = True,
     ) -> Sent:
         """Send a request carrying proof(s) from `proof(nonce)`; on a nonce challenge retry once.
+
+        `use_known_nonce=False` sends the first proof without the nonce the server handed out last (for
+        this request only: the remembered nonce stays for the others, which may be in flight meanwhile).
 
         `proof` returns one compact proof, several (each sent as its own header line) or None (no
         DPoP header). `headers` and `body` are called once per attempt, so per-attempt values such as
         client assertions are fresh too.
         """
         exchanges: list[Exchange] = []
-        nonce = self.nonce_for(role, url)
+        nonce = self.nonce_for(role, url) if use_known_nonce else None
         for attempt in (1, 2):
             proofs = proof(nonce)
             all_headers = list(headers() if headers else [])
@@ -280,6 +284,7 @@ class DPoPClient:
         extra_headers: Sequence[tuple[str, str]] = (),
         label: str = "token request",
         retry_on_nonce: bool = True,
+        use_known_nonce: bool = True,
     ) -> Sent:
         """POST a grant to the token endpoint with a proof from `key` (altered by `mutate`, or replaced
         by the header values `proofs` makes from it, if given)."""
@@ -293,6 +298,7 @@ class DPoPClient:
             extra_headers=extra_headers,
             label=label,
             retry_on_nonce=retry_on_nonce,
+            use_known_nonce=use_known_nonce,
         )
 
     def form_post(
@@ -307,6 +313,7 @@ class DPoPClient:
         extra_headers: Sequence[tuple[str, str]] = (),
         label: str,
         retry_on_nonce: bool = True,
+        use_known_nonce: bool = True,
     ) -> Sent:
         """POST a form with client authentication and a DPoP proof to an AS endpoint (token, PAR)."""
 
@@ -330,7 +337,15 @@ class DPoPClient:
             return urlencode({**form, **self.client_auth_form(auth, endpoint)})
 
         return self.send_with_proof(
-            label, "AS", "POST", endpoint, proof=proof, headers=headers, body=body, retry_on_nonce=retry_on_nonce
+            label,
+            "AS",
+            "POST",
+            endpoint,
+            proof=proof,
+            headers=headers,
+            body=body,
+            retry_on_nonce=retry_on_nonce,
+            use_known_nonce=use_known_nonce,
         )
 
     def tokens_from(self, sent: Sent) -> TokenSet:
@@ -417,6 +432,7 @@ class DPoPClient:
         label: str = "resource request",
         retry_on_nonce: bool = True,
         dpop_header_name: str = "DPoP",
+        use_known_nonce: bool = True,
     ) -> Sent:
         """Call the resource with `Authorization: <scheme> <token>` and a fresh proof carrying `ath`.
 
@@ -450,6 +466,7 @@ class DPoPClient:
             body=(lambda: body) if body is not None else None,
             retry_on_nonce=retry_on_nonce,
             dpop_header_name=dpop_header_name,
+            use_known_nonce=use_known_nonce,
         )
 
     # --- discovery --------------------------------------------------------------------------------

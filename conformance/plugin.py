@@ -23,12 +23,14 @@ import pytest
 
 from conformance.baseline import NEW_CASE, STILL_FAILING, Baseline, BaselineError, load_baseline
 from conformance.catalog import PROFILES, CaseInfo
+from conformance.concurrency import DEFAULT_CONCURRENCY, concurrency_problem
 from conformance.evidence import RUN_EVIDENCE, Redactor, render_exchanges
 from conformance.preflight import SetupFailure, preflight
 from conformance.printable import html_text, printable
 from conformance.report.hints import hint_for
 from conformance.report.junit import known_failure_reason, new_case_reason
 from conformance.report.results import CaseRecord, ResultsWriter
+from conformance.scheduler import Ahead, Scheduler
 from conformance.selection import Selection, SelectionError
 from conformance.session import DPoPSession
 from conformance.target import ConfigError, Target, load_target, parse_target, plain_http_warning
@@ -40,6 +42,8 @@ PREFLIGHT_KEY = pytest.StashKey["SetupFailure"]()
 REDACTOR_KEY = pytest.StashKey[Redactor]()
 TARGET_KEY = pytest.StashKey[Target]()
 NOTE_KEY = pytest.StashKey[list[str]]()
+SCHEDULER_KEY = pytest.StashKey[Scheduler]()
+AHEAD_KEY = pytest.StashKey[Ahead]()  # on an item: what it did when it ran beside others (a pass)
 
 _PROP = "dpop_"  # prefix of the user_properties this plugin adds (they reach junit.xml too)
 
@@ -106,6 +110,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         metavar="SECONDS",
         help="stop sending requests this long after the run started (the rest end in error)",
+    )
+    group.addoption(
+        "--dpop-concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"requests in flight at once, cases running side by side (default {DEFAULT_CONCURRENCY}; 1: serial)",
     )
     group.addoption("--dpop-max-requests", type=int, metavar="N", help="send at most N requests in the run")
     group.addoption("--dpop-max-rps", type=float, metavar="RPS", help="send at most this many requests per second")
@@ -181,6 +192,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "waits: a case that waits seconds between its requests (leave out with -m 'not waits')"
     )
     _configure_fuzzing(config)
+    concurrency = int(config.getoption("dpop_concurrency"))
+    problem = concurrency_problem(concurrency)
+    if problem:
+        raise pytest.UsageError(problem)
+    # an xdist worker runs the items the controller sends it, not the session's list: it runs them in turn
+    config.stash[SCHEDULER_KEY] = Scheduler(1 if hasattr(config, "workerinput") else concurrency)
     baseline = config.getoption("dpop_baseline")
     if baseline:
         try:
@@ -206,6 +223,7 @@ def pytest_configure(config: pytest.Config) -> None:
         profile = config.getoption("dpop_fuzz_profile")
         seed = config.getoption("hypothesis_seed", None)
         seed = int(seed) if isinstance(seed, str) and seed.isdigit() else seed  # Hypothesis keeps it as text
+        writer.concurrency = {"limit": concurrency, "ahead": 0, "again_alone": 0, "changed_alone": []}
         writer.fuzz = {
             "seed": seed,
             "derandomized": seed is None,
@@ -325,6 +343,8 @@ def dpop(request: pytest.FixtureRequest) -> Iterator[DPoPSession]:
             config.stash[REDACTOR_KEY] = Redactor()
         session = DPoPSession(target, redactor=config.stash[REDACTOR_KEY])
         stack.callback(session.close)
+        # first (callbacks run last to first): no case may still be running when the connections close
+        stack.callback(config.stash[SCHEDULER_KEY].finish, stop=True)
         deadline = config.getoption("dpop_deadline")
         session.client.transport.deadline = time.monotonic() + deadline if deadline else None
         session.client.transport.max_requests = config.getoption("dpop_max_requests")
@@ -363,6 +383,46 @@ def note(request: pytest.FixtureRequest) -> Any:
     """`note("...")` records what a passing case observed; it becomes the case's message."""
     notes = request.node.stash[NOTE_KEY]
     return notes.append
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A case that ran ahead, beside others (conformance/scheduler.py), and passed: its recorded pass.
+
+    The first case of a stretch runs the stretch; a case whose concurrent outcome was not a pass runs
+    now, alone, as pytest would run it.
+    """
+    scheduler = pyfuncitem.config.stash.get(SCHEDULER_KEY, None)
+    session = pyfuncitem.funcargs.get("dpop")
+    if scheduler is None or not isinstance(session, DPoPSession):
+        return None
+
+    def apply(ahead: Ahead) -> None:
+        pyfuncitem.stash[NOTE_KEY].extend(ahead.notes)
+        pyfuncitem.stash.setdefault(MEASURE_KEY, {}).update(ahead.measurements)
+        session.client.transport.absorb(ahead.lane)
+        pyfuncitem.stash[AHEAD_KEY] = ahead
+
+    ahead = scheduler.result_for(pyfuncitem, session, apply)
+    if ahead is None:
+        return None
+    if ahead.exception is not None:
+        raise ahead.exception  # a skip (Ahead.taken)
+    return True
+
+
+def _schedule_mark(item: pytest.Item, info: CaseInfo) -> str:
+    """How the case ran: "ahead" (beside others, passed), "again:<outcome>" (run again alone after that
+    outcome beside others), or "" (alone)."""
+    if AHEAD_KEY in item.stash:
+        return "ahead"
+    scheduler = item.config.stash.get(SCHEDULER_KEY, None)
+    first = scheduler.first_try(item.nodeid) if scheduler else None
+    if first is None or first.exception is None:
+        return ""
+    if isinstance(first.exception, pytest.skip.Exception):
+        return f"again:{Outcome.SKIPPED.value}"
+    return f"again:{verdict_of(first.exception, info.level)[0].value}"
 
 
 # --- verdicts -------------------------------------------------------------------------------
@@ -476,8 +536,12 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
         (f"{_PROP}requests", json.dumps(sent_by_case)),
         (f"{_PROP}waited", f"{waited:.6f}"),
         (f"{_PROP}throttled", json.dumps([throttled[0], round(throttled[1], 3)])),
+        (f"{_PROP}schedule", _schedule_mark(item, info)),
     ]
     report.user_properties = list(item.user_properties)
+    ahead = item.stash.get(AHEAD_KEY, None)
+    if ahead is not None and report.when == "call":
+        report.duration += ahead.duration_s  # the case's time when it ran, beside others
     baseline_mark = _baseline_mark(item.config, info.id, outcome)
     if outcome is Outcome.FAILED and baseline_mark in (STILL_FAILING, NEW_CASE) and report.failed:
         # a failure that does not gate is no red test to a JUnit consumer while the gate is green;
@@ -603,6 +667,7 @@ class _ResultsCollector:
         count, throttle_wait = json.loads(props.get("throttled") or "[0, 0]")
         self.writer.throttled["count"] += int(count)
         self.writer.throttled["waited_s"] = round(self.writer.throttled["waited_s"] + float(throttle_wait), 3)
+        self._count_schedule(props, report)
         previous = self.writer.records.get(report.nodeid)
         duration = report.duration + (previous.duration_s if previous else 0.0)
         self.writer.record(
@@ -629,6 +694,21 @@ class _ResultsCollector:
             self.writer.preflight = preflight
         if self.report:
             self._keep_details(props["case"], report)
+
+    def _count_schedule(self, props: dict[str, str], report: pytest.TestReport) -> None:
+        """results.json `concurrency`: the cases that ran beside others, and those run again alone."""
+        mark = props.get("schedule", "")
+        if not mark or report.when == "teardown":
+            return
+        concurrency = self.writer.concurrency
+        concurrency["ahead"] += 1
+        if mark.startswith("again:"):
+            concurrency["again_alone"] += 1
+            first = mark.removeprefix("again:")
+            if first != props["outcome"]:
+                concurrency["changed_alone"].append(
+                    {"id": props["case"], "concurrently": first, "alone": props["outcome"]}
+                )
 
     def _keep_details(self, case_id: str, report: pytest.TestReport) -> None:
         evidence = str(getattr(report, "dpop_evidence", "") or "")

@@ -3,10 +3,16 @@
 One `DPoPSession` exists per pytest session (per xdist worker). Cases ask it for what they need; when a
 prerequisite cannot be had (no resource server configured, no token obtainable) it raises `skip` or
 `CouldNotJudge`, so the case ends `skipped` or `error`, never `failed`.
+
+Cases may use it from several threads at once (conformance/scheduler.py): what it fetches once (metadata,
+the bound tokens) is fetched under a lock, and a grant that can be used only once at a time (a login, a
+refresh token that rotates) is requested by one thread at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -99,9 +105,17 @@ class DPoPSession:
         self._refresh_token = target.client.refresh_token if target.client else None
         self._auth: ClientAuth | None = None
         # where (actor, and token) a control just succeeded, with the number of requests sent by then
-        self._vouched: dict[tuple[str, str], tuple[int, Sent]] = {}
+        self._vouched: dict[tuple[int, str, str], tuple[int, Sent]] = {}  # by thread (Transport.mark)
         # (actor, access token or "") -> the last valid requests the controls had accepted: (when, the request)
         self._accepted: dict[tuple[str, str], list[tuple[float, Sent]]] = {}
+        # Locks, each held briefly or by the one thread that fetches what the others then share: the records
+        # above; the metadata; the session key's token; another key's token (per thumbprint)
+        self._lock = threading.RLock()
+        self._metadata_lock = threading.Lock()
+        self._bound_lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        # a login command or a rotating refresh token serves one token request at a time
+        self._grant_lock = threading.RLock()
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -113,20 +127,25 @@ class DPoPSession:
         """The AS metadata when the target names an issuer (fetched once), else None."""
         issuer = self.target.authorization_server.issuer if self.target.authorization_server else None
         if issuer and self._metadata is None and self._metadata_error is None:
-            try:
-                metadata = self.client.discover(issuer)
-            except FlowError as exc:
-                self._metadata_error = str(exc)
-                self._metadata_exchanges = exc.exchanges
-                return None
-            # RFC 8414 §3.3: the issuer in the metadata must be identical to the one it was fetched for, or
-            # an attacker's metadata could name endpoints that collect the client's credentials
-            self._issuer_mismatch = issuer_mismatch(issuer, metadata)
-            if self._issuer_mismatch:
-                self._metadata_error = self._issuer_mismatch
-                return None
-            self._metadata = metadata
+            with self._metadata_lock:
+                if self._metadata is None and self._metadata_error is None:
+                    self._fetch_metadata(issuer)
         return self._metadata
+
+    def _fetch_metadata(self, issuer: str) -> None:
+        try:
+            metadata = self.client.discover(issuer)
+        except FlowError as exc:
+            self._metadata_error = str(exc)
+            self._metadata_exchanges = exc.exchanges
+            return
+        # RFC 8414 §3.3: the issuer in the metadata must be identical to the one it was fetched for, or an
+        # attacker's metadata could name endpoints that collect the client's credentials
+        self._issuer_mismatch = issuer_mismatch(issuer, metadata)
+        if self._issuer_mismatch:
+            self._metadata_error = self._issuer_mismatch
+            return
+        self._metadata = metadata
 
     @property
     def issuer_mismatch(self) -> str | None:
@@ -239,18 +258,21 @@ class DPoPSession:
         """Log the public client in (its login mode); returns (code, code_verifier)."""
         pc = self.require_public_client()
         try:
-            return self.client.authorize(
-                self.authorization_endpoint,
-                pc.id,
-                pc.redirect_uri,
-                scope=pc.scope,
-                dpop_jkt=dpop_jkt,
-                login=pc.login,
-                login_command=pc.login_command,
-                command_cwd=self.target.base_dir or None,
-                request=request,
-                request_uri=request_uri,
-            )
+            # a login command (a browser, a person's script) runs once at a time; an auto login has its own
+            # client and cookie jar, and runs beside the others
+            with self._grant_lock if pc.login != "auto" else contextlib.nullcontext():
+                return self.client.authorize(
+                    self.authorization_endpoint,
+                    pc.id,
+                    pc.redirect_uri,
+                    scope=pc.scope,
+                    dpop_jkt=dpop_jkt,
+                    login=pc.login,
+                    login_command=pc.login_command,
+                    command_cwd=self.target.base_dir or None,
+                    request=request,
+                    request_uri=request_uri,
+                )
         except FlowError as exc:
             raise CouldNotJudge(f"the public client's login failed: {exc}", exchanges=exc.exchanges) from None
 
@@ -348,20 +370,26 @@ class DPoPSession:
         """One token request with the configured client and grant, and a proof from `key`."""
         self.require_authorization_server()
         key = key or self.key
-        if not use_known_nonce:
-            self.client.forget_nonce("AS", self.token_endpoint)
-        sent = self.client.token_request(
-            self.token_endpoint,
-            self.grant(key),
-            self.client_auth,
-            None if without_proof else key,
-            mutate=mutate,
-            proofs=proofs,
-            extra_headers=extra_headers,
-            label=label,
-            retry_on_nonce=retry_on_nonce,
+        client = self.target.client
+        # a refresh token that rotates serves one request at a time, and so does a login command
+        once = client is not None and (
+            client.grant_type == "refresh_token"
+            or (client.grant_type == "authorization_code" and client.login != "auto")
         )
-        self._note_refresh_rotation(sent)
+        with self._grant_lock if once else contextlib.nullcontext():
+            sent = self.client.token_request(
+                self.token_endpoint,
+                self.grant(key),
+                self.client_auth,
+                None if without_proof else key,
+                mutate=mutate,
+                proofs=proofs,
+                extra_headers=extra_headers,
+                label=label,
+                retry_on_nonce=retry_on_nonce,
+                use_known_nonce=use_known_nonce,
+            )
+            self._note_refresh_rotation(sent)
         return sent
 
     def token_control(self, when: str) -> Sent:
@@ -383,12 +411,13 @@ class DPoPSession:
     _ACCEPTED_KEPT = 32
 
     def _remember_accepted(self, where: tuple[str, str], sent: Sent) -> None:
-        kept = self._accepted.setdefault(where, [])
-        now = time.monotonic()
-        if kept and now - kept[-1][0] < 1.0:
-            return  # one a second: 32 entries span half a minute or more
-        kept.append((now, sent))
-        del kept[: -self._ACCEPTED_KEPT]
+        with self._lock:
+            kept = self._accepted.setdefault(where, [])
+            now = time.monotonic()
+            if kept and now - kept[-1][0] < 1.0:
+                return  # one a second: 32 entries span half a minute or more
+            kept.append((now, sent))
+            del kept[: -self._ACCEPTED_KEPT]
 
     def accepted_since(
         self, actor: str, token: str = "", *, at_least: float, at_most: float
@@ -397,18 +426,25 @@ class DPoPSession:
         with its age in seconds.
 
         The replay cases send its proof again: an old proof costs them no wait. `token` is the access token
-        the request carried (its proof's ath hashes it); "" for the token endpoint.
+        the request carried (its proof's ath hashes it); "" for the token endpoint. Each is handed out once:
+        a cache that forgets stores a replayed proof again, and the next case's replay of it would then be
+        refused for the suite's own replay, not for the server's memory (cases that ran close together, as
+        concurrent ones do, would otherwise find the same youngest control).
         """
         now = time.monotonic()
-        fitting = [
-            (now - at, sent) for at, sent in self._accepted.get((actor, token), []) if at_least <= now - at <= at_most
-        ]
-        return fitting[-1] if fitting else None
+        with self._lock:
+            kept = self._accepted.get((actor, token), [])
+            fitting = [i for i, (at, _) in enumerate(kept) if at_least <= now - at <= at_most]
+            if not fitting:
+                return None
+            at, sent = kept.pop(fitting[-1])
+        return now - at, sent
 
     def accepted_age(self, actor: str, token: str = "") -> float | None:
         """Seconds since a control last had a valid request accepted there (None: none so far)."""
-        kept = self._accepted.get((actor, token))
-        return time.monotonic() - kept[-1][0] if kept else None
+        with self._lock:
+            kept = self._accepted.get((actor, token))
+            return time.monotonic() - kept[-1][0] if kept else None
 
     def controlled(self, where: tuple[str, str], when: str, send: Callable[[str], Sent]) -> Sent:
         """A control that must succeed at `where`, sent by `send(when)`, unless the last request was one.
@@ -417,12 +453,17 @@ class DPoPSession:
         altered request when nothing was sent since: sending another proves nothing more, and the
         controls were a third of a run's requests.
         """
-        sent_so_far = sum(self.client.transport.requests_sent.values())
-        vouched = self._vouched.get(where)
+        transport = self.client.transport
+        # per thread: a case running concurrently reuses the control its own thread sent last, when that
+        # thread sent nothing since (the others' requests are other cases', and none of them changes state)
+        thread, sent_so_far = transport.mark()
+        with self._lock:
+            vouched = self._vouched.get((thread, *where))
         if when == "before" and vouched is not None and vouched[0] == sent_so_far:
             return vouched[1]
         sent = send(when)
-        self._vouched[where] = (sum(self.client.transport.requests_sent.values()), sent)
+        with self._lock:
+            self._vouched[(thread, *where)] = (transport.mark()[1], sent)
         return sent
 
     def _note_refresh_rotation(self, sent: Sent) -> None:
@@ -444,6 +485,13 @@ class DPoPSession:
 
         For a target whose [resource_server] gives a pre-issued token, that token and its key.
         """
+        bound = self._bound
+        if bound is not None and bound.fresh():
+            return bound
+        with self._bound_lock:  # cases that start together ask for it together: one token request serves them
+            return self._bound_token()
+
+    def _bound_token(self) -> BoundToken:
         rs = self.target.resource_server
         if rs is not None and rs.access_token:
             if self._bound is None:
@@ -469,8 +517,18 @@ class DPoPSession:
         Skips the case when the AS refuses to bind a token to a key of that kind with invalid_dpop_proof
         (it need not support every algorithm); CouldNotJudge for any other refusal.
         """
-        if key.thumbprint() == self.key.thumbprint():
+        thumbprint = key.thumbprint()
+        if thumbprint == self.key.thumbprint():
             return self.bound_token()
+        known = self._bound_to_keys.get(thumbprint)
+        if known is not None and known.fresh():
+            return known
+        with self._lock:
+            lock = self._key_locks.setdefault(thumbprint, threading.Lock())
+        with lock:
+            return self._bound_token_for(key)
+
+    def _bound_token_for(self, key: DPoPKey) -> BoundToken:
         known = self._bound_to_keys.get(key.thumbprint())
         if known is not None and known.fresh():
             return known
@@ -518,9 +576,9 @@ class DPoPSession:
         """Call the configured resource with `token` and a proof from `key` (see DPoPClient)."""
         configured, method, body = self.require_resource()
         url = url or configured
-        if not use_known_nonce:
-            self.client.forget_nonce("RS", url)
-        return self.client.resource_request(url, token, key, method=method, body=body, label=label, **kwargs)
+        return self.client.resource_request(
+            url, token, key, method=method, body=body, label=label, use_known_nonce=use_known_nonce, **kwargs
+        )
 
     def control(self, bound: BoundToken, when: str) -> Sent:
         """A valid resource request that must succeed; CouldNotJudge when it does not.

@@ -19,7 +19,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -33,7 +34,7 @@ from conformance.content_coding import ACCEPTED_CODINGS, CodingError, decode_bod
 from conformance.evidence import Exchange, Redactor
 from conformance.printable import printable
 
-__all__ = ["MAX_BODY_BYTES", "Transport", "origin_of", "tls_verification"]
+__all__ = ["MAX_BODY_BYTES", "Lane", "Transport", "origin_of", "tls_verification"]
 
 MAX_BODY_BYTES = 1 << 20  # evidence keeps at most 1 MiB of a response body
 _COOKIES_KEPT = 20  # the cookies of one answer registered for redaction (a session needs a few)
@@ -52,54 +53,96 @@ SECRET_FORM_FIELDS = (
 _STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
+class _OwnedStream(httpcore.NetworkStream):
+    """A connection's stream that remembers which thread used it last, so a watchdog cuts only its own."""
+
+    def __init__(self, inner: httpcore.NetworkStream, backend: _CuttableBackend) -> None:
+        self.inner = inner
+        self.backend = backend
+        self.owner = threading.get_ident()
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.owner = threading.get_ident()
+        return self.inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.owner = threading.get_ident()
+        self.inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return self.backend.kept(self.inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+    def shut_down(self) -> None:
+        sock = self.inner.get_extra_info("socket")
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def closed(self) -> bool:
+        sock = self.inner.get_extra_info("socket")
+        return not isinstance(sock, socket.socket) or sock.fileno() == -1
+
+
 class _CuttableBackend(httpcore.NetworkBackend):
-    """httpcore's own backend, keeping the sockets it opens so a watchdog can cut them.
+    """httpcore's own backend, keeping the streams it opens so a watchdog can cut them.
 
     Closing an httpx client from another thread waits for the lock the request in flight holds; shutting
-    its socket down (SHUT_RDWR) wakes the blocked read at once instead.
+    its socket down (SHUT_RDWR) wakes the blocked read at once instead. With cases running concurrently,
+    a pool's connections carry other threads' requests too: a cut takes only the connections the
+    thread of the exchange whose time ran out is using.
     """
 
     def __init__(self, inner: httpcore.NetworkBackend) -> None:
         self.inner = inner
-        self._sockets: list[socket.socket] = []
+        self._streams: list[_OwnedStream] = []
         self._lock = threading.Lock()
 
-    def _kept(self, stream: httpcore.NetworkStream) -> httpcore.NetworkStream:
-        sock = stream.get_extra_info("socket")
-        if isinstance(sock, socket.socket):
-            with self._lock:
-                self._sockets = [s for s in self._sockets if s.fileno() != -1] + [sock]
-        return stream
+    def kept(self, stream: httpcore.NetworkStream) -> httpcore.NetworkStream:
+        owned = _OwnedStream(stream, self)
+        with self._lock:
+            self._streams = [s for s in self._streams if not s.closed()] + [owned]
+        return owned
 
     def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
-        return self._kept(self.inner.connect_tcp(*args, **kwargs))
+        return self.kept(self.inner.connect_tcp(*args, **kwargs))
 
     def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
-        return self._kept(self.inner.connect_unix_socket(*args, **kwargs))
+        return self.kept(self.inner.connect_unix_socket(*args, **kwargs))
 
     def sleep(self, seconds: float) -> None:
         self.inner.sleep(seconds)
 
-    def cut(self) -> None:
-        """Shut every open socket down: the reads and writes on them fail now."""
+    def cut(self, owner: int | None = None) -> None:
+        """Shut the open connections down (those `owner`, a thread, used last; all without one)."""
         with self._lock:
-            sockets = list(self._sockets)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+            streams = [s for s in self._streams if owner is None or s.owner == owner]
+        for stream in streams:
+            stream.shut_down()
+
+
+_CUTTABLE_LOCK = threading.Lock()
 
 
 def _cuttable(http: httpx.Client) -> _CuttableBackend | None:
     """The client's cuttable backend, put in place on first use (httpx 0.28 keeps httpcore's pool here)."""
     pool = getattr(getattr(http, "_transport", None), "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if isinstance(backend, _CuttableBackend):
-        return backend
-    if backend is None:
-        return None
-    cuttable = _CuttableBackend(backend)
-    pool._network_backend = cuttable  # type: ignore[union-attr]
-    return cuttable
+    with _CUTTABLE_LOCK:  # two threads' first requests must not wrap the backend twice
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, _CuttableBackend):
+            return backend
+        if backend is None:
+            return None
+        cuttable = _CuttableBackend(backend)
+        pool._network_backend = cuttable  # type: ignore[union-attr]
+        return cuttable
 
 
 def origin_of(url: str) -> str:
@@ -177,8 +220,27 @@ def retry_after(ex: Exchange) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+@dataclass
+class Lane:
+    """What one case sent, while it ran: its exchanges (the evidence) and its requests, waits and limits met.
+
+    A thread works in one lane at a time (`Transport.in_lane`); without one it is the transport's own. Cases
+    that run concurrently each get theirs, so each case's evidence and counts are its own.
+    """
+
+    log: list[Exchange] = field(default_factory=list)
+    sent: dict[str, int] = field(default_factory=dict)  # per origin
+    waited_s: float = 0.0
+    throttled: int = 0
+    throttle_waited_s: float = 0.0
+
+
 class Transport:
-    """Sends requests exactly as given, within the run's limits, and records each one."""
+    """Sends requests exactly as given, within the run's limits, and records each one.
+
+    Safe to use from several threads at once: the limits (deadline, request budget, requests per second)
+    hold across all of them, and each thread records into its own lane.
+    """
 
     SILENT_LIMIT = 3  # after this many unanswered requests in a row, a server is given up on
 
@@ -197,35 +259,87 @@ class Transport:
         # API calls keep no cookies: a login's session cookie must not ride along on later requests (a
         # "request without credentials" would carry one), nor end up in the evidence.
         self.http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-        self.log: list[Exchange] = []
+        self._main_lane = Lane()
+        self._local = threading.local()  # .lane: the lane the thread records into; .sent: what it sent
+        self._lock = threading.Lock()  # the counters and the request budget, across threads
         # staying calm with half-broken or shared targets
         self.deadline: float | None = None  # time.monotonic() after which nothing more is sent
         self.max_requests: int | None = None
         self.max_rps: float | None = None
-        self.requests_sent: dict[str, int] = {}  # per origin
+        self.max_in_flight: int | None = None  # requests in flight at once per server, across threads
+        self._slots: dict[str, threading.BoundedSemaphore] = {}  # per origin, with max_in_flight
+        self.requests_sent: dict[str, int] = {}  # per origin, by every thread
         self.waited_s = 0.0  # total time between sending a request and having its whole answer
         self.reconnects = 0  # requests sent again because the server had closed the connection
         self.throttled = 0  # requests sent again after a 429/503 with Retry-After
         self.throttle_waited_s = 0.0
-        self._throttle_tallied: tuple[int, float] = (0, 0.0)
         self._silent: dict[str, int] = {}  # consecutive requests per origin that got no answer
         self._given_up: dict[str, str] = {}  # origin -> why nothing more is sent there (a TLS failure)
-        self._last_sent = 0.0
-        self._tallied: tuple[dict[str, int], float] = ({}, 0.0)  # requests_sent and waited_s at the last tally
+        self._stopped: str | None = None  # why nothing more is sent at all (stop_sending)
+        self._next_slot = 0.0  # with max_rps: when the next request may go out (monotonic)
+
+    # --- lanes: what each case sent ----------------------------------------------------------------
+    @property
+    def lane(self) -> Lane:
+        """The lane this thread records into."""
+        lane: Lane | None = getattr(self._local, "lane", None)
+        return lane or self._main_lane
+
+    @property
+    def log(self) -> list[Exchange]:
+        """The exchanges of this thread's lane (the plugin resets it for each case)."""
+        return self.lane.log
+
+    @log.setter
+    def log(self, value: list[Exchange]) -> None:
+        self.lane.log = value
+
+    @contextlib.contextmanager
+    def in_lane(self, lane: Lane) -> Iterator[Lane]:
+        """Record this thread's requests into `lane` while the block runs."""
+        before = getattr(self._local, "lane", None)
+        self._local.lane = lane
+        try:
+            yield lane
+        finally:
+            self._local.lane = before
+
+    def absorb(self, lane: Lane, *, evidence: bool = True) -> None:
+        """Count what `lane` sent (and take its exchanges, with `evidence`) as this thread's lane's own."""
+        mine = self.lane
+        if evidence:
+            mine.log = list(lane.log)
+        for origin, n in lane.sent.items():
+            mine.sent[origin] = mine.sent.get(origin, 0) + n
+        mine.waited_s += lane.waited_s
+        mine.throttled += lane.throttled
+        mine.throttle_waited_s += lane.throttle_waited_s
+
+    def mark(self) -> tuple[int, int]:
+        """Where the requests stand for this thread: equal marks mean it sent nothing in between.
+
+        In a lane of its own (a concurrent case) a thread counts its own requests; otherwise every
+        request of the run counts, as a serial run's do.
+        """
+        if getattr(self._local, "lane", None) is None:
+            with self._lock:
+                return 0, sum(self.requests_sent.values())
+        return threading.get_ident(), int(getattr(self._local, "sent", 0))
 
     def tally(self) -> tuple[dict[str, int], float]:
-        """Requests per origin and time waited since the last tally: each request is counted once, by the
-        case that was running (or whose set-up was running) when it went out."""
-        sent, waited = self._tallied
-        new = {origin: n - sent.get(origin, 0) for origin, n in self.requests_sent.items() if n > sent.get(origin, 0)}
-        self._tallied = (dict(self.requests_sent), self.waited_s)
-        return new, self.waited_s - waited
+        """Requests per origin and time waited since the last tally, in this thread's lane: each request is
+        counted once, by the case that was running (or whose set-up was running) when it went out."""
+        lane = self.lane
+        sent, waited = lane.sent, lane.waited_s
+        lane.sent, lane.waited_s = {}, 0.0
+        return sent, waited
 
     def throttle_tally(self) -> tuple[int, float]:
         """Rate limits met (429/503 with Retry-After, each sent again) and seconds waited, since the last call."""
-        count, waited = self._throttle_tallied
-        self._throttle_tallied = (self.throttled, self.throttle_waited_s)
-        return self.throttled - count, self.throttle_waited_s - waited
+        lane = self.lane
+        count, waited = lane.throttled, lane.throttle_waited_s
+        lane.throttled, lane.throttle_waited_s = 0, 0.0
+        return count, waited
 
     def new_http_client(self) -> httpx.Client:
         """An HTTP client with the suite's settings: no redirects, nothing taken from the environment."""
@@ -276,8 +390,11 @@ class Transport:
                 limit = "the run's deadline" if left is not None and wait > left else f"{MAX_RETRY_AFTER:g} s"
                 ex.error = f"throttled: {shown}, a wait beyond {limit} (the case is not judged on it)"
                 break
-            self.throttled += 1
-            self.throttle_waited_s += wait
+            with self._lock:
+                self.throttled += 1
+                self.throttle_waited_s += wait
+            self.lane.throttled += 1
+            self.lane.throttle_waited_s += wait
             waits.append(f"{shown}, waited {wait:g} s, sent again")
             time.sleep(wait)
         if waits:
@@ -298,26 +415,29 @@ class Transport:
         request = http.build_request(method, url, headers=list(headers), content=body)
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         ex = Exchange(label, method, url, raw_headers, body or "")
-        refusal = self._refuse_to_send(url)
+        origin = origin_of(url)
+        refusal = self._refuse_to_send(url)  # and counts the request when it may go out
         if refusal:
             ex.error = refusal
             self.log.append(ex)
             return ex
-        origin = origin_of(url)
-        start = time.perf_counter()
-        self._count(origin)
+        slot = self._slot(origin)  # before the clock starts: the wait for a slot is not the server's
         # httpx's timeout bounds each read, not the exchange: a server that drips a byte a second would hold
         # a request for ever. A watchdog cuts the sockets when the exchange's time (or the run's) is up.
         limit = self.timeout
         if self.deadline is not None:
             limit = max(0.05, min(limit, self.deadline - time.monotonic()))
         backends = [_cuttable(http)]
+        thread = threading.get_ident()
 
         def cut_sockets() -> None:
-            for backend in backends:
+            # the shared pool: only this thread's connections (other threads' requests are not late);
+            # a fresh pool made for this exchange alone (a reconnect): all of it
+            for i, backend in enumerate(backends):
                 if backend is not None:
-                    backend.cut()
+                    backend.cut(thread if i == 0 else None)
 
+        start = time.perf_counter()
         watched = watchdog.watch(limit, cut_sockets)
         try:
             try:
@@ -328,7 +448,8 @@ class Transport:
                 # Nothing came back: the server had most likely closed this kept-alive connection after its
                 # previous answer. Once more on a new connection (a fresh pool: the others may be stale too).
                 ex.reconnected = f"the first attempt failed before any answer ({_error_text(exc)})"
-                self.reconnects += 1
+                with self._lock:
+                    self.reconnects += 1
                 self._count(origin)
                 response = self._send_on_new_connection(http, request, backends)
             self._read(response, ex)
@@ -346,6 +467,8 @@ class Transport:
                 ex.error = _error_text(exc)
         finally:
             watched.finish()
+            if slot is not None:
+                slot.release()
         if watched.cut:
             ex.status, ex.response_headers, ex.response_body = None, [], ""
             ex.error = (
@@ -354,14 +477,44 @@ class Transport:
                 else f"cut at the run's deadline (--deadline), {limit:g} s into the exchange"
             )
         ex.duration_s = time.perf_counter() - start
-        self.waited_s += ex.duration_s
-        self._silent[origin] = self._silent.get(origin, 0) + 1 if ex.status is None else 0
+        with self._lock:
+            self.waited_s += ex.duration_s
+            self._silent[origin] = self._silent.get(origin, 0) + 1 if ex.status is None else 0
+        self.lane.waited_s += ex.duration_s
         self.register_secrets(ex, login=http is not self.http)
         self.log.append(ex)
         return ex
 
+    def stop_sending(self, why: str) -> None:
+        """Send nothing more, from any thread (an interrupted run): each request is refused with `why`."""
+        with self._lock:
+            self._stopped = why
+
+    def _slot(self, origin: str) -> threading.BoundedSemaphore | None:
+        """Wait for one of the server's max_in_flight slots and return it (None: no limit).
+
+        Taken for the exchange only: a case that signs proofs, generates a key or waits between its
+        requests holds no slot meanwhile.
+        """
+        if not self.max_in_flight:
+            return None
+        with self._lock:
+            slot = self._slots.get(origin)
+            if slot is None:
+                slot = self._slots[origin] = threading.BoundedSemaphore(self.max_in_flight)
+        slot.acquire()
+        return slot
+
     def _count(self, origin: str) -> None:
-        self.requests_sent[origin] = self.requests_sent.get(origin, 0) + 1
+        with self._lock:
+            self.requests_sent[origin] = self.requests_sent.get(origin, 0) + 1
+        self._count_here(origin)
+
+    def _count_here(self, origin: str) -> None:
+        """Count a request (already in requests_sent) for this thread and its lane."""
+        lane = self.lane
+        lane.sent[origin] = lane.sent.get(origin, 0) + 1
+        self._local.sent = getattr(self._local, "sent", 0) + 1
 
     def _send_on_new_connection(
         self, http: httpx.Client, request: httpx.Request, backends: list[_CuttableBackend | None]
@@ -398,22 +551,36 @@ class Transport:
                 fresh.close()
 
     def _refuse_to_send(self, url: str) -> str | None:
-        """Why this request must not be sent (deadline, request budget, a server that stopped answering)."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            return "not sent: the run's deadline (--deadline) has passed"
-        if self.max_requests is not None and sum(self.requests_sent.values()) >= self.max_requests:
-            return f"not sent: the request budget (--max-requests {self.max_requests}) is spent"
-        given_up = self._given_up.get(origin_of(url))
-        if given_up:
-            return f"not sent: {given_up}"
-        silent = self._silent.get(origin_of(url), 0)
-        if silent >= self.SILENT_LIMIT:
-            return f"not sent: {origin_of(url)} did not answer the last {silent} requests, so the suite gave up on it"
-        if self.max_rps:
-            wait = self._last_sent + 1.0 / self.max_rps - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_sent = time.monotonic()
+        """Why this request must not be sent (deadline, request budget, a server that stopped answering).
+
+        When it may go out, it is counted here, in the same step as the budget is checked: with several
+        threads sending, --max-requests must hold exactly.
+        """
+        origin = origin_of(url)
+        with self._lock:
+            if self._stopped:
+                return f"not sent: {self._stopped}"
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                return "not sent: the run's deadline (--deadline) has passed"
+            if self.max_requests is not None and sum(self.requests_sent.values()) >= self.max_requests:
+                return f"not sent: the request budget (--max-requests {self.max_requests}) is spent"
+            given_up = self._given_up.get(origin)
+            if given_up:
+                return f"not sent: {given_up}"
+            silent = self._silent.get(origin, 0)
+            if silent >= self.SILENT_LIMIT:
+                return f"not sent: {origin} did not answer the last {silent} requests, so the suite gave up on it"
+            wait = 0.0
+            if self.max_rps:
+                # each request takes the next free slot, 1/max_rps after the one before, whichever thread
+                now = time.monotonic()
+                slot = max(now, self._next_slot)
+                self._next_slot = slot + 1.0 / self.max_rps
+                wait = slot - now
+            self.requests_sent[origin] = self.requests_sent.get(origin, 0) + 1
+        self._count_here(origin)
+        if wait > 0:
+            time.sleep(wait)
         return None
 
     def register_secrets(self, ex: Exchange, *, login: bool = False) -> None:

@@ -116,6 +116,10 @@ def run_batch(report_dir: Path, batch: int) -> dict[str, dict[str, str]]:
             *("-p", "no:cacheprovider", "--rootdir", str(cases), "-c", str(cases / "pytest.ini")),
             *("--kill-entries", str(report_dir / "entries.json"), "--dpop-results", str(report_dir / "results.json")),
             "--hypothesis-seed=1",  # as the command-line entries: `--fuzz-seed 1`
+            # one case at a time: an entry runs only the cases it names, few enough that side by side saves
+            # nothing, and each expected failure would be sent twice (beside others, then alone).
+            # tests/test_concurrency.py runs the whole catalog both ways against defects in every lane
+            "--dpop-concurrency=1",
         ],
         capture_output=True,
         text=True,

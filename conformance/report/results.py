@@ -60,6 +60,11 @@ class ResultsWriter:
     warnings: list[str] = field(default_factory=list)  # about the run itself (plain HTTP, TLS not verified)
     # rate limits met: 429/503 with Retry-After, each request sent again after the wait (never judged)
     throttled: dict[str, Any] = field(default_factory=lambda: {"count": 0, "waited_s": 0.0})
+    # cases side by side (conformance/scheduler.py): the limit, the cases that ran beside others, those run
+    # again alone because that outcome was not a pass, and those whose outcome then changed
+    concurrency: dict[str, Any] = field(
+        default_factory=lambda: {"limit": 1, "ahead": 0, "again_alone": 0, "changed_alone": []}
+    )
     waiting_s: float = 0.0  # time spent waiting for the target's answers (the rest is the suite's own)
     preflight: dict[str, Any] = field(default_factory=dict)  # the setup failure, when the happy path failed
     started: float = field(default_factory=time.time)
@@ -101,6 +106,7 @@ class ResultsWriter:
                 "requests": dict(sorted(self.requests.items())),
                 "timing": {"waiting_s": round(self.waiting_s, 3)},
                 "throttled": dict(self.throttled),
+                "concurrency": dict(self.concurrency),
                 "warnings": list(self.warnings),
                 "preflight": self.preflight or {"ok": True},
                 "findings": finding_groups(cases),
