@@ -214,8 +214,8 @@ def bare_loop(config: Path, requests: int) -> dict[str, float]:
 
 def suite_client_loop(config: Path, requests: int) -> dict[str, float]:
     """The bare loop's requests, sent with the suite's own client instead."""
-    from conformance.session import DPoPSession
-    from conformance.target import load_target
+    from conformance.client.target import load_target
+    from conformance.judge.session import DPoPSession
 
     start = time.perf_counter()
     session = DPoPSession(load_target(config))

@@ -7,7 +7,7 @@ between this process (drawing proofs with Hypothesis, signing, bookkeeping) and 
 prints two sets of figures and asserts nothing:
 
 1. raw throughput: N proofs per actor drawn from every part's strategy and sent, nothing judged;
-2. the ten fuzz cases as a run makes them (`conformance.fuzzing.fuzz_case`: one example of every fault,
+2. the ten fuzz cases as a run makes them (`conformance.judge.fuzzing.fuzz_case`: one example of every fault,
    then the default budget of drawn ones, findings shrunk), derandomised: the time the fuzz cases add.
 """
 
@@ -19,12 +19,12 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance.fuzzing import accepted_finding, fuzz_case, server_error_finding
-from conformance.plugin import FUZZ_PROFILES
+from conformance.client.target import load_target
+from conformance.judge.fuzzing import accepted_finding, fuzz_case, server_error_finding
+from conformance.judge.session import DPoPSession
+from conformance.judge.strategies import PARTS, Corruption, corruptions
 from conformance.reference.process import reference_server
-from conformance.session import DPoPSession
-from conformance.strategies import PARTS, Corruption, corruptions
-from conformance.target import load_target
+from conformance.run.plugin import FUZZ_PROFILES
 
 
 def main() -> int:

@@ -33,9 +33,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from conformance.catalog import load_cases
-from conformance.plugin import locate_cases
+from conformance.judge.catalog import load_cases
 from conformance.reference import RunningServer, ServerSettings
+from conformance.run.plugin import locate_cases
 
 
 class DelayProxy:
@@ -108,7 +108,7 @@ def _run(config: Path, report: Path, how: list[str]) -> tuple[float, dict[str, A
 def _critical_path(report: Path) -> int:
     """Round trips that must follow one another: the preflight's two, then the longest chain of cases.
 
-    A case's requests follow one another, and so do the cases of one lane (conformance/catalog.py, `lane`:
+    A case's requests follow one another, and so do the cases of one lane (conformance/judge/catalog.py, `lane`:
     nonces, replay, iat windows, refresh chains), which run in turn. Each case's requests, per origin, are
     junit.xml's `dpop_requests` property.
     """

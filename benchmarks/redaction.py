@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from conformance.evidence import Redactor
+from conformance.client.evidence import Redactor
 
 REPEAT = 20
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from conformance.catalog import case_param
-from conformance.checks import prerequisite_failed, violation
-from conformance.evidence import Exchange
-from conformance.session import DPoPSession
-from conformance.verdicts import CouldNotJudge, Level
+from conformance.client.evidence import Exchange
+from conformance.judge.catalog import case_param
+from conformance.judge.checks import prerequisite_failed, violation
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import CouldNotJudge, Level
 
 ORIGIN = "https://app.dpop-conformance.example"
 

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from conformance.catalog import case, case_param
-from conformance.checks import violation
-from conformance.code_binding import judge_dpop_jkt_mismatch
-from conformance.keys import SUPPORTED_ALGS, key_for
-from conformance.negatives import accepted_at_as, refused_at_as
-from conformance.proof import ProofDraft
-from conformance.session import DPoPSession
-from conformance.verdicts import Level
+from conformance.client.keys import SUPPORTED_ALGS, key_for
+from conformance.client.proof import ProofDraft
+from conformance.judge.catalog import case, case_param
+from conformance.judge.checks import violation
+from conformance.judge.code_binding import judge_dpop_jkt_mismatch
+from conformance.judge.negatives import accepted_at_as, refused_at_as
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import Level
 
 # "Ed25519" is the fully-specified identifier of EdDSA with Ed25519 (RFC 9864), which FAPI 2.0 allows too
 FAPI2_ALGS = ("PS256", "ES256", "EdDSA", "Ed25519")

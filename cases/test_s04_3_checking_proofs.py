@@ -1,6 +1,6 @@
 """RFC 9449 §4.3 Checking DPoP Proofs: every check, at the token endpoint (AS) and at the resource (RS).
 
-Each case alters one thing in an otherwise valid proof (a named mutation, see conformance/mutations.py)
+Each case alters one thing in an otherwise valid proof (a named mutation, see conformance/judge/mutations.py)
 and sends it between two valid requests (controls): a refusal only counts when the controls succeed.
 """
 
@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from conformance.catalog import case, case_param
-from conformance.checks import expect_refused_at_as, expect_refused_at_rs, refusal_note, token_issued
-from conformance.faults import Fault, acceptance_level, fault
-from conformance.flow import Sent
+from conformance.client.flow import Sent
+from conformance.client.keys import SUPPORTED_ALGS, generate_key, key_for
+from conformance.client.proof import ProofDraft
 from conformance.jose import peek_claims
-from conformance.keys import SUPPORTED_ALGS, generate_key, key_for
-from conformance.mutations import mutation
-from conformance.negatives import (
+from conformance.judge.catalog import case, case_param
+from conformance.judge.checks import expect_refused_at_as, expect_refused_at_rs, refusal_note, token_issued
+from conformance.judge.faults import Fault, acceptance_level, fault
+from conformance.judge.mutations import mutation
+from conformance.judge.negatives import (
     AS_REFUSALS,
     RS_REFUSALS,
     accepted_at_as,
@@ -31,9 +32,8 @@ from conformance.negatives import (
     sent_at_par,
     sent_at_rs,
 )
-from conformance.proof import ProofDraft
-from conformance.session import DPoPSession
-from conformance.verdicts import Level, Observation
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import Level, Observation
 
 AS_REQUEST = "a token request"
 RS_REQUEST = "a resource request with the DPoP-bound token"
@@ -107,7 +107,7 @@ ROWS = [
     Row("ath-dpop-prefix", "ath-dpop-prefix", "check 12: ath hashes the token alone", actors=("RS",)),
     Row("exp-past", "exp-past", "RFC 7519 §4.1.4: an expired JWT is refused"),
     Row("nbf-future", "nbf-future", "RFC 7519 §4.1.5: a JWT is refused before its nbf"),
-    # lenient encodings: warnings, never failures (conformance/faults.py)
+    # lenient encodings: warnings, never failures (conformance/judge/faults.py)
     Row("b64-padded", "b64-padded", "check 2: base64url without padding"),
     Row("b64-foreign-characters", "b64-foreign-characters", "check 2: base64url without other characters"),
     Row("b64-standard-alphabet", "b64-standard-alphabet", "check 2: the base64url alphabet"),
@@ -151,7 +151,7 @@ def _params(where: str) -> list[Any]:
 
 
 def allowed_by_the_rfc(sent: Sent, found: Fault | None) -> None:
-    """Raise Observation (info) when the RFC allows accepting this fault (conformance/faults.py).
+    """Raise Observation (info) when the RFC allows accepting this fault (conformance/judge/faults.py).
 
     Freshness from a server nonce instead of iat (§4.3 check 11), or an empty DPoP field read as no DPoP
     header at all, with nothing bound (§5): the fuzz cases lower the same faults in the same way.

@@ -5,7 +5,7 @@ hash, a nonce never issued, another path). The bugs real servers have are subtle
 (`startswith`, the first 20 characters), a case-insensitive one, a check of a nonce's form and age but not
 of its MAC. Each case here sends the near misses of the right value, one per request, between controls:
 the first, a middle and the last character changed, the last one dropped, one appended, the case swapped
-(conformance.near_misses), and for `htu` the origin alone and another endpoint of the same server.
+(conformance.judge.near_misses), and for `htu` the origin alone and another endpoint of the same server.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from conformance import nonces
-from conformance.catalog import case
-from conformance.exactness import Variant, judge_variants
+from conformance.client.proof import ProofDraft
+from conformance.client.uri import equivalent
 from conformance.jose import b64url_encode
-from conformance.near_misses import NearMiss, near_misses
-from conformance.negatives import par_endpoint
-from conformance.proof import ProofDraft
-from conformance.session import DPoPSession
-from conformance.uri import equivalent
-from conformance.verdicts import CouldNotJudge, Level
+from conformance.judge import nonces
+from conformance.judge.catalog import case
+from conformance.judge.exactness import Variant, judge_variants
+from conformance.judge.near_misses import NearMiss, near_misses
+from conformance.judge.negatives import par_endpoint
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import CouldNotJudge, Level
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from conformance.catalog import case, case_param
-from conformance.checks import expect_accepted
-from conformance.negatives import accepted_at_as, accepted_at_rs, refused_at_as, refused_at_rs, sent_at_rs
-from conformance.proof import ProofDraft
-from conformance.session import DPoPSession
-from conformance.verdicts import Level
+from conformance.client.proof import ProofDraft
+from conformance.judge.catalog import case, case_param
+from conformance.judge.checks import expect_accepted
+from conformance.judge.negatives import accepted_at_as, accepted_at_rs, refused_at_as, refused_at_rs, sent_at_rs
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import Level
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from conformance.catalog import case
-from conformance.checks import expect_refused_at_as, prerequisite_failed, violation
-from conformance.flow import Sent, TokenSet
-from conformance.keys import DPoPKey, generate_key
-from conformance.session import DPoPSession
-from conformance.verdicts import Level, Observation
+from conformance.client.flow import Sent, TokenSet
+from conformance.client.keys import DPoPKey, generate_key
+from conformance.judge.catalog import case
+from conformance.judge.checks import expect_refused_at_as, prerequisite_failed, violation
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import Level, Observation
 
 # --- refresh tokens of public clients are bound to the DPoP key (§5) --------------------------------------
 

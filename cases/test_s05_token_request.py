@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from conformance.catalog import case
-from conformance.checks import describe, token_issued, violation
+from conformance.client.keys import SUPPORTED_ALGS, key_for
 from conformance.jose import peek_claims
-from conformance.keys import SUPPORTED_ALGS, key_for
-from conformance.server_values import distinct
-from conformance.session import CONFIGURATION_ERRORS, DPoPSession
-from conformance.verdicts import CouldNotJudge, Level, Observation
+from conformance.judge.catalog import case
+from conformance.judge.checks import describe, token_issued, violation
+from conformance.judge.server_values import distinct
+from conformance.judge.session import CONFIGURATION_ERRORS, DPoPSession
+from conformance.judge.verdicts import CouldNotJudge, Level, Observation
 
 
 @case(

@@ -6,11 +6,13 @@ from typing import Any
 
 import pytest
 
-from conformance.catalog import case, case_param
-from conformance.checks import refusal_note, violation
-from conformance.evidence import Exchange
+from conformance.client.evidence import Exchange
+from conformance.client.keys import KEY_TYPES, DPoPKey, generate_key, key_for, kty_of
+from conformance.client.proof import ProofDraft
 from conformance.jose import peek_claims
-from conformance.key_binding import (
+from conformance.judge.catalog import case, case_param
+from conformance.judge.checks import refusal_note, violation
+from conformance.judge.key_binding import (
     OPTIONAL_MEMBER_SETS,
     advertised_algs,
     alg_of_type,
@@ -18,11 +20,9 @@ from conformance.key_binding import (
     signed_with_jwk,
     with_members,
 )
-from conformance.keys import KEY_TYPES, DPoPKey, generate_key, key_for, kty_of
-from conformance.negatives import accepted_at_rs, refused_at_rs
-from conformance.proof import ProofDraft
-from conformance.session import DPoPSession
-from conformance.verdicts import CouldNotJudge, Level, Observation
+from conformance.judge.negatives import accepted_at_rs, refused_at_rs
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import CouldNotJudge, Level, Observation
 
 
 @case(

@@ -8,23 +8,23 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conformance.catalog import case, case_param
-from conformance.checks import (
+from conformance.client.evidence import Exchange
+from conformance.client.flow import dpop_challenge
+from conformance.client.keys import SUPPORTED_ALGS, key_for
+from conformance.client.uri import with_query
+from conformance.judge.catalog import case, case_param
+from conformance.judge.checks import (
     challenge_errors,
     expect_refused_at_rs,
     expect_resource_accepts,
     prerequisite_failed,
     violation,
 )
-from conformance.evidence import Exchange
-from conformance.flow import dpop_challenge
-from conformance.keys import SUPPORTED_ALGS, key_for
-from conformance.mutations import mutation
-from conformance.negatives import accepted_at_rs, refused_at_rs, sent_at_rs
-from conformance.server_values import distinct
-from conformance.session import DPoPSession
-from conformance.uri import with_query
-from conformance.verdicts import CouldNotJudge, Level
+from conformance.judge.mutations import mutation
+from conformance.judge.negatives import accepted_at_rs, refused_at_rs, sent_at_rs
+from conformance.judge.server_values import distinct
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import CouldNotJudge, Level
 
 
 @case(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance import nonces
-from conformance.catalog import case
-from conformance.session import DPoPSession
-from conformance.verdicts import Level
+from conformance.judge import nonces
+from conformance.judge.catalog import case
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import Level
 
 ACTOR = "RS"
 

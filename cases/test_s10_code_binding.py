@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.catalog import case
-from conformance.checks import expect_refused_at_as, prerequisite_failed, violation
-from conformance.code_binding import CODE_REFUSALS, judge_dpop_jkt_mismatch, redeem, redeemed
-from conformance.evidence import Exchange
-from conformance.flow import Sent
-from conformance.keys import DPoPKey, generate_key
-from conformance.near_misses import near_misses
-from conformance.negatives import push, request_uri_of
-from conformance.session import DPoPSession
-from conformance.verdicts import CouldNotJudge, Level, Observation
+from conformance.client.evidence import Exchange
+from conformance.client.flow import Sent
+from conformance.client.keys import DPoPKey, generate_key
+from conformance.judge.catalog import case
+from conformance.judge.checks import expect_refused_at_as, prerequisite_failed, violation
+from conformance.judge.code_binding import CODE_REFUSALS, judge_dpop_jkt_mismatch, redeem, redeemed
+from conformance.judge.near_misses import near_misses
+from conformance.judge.negatives import push, request_uri_of
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import CouldNotJudge, Level, Observation
 
 
 @case(

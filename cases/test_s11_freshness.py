@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from conformance.catalog import case_param
-from conformance.checks import token_issued, violation
-from conformance.flow import Sent
-from conformance.negatives import send_once
-from conformance.proof import ProofDraft
-from conformance.session import DPoPSession
-from conformance.verdicts import CouldNotJudge, Level, Observation
+from conformance.client.flow import Sent
+from conformance.client.proof import ProofDraft
+from conformance.judge.catalog import case_param
+from conformance.judge.checks import token_issued, violation
+from conformance.judge.negatives import send_once
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import CouldNotJudge, Level, Observation
 
 LIMIT = 3600  # the window must end within an hour on either side
 

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from conformance.catalog import case, case_param
-from conformance.checks import prerequisite_failed, token_issued, violation
-from conformance.flow import Sent
+from conformance.client.flow import Sent
+from conformance.client.keys import generate_key
+from conformance.client.proof import ProofDraft
+from conformance.client.uri import with_query
 from conformance.jose import decode_jws
-from conformance.keys import generate_key
-from conformance.negatives import par_control, push, request_uri_of
-from conformance.proof import ProofDraft
-from conformance.session import DPoPSession
-from conformance.uri import with_query
-from conformance.verdicts import CouldNotJudge, Level
+from conformance.judge.catalog import case, case_param
+from conformance.judge.checks import prerequisite_failed, token_issued, violation
+from conformance.judge.negatives import par_control, push, request_uri_of
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import CouldNotJudge, Level
 
 REPLAYS = {
     "identical": "the byte-identical proof of the request just accepted",

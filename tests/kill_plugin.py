@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from conformance.client.target import Target, parse_target
 from conformance.reference.process import ServerProcess
-from conformance.target import Target, parse_target
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

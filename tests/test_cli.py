@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from conformance.client.target import load_target
 from conformance.jose import JOSEError, decode_jws
-from conformance.target import load_target
 
 CLI = [sys.executable, "-m", "conformance"]
 
@@ -197,7 +197,7 @@ def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str)
     """
     from cryptography.hazmat.primitives import serialization
 
-    from conformance.keys import generate_key
+    from conformance.client.keys import generate_key
     from conformance.reference import RunningServer, ServerSettings
 
     client_key = generate_key("ES256")
@@ -256,7 +256,7 @@ def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str)
 
 @pytest.mark.slow
 def test_pytest_runs_the_cases_through_the_plugin_entry_point(served: Path, tmp_path: Path) -> None:
-    from conformance.plugin import locate_cases
+    from conformance.run.plugin import locate_cases
 
     results = tmp_path / "results.json"
     done = subprocess.run(
@@ -294,8 +294,8 @@ def test_rs_only_target_with_a_pre_issued_token(tmp_path: Path) -> None:
     """A team that owns only the resource server: a pre-issued token and its key, no AS in the file."""
     from cryptography.hazmat.primitives import serialization
 
-    from conformance.flow import ClientAuth, DPoPClient
-    from conformance.keys import generate_key
+    from conformance.client.flow import ClientAuth, DPoPClient
+    from conformance.client.keys import generate_key
     from conformance.reference import RunningServer, ServerSettings
 
     key = generate_key("ES256")

@@ -1,4 +1,4 @@
-"""Cases side by side (conformance/scheduler.py): the verdicts of a serial run, within the run's limits.
+"""Cases side by side (conformance/run/scheduler.py): the verdicts of a serial run, within the run's limits.
 
 Against real servers on loopback: the reference server (the whole fixed catalog, clean and with defects,
 serially and concurrently), a small server of this file for the transport's per-thread watchdog, and
@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from conformance.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, concurrency_problem
-from conformance.evidence import Redactor
+from conformance.client.evidence import Redactor
+from conformance.client.transport import Lane, Transport
 from conformance.reference import RunningServer, ServerSettings
-from conformance.transport import Lane, Transport
+from conformance.run.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, concurrency_problem
 
 CLI = [sys.executable, "-m", "conformance", "run"]
 FIXED = ("--", "-m", "not fuzz")
@@ -196,8 +196,8 @@ from __future__ import annotations
 import threading
 import time
 
-from conformance.catalog import case
-from conformance.verdicts import Level, Violation
+from conformance.judge.catalog import case
+from conformance.judge.verdicts import Level, Violation
 
 LOG = {log!r}
 _active = 0

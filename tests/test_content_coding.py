@@ -1,4 +1,4 @@
-"""Bounded content decoding (conformance/content_coding.py), on its own and through the transport against a
+"""Bounded content decoding (conformance/client/content_coding.py), on its own and through the transport against a
 real loopback server that sends compression bombs."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conformance.content_coding import CodingError, decode_body
-from conformance.evidence import Redactor
-from conformance.transport import MAX_BODY_BYTES, Transport
+from conformance.client.content_coding import CodingError, decode_body
+from conformance.client.evidence import Redactor
+from conformance.client.transport import MAX_BODY_BYTES, Transport
 
 CAP = 1 << 20
 

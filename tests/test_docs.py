@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance.catalog import load_cases, render_document
-from conformance.plugin import locate_cases
+from conformance.judge.catalog import load_cases, render_document
+from conformance.run.plugin import locate_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 

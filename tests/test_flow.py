@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.evidence import Redactor, render_exchanges
-from conformance.flow import ClientAuth, DPoPClient, FlowError, is_nonce_challenge, parse_challenges
+from conformance.client.evidence import Redactor, render_exchanges
+from conformance.client.flow import ClientAuth, DPoPClient, FlowError, is_nonce_challenge, parse_challenges
+from conformance.client.keys import DPoPKey, generate_key
 from conformance.jose import peek_claims
-from conformance.keys import DPoPKey, generate_key
 from conformance.reference import RunningServer
 
 
@@ -275,7 +275,7 @@ def test_refused_connection_is_an_error_not_an_exception() -> None:
     ex = client.exchange("closed port", "GET", f"http://127.0.0.1:{port}/")
     assert ex.status is None and ex.error and "Connect" in ex.error
     with pytest.raises(FlowError, match="did not answer"):
-        from conformance.flow import Sent
+        from conformance.client.flow import Sent
 
         client.tokens_from(Sent([ex]))
     client.close()

@@ -1,7 +1,7 @@
 """Fuzz verdicts a release can be gated on: no false failure on a lenient server, every seed; no masking.
 
 The fuzz cases run here in this process, through the very function the case module calls
-(`conformance.fuzzing.fuzz_case`, judged by `conformance.fuzzing.verdict` and `verdicts.verdict_of`, as the
+(`conformance.judge.fuzzing.fuzz_case`, judged by `conformance.judge.fuzzing.verdict` and `verdicts.verdict_of`, as the
 plugin does), against a real reference server on loopback in a process of its own: that makes the seed
 matrix affordable (a `dpop-conformance run` per seed would cost a second of start-up each).
 tests/test_kill_matrix.py runs the same cases through the command line, with seed 1.
@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from kill_matrix import KILLS, LENIENT_WARNINGS, Kill
 
-from conformance.fuzzing import FuzzRun, accepted_finding, fuzz_case, server_error_finding, verdict
+from conformance.client.target import load_target, parse_target
+from conformance.judge.fuzzing import FuzzRun, accepted_finding, fuzz_case, server_error_finding, verdict
+from conformance.judge.session import DPoPSession
+from conformance.judge.strategies import PARTS, Corruption
+from conformance.judge.verdicts import Level, Outcome, verdict_of
 from conformance.reference import LENIENCIES, RunningServer, ServerSettings
 from conformance.reference.process import reference_server
-from conformance.session import DPoPSession
-from conformance.strategies import PARTS, Corruption
-from conformance.target import load_target, parse_target
-from conformance.verdicts import Level, Outcome, verdict_of
 
 # runs the suite against servers many times: left out by `pytest -m "not slow"` (the inner loop)
 pytestmark = pytest.mark.slow

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from hostile_server import COOKIE_WORDS, HostileServer
 
-from conformance.evidence import Redactor
+from conformance.client.evidence import Redactor
+from conformance.client.transport import Transport
 from conformance.report.compare import load_runs, render_html, render_markdown
-from conformance.transport import Transport
 
 CLI = [sys.executable, "-m", "conformance"]
 SECRET = "hostile-test-secret-0123456789"

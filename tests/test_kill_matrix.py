@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from kill_matrix import ALL_LENIENT_WARNINGS, CLEAN, DOC, KILLS, NONCES, PAR_CASES, Kill, render
 
-from conformance.catalog import CASES
-from conformance.plugin import locate_cases
-from conformance.verdicts import Level
+from conformance.judge.catalog import CASES
+from conformance.judge.verdicts import Level
+from conformance.run.plugin import locate_cases
 
 # runs the suite against servers many times: left out by `pytest -m "not slow"` (the inner loop)
 pytestmark = pytest.mark.slow

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from jwcrypto import jwk, jws
 
+from conformance.client.keys import SUPPORTED_ALGS, DPoPKey, KeyFileError, generate_key, load_key
+from conformance.client.proof import htu_for, new_proof
 from conformance.jose import access_token_hash, b64url_decode, decode_jws, thumbprint
-from conformance.keys import SUPPORTED_ALGS, DPoPKey, KeyFileError, generate_key, load_key
-from conformance.mutations import MUTATIONS, mutation
-from conformance.proof import htu_for, new_proof
+from conformance.judge.mutations import MUTATIONS, mutation
 
 KEYS: dict[str, DPoPKey] = {}
 
@@ -219,7 +219,7 @@ def test_fuzzed_htm_is_never_the_requests_own_method(method: str) -> None:
     """A fuzzed htm that drew the request's own method would be a valid proof judged as a corrupt one."""
     from hypothesis import given, settings
 
-    from conformance.strategies import corruptions
+    from conformance.judge.strategies import corruptions
 
     key = generate_key("ES256")
 

@@ -7,8 +7,8 @@ import secrets
 
 import pytest
 
-from conformance import evidence
-from conformance.evidence import Redactor, mask_secret_members
+from conformance.client import evidence
+from conformance.client.evidence import Redactor, mask_secret_members
 
 
 def test_the_suites_own_secrets_and_their_encodings_are_hidden() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.requirements import REQUIREMENTS, Requirement, requirement
+from conformance.judge.requirements import REQUIREMENTS, Requirement, requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,7 @@ def test_every_case_requirement_has_a_quote() -> None:
     for case in cases:
         assert {"id", "requirement", "level"} <= case.keys(), case
     missing = sorted({str(case["requirement"]) for case in cases} - REQUIREMENTS.keys())
-    assert not missing, f"requirements of cases with no entry in conformance/requirements.py: {missing}"
+    assert not missing, f"requirements of cases with no entry in conformance/judge/requirements.py: {missing}"
 
 
 @pytest.mark.parametrize("req_id", UPCOMING)

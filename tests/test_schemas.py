@@ -1,6 +1,6 @@
 """The published JSON Schemas: valid, printed by `dpop-conformance schema`, true to what the suite writes and reads.
 
-The target schema must accept every target file the loader (conformance/target.py) accepts, and refuse an
+The target schema must accept every target file the loader (conformance/client/target.py) accepts, and refuse an
 unknown key where the loader does; a Hypothesis search looks for a file the loader takes and the schema
 refuses. The results schema must accept every results.json a run writes: besides the runs here, the
 project's conftest validates each results.json any test makes (tests/conftest.py).
@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
-from conformance.keys import generate_key
+from conformance.client.keys import generate_key
+from conformance.client.target import ConfigError, parse_target
 from conformance.reference import RunningServer, ServerSettings
 from conformance.schemas import SCHEMAS, load_schema, schema_text
-from conformance.target import ConfigError, parse_target
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "conformance"]

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.keys import generate_key
+from conformance.client.keys import generate_key
 from conformance.reference import RunningServer, ServerSettings
 
 CLI = [sys.executable, "-m", "conformance"]

@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from conformance.catalog import CASES, load_cases
-from conformance.faults import FAULTS
-from conformance.keys import SUPPORTED_ALGS, generate_key
-from conformance.mutations import MUTATIONS
-from conformance.plugin import locate_cases
-from conformance.proof import new_proof
+from conformance.client.keys import SUPPORTED_ALGS, generate_key
+from conformance.client.proof import new_proof
+from conformance.client.uri import equivalent
+from conformance.judge.catalog import CASES, load_cases
+from conformance.judge.faults import FAULTS
+from conformance.judge.mutations import MUTATIONS
+from conformance.judge.strategies import PARTS, Corruption, corruptions, coverage
 from conformance.reference.replay import ReplayCache
 from conformance.reference.settings import ServerSettings
 from conformance.reference.verify import ProofError, verify_proof
-from conformance.strategies import PARTS, Corruption, corruptions, coverage
-from conformance.uri import equivalent
+from conformance.run.plugin import locate_cases
 
 URL = "https://server.example.com/token"
 TOKEN = "an-access-token-for-the-resource"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.keys import DPoPKey, generate_key
-from conformance.target import ConfigError, is_loopback_host, load_target, plain_http_warning
+from conformance.client.keys import DPoPKey, generate_key
+from conformance.client.target import ConfigError, is_loopback_host, load_target, plain_http_warning
 
 EXAMPLE = """
 name = "staging"

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from conformance.evidence import Exchange
+from conformance.client.evidence import Exchange
+from conformance.client.transport import retry_after
 from conformance.reference import RunningServer, ServerSettings
-from conformance.transport import retry_after
 
 CLI = [sys.executable, "-m", "conformance", "run"]
 SUBSET = ("--", "-m", "not fuzz", "-k", "test_resource_refuses")

@@ -1,4 +1,4 @@
-"""The wire (conformance/transport.py) against real loopback servers: a connection the server closed is
+"""The wire (conformance/client/transport.py) against real loopback servers: a connection the server closed is
 not the target's answer; the request goes out once more on a new connection."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.transport import Transport
+from conformance.client.transport import Transport
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 

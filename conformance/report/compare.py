@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.judge.verdicts import OUTCOME_MEANINGS, Outcome
 from conformance.printable import html_text, markdown_cell
 from conformance.report.grid import COLOURS, measurement_charts, outcome_grid, section_key
 from conformance.report.html import case_anchor
 from conformance.report.results import load_results
-from conformance.verdicts import OUTCOME_MEANINGS, Outcome
 
 __all__ = ["Run", "load_runs", "render_html", "render_markdown"]
 

@@ -2,7 +2,7 @@
 
 A server that answers every refused proof with 401 where 400 belongs warns in thirty-five cases; they are
 one finding with one fix. A case's cause is, in this order: the cause its violation named (the same words
-for every case it happens to, conformance/checks.py), the likely cause its id points to
+for every case it happens to, conformance/judge/checks.py), the likely cause its id points to
 (conformance/report/hints.py: every htu case that fails because htu is compared as a raw string), or,
 failing both, the case on its own. Failures come before warnings; within each, the groups explaining the
 most cases first. Errors are grouped by cause already (results.json `causes`).

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from conformance.judge.verdicts import OUTCOME_MEANINGS, Outcome
 from conformance.printable import html_text
 from conformance.report.evidence_html import case_evidence, folded
 from conformance.report.grid import COLOURS, measurement_charts, outcome_grid, section_key
 from conformance.report.results import exit_status
-from conformance.verdicts import OUTCOME_MEANINGS, Outcome
 
 __all__ = ["case_anchor", "render_report"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.baseline import Baseline
+from conformance.report.baseline import Baseline
 
 __all__ = ["known_failure_reason", "new_case_reason"]
 

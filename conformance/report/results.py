@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from conformance import __version__
-from conformance.baseline import FIXED, NEW, NEW_CASE, STILL_FAILING, Baseline
+from conformance.judge.verdicts import Outcome
 from conformance.printable import printable
+from conformance.report.baseline import FIXED, NEW, NEW_CASE, STILL_FAILING, Baseline
 from conformance.report.findings import finding_groups
-from conformance.verdicts import Outcome
 
 __all__ = ["CaseRecord", "ResultsWriter", "exit_status", "load_results"]
 
@@ -60,7 +60,7 @@ class ResultsWriter:
     warnings: list[str] = field(default_factory=list)  # about the run itself (plain HTTP, TLS not verified)
     # rate limits met: 429/503 with Retry-After, each request sent again after the wait (never judged)
     throttled: dict[str, Any] = field(default_factory=lambda: {"count": 0, "waited_s": 0.0})
-    # cases side by side (conformance/scheduler.py): the limit, the cases that ran beside others, those run
+    # cases side by side (conformance/run/scheduler.py): the limit, the cases that ran beside others, those run
     # again alone because that outcome was not a pass, and those whose outcome then changed
     concurrency: dict[str, Any] = field(
         default_factory=lambda: {"limit": 1, "ahead": 0, "again_alone": 0, "changed_alone": []}

@@ -1,7 +1,7 @@
 """The JSON Schemas (draft 2020-12) the suite publishes: `results` (results.json) and `target` (target files).
 
 They ship inside the package, beside this module, and `dpop-conformance schema results|target` prints them.
-`target` accepts what conformance/target.py accepts and refuses an unknown key where it does; `results`
+`target` accepts what conformance/client/target.py accepts and refuses an unknown key where it does; `results`
 states what a consumer of results.json may rely on, and lets later versions add members
 (tests/test_schemas.py holds both to that).
 """

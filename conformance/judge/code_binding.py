@@ -1,0 +1,39 @@
+"""Authorization code binding (RFC 9449 §10): redeeming codes bound by dpop_jkt, with controls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from conformance.client.flow import Sent
+from conformance.client.keys import DPoPKey, generate_key
+from conformance.judge.checks import expect_refused_at_as, prerequisite_failed
+from conformance.judge.session import DPoPSession
+
+__all__ = ["CODE_REFUSALS", "judge_dpop_jkt_mismatch", "redeem", "redeemed"]
+
+CODE_REFUSALS = frozenset({"invalid_grant", "invalid_dpop_proof", "invalid_request", "use_dpop_nonce"})
+
+
+def redeem(dpop: DPoPSession, code: str, verifier: str, key: DPoPKey, label: str) -> Sent:
+    """Redeem a public client's code with a proof from `key`."""
+    return dpop.public_token(code, verifier, key, label=label)
+
+
+def redeemed(sent: Sent) -> bool:
+    """True when the redemption gave an access token."""
+    return sent.final.status == 200 and isinstance(sent.final.json_object().get("access_token"), str)
+
+
+def judge_dpop_jkt_mismatch(dpop: DPoPSession, note: Callable[[str], None]) -> None:
+    """A code authorized with dpop_jkt of key A is redeemed with A (control) and refused with B."""
+    key, other = generate_key(dpop.key.alg), generate_key(dpop.key.alg)
+    code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
+    control = redeem(dpop, code, verifier, key, "control: code bound to A redeemed with A")
+    if not redeemed(control):
+        raise prerequisite_failed("the control redemption with the bound key", control)
+    code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
+    sent = redeem(dpop, code, verifier, other, "code bound to A redeemed with B")
+    final = expect_refused_at_as(
+        sent, what="a code authorized with dpop_jkt of key A, redeemed with a proof from B", errors=CODE_REFUSALS
+    )
+    note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")

@@ -1,0 +1,96 @@
+"""Exact comparison of a compared value (`ath`, `nonce`, `htu`): every near miss of it must be refused.
+
+A server compares these values whole and exactly (§4.3 checks 9 to 11, §7.1). The bugs that break that are
+comparisons of a prefix, case-insensitive ones, or a check of a value's form instead of its content; each
+variant sent here is the smallest change one of those bugs lets through (conformance.judge.near_misses). Each
+variant goes out in a request of its own, between controls, with nothing else changed; the case fails at
+the level of the worst variant accepted and names every variant that was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from conformance.client.flow import Sent
+from conformance.client.proof import ProofDraft
+from conformance.judge.checks import token_issued, violation
+from conformance.judge.negatives import request_uri_of, sent_at_as, sent_at_par, sent_at_rs
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import CouldNotJudge, Level
+
+__all__ = ["Variant", "judge_variants"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One variant of the compared value: what changed (for messages), the value, and the level of accepting it."""
+
+    name: str
+    value: str
+    level: Level = Level.MUST
+
+
+_ORDER = (Level.MAY, Level.SHOULD, Level.MUST)
+
+
+def _accepted(sent: Sent, actor: str) -> bool:
+    if actor == "PAR":
+        return request_uri_of(sent) is not None
+    return token_issued(sent.final) if actor == "AS" else sent.final.ok
+
+
+def _send(dpop: DPoPSession, actor: str, label: str, mutate: Callable[[ProofDraft], str]) -> Sent:
+    if actor == "PAR":
+        return sent_at_par(dpop, label=label, mutate=mutate)
+    if actor == "AS":
+        return sent_at_as(dpop, label=label, mutate=mutate)
+    return sent_at_rs(dpop, label=label, mutate=mutate)
+
+
+def judge_variants(
+    dpop: DPoPSession,
+    actor: str,
+    *,
+    claim: str,
+    what: str,
+    variants: Sequence[Variant],
+    current: Callable[[ProofDraft, Variant], str] | None = None,
+    note: Callable[[str], None],
+) -> None:
+    """Send each variant of `claim` in a request of its own to the actor ("AS": token, "PAR": pushed
+    authorization request, "RS": resource).
+
+    `current(draft, variant)` gives the variant's value for the proof being built, for a value that may
+    change between requests (a nonce the server rotates); by default the variant's own value is sent.
+    Every variant must be refused; the case fails at the highest level of the variants accepted.
+    """
+    if not variants:
+        raise CouldNotJudge(f"no variant of {claim} could be built")
+    accepted: list[tuple[Variant, Sent]] = []
+    for variant in variants:
+
+        def mutate(draft: ProofDraft, variant: Variant = variant) -> str:
+            value = current(draft, variant) if current else variant.value
+            return draft.with_claims(**{claim: value}).sign()
+
+        label = f"{what} with the {claim} varied ({variant.name})"
+        sent = _send(dpop, actor, label, mutate)
+        if sent.final.error:
+            raise CouldNotJudge(f"{label}: the target did not answer ({sent.final.error})", exchanges=sent.exchanges)
+        if _accepted(sent, actor):
+            accepted.append((variant, sent))
+    if not accepted:
+        note(f"all {len(variants)} variants of {claim} refused: {', '.join(v.name for v in variants)}")
+        return
+    worst = max(accepted, key=lambda found: _ORDER.index(found[0].level))
+    names = ", ".join(f"{v.name} ({v.level.value})" for v, _ in accepted)
+    variant, sent = worst
+    raise violation(
+        f"{what} with the {claim} varied ({variant.name}): {variant.value!r}",
+        f"a refusal: {claim} is compared whole and exactly. Accepted {len(accepted)} of {len(variants)} variants: "
+        f"{names}",
+        sent.final,
+        level=variant.level,
+        exchanges=[exchange for _, found in accepted for exchange in found.exchanges],
+    )

@@ -1,0 +1,300 @@
+"""Running a fuzz case: every distinct finding, judged at its fault's level, the same verdict every run.
+
+A fuzz case sends proofs of one part's corruptions (conformance/judge/strategies.py), each in an otherwise valid
+request, between two valid requests. It goes in two passes:
+
+1. **coverage**: one deterministic example of every fault the part can have, known attacks among them, so
+   that every kind of fault is tried in every run, whatever the seed;
+2. **exploration**: Hypothesis draws more, skipping the faults already found, and shrinks each new kind of
+   finding to its smallest example (its "multiple bugs" mode, one exception type per fault).
+
+A *finding* is an example the judge objects to (accepted where it must be refused, or a 5xx): at most one
+per fault, each with its decoded proof, curl command and seed. The case's verdict is the worst level among
+them, so a lenient encoding (a warning) never hides a MUST finding of the same part.
+
+Stateful servers never make a case flaky: an example is sent once, and when Hypothesis draws it again
+(while shrinking, or to report it) the first answer counts. Otherwise a replay cache refusing the second
+copy of a corrupt `jti` would turn a finding into Hypothesis's "flaky" error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import assume, given, settings
+from hypothesis import seed as fixed_seed
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+
+from conformance.client.evidence import Exchange, decode_for_display
+from conformance.client.flow import Sent
+from conformance.jose import peek_claims
+from conformance.judge.checks import describe
+from conformance.judge.faults import LENIENT_RULE, acceptance_level
+from conformance.judge.negatives import control_at, send_once
+from conformance.judge.session import DPoPSession
+from conformance.judge.strategies import Corruption, corruptions, coverage
+from conformance.judge.verdicts import CouldNotJudge, Level, Observation, Violation
+
+__all__ = [
+    "REQUEST",
+    "Finding",
+    "FuzzRun",
+    "Judge",
+    "accepted_finding",
+    "fuzz_case",
+    "server_error_finding",
+    "verdict",
+]
+
+REQUEST = {"AS": "a token request", "RS": "a resource request with the DPoP-bound token"}
+_SEVERITY = {Level.MUST: 0, Level.SHOULD: 1, Level.MAY: 2}
+
+
+@dataclass
+class Finding:
+    """One kind of corrupted proof the judge objected to: its smallest example and what came back."""
+
+    corruption: Corruption
+    sent: Sent
+    level: Level
+    expected: str
+    why: str = ""  # why the level is lower than the fault's, when it is
+
+
+#: decides one example: None when the answer is right, else the Finding
+Judge = Callable[[Corruption, Sent], Finding | None]
+
+
+class _Found(Exception):
+    """Raised inside the property for a finding; one subclass per fault, so Hypothesis keeps them apart."""
+
+    finding: Finding
+
+
+_FOUND_TYPES: dict[str, type[_Found]] = {}
+
+
+def _found(finding: Finding) -> _Found:
+    fault_id = finding.corruption.fault_id
+    kind = _FOUND_TYPES.get(fault_id)
+    if kind is None:
+        # Hypothesis tells distinct failures apart by exception type (and place): one type per fault makes
+        # it shrink and report each kind of finding on its own
+        kind = _FOUND_TYPES[fault_id] = type(f"Found_{fault_id.replace('-', '_')}", (_Found,), {})
+    error = kind(f"{fault_id}: {finding.corruption.description}")
+    error.finding = finding
+    return error
+
+
+class _Pace:
+    """Keeps fuzz requests under --dpop-fuzz-rate (staging servers), if given."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.last = 0.0
+
+    def wait(self) -> None:
+        if self.interval:
+            delay = self.last + self.interval - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self.last = time.monotonic()
+
+
+class FuzzRun:
+    """One fuzz case's examples against one actor ("AS": the token endpoint, "RS": the resource)."""
+
+    def __init__(self, dpop: DPoPSession, actor: str, judge: Judge, *, rate: float | None = None) -> None:
+        self.dpop = dpop
+        self.actor = actor
+        self.judge = judge
+        self.pace = _Pace(rate)
+        self.sent = 0  # examples sent
+        self.repeated = 0  # examples drawn again, answered from the first observation
+        self.skipped_stale = 0  # stale-only examples skipped because a server nonce vouches for freshness
+        self.dropped = 0  # examples answered by closing the connection (refused: nothing was accepted)
+        self._observed: dict[tuple[Any, ...], Finding | None] = {}
+        self.findings: dict[str, Finding] = {}
+
+    def _url(self) -> str:
+        return self.dpop.token_endpoint if self.actor == "AS" else self.dpop.require_resource()[0]
+
+    def _nonce_in_play(self) -> bool:
+        return self.dpop.client.nonce_for(self.actor, self._url()) is not None
+
+    def observe(self, corruption: Corruption) -> Finding | None:
+        """Send the example once; the same example drawn again gets the first answer (stateful servers)."""
+        if corruption.key in self._observed:
+            self.repeated += 1
+            return self._observed[corruption.key]
+        self.dpop.client.log = []  # evidence: the findings keep their own exchanges
+        self.pace.wait()
+        self.sent += 1
+        sent = send_once(
+            self.dpop, self.actor, mutate=corruption.apply, label=f"fuzzed proof: {corruption.description}"
+        )
+        final = sent.final
+        if final.error and (final.error.startswith("not sent") or "timeout" in final.error):
+            raise CouldNotJudge(f"the target did not answer a fuzzed request ({final.error})", exchanges=sent.exchanges)
+        if final.error:
+            # the connection closed or reset instead of an answer, twice (the transport sent it again): what
+            # a server does with a request it will not read (Node answers a too-large header with 431 and
+            # drops the connection, often before the client has read the 431). Nothing was accepted; a
+            # server that died meanwhile fails the control after the examples.
+            self.dropped += 1
+            self._observed[corruption.key] = None
+            return None
+        finding = self.judge(corruption, sent)
+        self._observed[corruption.key] = finding
+        return finding
+
+    def run(
+        self,
+        coverage: Sequence[Corruption],
+        strategy: st.SearchStrategy[Corruption],
+        examples: int,
+        seed: int | None = None,
+    ) -> None:
+        """Both passes between two controls; the findings end in `findings`, one per fault.
+
+        `seed` fixes Hypothesis's seed for this run (otherwise: the run's `--hypothesis-seed`, or none and
+        derandomised, as the "dpop-fuzz" settings profile says).
+        """
+        control_at(self.dpop, self.actor, "before")
+        for corruption in coverage:
+            if corruption.fault_id in self.findings or self._stale_and_vouched(corruption):
+                continue
+            finding = self.observe(corruption)
+            if finding is not None:
+                self.findings[corruption.fault_id] = finding
+        if examples > 0:
+            self._explore(strategy, examples, seed)
+        control_at(self.dpop, self.actor, "after")
+
+    def _stale_and_vouched(self, corruption: Corruption) -> bool:
+        # freshness may come from a server nonce instead of iat (§4.3 check 11): a stale iat proves nothing there
+        if corruption.stale_only and self._nonce_in_play():
+            self.skipped_stale += 1
+            return True
+        return False
+
+    def _explore(self, strategy: st.SearchStrategy[Corruption], examples: int, seed: int | None) -> None:
+        covered = set(self.findings)
+
+        def prop(corruption: Corruption) -> None:
+            assume(corruption.fault_id not in covered and not self._stale_and_vouched(corruption))
+            finding = self.observe(corruption)
+            if finding is not None:
+                raise _found(finding)
+
+        profile = settings(settings.get_profile("dpop-fuzz"), max_examples=examples, report_multiple_bugs=True)
+        test = profile(given(corruption=strategy)(prop))
+        if seed is not None:
+            test = fixed_seed(seed)(test)
+        try:
+            test()
+        except _Found as exc:
+            self._keep(exc)
+        except BaseExceptionGroup as group:  # several kinds of finding (or a flaky one: FlakyFailure)
+            for inner in _flatten(group):
+                if not isinstance(inner, _Found):
+                    raise inner from None
+                self._keep(inner)
+        except Unsatisfiable:
+            pass  # every draw was of a fault already found: nothing more to explore
+
+    def _keep(self, exc: _Found) -> None:
+        self.findings.setdefault(exc.finding.corruption.fault_id, exc.finding)
+
+
+def fuzz_case(
+    dpop: DPoPSession,
+    actor: str,
+    parts: Sequence[str],
+    judge: Judge,
+    *,
+    examples: int,
+    rate: float | None = None,
+    seed: int | None = None,
+) -> FuzzRun:
+    """One fuzz case: the coverage examples and `examples` drawn ones of `parts`, at `actor`, judged by `judge`."""
+    if actor == "AS":
+        dpop.require_authorization_server()
+    run = FuzzRun(dpop, actor, judge, rate=rate)
+    with_token, alg = actor == "RS", dpop.key.alg
+    first = [c for part in parts for c in coverage(part, with_token=with_token, alg=alg)]
+    strategy = st.one_of(*(corruptions(part, with_token=with_token, alg=alg) for part in parts))
+    run.run(first, strategy, examples, seed)
+    return run
+
+
+def _flatten(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_flatten(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
+def _finding_text(actor: str, finding: Finding, replay: str) -> str:
+    final: Exchange = finding.sent.final
+    corruption = finding.corruption
+    proof = final.proofs[0] if final.proofs else "(no DPoP header)"
+    fault = corruption.fault
+    bends = f"\n  Lenient parsing: {LENIENT_RULE}" if fault.lenient else ""
+    why = f"\n  Level: {finding.why}" if finding.why else ""
+    return (
+        f"[{finding.level.value}] {fault.id} ({fault.rule}; {fault.requirement}){bends}{why}\n"
+        f"  Sent: {REQUEST[actor]} carrying a fuzzed proof: {corruption.description} (part {corruption.part})\n"
+        f"  Proof: {decode_for_display(proof)}\n"
+        f"  Expected: {finding.expected}\n  Got: {describe(final)}\n  Reproduce: {final.curl()}\n"
+        f"  Replay the fuzzing: {replay}"
+    )
+
+
+def verdict(run: FuzzRun, *, what: str, replay: str) -> str:
+    """Raise the case's verdict from the findings (the worst level first); return a note when there are none.
+
+    `what` says what the examples were ("fuzzed proofs with a corrupted header"); `replay` how to run
+    the same examples again.
+    """
+    findings = sorted(run.findings.values(), key=lambda f: (_SEVERITY[f.level], f.corruption.fault_id))
+    extra = []
+    if run.repeated:
+        extra.append(f"{run.repeated} drawn again, answered from the first observation")
+    if run.skipped_stale:
+        extra.append(f"{run.skipped_stale} stale-only skipped (a server nonce vouches for freshness)")
+    if run.dropped:
+        extra.append(f"{run.dropped} answered by closing the connection (refused)")
+    counts = f"{run.sent} {what} sent" + (f" ({'; '.join(extra)})" if extra else "")
+    if not findings:
+        return counts
+    worst = findings[0].level
+    kinds = ", ".join(f"{f.corruption.fault_id} ({f.level.value})" for f in findings)
+    message = f"{len(findings)} kind(s) of fuzzed proof got the wrong answer: {kinds}. {counts}.\n" + "\n".join(
+        _finding_text(run.actor, f, replay) for f in findings
+    )
+    exchanges = [ex for f in findings for ex in f.sent.exchanges]
+    if worst is Level.MAY:
+        raise Observation(message)
+    raise Violation(message, level=worst, exchanges=exchanges)
+
+
+def accepted_finding(corruption: Corruption, sent: Sent) -> Finding | None:
+    """The judge of the "refused" cases: a 2xx to a corrupted proof is a finding at its fault's level."""
+    final = sent.final
+    if not final.ok:
+        return None
+    proof = peek_claims(final.proofs[0]) if final.proofs else None
+    level, why = acceptance_level(corruption.fault, final, proof)
+    return Finding(corruption, sent, level, "a refusal (4xx)", why)
+
+
+def server_error_finding(corruption: Corruption, sent: Sent) -> Finding | None:
+    """The judge of the "no server error" cases: a 5xx to a corrupted proof is a warning (SHOULD)."""
+    if (sent.final.status or 0) < 500:
+        return None
+    return Finding(corruption, sent, Level.SHOULD, "a 4xx answer, not a server error")

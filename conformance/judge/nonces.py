@@ -1,0 +1,221 @@
+"""Server-provided nonces (RFC 9449 §8 at the AS, §9 at the RS): the checks both sides share.
+
+The case modules test_s08_as_nonce.py and test_s09_rs_nonce.py declare the cases; the judging lives
+here once, parameterised by the actor ("AS" or "RS").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from conformance.client.evidence import Exchange
+from conformance.client.flow import Sent, is_nonce_challenge
+from conformance.client.proof import ProofDraft
+from conformance.judge.checks import (
+    NQCHAR_NONCE,
+    challenge_errors,
+    expect_resource_accepts,
+    prerequisite_failed,
+    violation,
+    where,
+)
+from conformance.judge.mutations import mutation
+from conformance.judge.negatives import send_once, sent_at_as, sent_at_rs
+from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import CouldNotJudge, Level, Observation
+
+__all__ = [
+    "first_request_without_nonce",
+    "judge_bogus_nonce",
+    "judge_challenge",
+    "judge_challenge_no_store",
+    "judge_missing_nonce_after_provided",
+    "judge_other_servers_nonce",
+    "judge_retry",
+    "judge_rotation",
+]
+
+WHERE = {"AS": "token request", "RS": "resource request"}
+
+
+def _url(dpop: DPoPSession, actor: str) -> str:
+    return dpop.token_endpoint if actor == "AS" else dpop.require_resource()[0]
+
+
+def first_request_without_nonce(dpop: DPoPSession, actor: str) -> Exchange:
+    """The challenge to a valid request without a nonce; skip when the server demands no nonce."""
+    if actor == "AS":
+        dpop.require_authorization_server()
+    sent = send_once(dpop, actor, label=f"{WHERE[actor]} without a nonce", use_known_nonce=False, retry_on_nonce=False)
+    first = sent.final
+    if first.error:
+        raise CouldNotJudge(f"the server did not answer: {first.error}", exchanges=sent.exchanges)
+    if first.ok:
+        side = "authorization server" if actor == "AS" else "resource"
+        pytest.skip(f"the {side} accepted a proof without a nonce: it demands no nonce here")
+    if not is_nonce_challenge(first, actor):
+        raise CouldNotJudge(
+            f"a valid proof without a nonce was refused, but not with use_dpop_nonce ({first.summary()}), so the "
+            "nonce behaviour cannot be judged",
+            exchanges=sent.exchanges,
+        )
+    return first
+
+
+def judge_challenge(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -> None:
+    """§8/§9: the challenge has exactly one DPoP-Nonce of NQCHAR characters, with the right status."""
+    challenge = first_request_without_nonce(dpop, actor)
+    what = f"a {WHERE[actor]} with a valid proof and no nonce"
+    values = challenge.headers("DPoP-Nonce")
+    if len(values) != 1:
+        raise violation(what, f"exactly one DPoP-Nonce header with the challenge; found {len(values)}", challenge)
+    if not NQCHAR_NONCE.fullmatch(values[0]):
+        raise violation(what, "a DPoP-Nonce value of NQCHAR characters only (%x21 / %x23-5B / %x5D-7E)", challenge)
+    status = 400 if actor == "AS" else 401
+    if challenge.status != status:
+        rule = "§8, RFC 6749 §5.2" if actor == "AS" else "§9"
+        raise violation(
+            what,
+            f"HTTP {status} for use_dpop_nonce ({rule})",
+            challenge,
+            level=Level.SHOULD,
+            cause=f"{where(challenge)} answers use_dpop_nonce with HTTP {challenge.status}, not {status}",
+            fix=f"answer the nonce challenge with HTTP {status} ({rule})",
+        )
+    note(f"HTTP {challenge.status}, use_dpop_nonce and one DPoP-Nonce of {len(values[0])} characters")
+
+
+def judge_challenge_no_store(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -> None:
+    """The challenge carrying a nonce should not be cached (RFC figures 20 and 21, §8.2)."""
+    challenge = first_request_without_nonce(dpop, actor)
+    directives = [d.strip().lower() for v in challenge.headers("Cache-Control") for d in v.split(",")]
+    if "no-store" not in directives:
+        raise violation(
+            f"a {WHERE[actor]} with a valid proof and no nonce",
+            "Cache-Control: no-store on the response that carries the nonce",
+            challenge,
+        )
+    note("the challenge carries Cache-Control: no-store")
+
+
+def judge_retry(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -> None:
+    """The request again with the supplied nonce and a fresh jti succeeds."""
+    first_request_without_nonce(dpop, actor)
+    retry = send_once(dpop, actor, label=f"{WHERE[actor]} with the server's nonce", retry_on_nonce=False)
+    what = f"a {WHERE[actor]} whose proof carries the nonce the server just supplied and a new jti"
+    if actor == "AS":
+        final = retry.final
+        if final.status != 200 or not isinstance(final.json_object().get("access_token"), str):
+            raise violation(what, "HTTP 200 with an access_token", final, exchanges=retry.exchanges)
+    else:
+        expect_resource_accepts(retry, what=what)
+    note("the retry with the supplied nonce was accepted")
+
+
+def _nonce_refusal(sent: Sent, what: str, actor: str) -> Exchange:
+    """A proof with a wrong nonce must be refused; use_dpop_nonce is the expected code (§8, §9)."""
+    final = sent.final
+    if final.error:
+        raise CouldNotJudge(f"{what}: the server did not answer ({final.error})", exchanges=sent.exchanges)
+    if final.ok:
+        raise violation(what, "a refusal with error use_dpop_nonce", final, exchanges=sent.exchanges)
+    # the resource's error is in its challenge, the token endpoint's in its JSON body (RFC 6750 §3, RFC 6749 §5.2)
+    if actor == "RS":
+        codes = challenge_errors(final)
+    else:
+        body_error = final.json_object().get("error")
+        codes = [body_error] if isinstance(body_error, str) else []
+    if "use_dpop_nonce" in codes:
+        return final
+    # §8 "This same error code is used when ... there was a nonce mismatch" has no BCP 14 keyword: another
+    # code on a refusal is recorded, not judged
+    raise Observation(
+        f"{what}: refused with HTTP {final.status} and error={', '.join(codes) or 'none'}; use_dpop_nonce is the "
+        "code §8 uses for a nonce mismatch (a refusal all the same)"
+    )
+
+
+def _with_nonce(value: str) -> Callable[[ProofDraft], str]:
+    return lambda draft: draft.with_claims(nonce=value).sign()
+
+
+def judge_bogus_nonce(dpop: DPoPSession, actor: str, mutation_name: str, note: Callable[[str], None]) -> None:
+    """A nonce the server never issued (or one changed by a character) must be refused (§4.3 check 10)."""
+    first_request_without_nonce(dpop, actor)
+    m = mutation(mutation_name)
+    what = f"a {WHERE[actor]} carrying a proof with {m.description}"
+    sent = sent_at_as(dpop, label=what, mutate=m) if actor == "AS" else sent_at_rs(dpop, label=what, mutate=m)
+    final = _nonce_refusal(sent, what, actor)
+    note(f"refused with HTTP {final.status} and use_dpop_nonce")
+
+
+def judge_other_servers_nonce(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -> None:
+    """A nonce the other server (RS for the AS, AS for the RS) issued should be refused (§9)."""
+    other = "RS" if actor == "AS" else "AS"
+    first_request_without_nonce(dpop, actor)
+    foreign_challenge = first_request_without_nonce(dpop, other)
+    foreign = foreign_challenge.header("DPoP-Nonce")
+    if not foreign:
+        raise CouldNotJudge("the other server's challenge carried no DPoP-Nonce", exchanges=[foreign_challenge])
+    if foreign == dpop.client.nonce_for(actor, _url(dpop, actor)):
+        raise Observation("the authorization server and the resource hand out the same nonce value")
+    what = f"a {WHERE[actor]} carrying the nonce the {'resource' if actor == 'AS' else 'authorization server'} issued"
+    mutate = _with_nonce(foreign)
+    sent = sent_at_as(dpop, label=what, mutate=mutate) if actor == "AS" else sent_at_rs(dpop, label=what, mutate=mutate)
+    final = _nonce_refusal(sent, what, actor)
+    note(f"refused with HTTP {final.status} and use_dpop_nonce")
+
+
+def judge_missing_nonce_after_provided(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -> None:
+    """§11.3: once a nonce was provided, a proof without one MUST NOT be accepted."""
+    if actor == "AS":
+        dpop.require_authorization_server()
+    control = send_once(dpop, actor, label=f"valid {WHERE[actor]} (collects the server's nonce)")
+    if not control.final.ok:
+        raise prerequisite_failed(f"a valid {WHERE[actor]}", control)
+    provided = dpop.client.nonce_for(actor, _url(dpop, actor))
+    if not provided:
+        pytest.skip("the server never provided a nonce (no DPoP-Nonce on a challenge or a 2xx)")
+    what = f"a {WHERE[actor]} with a valid proof without the nonce the server provided"
+
+    def drop_nonce(draft: ProofDraft) -> str:
+        return draft.without_claims("nonce").sign()
+
+    sent = send_once(dpop, actor, label=what, mutate=drop_nonce, retry_on_nonce=False)
+    final = sent.final
+    if final.error:
+        raise CouldNotJudge(f"{what}: the server did not answer ({final.error})", exchanges=sent.exchanges)
+    if final.ok:
+        raise violation(
+            what,
+            "a refusal (§11.3: MUST NOT accept a proof without the nonce once one was provided)",
+            final,
+            exchanges=[*control.exchanges, *sent.exchanges],
+        )
+    note(f"refused with HTTP {final.status}")
+
+
+def judge_rotation(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -> None:
+    """§8.2: a DPoP-Nonce on a 2xx must be usable for the next request."""
+    if actor == "AS":
+        dpop.require_authorization_server()
+    sent = send_once(dpop, actor, label=f"valid {WHERE[actor]}")
+    if not sent.final.ok:
+        raise prerequisite_failed(f"a valid {WHERE[actor]}", sent)
+    fresh = sent.final.header("DPoP-Nonce")
+    if not fresh:
+        pytest.skip("the server sends no DPoP-Nonce on successful responses")
+    what = f"a {WHERE[actor]} whose proof carries the nonce from the previous 2xx response"
+    nxt = send_once(dpop, actor, label=what, mutate=_with_nonce(fresh), retry_on_nonce=False)
+    if nxt.final.error:
+        raise CouldNotJudge(f"{what}: the server did not answer ({nxt.final.error})", exchanges=nxt.exchanges)
+    if not nxt.final.ok:
+        raise violation(
+            what,
+            "a 2xx answer (§8.2: the client MUST use the new nonce for the next request)",
+            nxt.final,
+            exchanges=[*sent.exchanges, *nxt.exchanges],
+        )
+    note("the nonce from a 2xx response was accepted on the next request")

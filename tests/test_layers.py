@@ -1,0 +1,121 @@
+"""The package's layers (ARCHITECTURE.md): imports only go down, and the old flat names still import.
+
+A static read of every module's imports (ast, the TYPE_CHECKING ones included), so a module that imports
+a higher layer fails here with its file and line, before anyone has to notice a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import conformance
+
+PACKAGE = Path(conformance.__file__).resolve().parent
+#: the layers from the bottom up; a module may import its own layer and those below it
+ORDER = ["base", "client", "judge", "report", "run"]
+#: modules at the package's top: the base, and the entry names that belong to `run`
+TOP = {"jose": "base", "printable": "base", "plugin": "run", "__main__": "run", "__init__": "base"}
+
+
+def layer_of(module: str) -> str | None:
+    """The layer of a `conformance...` module name (None: not the suite's)."""
+    parts = module.split(".")
+    if parts[0] != "conformance":
+        return None
+    if len(parts) == 1:
+        return "base"
+    if parts[1] in ("client", "judge", "report", "run", "reference"):
+        return parts[1]
+    if parts[1] == "schemas":
+        return "base"  # data files and their loader
+    return TOP.get(parts[1], f"flat:{parts[1]}")
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "conformance":
+                found += [(node.lineno, f"conformance.{alias.name}") for alias in node.names]
+            else:
+                found.append((node.lineno, node.module))
+    return found
+
+
+def _module_name(path: Path, package: Path) -> str:
+    return ".".join(("conformance", *path.relative_to(package).with_suffix("").parts))
+
+
+def upward_imports(package: Path = PACKAGE) -> list[str]:
+    """Every import of a higher layer (or of a flat name that no longer exists), as "file:line: what"."""
+    wrong: list[str] = []
+    for path in sorted(package.rglob("*.py")):
+        me = layer_of(_module_name(path, package).removesuffix(".__init__"))
+        assert me is not None
+        for line, imported in _imports(path):
+            other = layer_of(imported)
+            if other is None or imported == "conformance":
+                continue
+            where = f"{path.relative_to(package.parent)}:{line}: imports {imported}"
+            if other.startswith("flat:"):
+                wrong.append(f"{where} (an old flat name: import it from its layer)")
+            elif me == "reference":
+                if other != "reference" and imported != "conformance.jose":
+                    wrong.append(f"{where} (the reference server imports nothing of the suite but jose)")
+            elif other == "reference":
+                if me != "run":
+                    wrong.append(f"{where} (only the running starts the reference server)")
+            elif ORDER.index(other) > ORDER.index(me):
+                wrong.append(f"{where} ({me} may not import {other})")
+    return wrong
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    assert upward_imports() == []
+
+
+def test_the_cases_and_tests_import_the_layers_not_the_old_names() -> None:
+    root = PACKAGE.parent
+    old = [
+        f"{path.relative_to(root)}:{line}: {name}"
+        for folder in ("cases", "tests", "benchmarks")
+        for path in sorted((root / folder).rglob("*.py"))
+        for line, name in _imports(path)
+        if (layer_of(name) or "").startswith("flat:") or name in (f"conformance.{m}" for m in conformance.MOVED)
+    ]
+    assert old == []
+
+
+def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
+    # a copy of the package in which the client imports the judging
+    copy = tmp_path / "conformance"
+    for path in PACKAGE.rglob("*.py"):
+        target = copy / path.relative_to(PACKAGE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    proof = copy / "client" / "proof.py"
+    proof.write_text(proof.read_text(encoding="utf-8") + "\nfrom conformance.judge.verdicts import Level\n")
+    assert upward_imports(copy) == [
+        f"conformance/client/proof.py:{len(proof.read_text().splitlines())}: imports conformance.judge.verdicts "
+        "(client may not import judge)"
+    ]
+
+
+@pytest.mark.parametrize("old", sorted(conformance.MOVED))
+def test_an_old_flat_name_is_the_module_at_its_new_place_with_a_warning(old: str) -> None:
+    new = importlib.import_module(conformance.MOVED[old])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sys.modules.pop(old, None)
+        moved = importlib.import_module(old)
+    assert moved is new
+    assert moved.__spec__ is not None and moved.__spec__.name == conformance.MOVED[old]
+    assert any(issubclass(w.category, DeprecationWarning) and conformance.MOVED[old] in str(w.message) for w in caught)
