@@ -32,9 +32,11 @@ def layer_of(module: str) -> str | None:
         return "base"
     if parts[1] in ("client", "judge", "report", "run", "reference"):
         return parts[1]
-    if parts[1] == "schemas":
-        return "base"  # data files and their loader
-    return TOP.get(parts[1], f"flat:{parts[1]}")
+    if parts[1] in TOP:
+        return TOP[parts[1]]
+    if parts[1] == "schemas" or parts[1] == "__version__":
+        return "base"  # data files and their loader; the package's version
+    return f"flat:{parts[1]}"
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
