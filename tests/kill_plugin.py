@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from conformance.client.target import Target, parse_target
+from conformance.judge.catalog import case_info
 from conformance.reference.process import ServerProcess
 
 
@@ -111,8 +112,8 @@ def _selected(item: pytest.Item) -> bool:
     only = served.entry.get("only") if isinstance(served, _Served) else None
     if not only:
         return True
-    marker = item.get_closest_marker("dpop_case")
-    return marker is not None and marker.args[0].id in only
+    info = case_info(item)
+    return info is not None and info.id in only
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

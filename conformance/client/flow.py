@@ -204,10 +204,6 @@ class DPoPClient:
         """The latest nonce this server (role and origin) handed out, if any."""
         return self.nonces.get(f"{role} {origin_of(url)}")
 
-    def forget_nonce(self, role: str, url: str) -> None:
-        """Drop the remembered nonce of a server, so the next proof goes without one."""
-        self.nonces.pop(f"{role} {origin_of(url)}", None)
-
     def remember_nonce(self, role: str, url: str, exchange: Exchange) -> None:
         """Keep the `DPoP-Nonce` of a response (any status) for the next request to that server."""
         value = exchange.header("DPoP-Nonce")

@@ -271,8 +271,6 @@ class Transport:
         self.requests_sent: dict[str, int] = {}  # per origin, by every thread
         self.waited_s = 0.0  # total time between sending a request and having its whole answer
         self.reconnects = 0  # requests sent again because the server had closed the connection
-        self.throttled = 0  # requests sent again after a 429/503 with Retry-After
-        self.throttle_waited_s = 0.0
         self._silent: dict[str, int] = {}  # consecutive requests per origin that got no answer
         self._given_up: dict[str, str] = {}  # origin -> why nothing more is sent there (a TLS failure)
         self._stopped: str | None = None  # why nothing more is sent at all (stop_sending)
@@ -390,9 +388,6 @@ class Transport:
                 limit = "the run's deadline" if left is not None and wait > left else f"{MAX_RETRY_AFTER:g} s"
                 ex.error = f"throttled: {shown}, a wait beyond {limit} (the case is not judged on it)"
                 break
-            with self._lock:
-                self.throttled += 1
-                self.throttle_waited_s += wait
             self.lane.throttled += 1
             self.lane.throttle_waited_s += wait
             waits.append(f"{shown}, waited {wait:g} s, sent again")

@@ -23,7 +23,17 @@ import pytest
 
 from conformance.judge.verdicts import Level
 
-__all__ = ["CASES", "PROFILES", "CaseInfo", "case", "case_param", "load_cases", "render_document", "render_markdown"]
+__all__ = [
+    "CASES",
+    "PROFILES",
+    "CaseInfo",
+    "case",
+    "case_info",
+    "case_param",
+    "load_cases",
+    "render_document",
+    "render_markdown",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -116,6 +126,12 @@ def case_param(
     """
     info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile, fault, lane))
     return pytest.param(*values, id=case_id, marks=pytest.mark.dpop_case(info))
+
+
+def case_info(item: pytest.Item) -> CaseInfo | None:
+    """The CaseInfo a pytest item was declared with (its `dpop_case` marker), or None for another test."""
+    marker = item.get_closest_marker("dpop_case")
+    return marker.args[0] if marker else None
 
 
 def load_cases(directory: Path) -> dict[str, CaseInfo]:

@@ -22,7 +22,7 @@ import pytest
 from conformance.client.evidence import RUN_EVIDENCE, Redactor, render_exchanges
 from conformance.client.target import ConfigError, Target, load_target, parse_target, plain_http_warning
 from conformance.client.transport import origin_of
-from conformance.judge.catalog import PROFILES, CaseInfo
+from conformance.judge.catalog import PROFILES, CaseInfo, case_info
 from conformance.judge.preflight import SetupFailure, preflight
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import Outcome, exception_text, verdict_of
@@ -224,7 +224,7 @@ def pytest_configure(config: pytest.Config) -> None:
         profile = config.getoption("dpop_fuzz_profile")
         seed = config.getoption("hypothesis_seed", None)
         seed = int(seed) if isinstance(seed, str) and seed.isdigit() else seed  # Hypothesis keeps it as text
-        writer.concurrency = {"limit": concurrency, "ahead": 0, "again_alone": 0, "changed_alone": []}
+        writer.concurrency["limit"] = concurrency
         writer.fuzz = {
             "seed": seed,
             "derandomized": seed is None,
@@ -255,13 +255,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     selection = selection_of(config)
     if selection:
         try:
-            selection.check(info for item in items if (info := _case_info(item)) is not None)
+            selection.check(info for item in items if (info := case_info(item)) is not None)
         except SelectionError as exc:
             raise pytest.UsageError(str(exc)) from None
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
-        info = _case_info(item)
+        info = case_info(item)
         left_out = info is not None and (info.profile not in wanted or not selection.selects(info))
         (drop if left_out else keep).append(item)
     if drop:
@@ -398,15 +398,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if scheduler is None or not isinstance(session, DPoPSession):
         return None
 
-    def apply(ahead: Ahead) -> None:
-        pyfuncitem.stash[NOTE_KEY].extend(ahead.notes)
-        pyfuncitem.stash.setdefault(MEASURE_KEY, {}).update(ahead.measurements)
-        session.client.transport.absorb(ahead.lane)
-        pyfuncitem.stash[AHEAD_KEY] = ahead
-
-    ahead = scheduler.result_for(pyfuncitem, session, apply)
+    ahead = scheduler.result_for(pyfuncitem, session)
     if ahead is None:
         return None
+    pyfuncitem.stash[NOTE_KEY].extend(ahead.notes)
+    pyfuncitem.stash.setdefault(MEASURE_KEY, {}).update(ahead.measurements)
+    session.client.transport.absorb(ahead.lane)
+    pyfuncitem.stash[AHEAD_KEY] = ahead
     if ahead.exception is not None:
         raise ahead.exception  # a skip (Ahead.taken)
     return True
@@ -427,11 +425,6 @@ def _schedule_mark(item: pytest.Item, info: CaseInfo) -> str:
 
 
 # --- verdicts -------------------------------------------------------------------------------
-
-
-def _case_info(item: pytest.Item) -> CaseInfo | None:
-    marker = item.get_closest_marker("dpop_case")
-    return marker.args[0] if marker else None
 
 
 def _judge(
@@ -457,7 +450,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     a hundred cases, or a kill-matrix batch, paid seconds for text nobody reads.
     """
     excinfo = call.excinfo
-    if _case_info(item) is None or excinfo is None or not isinstance(excinfo.value, Exception):
+    if case_info(item) is None or excinfo is None or not isinstance(excinfo.value, Exception):
         return None  # pytest's own report (KeyboardInterrupt and pytest.exit are BaseExceptions)
     if isinstance(excinfo.value, pytest.skip.Exception):
         return None
@@ -481,7 +474,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     """Every phase report of a case: its verdict (outcome, message, evidence) in place of pytest's."""
     report: pytest.TestReport = yield
-    info = _case_info(item)
+    info = case_info(item)
     if info is None:
         return report
     if report.when == "teardown" and report.passed:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,10 +36,9 @@ from typing import Any
 import pytest
 
 from conformance.client.transport import Lane
-from conformance.judge.catalog import CaseInfo
-from conformance.run.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, concurrency_problem
+from conformance.judge.catalog import case_info
 
-__all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "Ahead", "Scheduler", "concurrency_problem"]
+__all__ = ["Ahead", "Scheduler", "can_run_ahead"]
 
 # the fixtures a case may take and still run ahead: the plugin's own, whose values the scheduler makes
 _OWN_FIXTURES = frozenset({"dpop", "note", "measure", "_dpop_case_log"})
@@ -70,11 +68,6 @@ class Ahead:
         return isinstance(self.exception, pytest.skip.Exception) and not self.lane.sent
 
 
-def _info(item: pytest.Item) -> CaseInfo | None:
-    marker = item.get_closest_marker("dpop_case")
-    return marker.args[0] if marker else None
-
-
 def _params(item: pytest.Item) -> dict[str, Any]:
     callspec = getattr(item, "callspec", None)
     return dict(callspec.params) if callspec is not None else {}
@@ -82,7 +75,7 @@ def _params(item: pytest.Item) -> dict[str, Any]:
 
 def can_run_ahead(item: pytest.Item) -> bool:
     """True for a case the scheduler can run itself: its arguments are the plugin's fixtures and its params."""
-    if not isinstance(item, pytest.Function) or _info(item) is None:
+    if not isinstance(item, pytest.Function) or case_info(item) is None:
         return False
     if getattr(item.obj, "is_hypothesis_test", False):
         return False  # a fuzz case draws its examples under Hypothesis's own control, one at a time
@@ -106,7 +99,7 @@ class _Stretch:
         lanes: dict[str, list[pytest.Function]] = {}
         jobs: list[list[pytest.Function]] = []
         for item in items:
-            info = _info(item)
+            info = case_info(item)
             if info is not None and info.lane:
                 if info.lane not in lanes:
                     lanes[info.lane] = []
@@ -202,11 +195,12 @@ class Scheduler:
         self._reached: set[str] = set()  # nodeids pytest has reached (never run ahead again)
         self._first: dict[str, Ahead] = {}  # nodeid -> its concurrent run, when it is run again alone
 
-    def result_for(self, item: pytest.Function, session: Any, apply: Callable[[Ahead], None]) -> Ahead | None:
+    def result_for(self, item: pytest.Function, session: Any) -> Ahead | None:
         """What `item` did when it ran ahead, starting its stretch if it has none yet.
 
         None: pytest runs the case itself: it cannot run ahead, or its concurrent outcome was not a pass
-        and it runs again, alone, once the stretch is over. `apply` gives a recorded pass to pytest's item.
+        and it runs again, alone, once the stretch is over. Otherwise the plugin gives the record (a pass,
+        or a skip before any request) to pytest's item.
         """
         if self.concurrency <= 1:
             return None
@@ -232,7 +226,6 @@ class Scheduler:
                 # its requests went out and count; its evidence and outcome are those of the run alone
                 session.client.transport.absorb(ahead.lane, evidence=False)
             return None
-        apply(ahead)
         return ahead
 
     def finish(self, *, stop: bool = False) -> None:
