@@ -14,6 +14,7 @@ import pytest
 
 from conformance.client.flow import Sent, TokenSet
 from conformance.client.keys import DPoPKey, generate_key
+from conformance.judge.attribution import attributed
 from conformance.judge.catalog import case
 from conformance.judge.checks import expect_refused_at_as, prerequisite_failed, violation
 from conformance.judge.session import DPoPSession
@@ -48,8 +49,12 @@ def test_public_refresh_with_same_key_works_and_stays_bound(dpop: DPoPSession, n
     validated when it is presented.
     """
     key = generate_key(dpop.key.alg)
-    refresh_token = _public_refresh_token(dpop, key)
-    sent = dpop.public_refresh(refresh_token, key, label="refresh with the same key")
+
+    def attempt() -> Sent:  # a fresh refresh token each time: a lost one is no verdict on the binding
+        refresh_token = _public_refresh_token(dpop, key)
+        return dpop.public_refresh(refresh_token, key, label="refresh with the same key")
+
+    sent = attributed(attempt, what="a refresh of the public client with the key it is bound to")
     tokens = dpop.client.tokens_from(sent) if sent.final.status == 200 else None
     if tokens is None:
         raise violation(
@@ -98,11 +103,12 @@ def test_public_refresh_with_other_key_is_refused(dpop: DPoPSession, note: Any) 
     """
     key, other = generate_key(dpop.key.alg), generate_key(dpop.key.alg)
     _refresh_control(dpop, key)
-    refresh_token = _public_refresh_token(dpop, key)
-    sent = dpop.public_refresh(refresh_token, other, label="refresh with another key")
-    final = expect_refused_at_as(
-        sent, what="the public client's refresh token with a proof from another key", errors=REFRESH_REFUSALS
-    )
+    what = "the public client's refresh token with a proof from another key"
+
+    def attempt() -> Sent:  # a fresh refresh token each time: a lost one is no refusal of the key
+        return dpop.public_refresh(_public_refresh_token(dpop, key), other, label="refresh with another key")
+
+    final = expect_refused_at_as(attributed(attempt, what=what), what=what, errors=REFRESH_REFUSALS)
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
@@ -122,11 +128,12 @@ def test_public_refresh_without_proof_is_refused(dpop: DPoPSession, note: Any) -
     """
     key = generate_key(dpop.key.alg)
     _refresh_control(dpop, key)
-    refresh_token = _public_refresh_token(dpop, key)
-    sent = dpop.public_refresh(refresh_token, None, label="refresh without a proof")
-    final = expect_refused_at_as(
-        sent, what="the public client's refresh token without a DPoP proof", errors=REFRESH_REFUSALS
-    )
+    what = "the public client's refresh token without a DPoP proof"
+
+    def attempt() -> Sent:  # a fresh refresh token each time: a lost one is no refusal for the missing proof
+        return dpop.public_refresh(_public_refresh_token(dpop, key), None, label="refresh without a proof")
+
+    final = expect_refused_at_as(attributed(attempt, what=what), what=what, errors=REFRESH_REFUSALS)
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
@@ -260,5 +267,7 @@ def test_rotated_out_refresh_token_is_refused(dpop: DPoPSession, note: Any) -> N
             again.final,
             exchanges=[*sent.exchanges, *again.exchanges],
         )
-    final = expect_refused_at_as(again, what="the rotated-out refresh token again", errors=REFRESH_REFUSALS)
+    final = expect_refused_at_as(
+        again, what="the rotated-out refresh token again", errors=REFRESH_REFUSALS, grant_is_the_change=True
+    )
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")

@@ -12,6 +12,8 @@ from typing import Any
 from conformance.client.evidence import Exchange
 from conformance.client.flow import Sent
 from conformance.client.keys import DPoPKey, generate_key
+from conformance.judge.answers import another_cause
+from conformance.judge.attribution import attributed
 from conformance.judge.catalog import case
 from conformance.judge.checks import expect_refused_at_as, prerequisite_failed, violation
 from conformance.judge.code_binding import CODE_REFUSALS, judge_dpop_jkt_mismatch, redeem, redeemed
@@ -72,11 +74,13 @@ def test_par_proof_binds_the_code(dpop: DPoPSession, note: Any) -> None:
     control = redeem(dpop, code, verifier, key, "control: code from the PAR with A redeemed with A")
     if not redeemed(control):
         raise prerequisite_failed("the control redemption with the PAR key", control)
-    code, verifier, _ = _pushed_code(dpop, key, "pushed authorization request with a proof from A")
-    sent = redeem(dpop, code, verifier, other, "code from the PAR with A redeemed with B")
-    final = expect_refused_at_as(
-        sent, what="a code pushed with a proof from key A, redeemed with a proof from B", errors=CODE_REFUSALS
-    )
+    what = "a code pushed with a proof from key A, redeemed with a proof from B"
+
+    def attempt() -> Sent:  # a fresh code each time: a lost code is no refusal of the key
+        code, verifier, _ = _pushed_code(dpop, key, "pushed authorization request with a proof from A")
+        return redeem(dpop, code, verifier, other, "code from the PAR with A redeemed with B")
+
+    final = expect_refused_at_as(attributed(attempt, what=what), what=what, errors=CODE_REFUSALS)
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
@@ -165,11 +169,13 @@ def test_code_bound_by_dpop_jkt_needs_a_proof(dpop: DPoPSession, note: Any) -> N
     control = redeem(dpop, code, verifier, key, "control: code bound to A redeemed with A")
     if not redeemed(control):
         raise prerequisite_failed("the control redemption with the bound key", control)
-    code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
-    sent = dpop.public_token(code, verifier, None, label="code bound to A redeemed without a DPoP proof")
-    _judge_redeemed_without_proof(
-        dpop, sent, key, "a code authorized with dpop_jkt of key A, redeemed without a DPoP proof", note
-    )
+    what = "a code authorized with dpop_jkt of key A, redeemed without a DPoP proof"
+
+    def attempt() -> Sent:
+        code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
+        return dpop.public_token(code, verifier, None, label="code bound to A redeemed without a DPoP proof")
+
+    _judge_redeemed_without_proof(dpop, attributed(attempt, what=what), key, what, note)
 
 
 @case(
@@ -201,11 +207,13 @@ def test_pushed_dpop_jkt_needs_a_proof(dpop: DPoPSession, note: Any) -> None:
     control = redeem(dpop, code, verifier, key, "control: the pushed code redeemed with A")
     if not redeemed(control):
         raise prerequisite_failed("the control redemption of a code pushed with dpop_jkt of A", control)
-    code, verifier = pushed("pushed authorization request with dpop_jkt of A, no proof")
-    sent = dpop.public_token(code, verifier, None, label="code pushed with dpop_jkt of A, redeemed without a proof")
-    _judge_redeemed_without_proof(
-        dpop, sent, key, "a code pushed with dpop_jkt of key A, redeemed without a DPoP proof", note
-    )
+    what = "a code pushed with dpop_jkt of key A, redeemed without a DPoP proof"
+
+    def attempt() -> Sent:
+        code, verifier = pushed("pushed authorization request with dpop_jkt of A, no proof")
+        return dpop.public_token(code, verifier, None, label="code pushed with dpop_jkt of A, redeemed without a proof")
+
+    _judge_redeemed_without_proof(dpop, attributed(attempt, what=what), key, what, note)
 
 
 @case(
@@ -231,12 +239,20 @@ def test_dpop_jkt_is_compared_exactly(dpop: DPoPSession, note: Any) -> None:
         raise prerequisite_failed("the control redemption with the exact thumbprint", control)
     at_login = []
     for miss in near_misses(key.thumbprint()):
+        what = f"a code authorized with dpop_jkt = key A's thumbprint with its {miss.name}, redeemed with A"
+        label = f"code with dpop_jkt ({miss.name}) redeemed with A"
         try:
             code, verifier = dpop.public_login(dpop_jkt=miss.value)
         except CouldNotJudge:
             at_login.append(miss.name)  # the authorization request was refused: so is the near miss
             continue
-        what = f"a code authorized with dpop_jkt = key A's thumbprint with its {miss.name}, redeemed with A"
-        sent = redeem(dpop, code, verifier, key, f"code with dpop_jkt ({miss.name}) redeemed with A")
+        sent = redeem(dpop, code, verifier, key, label)
+
+        def again(value: str = miss.value, label: str = label) -> Sent:  # a fresh code: a lost one refuses nothing
+            code, verifier = dpop.public_login(dpop_jkt=value)
+            return redeem(dpop, code, verifier, key, label)
+
+        if another_cause(sent.final) is not None:
+            sent = attributed(again, what=what)
         expect_refused_at_as(sent, what=what, errors=CODE_REFUSALS)
     note("every near miss refused" + (f" (at the authorization endpoint: {', '.join(at_login)})" if at_login else ""))

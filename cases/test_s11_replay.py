@@ -17,11 +17,16 @@ from conformance.client.keys import generate_key
 from conformance.client.proof import ProofDraft
 from conformance.client.uri import with_query
 from conformance.jose import decode_jws
+from conformance.judge.answers import OVERLOADED, another_cause, dpop_error, error_codes, is_server_error
+from conformance.judge.attribution import attributed, unconfirmed
 from conformance.judge.catalog import case, case_param
-from conformance.judge.checks import prerequisite_failed, token_issued, violation
+from conformance.judge.checks import prerequisite_failed, server_error, token_issued, violation
 from conformance.judge.negatives import par_control, push, request_uri_of
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import CouldNotJudge, Level
+
+#: first request, replay, control: what one attempt of a replay case sent
+Attempt = tuple[Sent, Sent, Sent]
 
 REPLAYS = {
     "identical": "the byte-identical proof of the request just accepted",
@@ -66,16 +71,24 @@ def _replay_proofs(kind: str, accepted: str) -> Callable[[ProofDraft], list[str]
     return same_jti
 
 
+def _replayed(attempt: Callable[[], Attempt], what: str, *, answered_nonce: bool = False) -> Attempt:
+    """One attempt, and another (a fresh first request, replayed at once) while the replay's answer names
+    another cause than the replay: a lost grant, a rate limit, or a nonce challenge, which an identical proof
+    cannot answer and stay a replay."""
+    return attributed(attempt, what=what, answered_nonce=answered_nonce, altered=lambda sent: sent[1])
+
+
 def _judge(
-    first: Sent,
-    replay: Sent,
-    control: Sent,
+    attempt: Attempt,
     what: str,
     note: Any,
     *,
     at_as: bool = False,
     accepted: Callable[[Sent], bool] | None = None,
+    answered_nonce: bool = False,
 ) -> None:
+    first, replay, control = attempt
+
     def default(sent: Sent) -> bool:  # at a token endpoint, accepted means a token was issued
         return token_issued(sent.final) if at_as else sent.final.ok
 
@@ -86,11 +99,24 @@ def _judge(
     final = replay.final
     if final.error:
         raise CouldNotJudge(f"the target did not answer the replay ({final.error})", exchanges=replay.exchanges)
+    expected = "a refusal: the jti was seen before (§11.1)"
     if accepted(replay):
-        raise violation(
-            what, "a refusal: the jti was seen before (§11.1)", final, exchanges=[*first.exchanges, *replay.exchanges]
+        raise violation(what, expected, final, exchanges=[*first.exchanges, *replay.exchanges])
+    if is_server_error(final) and final.status not in OVERLOADED:
+        # a server error is no refusal: whether the server keeps a jti cache at all cannot be seen through it
+        raise server_error(
+            what,
+            expected,
+            final,
+            [*first.exchanges, *replay.exchanges],
+            fix="refuse a replayed proof with invalid_dpop_proof (§11.1), not with a server error; check its logs",
         )
-    note(f"the replay was refused with HTTP {final.status}")
+    other = another_cause(final, answered_nonce=answered_nonce)
+    if other is not None and other.kind != "grant":  # what _replayed could not get past
+        raise CouldNotJudge(f"{what}: {other}", exchanges=[*first.exchanges, *replay.exchanges])
+    if dpop_error(final, "AS" if at_as else "RS") is None:
+        unconfirmed(f"{what}: refused with {final.as_cause()}, which names no DPoP error")
+    note(f"the replay was refused with HTTP {final.status}, error={', '.join(error_codes(final)) or 'none'}")
 
 
 @pytest.mark.parametrize("kind", _params("AS"))
@@ -99,33 +125,44 @@ def test_token_endpoint_refuses_replayed_proof(dpop: DPoPSession, note: Any, kin
     assert dpop.target.client is not None
     if dpop.target.client.grant_type != "client_credentials":
         pytest.skip("a replay at the token endpoint needs a grant that can be repeated (client_credentials)")
-    first = dpop.request_token(label="valid token request")
-    if not token_issued(first.final):
-        raise prerequisite_failed("a valid token request", first)
-    replay = dpop.request_token(
-        proofs=_replay_proofs(kind, first.final.proofs[0]),
-        retry_on_nonce=False,
-        label=f"token request with {REPLAYS[kind]}",
-    )
-    control = dpop.request_token(label="control: valid token request after the replay")
-    _judge(first, replay, control, f"a token request with {REPLAYS[kind]}", note, at_as=True)
+    what = f"a token request with {REPLAYS[kind]}"
+    # a proof with the same jti can take a nonce the server asks for and stay a replay; an identical one cannot
+    retry = kind == "same-jti"
+
+    def attempt() -> Attempt:
+        first = dpop.request_token(label="valid token request")
+        if not token_issued(first.final):
+            raise prerequisite_failed("a valid token request", first)
+        replay = dpop.request_token(
+            proofs=_replay_proofs(kind, first.final.proofs[0]),
+            retry_on_nonce=retry,
+            label=f"token request with {REPLAYS[kind]}",
+        )
+        return first, replay, dpop.request_token(label="control: valid token request after the replay")
+
+    _judge(_replayed(attempt, what, answered_nonce=retry), what, note, at_as=True, answered_nonce=retry)
 
 
 @pytest.mark.parametrize("kind", _params("RS"))
 def test_resource_refuses_replayed_proof(dpop: DPoPSession, note: Any, kind: str) -> None:
     bound = dpop.bound_token()
-    first = dpop.call_resource(bound.access_token, bound.key, label="valid resource request")
-    if not first.final.ok:
-        raise prerequisite_failed("a valid resource request", first)
-    replay = dpop.call_resource(
-        bound.access_token,
-        bound.key,
-        proofs=_replay_proofs(kind, first.final.proofs[0]),
-        retry_on_nonce=False,
-        label=f"resource request with {REPLAYS[kind]}",
-    )
-    control = dpop.control(bound, "after")
-    _judge(first, replay, control, f"a resource request with {REPLAYS[kind]}", note)
+    what = f"a resource request with {REPLAYS[kind]}"
+    retry = kind == "same-jti"
+
+    def attempt() -> Attempt:
+        first = dpop.call_resource(bound.access_token, bound.key, label="valid resource request")
+        if not first.final.ok:
+            raise prerequisite_failed("a valid resource request", first)
+        replay = dpop.call_resource(
+            bound.access_token,
+            bound.key,
+            proofs=_replay_proofs(kind, first.final.proofs[0]),
+            retry_on_nonce=retry,
+            label=f"resource request with {REPLAYS[kind]}",
+        )
+        return first, replay, dpop.control(bound, "after")
+
+    _judge(_replayed(attempt, what, answered_nonce=retry), what, note, answered_nonce=retry)
 
 
 # --- replay caches that forget, that key on the query, that skip an endpoint ------------------------------
@@ -188,7 +225,7 @@ def test_token_endpoint_refuses_proof_replayed_seconds_later(dpop: DPoPSession, 
         proofs=_replay_proofs("identical", first.final.proofs[0]), retry_on_nonce=False, label=what
     )
     control = dpop.request_token(label="control: valid token request after the replay")
-    _judge(first, replay, control, what, note, at_as=True)
+    _judge((first, replay, control), what, note, at_as=True)
 
 
 @case(
@@ -224,7 +261,7 @@ def test_resource_refuses_proof_replayed_seconds_later(dpop: DPoPSession, note: 
         label=what,
     )
     control = dpop.control(bound, "after")
-    _judge(first, replay, control, what, note)
+    _judge((first, replay, control), what, note)
 
 
 @case(
@@ -249,23 +286,30 @@ def test_resource_refuses_proof_replayed_with_other_query(dpop: DPoPSession, not
         with_query(configured, "dpop_conformance", "1"),
         with_query(configured, "dpop_conformance", "2"),
     )
-    first = dpop.call_resource(bound.access_token, bound.key, url=first_url, label="valid request, query 1")
-    if first.final.error:
-        raise CouldNotJudge(f"the target did not answer ({first.final.error})", exchanges=first.exchanges)
-    if not first.final.ok:
-        pytest.skip(f"the resource refuses a request with a query string it does not know ({first.final.as_cause()})")
-    replay = dpop.call_resource(
-        bound.access_token,
-        bound.key,
-        url=second_url,
-        proofs=_replay_proofs("identical", first.final.proofs[0]),
-        retry_on_nonce=False,
-        label="the same proof, query 2",
-    )
-    control = dpop.call_resource(bound.access_token, bound.key, url=second_url, label="control: valid request, query 2")
-    _judge(
-        first, replay, control, "the proof of a request to ?dpop_conformance=1 replayed to ?dpop_conformance=2", note
-    )
+    what = "the proof of a request to ?dpop_conformance=1 replayed to ?dpop_conformance=2"
+
+    def attempt() -> Attempt:
+        first = dpop.call_resource(bound.access_token, bound.key, url=first_url, label="valid request, query 1")
+        if first.final.error:
+            raise CouldNotJudge(f"the target did not answer ({first.final.error})", exchanges=first.exchanges)
+        if not first.final.ok:
+            pytest.skip(
+                f"the resource refuses a request with a query string it does not know ({first.final.as_cause()})"
+            )
+        replay = dpop.call_resource(
+            bound.access_token,
+            bound.key,
+            url=second_url,
+            proofs=_replay_proofs("identical", first.final.proofs[0]),
+            retry_on_nonce=False,
+            label="the same proof, query 2",
+        )
+        control = dpop.call_resource(
+            bound.access_token, bound.key, url=second_url, label="control: valid request, query 2"
+        )
+        return first, replay, control
+
+    _judge(_replayed(attempt, what), what, note)
 
 
 @case(
@@ -284,20 +328,23 @@ def test_par_endpoint_refuses_replayed_proof(dpop: DPoPSession, note: Any) -> No
     jti cache that skips it lets one proof push any number of requests (§11.1: "can", so info). Skipped
     without a [public_client] or a PAR endpoint.
     """
-    first, _ = push(dpop, label="valid pushed authorization request")
-    if request_uri_of(first) is None:
-        raise prerequisite_failed("a valid pushed authorization request", first)
-    replay, _ = push(
-        dpop,
-        proofs=_replay_proofs("identical", first.final.proofs[0]),
-        label="pushed authorization request with the proof just accepted",
-    )
-    control = par_control(dpop, "after")
+    what = "a pushed authorization request with the proof just accepted"
+
+    def attempt() -> Attempt:
+        first, _ = push(dpop, label="valid pushed authorization request")
+        if request_uri_of(first) is None:
+            raise prerequisite_failed("a valid pushed authorization request", first)
+        replay, _ = push(
+            dpop,
+            proofs=_replay_proofs("identical", first.final.proofs[0]),
+            label="pushed authorization request with the proof just accepted",
+        )
+        return first, replay, par_control(dpop, "after")
 
     def pushed(sent: Sent) -> bool:
         return request_uri_of(sent) is not None
 
-    _judge(first, replay, control, "a pushed authorization request with the proof just accepted", note, accepted=pushed)
+    _judge(_replayed(attempt, what), what, note, accepted=pushed)
 
 
 @case(
@@ -317,31 +364,36 @@ def test_token_endpoint_refuses_replayed_proof_on_refresh(dpop: DPoPSession, not
     refresh grant lets one proof refresh again and again (§11.1: "can", so info). Skipped without a
     [public_client] or when the AS issues it no refresh token.
     """
-    pc_key = generate_key(dpop.key.alg)
-    tokens = dpop.public_tokens(pc_key)
-    if not tokens.refresh_token:
-        pytest.skip("the authorization server issued no refresh token to the public client")
-    first = dpop.public_refresh(tokens.refresh_token, pc_key, label="refresh with a fresh proof")
-    if not token_issued(first.final):
-        raise prerequisite_failed("a refresh with a fresh proof from the bound key", first)
-    # where the server rotates, the next request must use the new refresh token, else the replay is
-    # refused for the refresh token and proves nothing about the jti
-    rotated = first.final.json_object().get("refresh_token")
-    refresh_token = rotated if isinstance(rotated, str) and rotated else tokens.refresh_token
-    grant = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-    replay = dpop.client.token_request(
-        dpop.token_endpoint,
-        grant,
-        dpop.public_auth,
-        pc_key,
-        proofs=_replay_proofs("identical", first.final.proofs[0]),
-        retry_on_nonce=False,
-        label="refresh with the proof of the refresh just accepted",
-    )
-    after = replay.final.json_object().get("refresh_token") if token_issued(replay.final) else None
-    control = dpop.public_refresh(
-        after if isinstance(after, str) and after else refresh_token,
-        pc_key,
-        label="control: refresh with a fresh proof",
-    )
-    _judge(first, replay, control, "a refresh request with the proof of the refresh just accepted", note, at_as=True)
+    what = "a refresh request with the proof of the refresh just accepted"
+
+    def attempt() -> Attempt:
+        pc_key = generate_key(dpop.key.alg)
+        tokens = dpop.public_tokens(pc_key)
+        if not tokens.refresh_token:
+            pytest.skip("the authorization server issued no refresh token to the public client")
+        first = dpop.public_refresh(tokens.refresh_token, pc_key, label="refresh with a fresh proof")
+        if not token_issued(first.final):
+            raise prerequisite_failed("a refresh with a fresh proof from the bound key", first)
+        # where the server rotates, the next request must use the new refresh token, else the replay is
+        # refused for the refresh token and proves nothing about the jti
+        rotated = first.final.json_object().get("refresh_token")
+        refresh_token = rotated if isinstance(rotated, str) and rotated else tokens.refresh_token
+        grant = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        replay = dpop.client.token_request(
+            dpop.token_endpoint,
+            grant,
+            dpop.public_auth,
+            pc_key,
+            proofs=_replay_proofs("identical", first.final.proofs[0]),
+            retry_on_nonce=False,
+            label="refresh with the proof of the refresh just accepted",
+        )
+        after = replay.final.json_object().get("refresh_token") if token_issued(replay.final) else None
+        control = dpop.public_refresh(
+            after if isinstance(after, str) and after else refresh_token,
+            pc_key,
+            label="control: refresh with a fresh proof",
+        )
+        return first, replay, control
+
+    _judge(_replayed(attempt, what), what, note, at_as=True)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +59,54 @@ def test_the_whole_catalog_concurrently_gives_the_verdicts_of_a_serial_run(tmp_p
     status, concurrent = _run(tmp_path, "concurrent", settings, *FIXED)
     assert _outcomes(concurrent) == _outcomes(serial)
     assert status == serial_status == 1
-    assert serial["concurrency"] == {"limit": 1, "ahead": 0, "again_alone": 0, "changed_alone": []}
+    assert serial["concurrency"] == {
+        "limit": 1,
+        "ahead": 0,
+        "again_alone": 0,
+        "confirmed_alone": 0,
+        "changed_alone": [],
+    }
     assert concurrent["concurrency"]["limit"] == DEFAULT_CONCURRENCY
     assert concurrent["concurrency"]["ahead"] == len(concurrent["cases"]) > 200
     assert concurrent["concurrency"]["changed_alone"] == []
     findings = sum(o in ("failed", "warning", "error", "info") for o in _outcomes(serial).values())
     # every outcome that is not a pass was reached alone (the reference server's skips send nothing)
     assert findings >= len(LANE_DEFECTS) and concurrent["concurrency"]["again_alone"] >= findings
+
+
+# binding defects whose cases pass wrongly on a refusal that a lost code or refresh token gives
+LOSSY = ServerSettings(
+    nonce="both",
+    defects=frozenset({"dpop-jkt", "dpop-jkt-case", "par-binding", "refresh-binding"}),
+    leniencies=frozenset({"lossy-store"}),
+)
+LOSSY_RUNS = 10
+
+
+@pytest.mark.slow
+def test_a_store_that_loses_grants_under_load_gets_the_verdicts_of_a_serial_run(tmp_path: Path) -> None:
+    """A store that loses one code or refresh token in five while more than one request is in flight (authgent's,
+    seen): ten concurrent runs give exactly the serial run's verdicts. A refusal for a lost grant is sent again
+    with a fresh one, and a pass resting on a refusal that names no DPoP error is confirmed alone."""
+    # the cases that redeem codes and refresh tokens, with the AS cases of no grant of their own beside them
+    sections = ("--section", "5", "--section", "10", "--section", "11")
+    args = ("--actor", "AS", *sections, "--", "-m", "not fuzz and not waits")
+    _, serial = _run(tmp_path, "serial", LOSSY, "--concurrency", "1", *args)
+    expected = _outcomes(serial)
+    assert {c for c, o in expected.items() if o == "failed"} == {
+        "as-dpop-jkt-exact",
+        "as-dpop-jkt-mismatch",
+        "as-par-binds-code",
+        "as-refresh-chain-stays-bound",
+        "as-refresh-other-key-refused",
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(pool.map(lambda n: _run(tmp_path, f"concurrent-{n}", LOSSY, *args)[1], range(LOSSY_RUNS)))
+    for n, concurrent in enumerate(runs):
+        assert _outcomes(concurrent) == expected, f"run {n}: {concurrent['concurrency']}"
+    # the load did lose grants: cases reached another outcome beside others than alone, or were confirmed alone
+    lost = sum(len(r["concurrency"]["changed_alone"]) + r["concurrency"]["confirmed_alone"] for r in runs)
+    assert lost >= LOSSY_RUNS
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import shlex
 import threading
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from conformance.jose import JOSEError, decode_jws
 
@@ -287,9 +287,12 @@ class Exchange:
     def curl(self) -> str:
         """A curl command that sends this exact request again."""
         parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
+        own_host = urlsplit(self.url).netloc.lower()
         for k, v in self.request_headers:
-            if k.lower() in ("host", "content-length", "accept-encoding", "connection", "user-agent"):
+            if k.lower() in ("content-length", "accept-encoding", "connection", "user-agent"):
                 continue
+            if k.lower() == "host" and v.lower() == own_host:
+                continue  # curl sends the URL's own; a Host the request changed is part of what it sent
             # curl drops a header given as "Name:" with no value; "Name;" sends it empty
             parts += ["-H", shlex.quote(f"{k}: {v}" if v else f"{k};")]
         if self.request_body:

@@ -159,13 +159,22 @@ def dpop_challenge(exchange: Exchange) -> dict[str, str] | None:
     return None
 
 
-def is_nonce_challenge(exchange: Exchange, role: str) -> bool:
-    """True when the response asks for a server nonce: AS 400 JSON error, RS 401 DPoP challenge."""
-    if role == "AS":
-        # 401 is tolerated here (and judged by the challenge case) so one wrong status does not stop the flow
-        return exchange.status in (400, 401) and exchange.json_object().get("error") == "use_dpop_nonce"
-    challenge = dpop_challenge(exchange)
-    return exchange.status in (400, 401) and challenge is not None and challenge.get("error") == "use_dpop_nonce"
+def is_nonce_challenge(exchange: Exchange) -> bool:
+    """True when the response asks for a server nonce: a 4xx naming use_dpop_nonce, read by content.
+
+    The code may come in the JSON body (§8: AS 400) or in a challenge (§9: RS 401 `WWW-Authenticate: DPoP`),
+    and real servers use either at either server, with either status: a status that departs from the RFC is
+    judged by the challenge cases, and must not stop the flow.
+    """
+    if exchange.status is None or not 400 <= exchange.status < 500:
+        return False
+    if exchange.json_object().get("error") == "use_dpop_nonce":
+        return True
+    return any(
+        params.get("error") == "use_dpop_nonce"
+        for value in exchange.headers("WWW-Authenticate")
+        for _scheme, params in parse_challenges(value)
+    )
 
 
 # --- the client -------------------------------------------------------------------------------
@@ -261,7 +270,7 @@ class DPoPClient:
             exchanges.append(ex)
             self.remember_nonce(role, url, ex)
             fresh = ex.header("DPoP-Nonce")
-            if attempt == 1 and retry_on_nonce and fresh and is_nonce_challenge(ex, role):
+            if attempt == 1 and retry_on_nonce and fresh and is_nonce_challenge(ex):
                 nonce = fresh
                 continue
             break

@@ -10,14 +10,26 @@ import re
 from collections.abc import Collection
 
 from conformance.client.evidence import Exchange, mask_secret_members, shortened
-from conformance.client.flow import Sent, parse_challenges
+from conformance.client.flow import Sent
+from conformance.judge.answers import (
+    OVERLOADED,
+    another_cause,
+    challenge_errors,
+    dpop_error,
+    error_codes,
+    first_error,
+    is_server_error,
+)
+from conformance.judge.attribution import unconfirmed
 from conformance.judge.setup_problems import SetupProblem, setup_problem
 from conformance.judge.verdicts import CouldNotJudge, Level, Observation, Violation
 
 __all__ = [
     "NQCHAR_NONCE",
+    "SERVER_ERROR_HINT",
+    "SERVER_ERROR_ON_VALID_HINT",
     "SetupProblem",
-    "challenge_errors",
+    "attributable_refusal",
     "describe",
     "expect_accepted",
     "expect_refused_at_as",
@@ -25,6 +37,7 @@ __all__ = [
     "expect_resource_accepts",
     "prerequisite_failed",
     "refusal_note",
+    "server_error",
     "setup_problem",
     "token_issued",
     "violation",
@@ -59,17 +72,27 @@ def violation(
     exchanges: Collection[Exchange] = (),
     cause: str | None = None,
     fix: str | None = None,
+    own_level: bool = False,
+    hint: str | None = None,
 ) -> Violation | CouldNotJudge:
     """A Violation whose message reads Sent / Expected / Got / Reproduce.
 
-    Unless the answer shows a setup problem (`setup_problem`): then the case could not be judged, and
-    says why, for no case turns a refused client into a verdict on the target.
+    Unless the answer shows a setup problem (`setup_problem`: it names the client): then the case could not
+    be judged, and says why, for no case turns a refused client into a verdict on the target.
     """
     message = f"Sent: {sent}\nExpected: {expected}\nGot: {describe(exchange)}\nReproduce: {exchange.curl()}"
     problem = setup_problem(exchange)
     if problem:
         return CouldNotJudge(f"{problem}\n{message}", exchanges=list(exchanges) or [exchange], cause=problem.cause)
-    return Violation(message, level=level, exchanges=list(exchanges) or [exchange], cause=cause, fix=fix)
+    return Violation(
+        message,
+        level=level,
+        exchanges=list(exchanges) or [exchange],
+        cause=cause,
+        fix=fix,
+        own_level=own_level,
+        hint=hint,
+    )
 
 
 def where(ex: Exchange) -> str:
@@ -80,20 +103,79 @@ def where(ex: Exchange) -> str:
 def _deviation(
     what: str, expected: str, final: Exchange, sent: Sent, *, cause: str, fix: str
 ) -> Violation | CouldNotJudge:
-    """A SHOULD deviation of a refusal (its status, its error code), with the cause other cases share."""
-    return violation(what, expected, final, level=Level.SHOULD, exchanges=sent.exchanges, cause=cause, fix=fix)
+    """A SHOULD deviation of a refusal (its status, its error code), with the cause other cases share.
+
+    Its level is its own (a warning in a MAY case too): how a server answers a refusal is not the case's
+    requirement, and one wrong status is one finding wherever it shows.
+    """
+    return violation(
+        what, expected, final, level=Level.SHOULD, exchanges=sent.exchanges, cause=cause, fix=fix, own_level=True
+    )
 
 
-def _server_error(what: str, expected: str, final: Exchange, sent: Sent, *, fix: str) -> Violation | CouldNotJudge:
-    """A refusal that came as a 5xx: still a refusal, but a SHOULD deviation."""
-    cause = f"{where(final)} fails with HTTP {final.status} on requests it should refuse"
-    return _deviation(what, expected + " (not a server error)", final, sent, cause=cause, fix=fix)
+#: what a 5xx says instead of a case's own likely cause: the server failed, so its check was never seen
+SERVER_ERROR_HINT = (
+    "The server failed (a 5xx) where it should have answered with a refusal: an exception in its handling of "
+    "this request (its logs say which). Whether it checks what the case changed cannot be seen through it."
+)
+#: the same for a request the server should have accepted
+SERVER_ERROR_ON_VALID_HINT = (
+    "The server failed (a 5xx) on a request it should accept, while the valid requests around it succeeded: an "
+    "exception in its handling of exactly what this request varies (its logs say which)."
+)
+
+
+def server_error(what: str, expected: str, final: Exchange, exchanges: Collection[Exchange], *, fix: str) -> Violation:
+    """A 5xx where a refusal was due: never a refusal, never a pass; a warning of its own, in a case of any level."""
+    return Violation(
+        f"Sent: {what}\nExpected: {expected} (not a server error)\nGot: {describe(final)}\nReproduce: {final.curl()}",
+        level=Level.SHOULD,
+        exchanges=list(exchanges) or [final],
+        cause=f"{where(final)} fails with HTTP {final.status} on requests it should refuse",
+        fix=fix,
+        own_level=True,
+        hint=SERVER_ERROR_HINT,
+    )
 
 
 def _error_code(ex: Exchange) -> str:
-    found = challenge_errors(ex)
-    code = found[0] if found else ex.json_object().get("error")
-    return code if isinstance(code, str) and code else "a refusal"
+    return first_error(ex) or "a refusal"
+
+
+def _other_cause(
+    sent: Sent, what: str, *, answered_nonce: bool, grant_is_the_change: bool, refusal_due: bool = True
+) -> None:
+    """CouldNotJudge when the refusal names another cause than the change (conformance/judge/answers.py).
+
+    Where a refusal is due, a refused grant is the exception: one the case could send again with a fresh grant
+    it did (attribution.py), and one it could not is a refusal whose pass a concurrent run confirms alone (no
+    DPoP error in it). Where acceptance is due, a refused grant is no answer to the change at all.
+    """
+    found = another_cause(sent.final, answered_nonce=answered_nonce)
+    if found is None or (grant_is_the_change and found.kind == "grant"):
+        return
+    if found.kind == "grant" and refusal_due:
+        unconfirmed(f"{what}: refused as if the grant were gone ({found})")
+        return
+    raise CouldNotJudge(
+        f"{what}: refused for another cause than the case's change ({found}), so whether the server checks the "
+        "change cannot be told from this answer",
+        exchanges=sent.exchanges,
+        cause=f"the answers name another cause than the cases' changes: {found.text.split(':', 1)[0]}",
+    )
+
+
+def _attributable(final: Exchange, actor: str, what: str) -> None:
+    """A pass that rests on a refusal naming no DPoP error code: confirmed alone in a concurrent run."""
+    if dpop_error(final, actor) is None:
+        unconfirmed(f"{what}: refused with {final.as_cause()}, which names no DPoP error")
+
+
+def attributable_refusal(sent: Sent, actor: str, what: str, *, answered_nonce: bool = True) -> None:
+    """A refusal a case counts as its own: CouldNotJudge when it names another cause than the change, and a
+    note for the scheduler when it names no DPoP error (for cases that judge a refusal's fact, not its form)."""
+    _other_cause(sent, what, answered_nonce=answered_nonce, grant_is_the_change=False)
+    _attributable(sent.final, actor, what)
 
 
 def token_issued(ex: Exchange) -> bool:
@@ -106,7 +188,7 @@ def prerequisite_failed(what: str, sent: Sent, *, consequence: str = "") -> Coul
     final = sent.final
     if final.error:
         return CouldNotJudge(f"{what}: the target did not answer ({final.error})", exchanges=sent.exchanges)
-    problem = setup_problem(final)
+    problem = setup_problem(final, control=True)
     return CouldNotJudge(
         f"{what} was refused ({final.summary()}){consequence}" + (f"; {problem}" if problem else ""),
         exchanges=sent.exchanges,
@@ -121,65 +203,71 @@ def _require_answer(sent: Sent, what: str) -> Exchange:
     return final
 
 
-def challenge_errors(ex: Exchange) -> list[str]:
-    """The `error` values of every challenge in the response's WWW-Authenticate headers."""
-    errors: list[str] = []
-    for value in ex.headers("WWW-Authenticate"):
-        for _scheme, params in parse_challenges(value):
-            if "error" in params:
-                errors.append(params["error"])
-    return errors
-
-
 def refusal_note(final: Exchange) -> str:
-    """One line on how a refusal looked: status and error code(s) (the challenge's, else the JSON body's)."""
-    errors = challenge_errors(final) or [str(final.json_object().get("error", "no error code"))]
-    return f"refused with HTTP {final.status}, error={', '.join(errors)}"
+    """One line on how a refusal looked: status and error code(s) (the challenge's, then the JSON body's)."""
+    return f"refused with HTTP {final.status}, error={', '.join(error_codes(final)) or 'no error code'}"
 
 
-def expect_accepted(sent: Sent, *, what: str, expected: str = "a 2xx answer") -> Exchange:
+def expect_accepted(sent: Sent, *, what: str, expected: str = "a 2xx answer", controlled: bool = True) -> Exchange:
     """The request (after at most one nonce retry) must have succeeded.
 
-    A 5xx is not judged (CouldNotJudge): a server error is no answer to whether the request is valid, and
-    a resource that fails on everything must end in `error`, not in a DPoP failure.
+    With `controlled` (valid requests just before and after it succeeded), a 5xx is this request's own verdict:
+    the server failed on a request it should accept, which is not accepting it. Without controls (the happy path
+    itself), a 5xx cannot be told from a broken deployment and is not judged. An overloaded answer (429,
+    502-504) is never judged.
     """
     final = _require_answer(sent, what)
-    if (final.status or 0) >= 500:
+    status = final.status or 0
+    if status in OVERLOADED or (is_server_error(final) and not controlled):
         raise CouldNotJudge(
             f"{what}: the server failed with {final.summary()}, so the case cannot be judged; check the server's logs",
             exchanges=sent.exchanges,
         )
+    _other_cause(sent, what, answered_nonce=True, grant_is_the_change=False, refusal_due=False)
     if not final.ok:
-        raise violation(what, expected, final, exchanges=sent.exchanges)
+        hint = SERVER_ERROR_ON_VALID_HINT if is_server_error(final) else None
+        raise violation(what, expected, final, exchanges=sent.exchanges, hint=hint)
     return final
 
 
-def expect_refused_at_as(sent: Sent, *, what: str, errors: Collection[str]) -> Exchange:
+def expect_refused_at_as(
+    sent: Sent,
+    *,
+    what: str,
+    errors: Collection[str],
+    answered_nonce: bool = True,
+    grant_is_the_change: bool = False,
+) -> Exchange:
     """The authorization server must refuse: any 2xx fails the case at its level.
 
-    The form is judged more softly, as at the resource: a 5xx is a warning, a status other than 400 is
-    a warning (RFC 6749 §5.2), a body without an `error` code is a warning, and a code outside `errors`
-    (every code the catalog lists as legal) is recorded as info.
+    The form is judged more softly, as at the resource: a 5xx is a warning (a server error, never a
+    refusal), a status other than 400 is a warning (RFC 6749 §5.2), a refusal without an error code is a
+    warning, and a code outside `errors` (every code the catalog lists as legal) is recorded as info. The
+    code is read from the JSON body, else from a challenge: real servers put it in either. A refusal that
+    names another cause than the change (a lost grant, a rate limit) is not judged (CouldNotJudge); with
+    `grant_is_the_change` a refused grant is the change itself (a rotated-out refresh token).
     """
     final = _require_answer(sent, what)
     expected = f"a refusal: HTTP 400 with error={' or '.join(sorted(errors))}"
     if final.ok:
         raise violation(what, expected, final, exchanges=sent.exchanges)
     status = final.status or 0
-    if status >= 500:
+    if is_server_error(final) and status not in OVERLOADED:
         fix = "refuse an invalid request with HTTP 400 and an error code (RFC 6749 §5.2); check the server's logs"
-        raise _server_error(what, expected, final, sent, fix=fix)
-    error = final.json_object().get("error")
+        raise server_error(what, expected, final, sent.exchanges, fix=fix)
+    _other_cause(sent, what, answered_nonce=answered_nonce, grant_is_the_change=grant_is_the_change)
+    found = final.json_object().get("error")
+    body_error = found if isinstance(found, str) and found else None
     if status != 400:
         raise _deviation(
             what,
             expected + " (RFC 6749 §5.2)",
             final,
             sent,
-            cause=f"{where(final)} answers {_error_code(final)} with HTTP {status}, not 400",
+            cause=f"{where(final)} answers {body_error or _error_code(final)} with HTTP {status}, not 400",
             fix="answer the token endpoint's errors with HTTP 400 (RFC 6749 §5.2)",
         )
-    if not isinstance(error, str):
+    if body_error is None:
         raise _deviation(
             what,
             expected + " (RFC 6749 §5.2: a JSON body with error)",
@@ -188,11 +276,13 @@ def expect_refused_at_as(sent: Sent, *, what: str, errors: Collection[str]) -> E
             cause=f"{where(final)} refuses without a JSON error code",
             fix='give every refusal a JSON body with "error" (RFC 6749 §5.2)',
         )
-    if error not in errors:
+    if body_error not in errors:
         raise Observation(
-            f"{what}: refused with HTTP {status} and error={error}; the catalog expects "
+            f"{what}: refused with HTTP {status} and error={body_error}; the catalog expects "
             f"{' or '.join(sorted(errors))} (a refusal all the same)"
         )
+    if not grant_is_the_change:
+        _attributable(final, "AS", what)
     return final
 
 
@@ -210,27 +300,32 @@ def expect_resource_accepts(sent: Sent, *, what: str) -> Exchange:
             "token_params)",
             exchanges=sent.exchanges,
         )
-    return expect_accepted(sent, what=what)
+    return expect_accepted(sent, what=what, controlled=False)
 
 
-def expect_refused_at_rs(sent: Sent, *, what: str, errors: Collection[str], error_required: bool = True) -> Exchange:
+def expect_refused_at_rs(
+    sent: Sent, *, what: str, errors: Collection[str], error_required: bool = True, answered_nonce: bool = True
+) -> Exchange:
     """The resource must refuse: any 2xx fails the case at its level.
 
     The refusal itself is all a MUST asks; its form is judged more softly: a 5xx is a warning (a
-    server error is not an answer), a status other than 400/401 is a warning (§7.1 uses 401 with a DPoP
+    server error is never a refusal), a status other than 400/401 is a warning (§7.1 uses 401 with a DPoP
     challenge; 400 is legal per RFC 6750 §3.1), a missing `error` is a warning (§7.1 SHOULD), and an
     error code outside `errors` (every code the catalog lists as legal) is recorded as info. With
     `error_required` False (a scheme the resource may not support at all, RFC 6750 §3.1: "SHOULD NOT
-    include an error code"), a refusal without `error` passes.
+    include an error code"), a refusal without `error` passes. A refusal that names another cause than the
+    change (a rate limit, a nonce challenge the request could not answer) is not judged (CouldNotJudge).
     """
     final = _require_answer(sent, what)
     expected = f"a refusal: 400 or 401 with a challenge carrying error={' or '.join(sorted(errors))}"
     if final.ok:
         raise violation(what, expected, final, exchanges=sent.exchanges)
     status = final.status or 0
-    if status >= 500:
+    if is_server_error(final) and status not in OVERLOADED:
         fix = "refuse an invalid proof with HTTP 401 and a DPoP challenge (§7.1); check the server's logs"
-        raise _server_error(what, expected, final, sent, fix=fix)
+        raise server_error(what, expected, final, sent.exchanges, fix=fix)
+    _other_cause(sent, what, answered_nonce=answered_nonce, grant_is_the_change=False)
+    _attributable(final, "RS", what)
     if status not in (400, 401):
         raise _deviation(
             what,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from conformance.client.flow import Sent
 from conformance.client.keys import DPoPKey, generate_key
+from conformance.judge.attribution import attributed
 from conformance.judge.checks import expect_refused_at_as, prerequisite_failed
 from conformance.judge.session import DPoPSession
 
@@ -31,9 +32,11 @@ def judge_dpop_jkt_mismatch(dpop: DPoPSession, note: Callable[[str], None]) -> N
     control = redeem(dpop, code, verifier, key, "control: code bound to A redeemed with A")
     if not redeemed(control):
         raise prerequisite_failed("the control redemption with the bound key", control)
-    code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
-    sent = redeem(dpop, code, verifier, other, "code bound to A redeemed with B")
-    final = expect_refused_at_as(
-        sent, what="a code authorized with dpop_jkt of key A, redeemed with a proof from B", errors=CODE_REFUSALS
-    )
+    what = "a code authorized with dpop_jkt of key A, redeemed with a proof from B"
+
+    def attempt() -> Sent:  # a fresh code each time: a lost code is no refusal of the key
+        code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
+        return redeem(dpop, code, verifier, other, "code bound to A redeemed with B")
+
+    final = expect_refused_at_as(attributed(attempt, what=what), what=what, errors=CODE_REFUSALS)
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")

@@ -2,7 +2,9 @@
 
 Each helper sends a valid request (control), the altered one, and a valid request again: if either
 control is refused, the case cannot be judged (`CouldNotJudge`), so a server that refuses everything
-cannot make a negative case pass, nor one that breaks after the altered request.
+cannot make a negative case pass, nor one that breaks after the altered request. An altered request whose
+answer names another cause than the change (a lost grant, a rate limit) is sent again with fresh controls
+(conformance/judge/attribution.py), so no verdict rests on it.
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ from conformance.client.evidence import Exchange
 from conformance.client.flow import AuthorizationRequest, ProofMutation, Sent
 from conformance.client.keys import DPoPKey
 from conformance.client.proof import ProofDraft
+from conformance.judge.attribution import attributed
 from conformance.judge.checks import (
     expect_accepted,
     expect_refused_at_as,
     expect_refused_at_rs,
     prerequisite_failed,
+    token_issued,
     violation,
 )
 from conformance.judge.session import BoundToken, DPoPSession
-from conformance.judge.verdicts import CouldNotJudge
 
 __all__ = [
     "AS_REFUSALS",
@@ -93,12 +96,16 @@ def sent_at_as(
     extra_headers: Sequence[tuple[str, str]] = (),
 ) -> Sent:
     """Control, the altered token request, control; returns the altered request as sent."""
-    dpop.token_control("before")
-    sent = dpop.request_token(
-        key, without_proof=without_proof, mutate=mutate, proofs=proofs, extra_headers=extra_headers, label=label
-    )
-    dpop.token_control("after")
-    return sent
+
+    def send() -> Sent:
+        dpop.token_control("before")
+        sent = dpop.request_token(
+            key, without_proof=without_proof, mutate=mutate, proofs=proofs, extra_headers=extra_headers, label=label
+        )
+        dpop.token_control("after")
+        return sent
+
+    return attributed(send, what=label)
 
 
 def sent_at_rs(
@@ -120,19 +127,23 @@ def sent_at_rs(
     `bound` is the token (and key) of the controls and of the altered request; the session's by default.
     """
     bound = bound or dpop.bound_token()
-    dpop.control(bound, "before")
-    sent = dpop.call_resource(
-        token or bound.access_token,
-        None if without_proof else (key or bound.key),
-        mutate=mutate,
-        proofs=proofs,
-        scheme=scheme,
-        extra_headers=extra_headers,
-        url=url,
-        label=label,
-    )
-    dpop.control(bound, "after")
-    return sent
+
+    def send() -> Sent:
+        dpop.control(bound, "before")
+        sent = dpop.call_resource(
+            token or bound.access_token,
+            None if without_proof else (key or bound.key),
+            mutate=mutate,
+            proofs=proofs,
+            scheme=scheme,
+            extra_headers=extra_headers,
+            url=url,
+            label=label,
+        )
+        dpop.control(bound, "after")
+        return sent
+
+    return attributed(send, what=label)
 
 
 def refused_at_as(
@@ -157,12 +168,10 @@ def refused_at_rs(
 
 
 def accepted_at_as(dpop: DPoPSession, *, what: str, **request: object) -> Exchange:
-    """The variant token request must succeed (HTTP 200 with an access_token)."""
+    """The variant token request must succeed (HTTP 200 with an access_token); see `expect_accepted`."""
     sent = sent_at_as(dpop, label=what, **request)  # type: ignore[arg-type]
-    final = sent.final
-    if final.error:
-        raise CouldNotJudge(f"{what}: the target did not answer ({final.error})", exchanges=sent.exchanges)
-    if final.status != 200 or not isinstance(final.json_object().get("access_token"), str):
+    final = expect_accepted(sent, what=what, expected="HTTP 200 with an access_token")
+    if not token_issued(final):
         raise violation(what, "HTTP 200 with an access_token", final, exchanges=sent.exchanges)
     return final
 
@@ -220,7 +229,7 @@ def request_uri_of(sent: Sent) -> str | None:
 def par_control(dpop: DPoPSession, when: str) -> Sent:
     """A valid pushed authorization request that must succeed (see DPoPSession.control)."""
 
-    def send(when: str) -> Sent:
+    def send_control(when: str) -> Sent:
         sent, _ = push(dpop, label=f"control: valid pushed authorization request {when}")
         if request_uri_of(sent) is None:
             raise prerequisite_failed(
@@ -230,7 +239,7 @@ def par_control(dpop: DPoPSession, when: str) -> Sent:
             )
         return sent
 
-    return dpop.controlled(("PAR", ""), when, send)
+    return dpop.controlled(("PAR", ""), when, send_control)
 
 
 def sent_at_par(
@@ -242,10 +251,14 @@ def sent_at_par(
     proofs: Callable[[ProofDraft], list[str]] | None = None,
 ) -> Sent:
     """Control, the altered pushed authorization request, control; returns the altered one."""
-    par_control(dpop, "before")
-    sent, _ = push(dpop, key, label=label, mutate=mutate, proofs=proofs)
-    par_control(dpop, "after")
-    return sent
+
+    def send() -> Sent:
+        par_control(dpop, "before")
+        sent, _ = push(dpop, key, label=label, mutate=mutate, proofs=proofs)
+        par_control(dpop, "after")
+        return sent
+
+    return attributed(send, what=label)
 
 
 def refused_at_par(

@@ -13,11 +13,12 @@ import pytest
 from conformance.client.evidence import Exchange
 from conformance.client.flow import Sent, is_nonce_challenge
 from conformance.client.proof import ProofDraft
+from conformance.judge.answers import OVERLOADED, error_codes, is_server_error
 from conformance.judge.checks import (
     NQCHAR_NONCE,
-    challenge_errors,
     expect_resource_accepts,
     prerequisite_failed,
+    server_error,
     violation,
     where,
 )
@@ -55,7 +56,7 @@ def first_request_without_nonce(dpop: DPoPSession, actor: str) -> Exchange:
     if first.ok:
         side = "authorization server" if actor == "AS" else "resource"
         pytest.skip(f"the {side} accepted a proof without a nonce: it demands no nonce here")
-    if not is_nonce_challenge(first, actor):
+    if not is_nonce_challenge(first):
         raise CouldNotJudge(
             f"a valid proof without a nonce was refused, but not with use_dpop_nonce ({first.summary()}), so the "
             "nonce behaviour cannot be judged",
@@ -121,12 +122,13 @@ def _nonce_refusal(sent: Sent, what: str, actor: str) -> Exchange:
         raise CouldNotJudge(f"{what}: the server did not answer ({final.error})", exchanges=sent.exchanges)
     if final.ok:
         raise violation(what, "a refusal with error use_dpop_nonce", final, exchanges=sent.exchanges)
-    # the resource's error is in its challenge, the token endpoint's in its JSON body (RFC 6750 §3, RFC 6749 §5.2)
-    if actor == "RS":
-        codes = challenge_errors(final)
-    else:
-        body_error = final.json_object().get("error")
-        codes = [body_error] if isinstance(body_error, str) else []
+    if is_server_error(final) and final.status not in OVERLOADED:
+        fix = "answer a wrong nonce with use_dpop_nonce and a fresh DPoP-Nonce (§8, §9); check the server's logs"
+        raise server_error(what, "a refusal with error use_dpop_nonce", final, sent.exchanges, fix=fix)
+    if final.status in OVERLOADED:
+        raise CouldNotJudge(f"{what}: the server could not answer now ({final.summary()})", exchanges=sent.exchanges)
+    # read by content: servers put the code in a challenge or in a JSON body, at either endpoint
+    codes = error_codes(final)
     if "use_dpop_nonce" in codes:
         return final
     # §8 "This same error code is used when ... there was a nonce mismatch" has no BCP 14 keyword: another

@@ -130,7 +130,7 @@ def _check_token(dpop: DPoPSession) -> TokenSet | None:
     wrong = _wrong_place(final, what, sent, json_expected=True)
     if wrong:
         raise wrong
-    problem = setup_problem(final)
+    problem = setup_problem(final, control=True)
     code = final.json_object().get("error")
     if problem is None and code in ("invalid_grant", "access_denied") and final.status in (400, 401):
         grant = dpop.target.client.grant_type if dpop.target.client else ""
@@ -167,7 +167,7 @@ def _check_resource(dpop: DPoPSession) -> None:
     wrong = _wrong_place(final, what, sent, json_expected=False)
     if wrong:
         raise wrong
-    problem = setup_problem(final)
+    problem = setup_problem(final, control=True)
     if problem:
         raise SetupFailure(problem.cause, problem.fix, what, final.summary(), sent.exchanges)
     # An invalid_token answer is not a setup problem for sure: RFC 9449 figure 16 answers a proof from another

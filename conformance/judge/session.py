@@ -12,6 +12,7 @@ refresh token that rotates) is requested by one thread at a time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from conformance.client.proof import ProofDraft
 from conformance.client.target import PublicClient, Target
 from conformance.client.transport import tls_verification
 from conformance.jose import peek_claims
+from conformance.judge.answers import dpop_error
 from conformance.judge.checks import prerequisite_failed
 from conformance.judge.verdicts import CouldNotJudge
 
@@ -522,19 +524,26 @@ class DPoPSession:
             return self.bound_token()
         known = self._bound_to_keys.get(thumbprint)
         if known is not None and known.fresh():
-            return known
+            return self._with_alg(known, key)
         with self._lock:
             lock = self._key_locks.setdefault(thumbprint, threading.Lock())
         with lock:
             return self._bound_token_for(key)
 
+    @staticmethod
+    def _with_alg(known: BoundToken, key: DPoPKey) -> BoundToken:
+        """The token bound to `key`'s material, with `key` signing: RS256 and PS256 keys of the same material
+        (client/keys.py key_for) share one token, and each proof is signed with the algorithm asked for."""
+        return known if known.key.alg == key.alg else dataclasses.replace(known, key=key)
+
     def _bound_token_for(self, key: DPoPKey) -> BoundToken:
         known = self._bound_to_keys.get(key.thumbprint())
         if known is not None and known.fresh():
-            return known
+            return self._with_alg(known, key)
         sent = self.request_token(key, label=f"token request with a proof from another {key.alg} key")
         final = sent.final
-        if final.status == 400 and final.json_object().get("error") == "invalid_dpop_proof":
+        # the AS refuses the key itself: invalid_dpop_proof, in its body or a challenge, with whatever status
+        if not final.ok and dpop_error(final, "AS") == "invalid_dpop_proof":
             pytest.skip(f"the authorization server binds no token to this {key.alg} key ({final.as_cause()})")
         bound = BoundToken(self.tokens_or_error(sent), key, time.monotonic())
         self._bound_to_keys[key.thumbprint()] = bound

@@ -78,6 +78,11 @@ class Violation(AssertionError):
     case it happens to ("POST https://as.example/token answers invalid_dpop_proof with HTTP 401, not 400"),
     and `fix` what to change: a report groups findings by cause, so one wrong status code is one finding,
     not thirty-five. Without a cause, the case's likely cause (conformance/report/hints.py) groups it.
+
+    `own_level` True keeps `level` whatever the case's level is: a finding that is not about the case's own
+    requirement (a server error where a refusal was due is a warning in a MAY case too). `hint` replaces the
+    case's likely cause when the violation says what happened better (a refusal that came as a 500 is no
+    sign that a check is missing).
     """
 
     def __init__(
@@ -88,12 +93,16 @@ class Violation(AssertionError):
         exchanges: Sequence[Exchange] = (),
         cause: str | None = None,
         fix: str | None = None,
+        own_level: bool = False,
+        hint: str | None = None,
     ) -> None:
         super().__init__(message)
         self.level = level
         self.exchanges = list(exchanges)
         self.cause = cause
         self.fix = fix
+        self.own_level = own_level and level is not None
+        self.hint = hint
 
 
 class Observation(Exception):
@@ -115,7 +124,7 @@ class CouldNotJudge(Exception):
             from conformance.judge.setup_problems import setup_problem  # (it reads exchanges, as this module does)
 
             last = self.exchanges[-1] if self.exchanges else None
-            problem = setup_problem(last) if last is not None else None
+            problem = setup_problem(last, control=True) if last is not None else None
             if problem is not None:
                 cause = problem.cause
             elif last is not None and not last.ok:
@@ -136,6 +145,8 @@ def verdict_of(exc: BaseException, level: Level) -> tuple[Outcome, str]:
     from conformance.client.flow import FlowError  # the client's own error: the flow could not be carried out
 
     if isinstance(exc, Violation):
+        if exc.level is not None and exc.own_level:
+            return outcome_for_level(exc.level), str(exc)
         return outcome_for_level(lower_level(exc.level, level) if exc.level else level), str(exc)
     if isinstance(exc, Observation):
         return Outcome.INFO, str(exc)

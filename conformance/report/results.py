@@ -63,7 +63,7 @@ class ResultsWriter:
     # cases side by side (conformance/run/scheduler.py): the limit, the cases that ran beside others, those run
     # again alone because that outcome was not a pass, and those whose outcome then changed
     concurrency: dict[str, Any] = field(
-        default_factory=lambda: {"limit": 1, "ahead": 0, "again_alone": 0, "changed_alone": []}
+        default_factory=lambda: {"limit": 1, "ahead": 0, "again_alone": 0, "confirmed_alone": 0, "changed_alone": []}
     )
     waiting_s: float = 0.0  # time spent waiting for the target's answers (the rest is the suite's own)
     preflight: dict[str, Any] = field(default_factory=dict)  # the setup failure, when the happy path failed

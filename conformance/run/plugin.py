@@ -412,13 +412,16 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 def _schedule_mark(item: pytest.Item, info: CaseInfo) -> str:
     """How the case ran: "ahead" (beside others, passed), "again:<outcome>" (run again alone after that
-    outcome beside others), or "" (alone)."""
+    outcome beside others), "confirm:passed" (run again alone to confirm a pass that rested on a refusal
+    naming no DPoP error), or "" (alone)."""
     if AHEAD_KEY in item.stash:
         return "ahead"
     scheduler = item.config.stash.get(SCHEDULER_KEY, None)
     first = scheduler.first_try(item.nodeid) if scheduler else None
-    if first is None or first.exception is None:
+    if first is None:
         return ""
+    if first.exception is None:  # a pass resting on a refusal that names no DPoP error: confirmed alone
+        return f"confirm:{Outcome.PASSED.value}"
     if isinstance(first.exception, pytest.skip.Exception):
         return f"again:{Outcome.SKIPPED.value}"
     return f"again:{verdict_of(first.exception, info.level)[0].value}"
@@ -483,7 +486,9 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
         return report
     redactor = item.config.stash[REDACTOR_KEY]
     outcome, message = _judge(report, call, info, item.stash.get(NOTE_KEY, []))
-    hint = hint_for(info.id) if outcome in (Outcome.FAILED, Outcome.WARNING) else None
+    # the violation's own hint, where it knows better (a refusal that came as a 500 is no missing check)
+    own_hint = getattr(call.excinfo.value, "hint", None) if call.excinfo else None
+    hint = (own_hint or hint_for(info.id)) if outcome in (Outcome.FAILED, Outcome.WARNING) else None
     if hint:
         message = f"{message}\nLikely cause: {hint}"
     # redacted, then with every control character shown as an escape: the message reaches the terminal,
@@ -683,9 +688,11 @@ class _ResultsCollector:
             return
         concurrency = self.writer.concurrency
         concurrency["ahead"] += 1
-        if mark.startswith("again:"):
+        if mark.startswith("confirm:"):
+            concurrency["confirmed_alone"] += 1
+        if mark.startswith(("again:", "confirm:")):
             concurrency["again_alone"] += 1
-            first = mark.removeprefix("again:")
+            first = mark.partition(":")[2]
             if first != props["outcome"]:
                 concurrency["changed_alone"].append(
                     {"id": props["case"], "concurrently": first, "alone": props["outcome"]}

@@ -15,10 +15,13 @@ What keeps the verdicts exact:
   refresh chain) names a lane in its declaration (`case(..., lane=...)`): the cases of one lane run one
   after another, in their order, never two at once.
 - Only a pass (or a skip before any request: the case does not apply to the target file) is taken from a
-  case that ran beside others. For any other outcome the case is run again, alone, when pytest reaches it
-  and the cases still running have ended, and that run decides. No failure, warning or error is ever reached while
-  other requests were in flight; a case whose outcome changed on its own is reported (the target keeps
-  state the suite does not know of, or rations what it gives one client at a time).
+  case that ran beside others, and only a pass that rests on refusals naming their cause: a pass that
+  rests on a refusal without a DPoP error code (conformance/judge/attribution.py) may owe it to the load
+  (a store that loses codes while other requests are in flight), and is confirmed alone. For any other
+  outcome the case is run again, alone, when pytest reaches it and the cases still running have ended, and
+  that run decides. No failure, warning or error is ever reached while other requests were in flight; a
+  case whose outcome changed on its own is reported (the target keeps state the suite does not know of, or
+  rations what it gives one client at a time).
 - The transport's limits (deadline, --max-requests, --max-rps) hold across the threads, a login or a
   rotating refresh token serves one request at a time (session.py), and a watchdog that cuts a late
   exchange cuts only its own connection.
@@ -36,6 +39,7 @@ from typing import Any
 import pytest
 
 from conformance.client.transport import Lane
+from conformance.judge.attribution import recording
 from conformance.judge.catalog import case_info
 
 __all__ = ["Ahead", "Scheduler", "can_run_ahead"]
@@ -53,6 +57,8 @@ class Ahead:
     measurements: dict[str, Any] = field(default_factory=dict)
     exception: BaseException | None = None
     duration_s: float = 0.0
+    # the refusals without a DPoP error code the case's pass rests on (conformance/judge/attribution.py)
+    unconfirmed: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -61,10 +67,11 @@ class Ahead:
 
     @property
     def taken(self) -> bool:
-        """True for an outcome taken from a concurrent run: a pass, or a skip before any request (the target
-        file says the case does not apply); any other is run again alone."""
+        """True for an outcome taken from a concurrent run: a pass that rests on attributable refusals only,
+        or a skip before any request (the target file says the case does not apply); any other is run again
+        alone."""
         if self.passed:
-            return True
+            return not self.unconfirmed
         return isinstance(self.exception, pytest.skip.Exception) and not self.lane.sent
 
 
@@ -174,11 +181,12 @@ def _run_one(item: pytest.Function, session: Any) -> Ahead:
     }
     arguments = {name: values[name] if name in values else params[name] for name in item._fixtureinfo.argnames}
     start = time.perf_counter()
-    with session.client.transport.in_lane(ahead.lane):
+    with session.client.transport.in_lane(ahead.lane), recording() as unconfirmed:
         try:
             item.obj(**arguments)
         except BaseException as exc:  # skip and fail are BaseExceptions: every one is an outcome here
             ahead.exception = exc
+    ahead.unconfirmed = unconfirmed
     ahead.duration_s = time.perf_counter() - start
     return ahead
 
