@@ -19,9 +19,16 @@ import pytest
 from conformance.client.proof import ProofDraft
 from conformance.judge.catalog import case, case_param
 from conformance.judge.checks import expect_accepted
-from conformance.judge.negatives import accepted_at_as, accepted_at_rs, refused_at_as, refused_at_rs, sent_at_rs
+from conformance.judge.negatives import (
+    accepted_at_as,
+    accepted_at_rs,
+    refused_at_as,
+    refused_at_rs,
+    sent_at_as,
+    sent_at_rs,
+)
 from conformance.judge.session import DPoPSession
-from conformance.judge.verdicts import Level
+from conformance.judge.verdicts import Level, Observation
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -192,3 +199,70 @@ def test_resource_ignores_forwarded_headers_from_the_client(dpop: DPoPSession, n
         extra_headers=_spoof_headers(kind, url),
     )
     note(f"refused with HTTP {final.status}")
+
+
+# --- the Host header ------------------------------------------------------------------------------------
+
+
+def _host_params(actor: str) -> list[Any]:
+    who = "Token endpoint" if actor == "AS" else "Resource"
+    request = "token request" if actor == "AS" else "resource request"
+    return [
+        case_param(
+            f"{actor.lower()}-htu-host-spoof",
+            f"{who} refuses an htu naming the host the request's Host header names instead of its own",
+            actor,
+            section="4.3",
+            level=Level.MAY,
+            actor=actor,
+            requirement="R-4.3-9",
+            doc=f"Sends: a {request}, straight to the server, with `Host: {SPOOF_HOST}` and a proof whose htu names "
+            f"{SPOOF_HOST} (everything else valid), between valid requests.\nExpects: a refusal. HTTP builds a "
+            "request's target URI from its Host header (RFC 9110 §7.2), so a server that takes its own URI from "
+            "it compares htu with what the client claims; that a proof made for another host then passes is a "
+            "deployment choice the RFC does not rule on: recorded as info, with its fix (configure the server's "
+            "public URL and compare htu with it).",
+        )
+    ]
+
+
+def _host_header(url: str) -> list[tuple[str, str]]:
+    port = urlsplit(url).port
+    return [("Host", f"{SPOOF_HOST}:{port}" if port else SPOOF_HOST)]
+
+
+def _host_htu(url: str) -> Callable[[ProofDraft], str]:
+    def rewrite(draft: ProofDraft) -> str:
+        parts = urlsplit(str(draft.claims["htu"]))
+        host = _host_header(url)[0][1]
+        return draft.with_claims(htu=urlunsplit((parts.scheme, host, parts.path, "", ""))).sign()
+
+    return rewrite
+
+
+def _judge_host_spoof(sent: Any, what: str, note: Any) -> None:
+    final = sent.final
+    if final.ok:
+        raise Observation(
+            f"{what}: accepted (HTTP {final.status}). The server builds the URI it compares htu with from the "
+            f"request's Host header: a proof made for {SPOOF_HOST} (another server's) passes here when sent with "
+            "that Host. Configure the server's public URL and compare htu with it, not with the Host the client sent."
+        )
+    note(f"refused with HTTP {final.status}")
+
+
+@pytest.mark.parametrize("actor", _host_params("AS"))
+def test_token_endpoint_ignores_a_host_header_naming_another_host(dpop: DPoPSession, note: Any, actor: str) -> None:
+    dpop.require_authorization_server()
+    url = dpop.token_endpoint
+    what = f"a token request with Host: {SPOOF_HOST} and an htu naming it"
+    sent = sent_at_as(dpop, label=what, mutate=_host_htu(url), extra_headers=_host_header(url))
+    _judge_host_spoof(sent, what, note)
+
+
+@pytest.mark.parametrize("actor", _host_params("RS"))
+def test_resource_ignores_a_host_header_naming_another_host(dpop: DPoPSession, note: Any, actor: str) -> None:
+    url, _, _ = dpop.require_resource()
+    what = f"a resource request with Host: {SPOOF_HOST} and an htu naming it"
+    sent = sent_at_rs(dpop, label=what, mutate=_host_htu(url), extra_headers=_host_header(url))
+    _judge_host_spoof(sent, what, note)

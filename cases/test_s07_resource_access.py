@@ -9,22 +9,25 @@ from urllib.parse import urlencode
 import pytest
 
 from conformance.client.evidence import Exchange
-from conformance.client.flow import dpop_challenge
+from conformance.client.flow import dpop_challenge, parse_challenges
 from conformance.client.keys import SUPPORTED_ALGS, key_for
 from conformance.client.uri import with_query
+from conformance.judge.answers import OVERLOADED, challenge_errors, is_server_error
 from conformance.judge.catalog import case, case_param
 from conformance.judge.checks import (
-    challenge_errors,
+    describe,
     expect_refused_at_rs,
     expect_resource_accepts,
     prerequisite_failed,
+    server_error,
     violation,
+    where,
 )
 from conformance.judge.mutations import mutation
-from conformance.judge.negatives import accepted_at_rs, refused_at_rs, sent_at_rs
+from conformance.judge.negatives import RS_REFUSALS, accepted_at_rs, refused_at_rs, sent_at_rs
 from conformance.judge.server_values import distinct
 from conformance.judge.session import DPoPSession
-from conformance.judge.verdicts import CouldNotJudge, Level
+from conformance.judge.verdicts import CouldNotJudge, Level, Observation
 
 
 @case(
@@ -173,35 +176,111 @@ def test_accepts_two_spaces_after_the_scheme(dpop: DPoPSession, note: Any) -> No
     note(f"accepted with HTTP {final.status}")
 
 
-def _no_credentials(dpop: DPoPSession) -> Exchange:
+def _no_credentials(dpop: DPoPSession, *, scheme: str = "", label: str = "request without credentials") -> Exchange:
+    """The answer to the resource request without credentials (or, with `scheme`, with the token under that
+    scheme and no proof), between controls; a violation when it grants access."""
     bound = dpop.bound_token()
     dpop.control(bound, "before")
-    sent = dpop.call_resource(bound.access_token, None, scheme="", label="request without credentials")
+    sent = dpop.call_resource(bound.access_token, None, scheme=scheme, label=label)
     dpop.control(bound, "after")
     final = sent.final
     if final.error:
         raise CouldNotJudge(f"the resource did not answer: {final.error}", exchanges=sent.exchanges)
-    if final.ok:
+    if final.ok and not scheme:
         raise violation("a request without credentials", "a refusal: 401 with a DPoP challenge", final)
     return final
 
 
+def _challenges(ex: Exchange) -> list[tuple[str, dict[str, str]]]:
+    return [challenge for value in ex.headers("WWW-Authenticate") for challenge in parse_challenges(value)]
+
+
+def _same_answer(a: Exchange, b: Exchange) -> bool:
+    """Whether two answers are alike: the status, and the schemes and error codes of their challenges."""
+
+    def shape(ex: Exchange) -> tuple[int | None, list[tuple[str, str]]]:
+        return ex.status, sorted((s.lower(), p.get("error", "")) for s, p in _challenges(ex))
+
+    return shape(a) == shape(b)
+
+
+def _not_accepted(dpop: DPoPSession, final: Exchange, schemes: list[str]) -> list[str]:
+    """Of `schemes`, those the resource answers like no credentials at all when the token comes under them: it
+    does not read that scheme (a scheme it reads gets another answer: an error code, or access)."""
+    return [
+        scheme
+        for scheme in schemes
+        if _same_answer(_no_credentials(dpop, scheme=scheme, label=f"the DPoP-bound token under {scheme}"), final)
+    ]
+
+
 @case(
     "rs-challenge-without-credentials",
-    "Resource answers a request without credentials with 401 and a DPoP challenge",
+    "Resource answers a request without credentials with 401 and a challenge it accepts (DPoP, ideally)",
     section="7.1",
     level=Level.MUST,
     actor="RS",
-    requirement="R-7.1-3",
+    requirement="RFC9110-15.5.2",
 )
 def test_challenges_a_request_without_credentials(dpop: DPoPSession, note: Any) -> None:
-    """Sends: the resource request with neither Authorization nor DPoP header.
-    Expects: 401 with `WWW-Authenticate` carrying a challenge of the DPoP scheme (§7.1; RFC 9110 §15.5.2:
-    a 401 "MUST send a WWW-Authenticate header field"), so a client learns it can use DPoP.
+    """Sends: the resource request with neither Authorization nor DPoP header (between controls); where its
+    challenges name only schemes other than DPoP and Bearer, the DPoP-bound token under each of them.
+    Expects: 401 with `WWW-Authenticate` "containing at least one challenge applicable to the target resource"
+    (RFC 9110 §15.5.2, MUST): a 401 without one, or whose challenges name only schemes the resource answers
+    like no credentials at all, fails. A DPoP challenge is what §7.1 describes, but a resource "can" send one
+    (no BCP 14 keyword): a Bearer challenge alone (a resource that takes both) is info. Another 4xx than 401 is
+    a warning (§7.1 and RFC 6750 §3.1 use 401), and so is a server error.
     """
     final = _no_credentials(dpop)
-    if final.status != 401 or dpop_challenge(final) is None:
-        raise violation("a request without credentials", "401 with WWW-Authenticate: DPoP ...", final)
+    what = "a request without credentials"
+    status = final.status or 0
+    if is_server_error(final) and status not in OVERLOADED:
+        raise server_error(
+            what,
+            "401 with a DPoP challenge",
+            final,
+            [final],
+            fix="answer a request without credentials with 401 and WWW-Authenticate: DPoP algs=... (§7.1)",
+        )
+    if status in OVERLOADED:
+        raise CouldNotJudge(f"{what}: the resource could not answer now ({final.summary()})", exchanges=[final])
+    challenges = _challenges(final)
+    schemes = [scheme for scheme, _ in challenges]
+    lowered = {scheme.lower() for scheme in schemes}
+    if status == 401 and not challenges:
+        raise violation(
+            what,
+            "a WWW-Authenticate header field with at least one challenge (RFC 9110 §15.5.2: a 401 MUST send one)",
+            final,
+            cause=f"{where(final)} answers 401 without any WWW-Authenticate challenge",
+            fix="send WWW-Authenticate: DPoP algs=\"...\" with every 401 (RFC 9110 §15.5.2, RFC 9449 §7.1)",
+        )
+    if status == 401 and challenges and not lowered & {"dpop", "bearer"}:
+        ignored = _not_accepted(dpop, final, list(dict.fromkeys(schemes)))
+        if len(ignored) == len(set(schemes)):
+            raise violation(
+                what,
+                "a challenge applicable to the resource (RFC 9110 §15.5.2): it takes DPoP tokens, yet its "
+                f"challenges name only {', '.join(ignored)}, which it answers like no credentials at all",
+                final,
+                cause=f"{where(final)} challenges only with schemes it does not accept ({', '.join(ignored)})",
+                fix="send WWW-Authenticate: DPoP algs=\"...\" with the 401 (RFC 9449 §7.1)",
+            )
+    if status != 401:
+        raise violation(
+            what,
+            "HTTP 401 (RFC 9449 §7.1 and RFC 6750 §3.1 answer a request without credentials with 401)",
+            final,
+            level=Level.SHOULD,
+            cause=f"{where(final)} answers a request without credentials with HTTP {status}, not 401",
+            fix="answer a request without credentials with 401 and WWW-Authenticate: DPoP algs=... (§7.1)",
+        )
+    if "dpop" not in lowered:
+        raise Observation(
+            f"{what}: 401 with WWW-Authenticate: {', '.join(final.headers('WWW-Authenticate'))[:300]}: no DPoP "
+            "challenge. A challenge the resource accepts is there, which is all RFC 9110 asks; §7.1 says a resource "
+            '"can" send a DPoP challenge, and one tells a client it can use DPoP (and which algs).'
+        )
     note(f"401, WWW-Authenticate: {', '.join(final.headers('WWW-Authenticate'))}")
 
 
@@ -244,6 +323,8 @@ def test_challenge_without_credentials_has_no_error(dpop: DPoPSession, note: Any
     "SHOULD NOT include an error code" (RFC 6750 §3.1, which §7.1 follows).
     """
     final = _no_credentials(dpop)
+    if is_server_error(final):
+        pytest.skip(f"the resource failed ({final.as_cause()}): rs-challenge-without-credentials judges that")
     errors = challenge_errors(final)
     if errors:
         raise violation(
@@ -344,8 +425,9 @@ def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, not
     """Sends: for each algorithm the resource lists in its challenge's `algs` (or, without one, the AS
     metadata lists) and the suite can sign: a token request with a key of that kind, then a resource
     request with that token and a valid proof.
-    Expects: a 2xx answer from the resource for each. Skipped for RS-only targets (no AS to bind tokens
-    to other keys) and where no algorithm list is available.
+    Expects: a 2xx answer from the resource for each it advertises. Where it advertises none, the AS's list
+    is tried, and a refusal is info: nothing binds the resource to the AS's list. Skipped for RS-only targets
+    (no AS to bind tokens to other keys) and where no algorithm list is available.
     """
     dpop.require_authorization_server()
     challenge = dpop_challenge(_no_credentials(dpop)) or {}
@@ -370,6 +452,12 @@ def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, not
         if not sent.final.ok:
             refused.append((alg, sent))
     measure("algs_accepted", [a for a in usable if a not in not_bound and a not in {alg for alg, _ in refused}])
+    if refused and not rs_algs:
+        # the resource advertises nothing: the AS's list is the suite's guess, and a resource may take fewer
+        raise Observation(
+            f"the resource refused valid proofs in {', '.join(a for a, _ in refused)}, which the AS advertises; the "
+            "resource itself advertises no algs, so nothing says it takes them (add algs to its challenge, §7.1)"
+        )
     if refused:
         alg, sent = refused[0]
         raise violation(
@@ -384,6 +472,43 @@ def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, not
     if not_bound:
         note(f"not tried (the AS would not bind a token to the key): {', '.join(not_bound)}")
     note(f"accepted {', '.join(tried)}")
+
+
+@case(
+    "rs-proof-alg-not-advertised",
+    "Resource refuses a valid proof in an algorithm it does not advertise",
+    section="7.1",
+    level=Level.MAY,
+    actor="RS",
+    requirement="R-4.3-5",
+)
+def test_resource_refuses_alg_it_does_not_advertise(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a token request with a key of an algorithm the AS advertises but the resource's `algs` does not list
+    (one the suite can sign), then a resource request with that token and a valid proof from that key, between
+    valid requests.
+    Expects: a refusal. §4.3 check 5 asks for an algorithm "acceptable per local policy", and `algs` lists "the
+    JWS algorithms that are acceptable for the DPoP proof JWT" (§7.1), a description without a BCP 14 keyword:
+    a resource that takes more than it advertises is recorded as info, as at the token endpoint
+    (as-proof-alg-not-advertised). Skipped without an `algs` list, when every algorithm the AS binds is in it,
+    or for RS-only targets.
+    """
+    dpop.require_authorization_server()
+    final = _no_credentials(dpop)
+    rs_algs = distinct((dpop_challenge(final) or {}).get("algs", "").split())
+    if not rs_algs:
+        pytest.skip("the resource advertises no algs in its DPoP challenge")
+    as_algs = distinct((dpop.metadata or {}).get("dpop_signing_alg_values_supported")) or list(SUPPORTED_ALGS)
+    unadvertised = [alg for alg in as_algs if alg in SUPPORTED_ALGS and alg not in rs_algs]
+    if not unadvertised:
+        pytest.skip(f"every algorithm the AS advertises is in the resource's algs ({' '.join(rs_algs)})")
+    key = key_for(unadvertised[0])
+    bound = dpop.bound_token_for(key)
+    what = f"a resource request with a valid {key.alg} proof (not in algs {' '.join(rs_algs)})"
+    sent = sent_at_rs(dpop, label=what, token=bound.access_token, key=key)
+    if sent.final.ok:
+        raise Observation(f"{what}: accepted (HTTP {sent.final.status}): the resource takes more than its algs says")
+    expect_refused_at_rs(sent, what=what, errors=RS_REFUSALS)
+    note(f"{key.alg} (not in algs): refused with HTTP {sent.final.status}")
 
 
 # --- the other RFC 6750 methods of sending a token: a form-encoded body (§2.2), the URI query (§2.3) -------
@@ -466,21 +591,48 @@ def test_bound_token_is_refused_by_every_bearer_method(dpop: DPoPSession, note: 
 )
 def test_token_in_header_and_query_is_refused(dpop: DPoPSession, note: Any) -> None:
     """Sends: a valid DPoP request (`Authorization: DPoP <token>` and a valid proof) whose URL also carries
-    `?access_token=<token>`, between two valid requests. (The proof's htu leaves the query out, §4.3.)
+    `?access_token=<token>`, between two valid requests. (The proof's htu leaves the query out, §4.3.) Where it
+    is not refused with 400, the token in the query alone (no Authorization, no proof), to see whether the
+    resource reads the query at all.
     Expects: 400 with error invalid_request: the request "uses more than one method for including an access
     token" (RFC 6750 §3.1: "The resource server SHOULD respond with the HTTP 400 (Bad Request) status
-    code"). Anything else, a 2xx included, is a warning: the DPoP credentials alone would be valid.
+    code"). Anything else, a 2xx included, is a warning where the resource reads tokens from the query (it
+    then takes two methods and answers as if there were one); where it answers the query token alone as it
+    answers no credentials at all, it reads no token there (RFC 6750 §2.3 is a MAY), there is only one method
+    to it, and what it does is info.
     """
     bound = dpop.bound_token()
-    url, _, _ = dpop.require_resource()
+    url, method, _ = dpop.require_resource()
     what = "a valid DPoP request whose URL also carries the token as access_token"
     sent = sent_at_rs(dpop, label=what, url=with_query(url, "access_token", bound.access_token), bound=bound)
     final = sent.final
     if final.error:
         raise prerequisite_failed(what, sent)
-    if final.status != 400 or "invalid_request" not in challenge_errors(final):
-        raise violation(what, "400 with error invalid_request (RFC 6750 §3.1)", final, exchanges=sent.exchanges)
-    note("refused with 400 invalid_request")
+    if final.status == 400 and "invalid_request" in challenge_errors(final):
+        note("refused with 400 invalid_request")
+        return
+    query_only = dpop.client.exchange(
+        "the DPoP-bound token in the access_token query parameter alone (does the resource read the query?)",
+        method,
+        with_query(url, "access_token", bound.access_token),
+        [("Accept", "application/json")],
+    )
+    if query_only.error:
+        raise CouldNotJudge(f"the resource did not answer ({query_only.error})", exchanges=[query_only])
+    reads_query = query_only.ok or not _same_answer(query_only, _no_credentials(dpop))
+    if not reads_query:
+        raise Observation(
+            f"{what}: {describe(final)[:200]}. The resource answers the query token alone as it answers no "
+            "credentials, so it reads no token from the query (RFC 6750 §2.3: MAY) and the request used one "
+            "method; RFC 6750 §3.1's 400 is for requests that use more than one"
+        )
+    raise violation(
+        what,
+        "400 with error invalid_request (RFC 6750 §3.1): the resource reads access_token from the query (the query "
+        f"token alone got {describe(query_only)[:120]}), so this request used two methods",
+        final,
+        exchanges=[*sent.exchanges, query_only],
+    )
 
 
 #: the spellings of the scheme a resource may accept besides `DPoP` (RFC 9110 §11.1 case, §11.4 1*SP)

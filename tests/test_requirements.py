@@ -137,3 +137,24 @@ def test_no_case_is_stricter_than_the_words_it_quotes() -> None:
         if _RANK[str(case["level"])] > _RANK[_MOST[REQUIREMENTS[str(case["requirement"])].keyword]]
     ]
     assert not too_strict, "\n".join(too_strict)
+
+
+#: the highest level a server case may give for a requirement, by whose duty its words are (docs/cases.md, Levels)
+_DUTY_CAP = {"server": "MUST", "client": "SHOULD", "unused": "MAY"}
+
+
+def test_a_rule_on_the_client_is_at_most_a_warning_and_an_unused_claim_info() -> None:
+    """Levels follow whose duty it is: a rule binding the key holder is at most a warning at a server, a claim RFC
+    9449 does not use is info; a profile raises a level only through a requirement of its own."""
+    assert {entry.duty for entry in REQUIREMENTS.values()} <= set(_DUTY_CAP)
+    too_strict = []
+    for case in listed_cases():
+        duty = REQUIREMENTS[str(case["requirement"])].duty
+        if _RANK[str(case["level"])] > _RANK[_DUTY_CAP[duty]]:
+            too_strict.append(f"{case['id']} ({case['level']}) checks the {duty}'s duty: at most {_DUTY_CAP[duty]}")
+    assert not too_strict, "\n".join(too_strict)
+    # the rules' own examples: RSA key sizes (RFC 7518 §3.3), the claim types, exp and nbf
+    assert REQUIREMENTS["RFC7518-3.3"].duty == "client"
+    assert REQUIREMENTS["RFC7519-4.1.6"].duty == REQUIREMENTS["RFC7519-4.1.7"].duty == "client"
+    assert REQUIREMENTS["RFC7519-4.1.4"].duty == REQUIREMENTS["RFC7519-4.1.5"].duty == "unused"
+    assert REQUIREMENTS["FAPI2-SP rsa"].duty == "server"

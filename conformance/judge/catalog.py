@@ -182,8 +182,10 @@ def render_markdown(cases: dict[str, CaseInfo]) -> str:
 
 
 def render_document(cases: dict[str, CaseInfo]) -> str:
-    """docs/cases.md: the catalog, then the fault table with the cases that send each fault."""
+    """docs/cases.md: the catalog, the levels and what decides them, the requirements' words, then the fault table
+    with the cases that send each fault."""
     from conformance.judge.faults import render_fault_table
+    from conformance.judge.levels import render_levels
 
     by_fault: dict[str, dict[str, list[str]]] = {}  # fault -> case id without its actor -> actors
     for c in sorted(cases.values(), key=lambda c: c.id):
@@ -191,7 +193,9 @@ def render_document(cases: dict[str, CaseInfo]) -> str:
             actor, _, rest = c.id.partition("-")
             by_fault.setdefault(c.fault, {}).setdefault(rest, []).append(actor)
     fixed = {f: [f"{'/'.join(actors)}-{rest}" for rest, actors in ids.items()] for f, ids in by_fault.items()}
-    return render_markdown(cases) + "\n" + render_requirements(cases) + "\n" + render_fault_table(fixed)
+    return "\n".join(
+        (render_markdown(cases), render_levels(), render_requirements(cases), render_fault_table(fixed))
+    )
 
 
 def render_requirements(cases: dict[str, CaseInfo]) -> str:

@@ -131,7 +131,7 @@ def acceptance_level(found: Fault, final: Exchange, proof: dict[str, Any] | None
     return found.level, ""
 
 
-MUST, SHOULD = Level.MUST, Level.SHOULD
+MUST, SHOULD, MAY = Level.MUST, Level.SHOULD, Level.MAY
 
 # --- structure: the compact serialization (§4.3 checks 1 and 2) ---------------------------------------
 _fault("more-than-one-proof", "structure", "R-4.3-1", MUST, "§4.3 check 1: at most one DPoP header field")
@@ -174,6 +174,21 @@ _fault(
 
 # --- header (§4.3 checks 4 to 7) --------------------------------------------------------------------------
 _fault("typ-wrong", "header", "R-4.3-4", MUST, "§4.3 check 4: typ is dpop+jwt (§11.5: explicit typing)")
+_fault(
+    "typ-not-ascii",
+    "header",
+    "R-4.3-4",
+    MUST,
+    "§4.3 check 4: typ is dpop+jwt; with a character outside ASCII (inside Latin-1) it is another value",
+)
+_fault(
+    "typ-not-latin1",
+    "header",
+    "R-4.3-4",
+    MUST,
+    "§4.3 check 4: typ is dpop+jwt; with a character outside Latin-1 it is another value (which a server that "
+    "echoes it into a header cannot send)",
+)
 _fault("alg-none", "header", "R-4.3-5", MUST, "§4.3 check 5 and §11.6: alg none MUST NOT be allowed")
 _fault("alg-symmetric", "header", "R-4.3-5", MUST, "§4.3 check 5: an asymmetric algorithm, never a MAC")
 _fault(
@@ -182,6 +197,21 @@ _fault(
     "R-4.3-5",
     MUST,
     "§4.3 check 5: a registered algorithm the server accepts, fitting the key",
+)
+_fault(
+    "alg-not-ascii",
+    "header",
+    "R-4.3-5",
+    MUST,
+    "§4.3 check 5: a registered algorithm; no registered name has a character outside ASCII",
+)
+_fault(
+    "alg-not-latin1",
+    "header",
+    "R-4.3-5",
+    MUST,
+    "§4.3 check 5: a registered algorithm; a look-alike with a character outside Latin-1 is none (and a server "
+    "that echoes it into a header cannot send it)",
 )
 _fault(
     "alg-case",
@@ -204,14 +234,43 @@ _fault(
     lenient=True,
 )
 _fault("crit-unknown", "header", "R-4.3-2", MUST, "RFC 7515 §4.1.11: an extension in crit the server does not know")
+_fault(
+    "b64-unencoded",
+    "header",
+    "RFC7797-7",
+    SHOULD,
+    'RFC 7797 §7: a JWT MUST NOT use "b64" false (a producer\'s rule); the signature covers the payload segment '
+    "as sent, so a recipient that knows b64 and decodes it reads the claims the key holder signed",
+    lenient=True,
+)
 
 # --- claims (§4.3 checks 3 and 8 to 12) --------------------------------------------------------------------
 _fault("claim-missing", "claims", "R-4.3-3", MUST, "§4.3 check 3: jti, htm, htu and iat are required")
-_fault("jti-wrong-type", "claims", "R-4.3-3", SHOULD, "jti is a string (RFC 7519 §4.1.7)")
+_fault(
+    "jti-wrong-type",
+    "claims",
+    "RFC7519-4.1.7",
+    SHOULD,
+    "jti is a string (RFC 7519 §4.1.7): the producer's duty, so a server that reads another type is lenient",
+)
+_fault(
+    "jti-array",
+    "claims",
+    "RFC7519-4.1.7",
+    SHOULD,
+    "jti is a string (RFC 7519 §4.1.7), not an array: the producer's duty",
+)
+_fault(
+    "jti-object",
+    "claims",
+    "RFC7519-4.1.7",
+    SHOULD,
+    "jti is a string (RFC 7519 §4.1.7), not an object: the producer's duty",
+)
 _fault(
     "iat-wrong-type",
     "claims",
-    "R-4.3-3",
+    "RFC7519-4.1.6",
     SHOULD,
     "iat is a NumericDate, a JSON number (RFC 7519 §4.1.6); a string of digits still names the same time",
 )
@@ -226,6 +285,14 @@ _fault(
 )
 _fault("htm-mismatch", "claims", "R-4.3-8", MUST, "§4.3 check 8: htm matches the request method")
 _fault(
+    "htm-not-a-string",
+    "claims",
+    "R-4.3-8",
+    MUST,
+    "§4.3 check 8: htm matches the request method; a number, list or object never does (and code that calls a string "
+    "method on it fails)",
+)
+_fault(
     "htm-case",
     "claims",
     "R-4.3-8",
@@ -233,6 +300,44 @@ _fault(
     "§4.3 check 8: methods are case-sensitive (RFC 9110 §9.1), so the lower-case method does not match",
 )
 _fault("htu-mismatch", "claims", "R-4.3-9", MUST, "§4.3 check 9: htu matches the request URI (another resource)")
+_fault(
+    "htu-not-a-string",
+    "claims",
+    "R-4.3-9",
+    MUST,
+    "§4.3 check 9: htu matches the request URI; a number, list or object never does (and a URL parser fed one fails)",
+)
+_fault(
+    "htu-port-out-of-range",
+    "claims",
+    "R-4.3-9",
+    MUST,
+    "§4.3 check 9: htu matches the request URI; one whose port is out of range (over 65535) names no server",
+)
+_fault(
+    "htu-host-malformed",
+    "claims",
+    "R-4.3-9",
+    MUST,
+    "§4.3 check 9: htu matches the request URI; one whose host is a malformed IP literal ([::1 without its "
+    "bracket, an IPv4 address in brackets) names no URI at all",
+)
+_fault(
+    "htu-truncated",
+    "claims",
+    "R-4.3-9",
+    MUST,
+    "§4.3 check 9: htu matches the request URI; a prefix of it names another resource (startswith takes it)",
+)
+_fault(
+    "htu-backslash",
+    "claims",
+    "R-4.3-9",
+    SHOULD,
+    "§4.3 check 9: htu is the request URI; a backslash makes it no URI at all to RFC 3986, while WHATWG URL "
+    "parsing (Node's) reads it as the slash, naming the request URI",
+    lenient=True,
+)
 _fault("nonce-wrong", "claims", "R-4.3-10", MUST, "§4.3 check 10: the nonce is one the server provided")
 _fault(
     "iat-outside-window",
@@ -242,19 +347,21 @@ _fault(
     "§4.3 check 11 and §11.1: created within an acceptable window",
     stale_only=True,
 )
+# RFC 9449 does not use exp or nbf: a proof is fresh by its iat or a nonce (§4.3 check 11), and RFC 7519 §4 lets a
+# recipient ignore the claims its application does not process; what a server does with them is recorded
 _fault(
     "exp-passed",
     "claims",
     "RFC7519-4.1.4",
-    MUST,
-    "RFC 7519 §4.1.4: the current time MUST be before exp, when a JWT carries it (a nonce does not change that)",
+    MAY,
+    "RFC 7519 §4.1.4 (exp) where a JWT application processes it; RFC 9449 does not, so honouring it is recorded",
 )
 _fault(
     "nbf-future",
     "claims",
     "RFC7519-4.1.5",
-    MUST,
-    "RFC 7519 §4.1.5: a JWT MUST NOT be accepted before its nbf, when it carries one",
+    MAY,
+    "RFC 7519 §4.1.5 (nbf) where a JWT application processes it; RFC 9449 does not, so honouring it is recorded",
 )
 _fault(
     "ath-padded",
@@ -270,6 +377,31 @@ _fault(
     "R-4.3-12a",
     MUST,
     "§4.3 check 12: ath is base64url(SHA-256(access token)), no padding",
+)
+
+# --- the Authorization header carrying the token (§7.1: credentials = "DPoP" 1*SP token68) ------------------
+_fault(
+    "authorization-trailing-text",
+    "authorization",
+    "R-7.1-1",
+    SHOULD,
+    '§7.1: the credentials are "DPoP" 1*SP token68, with nothing after the token; the token itself is intact',
+    lenient=True,
+)
+_fault(
+    "authorization-tab",
+    "authorization",
+    "R-7.1-1",
+    SHOULD,
+    '§7.1 and RFC 9110 §11.4: spaces (SP), not a tab, after "DPoP"; the token itself is intact',
+    lenient=True,
+)
+_fault(
+    "authorization-no-token",
+    "authorization",
+    "R-7.1-2",
+    MUST,
+    "§7.1: no access unless all checks are successful, and without a token there is none to bind the proof to",
 )
 
 # --- signature (§4.3 check 6) --------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ request, between two valid requests. It goes in two passes:
 2. **exploration**: Hypothesis draws more, skipping the faults already found, and shrinks each new kind of
    finding to its smallest example (its "multiple bugs" mode, one exception type per fault).
 
-A *finding* is an example the judge objects to (accepted where it must be refused, or a 5xx): at most one
-per fault, each with its decoded proof, curl command and seed. The case's verdict is the worst level among
-them, so a lenient encoding (a warning) never hides a MUST finding of the same part.
+A *finding* is an example the judge objects to (accepted where it must be refused): at most one per fault,
+each with its decoded proof, curl command and seed. Every 5xx a case meets is a finding too, whatever the
+case judges (a warning: the server failed instead of refusing), one per fault, kept apart from that fault's
+acceptance, which it never hides. The case's verdict is the worst level among them, so a lenient encoding or
+a server error (a warning) never hides a MUST finding of the same part.
 
 Stateful servers never make a case flaky: an example is sent once, and when Hypothesis draws it again
 (while shrinking, or to report it) the first answer counts. Otherwise a replay cache refusing the second
@@ -32,6 +34,7 @@ from hypothesis.errors import Unsatisfiable
 from conformance.client.evidence import Exchange, decode_for_display
 from conformance.client.flow import Sent
 from conformance.jose import peek_claims
+from conformance.judge.answers import OVERLOADED, is_server_error
 from conformance.judge.checks import describe
 from conformance.judge.faults import LENIENT_RULE, acceptance_level
 from conformance.judge.negatives import control_at, send_once
@@ -63,6 +66,12 @@ class Finding:
     level: Level
     expected: str
     why: str = ""  # why the level is lower than the fault's, when it is
+    server_error: bool = False  # a 5xx: the server failed instead of refusing
+
+    @property
+    def key(self) -> str:
+        """What keeps findings apart: the fault, and whether the server failed on it or accepted it."""
+        return f"5xx:{self.corruption.fault_id}" if self.server_error else self.corruption.fault_id
 
 
 #: decides one example: None when the answer is right, else the Finding
@@ -79,13 +88,14 @@ _FOUND_TYPES: dict[str, type[_Found]] = {}
 
 
 def _found(finding: Finding) -> _Found:
-    fault_id = finding.corruption.fault_id
-    kind = _FOUND_TYPES.get(fault_id)
+    key = finding.key
+    kind = _FOUND_TYPES.get(key)
     if kind is None:
-        # Hypothesis tells distinct failures apart by exception type (and place): one type per fault makes
-        # it shrink and report each kind of finding on its own
-        kind = _FOUND_TYPES[fault_id] = type(f"Found_{fault_id.replace('-', '_')}", (_Found,), {})
-    error = kind(f"{fault_id}: {finding.corruption.description}")
+        # Hypothesis tells distinct failures apart by exception type (and place): one type per kind of finding
+        # makes it shrink and report each on its own
+        name = key.replace("-", "_").replace(":", "_")
+        kind = _FOUND_TYPES[key] = type(f"Found_{name}", (_Found,), {})
+    error = kind(f"{key}: {finding.corruption.description}")
     error.finding = finding
     return error
 
@@ -117,6 +127,7 @@ class FuzzRun:
         self.repeated = 0  # examples drawn again, answered from the first observation
         self.skipped_stale = 0  # stale-only examples skipped because a server nonce vouches for freshness
         self.dropped = 0  # examples answered by closing the connection (refused: nothing was accepted)
+        self.overloaded = 0  # examples answered 429 or 502-504: no answer to the proof, nothing judged
         self._observed: dict[tuple[Any, ...], Finding | None] = {}
         self.findings: dict[str, Finding] = {}
 
@@ -148,7 +159,13 @@ class FuzzRun:
             self.dropped += 1
             self._observed[corruption.key] = None
             return None
+        if (final.status or 0) in OVERLOADED:
+            self.overloaded += 1
+            self._observed[corruption.key] = None
+            return None
         finding = self.judge(corruption, sent)
+        if finding is None:
+            finding = server_error_finding(corruption, sent)  # every 5xx a case meets is a finding of its own
         self._observed[corruption.key] = finding
         return finding
 
@@ -165,12 +182,12 @@ class FuzzRun:
         derandomised, as the "dpop-fuzz" settings profile says).
         """
         control_at(self.dpop, self.actor, "before")
-        for corruption in coverage:
-            if corruption.fault_id in self.findings or self._stale_and_vouched(corruption):
+        for corruption in coverage:  # every one, once: each class of fault (and its server errors) in every run
+            if self._stale_and_vouched(corruption):
                 continue
             finding = self.observe(corruption)
             if finding is not None:
-                self.findings[corruption.fault_id] = finding
+                self.findings.setdefault(finding.key, finding)
         if examples > 0:
             self._explore(strategy, examples, seed)
         control_at(self.dpop, self.actor, "after")
@@ -183,7 +200,8 @@ class FuzzRun:
         return False
 
     def _explore(self, strategy: st.SearchStrategy[Corruption], examples: int, seed: int | None) -> None:
-        covered = set(self.findings)
+        # faults found accepted are not drawn again; a fault the server only failed on is, for an acceptance
+        covered = {f.corruption.fault_id for f in self.findings.values() if not f.server_error}
 
         def prop(corruption: Corruption) -> None:
             assume(corruption.fault_id not in covered and not self._stale_and_vouched(corruption))
@@ -208,7 +226,7 @@ class FuzzRun:
             pass  # every draw was of a fault already found: nothing more to explore
 
     def _keep(self, exc: _Found) -> None:
-        self.findings.setdefault(exc.finding.corruption.fault_id, exc.finding)
+        self.findings.setdefault(exc.finding.key, exc.finding)
 
 
 def fuzz_case(
@@ -244,10 +262,15 @@ def _finding_text(actor: str, finding: Finding, replay: str) -> str:
     corruption = finding.corruption
     proof = final.proofs[0] if final.proofs else "(no DPoP header)"
     fault = corruption.fault
-    bends = f"\n  Lenient parsing: {LENIENT_RULE}" if fault.lenient else ""
+    bends = f"\n  Lenient parsing: {LENIENT_RULE}" if fault.lenient and not finding.server_error else ""
     why = f"\n  Level: {finding.why}" if finding.why else ""
+    title = (
+        f"server error on {fault.id} (the server failed instead of refusing; the fault is {fault.rule})"
+        if finding.server_error
+        else f"{fault.id} ({fault.rule}; {fault.requirement})"
+    )
     return (
-        f"[{finding.level.value}] {fault.id} ({fault.rule}; {fault.requirement}){bends}{why}\n"
+        f"[{finding.level.value}] {title}{bends}{why}\n"
         f"  Sent: {REQUEST[actor]} carrying a fuzzed proof: {corruption.description} (part {corruption.part})\n"
         f"  Proof: {decode_for_display(proof)}\n"
         f"  Expected: {finding.expected}\n  Got: {describe(final)}\n  Reproduce: {final.curl()}\n"
@@ -261,7 +284,7 @@ def verdict(run: FuzzRun, *, what: str, replay: str) -> str:
     `what` says what the examples were ("fuzzed proofs with a corrupted header"); `replay` how to run
     the same examples again.
     """
-    findings = sorted(run.findings.values(), key=lambda f: (_SEVERITY[f.level], f.corruption.fault_id))
+    findings = sorted(run.findings.values(), key=lambda f: (_SEVERITY[f.level], f.key))
     extra = []
     if run.repeated:
         extra.append(f"{run.repeated} drawn again, answered from the first observation")
@@ -269,11 +292,13 @@ def verdict(run: FuzzRun, *, what: str, replay: str) -> str:
         extra.append(f"{run.skipped_stale} stale-only skipped (a server nonce vouches for freshness)")
     if run.dropped:
         extra.append(f"{run.dropped} answered by closing the connection (refused)")
+    if run.overloaded:
+        extra.append(f"{run.overloaded} answered 429 or 502-504 (overloaded: not judged)")
     counts = f"{run.sent} {what} sent" + (f" ({'; '.join(extra)})" if extra else "")
     if not findings:
         return counts
     worst = findings[0].level
-    kinds = ", ".join(f"{f.corruption.fault_id} ({f.level.value})" for f in findings)
+    kinds = ", ".join(f"{f.key} ({f.level.value})" for f in findings)
     message = f"{len(findings)} kind(s) of fuzzed proof got the wrong answer: {kinds}. {counts}.\n" + "\n".join(
         _finding_text(run.actor, f, replay) for f in findings
     )
@@ -294,7 +319,9 @@ def accepted_finding(corruption: Corruption, sent: Sent) -> Finding | None:
 
 
 def server_error_finding(corruption: Corruption, sent: Sent) -> Finding | None:
-    """The judge of the "no server error" cases: a 5xx to a corrupted proof is a warning (SHOULD)."""
-    if (sent.final.status or 0) < 500:
+    """A 5xx to a corrupted proof (never a refusal): a warning (SHOULD). The judge of the "no server error"
+    cases, and what every fuzz case records beside its own judge's findings."""
+    final = sent.final
+    if not is_server_error(final) or final.status in OVERLOADED:
         return None
-    return Finding(corruption, sent, Level.SHOULD, "a 4xx answer, not a server error")
+    return Finding(corruption, sent, Level.SHOULD, "a 4xx answer, not a server error", server_error=True)

@@ -129,6 +129,21 @@ def _alg_unknown(d: ProofDraft) -> str:
     return d.with_header(alg="ES999").sign()
 
 
+@_register(
+    "alg-non-latin1",
+    "alg-not-latin1",
+    "alg \u0415S256, its E a Cyrillic capital IE (outside Latin-1: a header that echoes it cannot be sent)",
+)
+def _alg_non_latin1(d: ProofDraft) -> str:
+    return d.with_header(alg="\u0415S256").sign()
+
+
+@_register("b64-false", "b64-unencoded", "b64 false with crit [b64] (RFC 7797's unencoded payload option)")
+def _b64_false(d: ProofDraft) -> str:
+    # the payload segment stays base64url and the signature covers it as sent: what RFC 7797 signs with b64 false
+    return d.with_header(b64=False, crit=["b64"]).sign()
+
+
 @_register("jwk-private", "jwk-private", "the private key members in its jwk")
 def _jwk_private(d: ProofDraft) -> str:
     return d.with_private_jwk().sign()
@@ -344,6 +359,40 @@ def _htu_path_case(d: ProofDraft) -> str:
     if equivalent(htu, str(d.claims["htu"])):  # a path without letters, or only percent-escapes in it
         htu = urlunsplit((parts.scheme, parts.netloc, parts.path + "X", "", ""))
     return d.with_claims(htu=htu).sign()
+
+
+# htu values a parser confuses, sent as written (urllib's urlunsplit would normalise them away)
+
+
+def _authority(d: ProofDraft) -> tuple[str, str, str]:
+    parts = _htu_parts(d)
+    return parts.scheme, parts.netloc, parts.path or "/"
+
+
+@_register("htu-userinfo", "htu-mismatch", "an htu with userinfo before the request's host (attacker@host)")
+def _htu_userinfo(d: ProofDraft) -> str:
+    # RFC 3986 and WHATWG both read another URI (one with userinfo, or a username): a comparison of host and path
+    # alone takes it
+    scheme, netloc, path = _authority(d)
+    return d.with_claims(htu=f"{scheme}://attacker@{netloc}{path}").sign()
+
+
+@_register(
+    "htu-backslash-authority",
+    "htu-mismatch",
+    "an htu of the form scheme://attacker.example\\@host/path (another host to a WHATWG parser, none to RFC 3986)",
+)
+def _htu_backslash_authority(d: ProofDraft) -> str:
+    # WHATWG: host attacker.example, path /@host/path; RFC 3986: no URI (a backslash); Python's urlsplit: the
+    # request's host with userinfo "attacker.example\": a server that compares what urlsplit reads takes it
+    scheme, netloc, path = _authority(d)
+    return d.with_claims(htu=f"{scheme}://attacker.example\\@{netloc}{path}").sign()
+
+
+@_register("htu-backslash-path", "htu-backslash", "an htu with a backslash for the slash before its path")
+def _htu_backslash_path(d: ProofDraft) -> str:
+    scheme, netloc, path = _authority(d)
+    return d.with_claims(htu=f"{scheme}://{netloc}\\{path[1:]}").sign()
 
 
 def _token_of(d: ProofDraft) -> str:

@@ -23,6 +23,11 @@ How the quotes are written:
   protocol's own messages without a keyword (the challenge's status and scheme, the scheme's syntax, the nonce
   challenge at the resource): a server that departs from them breaks the exchange itself, so a case on that
   positive path may judge at MUST; any SHOULD in the same quote keeps its own level inside the case.
+- duty says whose duty the words are, which caps the level a *server* case can give (docs/cases.md, "Whose
+  duty"): "server" (the receiving server's own: the keyword decides), "client" (the key holder's, the
+  producer's of the proof: a server that does not enforce it is at most a warning), "unused" (a claim RFC 9449
+  does not use: RFC 7519 §4 lets a server ignore it, so what it does is info). A profile raises a level by a
+  requirement of its own (FAPI 2.0 §5.4.1 puts RSA key sizes on the server too).
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class Requirement:
     keyword: str
     """The BCP 14 keyword the quote gives ("MUST", "MUST NOT", "SHOULD", "MAY", "RECOMMENDED", ...), "shall" (FAPI's
     ISO requirement), "defined" (a definition of the protocol's messages), or "none"."""
+    duty: str = "server"
+    """Whose duty the words are: "server", "client" (at most a warning at a server) or "unused" (info)."""
 
 
 # FAPI 2.0 Security Profile: quoted from openid/fapi, fapi-2_0-security-profile.md at commit 0051804b5a7c (its
@@ -324,6 +331,25 @@ REQUIREMENTS: dict[str, Requirement] = {
         ),
         keyword="defined",
     ),
+    # RFC 7797 updates RFC 7519 with this sentence; its subject is the JWT, so its duty is the producer's: a
+    # recipient that knows b64 reads a proof the key holder signed (a warning), one that does not know it refuses
+    # it for crit (RFC 7515 §4.1.11), which the crit-unknown fault judges
+    "RFC7797-7": Requirement(
+        id="RFC7797-7",
+        source="RFC 7797 §7",
+        quote='For interoperability reasons, JSON Web Tokens [JWT] MUST NOT use "b64" with a "false" value.',
+        keyword="MUST",
+        duty="client",
+    ),
+    "RFC9110-15.5.2": Requirement(
+        id="RFC9110-15.5.2",
+        source="RFC 9110 §15.5.2",
+        quote=(
+            "The server generating a 401 response MUST send a WWW-Authenticate header field (Section 11.6.1) "
+            "containing at least one challenge applicable to the target resource."
+        ),
+        keyword="MUST",
+    ),
     "R-7.1-4": Requirement(
         id="R-7.1-4",
         source="RFC 9449 §7.1",
@@ -504,11 +530,30 @@ REQUIREMENTS: dict[str, Requirement] = {
     ),
     # Other RFCs the cases rely on (confirmed against copies of their text quoted in public sources)
     # §3.5 (RSASSA-PSS: PS256, PS384, PS512) repeats the sentence word for word.
+    # The key holder's duty: the one who "uses" a key to sign. §4.3 check 5 lets a server refuse a key that is
+    # not "acceptable per local policy", which makes enforcing it the server's choice: at most a warning.
     "RFC7518-3.3": Requirement(
         id="RFC7518-3.3",
         source="RFC 7518 §3.3",
         quote="A key of size 2048 bits or larger MUST be used with these algorithms.",
         keyword="MUST",
+        duty="client",
+    ),
+    # The types of the claims are the producer's duty (the proof's author writes them); a server that reads a
+    # jti of another type, or a string of digits as an iat, accepts what a key holder signed: a warning.
+    "RFC7519-4.1.6": Requirement(
+        id="RFC7519-4.1.6",
+        source="RFC 7519 §4.1.6",
+        quote="Its value MUST be a number containing a NumericDate value.",
+        keyword="MUST",
+        duty="client",
+    ),
+    "RFC7519-4.1.7": Requirement(
+        id="RFC7519-4.1.7",
+        source="RFC 7519 §4.1.7",
+        quote='The "jti" value is a case-sensitive string.',
+        keyword="defined",
+        duty="client",
     ),
     "RFC7519-4.1.4": Requirement(
         id="RFC7519-4.1.4",
@@ -519,6 +564,7 @@ REQUIREMENTS: dict[str, Requirement] = {
             'before the expiration date/time listed in the "exp" claim.'
         ),
         keyword="MUST",
+        duty="unused",
     ),
     "RFC7519-4.1.5": Requirement(
         id="RFC7519-4.1.5",
@@ -527,6 +573,21 @@ REQUIREMENTS: dict[str, Requirement] = {
             'The "nbf" (not before) claim identifies the time before which the JWT MUST NOT be accepted for '
             'processing. The processing of the "nbf" claim requires that the current date/time MUST be after or '
             'equal to the not-before date/time listed in the "nbf" claim.'
+        ),
+        keyword="MUST",
+        duty="unused",
+    ),
+    # Why exp and nbf are "unused" in a proof: RFC 9449 never names them (§4.2 lists the claims, §4.3 the checks),
+    # and RFC 7519 lets a recipient that does not process a claim ignore it.
+    "RFC7519-4": Requirement(
+        id="RFC7519-4",
+        source="RFC 7519 §4, §4.1",
+        quote=(
+            "Specific applications of JWTs will require implementations to understand and process some claims in "
+            "particular ways. However, in the absence of such requirements, all claims that are not understood by "
+            "implementations MUST be ignored. [...] None of the claims defined below are intended to be mandatory to "
+            "use or implement in all cases, but rather they provide a starting point for a set of useful, "
+            "interoperable claims."
         ),
         keyword="MUST",
     ),
@@ -575,6 +636,15 @@ REQUIREMENTS: dict[str, Requirement] = {
             "Authorization servers, clients, and resource servers when creating or processing JWTs shall [...] use "
             "PS256, ES256, or EdDSA (using the Ed25519 variant) algorithms; and [...] not use or accept the none "
             "algorithm."
+        ),
+        keyword="shall",
+    ),
+    "FAPI2-SP rsa": Requirement(
+        id="FAPI2-SP rsa",
+        source="FAPI 2.0 Security Profile §5.4.1",
+        quote=(
+            "The following requirements apply to cryptographic operations and secrets: [...] RSA keys shall have a "
+            "minimum length of 2048 bits."
         ),
         keyword="shall",
     ),

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from hypothesis import strategies as st
 
@@ -213,7 +214,8 @@ def _nested(depth: int) -> Corruption:
     value: Any = "GET"
     for _ in range(depth):
         value = [value]
-    return _c("structure", "htm-mismatch", f"htm nested {depth} lists deep", lambda d: d.with_claims(htm=value).sign())
+    what = f"htm nested {depth} lists deep"
+    return _c("structure", "htm-not-a-string", what, lambda d: d.with_claims(htm=value).sign())
 
 
 def _huge_htu(size: int) -> Corruption:
@@ -274,8 +276,20 @@ def _structure_coverage() -> list[Corruption]:
 # --- header -------------------------------------------------------------------------------------------
 
 
+def _non_ascii(value: Any, prefix: str) -> str | None:
+    """The fault of a text outside ASCII (`prefix`-not-ascii, or -not-latin1 beyond Latin-1), else None."""
+    if not isinstance(value, str) or value.isascii():
+        return None
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return f"{prefix}-not-latin1"
+    return f"{prefix}-not-ascii"
+
+
 def _typ(value: Any) -> Corruption:
-    return _c("header", "typ-wrong", f"typ {value!r}", lambda d: d.with_header(typ=value).sign(), repr(value))
+    fault_id = _non_ascii(value, "typ") or "typ-wrong"
+    return _c("header", fault_id, f"typ {value!r}", lambda d: d.with_header(typ=value).sign(), repr(value))
 
 
 def _typ_missing() -> Corruption:
@@ -284,7 +298,9 @@ def _typ_missing() -> Corruption:
 
 def _alg(value: Any, own: str) -> Corruption:
     """alg set to `value` with the signature of the key's own algorithm left as it is."""
-    if isinstance(value, str) and value.lower() == "none":
+    if _non_ascii(value, "alg"):
+        fault_id = _non_ascii(value, "alg") or ""
+    elif isinstance(value, str) and value.lower() == "none":
         fault_id = "alg-none"
     elif isinstance(value, str) and value.upper().startswith("HS"):
         fault_id = "alg-symmetric"
@@ -383,12 +399,19 @@ def _crit_with_garbage_signature() -> Corruption:
 
 
 def _b64_false() -> Corruption:
+    # the payload segment stays base64url, and the signature covers it as sent: what RFC 7797 signs with b64 false
     return _c(
         "header",
-        "crit-unknown",
-        "b64 false with crit [b64] (RFC 7797 unencoded payload)",
+        "b64-unencoded",
+        "b64 false with crit [b64] (RFC 7797's unencoded payload, which a JWT MUST NOT use)",
         lambda d: d.with_header(b64=False, crit=["b64"]).sign(),
     )
+
+
+#: alg and typ values outside ASCII: a server that copies them into a header of its answer (an error description
+#: in WWW-Authenticate) fails on the ones outside Latin-1, which HTTP field values cannot carry
+NON_ASCII_ALGS = ("ES256\u00e9", "\u0415S256")  # é (Latin-1), and a Cyrillic capital IE for the E (not Latin-1)
+NON_ASCII_TYPS = ("dpop+jwt\u00e9", "dpop+\u0458wt")  # é, and a Cyrillic je for the j
 
 
 def _material(alg: str) -> list[str]:
@@ -441,6 +464,8 @@ def _header(alg: str) -> st.SearchStrategy[Corruption]:
         ),
         st.sampled_from(["exp", "x-dpop", "urn:example:ext"]).map(_crit),
         st.just(_b64_false()),
+        st.sampled_from(NON_ASCII_ALGS).map(lambda v: _alg(v, alg)),
+        st.sampled_from(NON_ASCII_TYPS).map(_typ),
     )
 
 
@@ -457,6 +482,9 @@ def _header_coverage(alg: str) -> list[Corruption]:
         _key_reference("kid", "dpop-key-1"),
         _jwk_other_key(_material(alg)[0], "AAAA"),
         odd,
+        _b64_false(),
+        *(_alg(value, alg) for value in NON_ASCII_ALGS),
+        *(_typ(value) for value in NON_ASCII_TYPS),
     ]
 
 
@@ -470,13 +498,21 @@ def _missing(name: str) -> Corruption:
 
 # (an iat of another type than a number names no time at all: iat-not-a-number; a string of digits still does,
 # and is drawn apart, as iat-wrong-type)
-_TYPE_FAULTS = {"jti": "jti-wrong-type", "iat": "iat-not-a-number", "htm": "htm-mismatch", "htu": "htu-mismatch"}
+_TYPE_FAULTS = {
+    "jti": "jti-wrong-type",
+    "iat": "iat-not-a-number",
+    "htm": "htm-not-a-string",
+    "htu": "htu-not-a-string",
+}
 
 
 def _wrong_type(name: str, value: Any) -> Corruption:
+    fault_id = _TYPE_FAULTS.get(name, "ath-wrong")
+    if name == "jti" and isinstance(value, list | dict):  # the shapes a jti cache that hashes jti.encode() fails on
+        fault_id = "jti-array" if isinstance(value, list) else "jti-object"
     return _c(
         "claims",
-        _TYPE_FAULTS.get(name, "ath-wrong"),
+        fault_id,
         f"{name} of the wrong type: {value!r}",
         lambda d: d.with_claims(**{name: value}).sign(),
         name,
@@ -542,6 +578,47 @@ def _htu_off(position: int, char: str) -> Corruption:
     )
 
 
+def _htu_port(port: int) -> Corruption:
+    """An htu whose port is out of range (a URL parser that raises on it, unguarded, fails the request)."""
+
+    def apply(d: ProofDraft) -> str:
+        parts = urlsplit(str(d.claims["htu"]))
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        return d.with_claims(htu=urlunsplit((parts.scheme, f"{host}:{port}", parts.path, "", ""))).sign()
+
+    return _c("claims", "htu-port-out-of-range", f"htu with the out-of-range port {port}", apply, port)
+
+
+def _htu_authority(authority: str) -> Corruption:
+    """An htu whose authority is no valid host (an unclosed or misused IPv6 bracket): no URI, or another one."""
+
+    def apply(d: ProofDraft) -> str:
+        parts = urlsplit(str(d.claims["htu"]))
+        return d.with_claims(htu=f"{parts.scheme}://{authority}{parts.path}").sign()
+
+    return _c("claims", "htu-host-malformed", f"htu with the malformed host {authority!r}", apply, authority)
+
+
+def _htu_truncated(cut: int) -> Corruption:
+    """The htu with its last characters cut: a prefix of the request URI, which a startswith comparison takes."""
+
+    def apply(d: ProofDraft) -> str:
+        htu = str(d.claims["htu"])
+        start = htu.index("//") + 3  # keep the scheme and one character of the host
+        for n in range(min(cut, len(htu) - start), len(htu) - start + 1):
+            shorter = htu[: len(htu) - n]
+            if not equivalent(shorter, htu):  # "http://h/" cut to "http://h" is the same URI: cut more
+                return d.with_claims(htu=shorter).sign()
+        return d.with_claims(htu=htu + "-other").sign()
+
+    what = f"htu with its last {cut} character(s) cut (a prefix of the request URI)"
+    return _c("claims", "htu-truncated", what, apply, cut)
+
+
+MALFORMED_AUTHORITIES = ("[::1", "[127.0.0.1]", "[::1]]", "[v7.host]")
+
+
 def _iat_far(offset: int) -> Corruption:
     return _c(
         "claims",
@@ -595,6 +672,10 @@ def _claims(*, with_token: bool) -> st.SearchStrategy[Corruption]:
         ).map(_htm_other),
         st.just(_htm_lower()),
         st.builds(_htu_off, st.integers(0, 200), st.sampled_from(list("xyz09/-_.:"))),
+        st.sampled_from([65536, 99999, 2**31, 10**12]).map(_htu_port),
+        st.sampled_from(MALFORMED_AUTHORITIES).map(_htu_authority),
+        st.integers(1, 40).map(_htu_truncated),
+        st.builds(_wrong_type, st.just("jti"), st.sampled_from([["a", "b"], {"a": 1}, [], {}])),
         st.one_of(st.integers(-(10**9), -3600), st.integers(3600, 10**9)).map(_iat_far),
     ]
     if with_token:
@@ -615,6 +696,13 @@ def _claims_coverage(*, with_token: bool) -> list[Corruption]:
         _htm_lower(),
         _htu_off(0, "x"),
         _iat_far(-3600),
+        _wrong_type("htm", 405),
+        _wrong_type("htu", ["http://dpop-conformance.example/"]),
+        _wrong_type("jti", ["dpop", "conformance"]),
+        _wrong_type("jti", {"dpop": "conformance"}),
+        _htu_port(99999),
+        _htu_authority("[::1"),
+        _htu_truncated(1),
     ]
     return found + ([_ath_off(20)] if with_token else [])
 

@@ -13,6 +13,52 @@ __all__ = ["hint_for"]
 _PROXY = "Trust forwarding headers only from your own proxy, or configure the public URL explicitly."
 
 HINTS: list[tuple[str, str]] = [
+    ("*-htu-host-spoof", "The server builds the request URI it compares htu with from the Host header. " + _PROXY),
+    (
+        "*-proof-htu-userinfo",
+        "The server compares only scheme, host, port and path of htu (a WHATWG origin + pathname, or what urllib "
+        "reads): userinfo makes another URI; compare the whole normalised URI (RFC 3986 §6.2).",
+    ),
+    (
+        "*-proof-htu-backslash-*",
+        "The server's URL parser reads a backslash as something else (WHATWG: a slash; urllib: part of the userinfo); "
+        "a URI has no backslash (RFC 3986): compare htu as an RFC 3986 URI, or refuse it.",
+    ),
+    (
+        "rs-checks-under-two-authorization-lines-*",
+        "The proof checker and the code that grants access read different Authorization lines: refuse a request "
+        "with more than one (RFC 6750 §3.1: 400 invalid_request).",
+    ),
+    (
+        "rs-authorization-*",
+        'The resource splits Authorization loosely: read it as "DPoP", spaces, exactly one token68 (§7.1), and '
+        "refuse trailing text, a tab, or no token.",
+    ),
+    (
+        "*-primed-kid-*",
+        "The server remembers a key's thumbprint by its kid: compute the RFC 7638 thumbprint of each proof's own jwk; "
+        "a kid names nothing.",
+    ),
+    (
+        "*-primed-jti-*",
+        "The server hands an earlier verdict to a proof that reuses a jti it has seen: verify every proof, and refuse "
+        "a jti it has seen (§11.1).",
+    ),
+    (
+        "*-primed-nonce-*",
+        "The server takes a nonce seen on a verified proof for a verified proof: a nonce vouches for freshness only; "
+        "verify every signature.",
+    ),
+    (
+        "*-proof-b64-false",
+        'The server\'s JOSE library accepts RFC 7797\'s "b64": false in a JWT (RFC 7797 §7: JWTs MUST NOT use it); '
+        "refuse crit [b64] in a DPoP proof.",
+    ),
+    (
+        "rs-challenge-without-credentials",
+        'Answer a request without credentials with 401 and WWW-Authenticate: DPoP algs="..." (RFC 9110 §15.5.2, '
+        "RFC 9449 §7.1).",
+    ),
     (
         "*-htu-x-forwarded-spoof",
         "The server builds the request URI from X-Forwarded-* headers the client sent. " + _PROXY,
