@@ -20,13 +20,13 @@ from conformance.judge.fuzzing import FuzzRun, accepted_finding, fuzz_case, serv
 from conformance.judge.session import DPoPSession
 from conformance.judge.strategies import PARTS, Corruption
 from conformance.judge.verdicts import Level, Outcome, verdict_of
-from conformance.reference import LENIENCIES, RunningServer, ServerSettings
+from conformance.reference import ALL_LENIENCIES, RunningServer, ServerSettings
 from conformance.reference.process import reference_server
 
 # runs the suite against servers many times: left out by `pytest -m "not slow"` (the inner loop)
 pytestmark = pytest.mark.slow
 
-SEEDS = (None, 1, 2, 3, 4, 5)  # None: the default, derandomised run
+SEEDS = (None, 1, 2, 3)  # None: the default, derandomised run
 EXAMPLES = 40  # the default profile (quick)
 FUZZ_CASES = [(f"{a.lower()}-fuzz-{p}-refused", a, (p,)) for a in ("AS", "RS") for p in PARTS] + [
     (f"{a.lower()}-fuzz-no-server-error", a, PARTS) for a in ("AS", "RS")
@@ -61,7 +61,7 @@ def outcomes(dpop: DPoPSession, seed: int | None, only: set[str] | None = None) 
 @pytest.fixture(scope="module", params=["none", "as", "rs", "both"])
 def lenient_server(request: pytest.FixtureRequest) -> Iterator[Path]:
     """The reference server with every leniency of real JOSE libraries switched on: its target file."""
-    with reference_server(request.param, leniencies=list(LENIENCIES)) as config:
+    with reference_server(request.param, leniencies=list(ALL_LENIENCIES)) as config:
         yield config
 
 
@@ -90,16 +90,18 @@ def _expected_with_every_leniency(kill: Kill) -> dict[str, str]:
 
 @pytest.mark.parametrize("kill", FUZZ_KILLS, ids=[k.defects for k in FUZZ_KILLS])
 def test_every_fuzz_only_defect_is_caught_with_every_seed_and_every_leniency(kill: Kill) -> None:
-    """No masking: a leniency's warning never hides the defect's finding, for each of 5 seeds (and none).
+    """No masking: a leniency's warning never hides the defect's finding, for each of 3 seeds (and none).
 
     The cases the entry names are run (the command-line kill matrix shows, with seed 1, that no other
     case notices the defect).
     """
     expected = {case: outcome for case, outcome in _expected_with_every_leniency(kill).items() if case in kill.expected}
-    with reference_server(kill.nonce, defects=kill.defects.split(), leniencies=list(LENIENCIES)) as config:
+    # a warning can hide no warning: where the defect's findings are warnings (server errors), two seeds show it
+    seeds = SEEDS if "failed" in expected.values() else SEEDS[:2]
+    with reference_server(kill.nonce, defects=kill.defects.split(), leniencies=list(ALL_LENIENCIES)) as config:
         dpop = DPoPSession(load_target(config))
         try:
-            for seed in SEEDS:
+            for seed in seeds:
                 assert outcomes(dpop, seed, only=set(expected)) == expected, f"{kill.defects}, seed {seed}"
         finally:
             dpop.close()

@@ -8,8 +8,8 @@ ever listens on loopback.
 from __future__ import annotations
 
 from conformance.reference.app import create_app
-from conformance.reference.defects import DEFECTS, LENIENCIES, Defect
+from conformance.reference.defects import ALL_LENIENCIES, DEFECTS, LENIENCIES, Defect
 from conformance.reference.server import RunningServer
 from conformance.reference.settings import ServerSettings
 
-__all__ = ["DEFECTS", "LENIENCIES", "Defect", "RunningServer", "ServerSettings", "create_app"]
+__all__ = ["ALL_LENIENCIES", "DEFECTS", "LENIENCIES", "Defect", "RunningServer", "ServerSettings", "create_app"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -23,6 +24,8 @@ _ALLOW_HEADERS = "Authorization, DPoP, Content-Type"
 # `cors-headers`: the classic omission that makes browsers refuse to send the DPoP header at all.
 _ALLOW_HEADERS_NO_DPOP = "Authorization, Content-Type"
 _EXPOSE_HEADERS = "WWW-Authenticate, DPoP-Nonce"
+#: `lossy-store`: how long each request waits on its (simulated) store before it is handled
+_STORE_LATENCY_S = 0.005
 
 
 class _ExposeHeaders:
@@ -82,6 +85,29 @@ class _CloseAfterError:
         await self.app(scope, receive, watch)
         if status >= 400:
             raise CloseConnection(f"closing the connection after HTTP {status}")
+
+
+class _InFlight:
+    """Counts the requests being answered (ServerContext.in_flight), for the `lossy-store` leniency.
+
+    Each token request first waits a few milliseconds, as one that awaits its store's database does: the
+    handlers here never wait, so without it two requests would hardly ever be answered at the same time.
+    """
+
+    def __init__(self, app: ASGIApp, context: ServerContext) -> None:
+        self.app, self.context = app, context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.context.in_flight += 1
+        try:
+            if scope.get("path") == "/token":  # the only endpoint that looks codes and refresh tokens up
+                await asyncio.sleep(_STORE_LATENCY_S)
+            await self.app(scope, receive, send)
+        finally:
+            self.context.in_flight -= 1
 
 
 class _Throttle:
@@ -155,6 +181,8 @@ def create_app(settings: ServerSettings, base_url: str) -> Starlette:
     middleware = [Middleware(_ExposeHeaders, expose="cors-expose" not in defects)]
     if "close-after-error" in settings.leniencies:
         middleware.insert(0, Middleware(_CloseAfterError))
+    if "lossy-store" in settings.leniencies:
+        middleware.insert(0, Middleware(_InFlight, context=ctx))
     if settings.throttle_every:
         middleware.insert(
             0, Middleware(_Throttle, every=settings.throttle_every, retry_after=settings.throttle_retry_after)

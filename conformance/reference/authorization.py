@@ -30,7 +30,15 @@ from conformance.reference.verify import (
     unverified_jkt,
     verify_proof,
 )
-from conformance.reference.web import NO_STORE, FormError, internal_error, oauth_error, read_form
+from conformance.reference.web import (
+    NO_STORE,
+    FormError,
+    auth_param,
+    internal_error,
+    oauth_error,
+    read_form,
+    unsendable,
+)
 
 __all__ = ["AuthorizationServer"]
 
@@ -203,12 +211,17 @@ class AuthorizationServer:
             nonce_check=ctx.nonce_check("as"),
             access_token=None,
             replay=ctx.replay if replay else None,
+            memo=ctx.memo,
         )
 
     def _proof_error(self, exc: ProofError) -> Response:
         defects = self.ctx.defects
-        if exc.status == 500:
+        if exc.status == 500 or unsendable(exc.description, defects):
             return internal_error()
+        if exc.error != USE_NONCE and "as-proof-401" in defects:
+            # as authgent does: a refused proof is a failed authentication, with a challenge naming its error
+            challenge = f'DPoP {auth_param("error", exc.error)}, {auth_param("error_description", exc.description)}'
+            return oauth_error(exc.error, exc.description, 401, {"WWW-Authenticate": challenge})
         if exc.error != USE_NONCE:
             return oauth_error(exc.error, exc.description, exc.status or 400)
         status = 401 if "as-nonce-status" in defects else 400
@@ -242,6 +255,8 @@ class AuthorizationServer:
             raise OAuthError("invalid_request", "code, redirect_uri and code_verifier are required")
         # Popped before any other check: a code is single-use even when redemption fails.
         grant = ctx.codes.pop(code)
+        if ctx.lost():
+            grant = None  # `lossy-store`: a store under concurrent load that loses what it was given
         if grant is None or grant.client_id != client.client_id:
             raise OAuthError("invalid_grant", "authorization code is invalid, expired or already used")
         if redirect_uri != grant.redirect_uri:
@@ -305,6 +320,8 @@ class AuthorizationServer:
         if token is None:
             raise OAuthError("invalid_request", "refresh_token is required")
         grant = ctx.refresh_tokens.get(token)
+        if ctx.lost():
+            grant = None  # `lossy-store`: a store under concurrent load that loses what it was given
         if grant is None or grant.client_id != client.client_id:
             raise OAuthError("invalid_grant", "refresh token is invalid or expired")
         # RFC 9449 §5: a public client's refresh token only works with the key it was bound to.

@@ -19,6 +19,7 @@ from conformance.reference.tokens import (
     TokenIssuer,
 )
 from conformance.reference.urls import server_url
+from conformance.reference.verify import ProofMemo
 
 __all__ = ["PAR_TTL", "ServerContext"]
 
@@ -48,6 +49,11 @@ class ServerContext:
     pushed: BoundedStore[PendingAuthorization] = field(init=False)
     codes: BoundedStore[AuthorizationCode] = field(init=False)
     refresh_tokens: BoundedStore[RefreshGrant] = field(init=False)
+    # what the defects that short-cut a check remember of verified proofs (empty on a clean server)
+    memo: ProofMemo = field(init=False, default_factory=ProofMemo)
+    # requests being answered now, and those answered while others were (the `lossy-store` leniency)
+    in_flight: int = field(init=False, default=0)
+    _crowded: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -74,8 +80,8 @@ class ServerContext:
 
     @property
     def algs(self) -> str:
-        """The `algs` challenge parameter: the proof algorithms this server accepts."""
-        return " ".join(self.settings.signing_algs)
+        """The resource's `algs` challenge parameter: the proof algorithms it accepts."""
+        return " ".join(self.settings.rs_algs)
 
     def request_url(self, request: Request) -> str:
         """The request URL this server compares htu with: configured base URL + raw request path."""
@@ -83,6 +89,14 @@ class ServerContext:
         path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else request.url.path
         query = request.scope.get("query_string", b"").decode("latin-1")
         return server_url(self.base_url, path, query, request.headers, self.defects)
+
+    def lost(self) -> bool:
+        """`lossy-store`: whether this lookup of a code or refresh token loses it (one in five while more than one
+        request is in flight, as a store under concurrent load that real servers have)."""
+        if "lossy-store" not in self.defects or self.in_flight <= 1:
+            return False
+        self._crowded += 1
+        return self._crowded % 5 == 0
 
     def nonce_check(self, side: str) -> Callable[[str | None], NonceVerdict] | None:
         """The nonce check for proofs sent to `side` ("as" or "rs"), or None when none is demanded."""

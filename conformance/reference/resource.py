@@ -11,11 +11,11 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from conformance.jose import b64url_encode
+from conformance.jose import access_token_hash, b64url_encode, decode_jws
 from conformance.reference.context import ServerContext
 from conformance.reference.tokens import TokenError
 from conformance.reference.verify import INVALID_PROOF, USE_NONCE, ProofError, verify_proof
-from conformance.reference.web import MAX_FORM_BYTES, auth_param, internal_error
+from conformance.reference.web import MAX_FORM_BYTES, auth_param, internal_error, unsendable
 
 __all__ = ["ResourceServer"]
 
@@ -23,6 +23,7 @@ __all__ = ["ResourceServer"]
 _CREDENTIALS = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+) +([A-Za-z0-9._~+/-]+=*)")
 _SCHEMES = frozenset({"bearer", "dpop"})
 _MULTIPLE = "Multiple methods used to include access token"
+_SPLIT_LINES = frozenset({"authorization-last-line-checked", "authorization-first-line-checked"})
 
 
 def _several_methods(lines: list[str]) -> bool:
@@ -41,6 +42,8 @@ class ResourceServer:
 
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
+        # `token-cache-by-ath`: the tokens it verified, by their hash (the ath a proof of them carries)
+        self.verified_tokens: dict[str, str] = {}
 
     # Challenges ---------------------------------------------------------------------------------
 
@@ -65,11 +68,17 @@ class ResourceServer:
 
     def _no_credentials(self) -> Response:
         # §7.2 / RFC 6750 §3.1: no credentials → challenge without error information.
-        if "challenge-scheme" in self.ctx.defects:
-            # A Bearer-only RS bolted onto DPoP: clients are never told that DPoP is supported.
-            return self._deny(401, "Bearer")
-        error = "invalid_token" if "challenge-error" in self.ctx.defects else None
-        return self._deny(401, f"{self._dpop(error)}, Bearer")
+        defects = self.ctx.defects
+        status = 400 if "challenge-400" in defects else 401
+        if "challenge-missing" in defects:
+            return JSONResponse({}, status_code=401, headers={"Cache-Control": "no-store"})  # the bug: no challenge
+        if "challenge-other-scheme" in defects:
+            return self._deny(401, 'Basic realm="reference"')  # the bug: a challenge for credentials it never takes
+        if "challenge-scheme" in defects:
+            # A resource that takes both schemes and says so of Bearer only: legal, if unhelpful (§7.1 "can")
+            return self._deny(status, "Bearer")
+        error = "invalid_token" if "challenge-error" in defects else None
+        return self._deny(status, f"{self._dpop(error)}, Bearer")
 
     def _bad_token(self, description: str) -> Response:
         """The access token itself is unusable (malformed, not ours, expired): invalid_token (§7.1)."""
@@ -112,6 +121,8 @@ class ResourceServer:
     async def _other_tokens(self, request: Request) -> list[tuple[str, str]]:
         """Access tokens sent by RFC 6750's other methods: the access_token query parameter (§2.3) and a
         form-encoded body member (§2.2), as (method, token)."""
+        if "bearer-header-only" in self.ctx.defects:
+            return []  # RFC 6750 §2.2 and §2.3 are MAYs: this resource reads the Authorization header only
         found = [("query", token) for token in request.query_params.getlist("access_token")]
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if request.method == "POST" and content_type == "application/x-www-form-urlencoded":
@@ -138,15 +149,20 @@ class ResourceServer:
             # §7.1 forbids the DPoP scheme in Proxy-Authorization; this defect reads it anyway.
             lines = request.headers.getlist("proxy-authorization")
             proxied = bool(lines)
+        if len(lines) > 1 and self.ctx.defects & _SPLIT_LINES:
+            return self._split_lines(request, lines)
         if _several_methods(lines):
             return self._multiple_methods()
         if not lines:
             return self._no_credentials()
-        match = _CREDENTIALS.fullmatch(lines[0].strip())
-        if match is None or ("scheme-single-space" in self.ctx.defects and "  " in lines[0].strip()):
-            # (`scheme-single-space`: the split-on-one-space parser that refuses `DPoP  <token>`)
+        if lines[0].strip() == "DPoP" and "token-cache-by-ath" in self.ctx.defects:
+            cached = self._token_by_ath(request)
+            if cached is not None:  # the bug: the proof's ath names a token it verified before
+                return self._dpop_request(request, cached)
+        credentials = self._credentials(lines[0])
+        if credentials is None:
             return self._dpop_error("invalid_request", "Malformed Authorization header", 400)
-        written, token = match.group(1), match.group(2)
+        written, token = credentials
         scheme = self._scheme(written)
         if scheme is None or (proxied and scheme != "DPoP"):
             # An unknown scheme carries no credentials this server understands.
@@ -157,6 +173,46 @@ class ResourceServer:
         return self._dpop_request(
             request, token, check_ath=not (written == "dpop" and "ath-lowercase-scheme" in self.ctx.defects)
         )
+
+    def _credentials(self, line: str) -> tuple[str, str] | None:
+        """(scheme as written, token) of an Authorization value, or None when it is not `scheme 1*SP token68`."""
+        defects = self.ctx.defects
+        if "authorization-lenient-split" in defects:
+            words = line.split()  # splits on any white space and ignores what follows the token
+            return (words[0], words[1]) if len(words) >= 2 else None
+        match = _CREDENTIALS.fullmatch(line.strip())
+        if match is None or ("scheme-single-space" in defects and "  " in line.strip()):
+            # (`scheme-single-space`: the split-on-one-space parser that refuses `DPoP  <token>`)
+            return None
+        return match.group(1), match.group(2)
+
+    def _split_lines(self, request: Request, lines: list[str]) -> Response:
+        """`authorization-last-line-checked` (`-first-`): a middleware checks the proof against the last (first)
+        Authorization line, and only when that line is DPoP; the application takes the token of the first (last)
+        DPoP line, trusting the middleware."""
+        last = "authorization-last-line-checked" in self.ctx.defects
+        checked = self._credentials(lines[-1] if last else lines[0])
+        if checked is not None and self._scheme(checked[0]) == "DPoP":
+            return self._dpop_request(request, checked[1])
+        read = [self._credentials(line) for line in lines]
+        dpop_lines = [found for found in read if found is not None and self._scheme(found[0]) == "DPoP"]
+        used = (dpop_lines[0] if last else dpop_lines[-1]) if dpop_lines else None
+        if used is None:
+            return self._no_credentials()
+        try:
+            claims = self.ctx.issuer.verify(used[1])
+        except TokenError as exc:
+            return self._bad_token(str(exc))
+        return self._granted(request, claims)
+
+    def _token_by_ath(self, request: Request) -> str | None:
+        """`token-cache-by-ath`: the token whose hash is the proof's ath, if it was verified here before."""
+        proofs = request.headers.getlist("dpop")
+        try:
+            ath = decode_jws(proofs[0].strip()).payload.get("ath") if len(proofs) == 1 else None
+        except (ValueError, RecursionError):
+            return None
+        return self.verified_tokens.get(ath) if isinstance(ath, str) else None
 
     def _bearer(self, request: Request, token: str, *, ignore_cnf: bool = False) -> Response:
         try:
@@ -174,6 +230,8 @@ class ResourceServer:
             claims = ctx.issuer.verify(token)
         except TokenError as exc:
             return self._bad_token(str(exc))
+        if "token-cache-by-ath" in ctx.defects:
+            self.verified_tokens[access_token_hash(token)] = token
         cnf = claims.get("cnf")
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
         if not isinstance(jkt, str):
@@ -193,6 +251,7 @@ class ResourceServer:
                 access_token=token,
                 replay=ctx.replay,
                 check_ath=check_ath,
+                memo=ctx.memo,
             )
         except ProofError as exc:
             return self._proof_error(exc)
@@ -217,7 +276,7 @@ class ResourceServer:
 
     def _proof_error(self, exc: ProofError) -> Response:
         defects = self.ctx.defects
-        if exc.status == 500:
+        if exc.status == 500 or unsendable(exc.description, defects):
             return internal_error()
         if exc.error != USE_NONCE:
             return self._dpop_error(exc.error, exc.description, exc.status or 401)

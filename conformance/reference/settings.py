@@ -85,6 +85,13 @@ class ServerSettings:
         """Defects and leniencies together: the checks consult one set (their names never collide)."""
         return self.defects | self.leniencies
 
+    @property
+    def rs_algs(self) -> tuple[str, ...]:
+        """The proof algorithms the resource advertises (algs) and accepts: the AS's, RS256 left out while others
+        remain (a resource may accept less than its AS: rs-proof-alg-not-advertised has something to send)."""
+        kept = tuple(alg for alg in self.signing_algs if alg != "RS256")
+        return kept or self.signing_algs
+
     def demands_nonce(self, side: str) -> bool:
         """True when `side` ("as" or "rs") is configured to demand server-provided nonces."""
         return self.nonce in (side, "both")

@@ -8,7 +8,7 @@ import string
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-__all__ = ["normalize_url", "server_url", "strip_query_and_fragment", "whatwg_ipv4"]
+__all__ = ["normalize_url", "server_url", "strip_query_and_fragment", "whatwg_ipv4", "whatwg_url"]
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
@@ -83,6 +83,15 @@ def whatwg_ipv4(url: str) -> str:
         return url
     start, end = match.span(2)
     return url[:start] + userinfo + at + dotted + colon + port + url[end:]
+
+
+def whatwg_url(url: str) -> str:
+    """The `htu-whatwg` leniency: the URL as the WHATWG parser reads an http(s) URL: a backslash before the query
+    is a slash, and an IPv4 host in any spelling is a dotted quad (`whatwg_ipv4`)."""
+    if url[:5].lower() in ("http:", "https"):
+        head, mark, rest = url.partition("?")
+        url = head.replace("\\", "/") + mark + rest
+    return whatwg_ipv4(url)
 
 
 def strip_query_and_fragment(url: str) -> str:
@@ -171,6 +180,8 @@ def server_url(
         host = _first(headers.get("x-forwarded-host")) or _forwarded_pair(headers.get("forwarded"), "host")
         scheme = proto or scheme
         netloc = host or netloc
+    if "htu-from-host" in defects:
+        netloc = headers.get("host") or netloc  # the bug: its own URL is what the client says it called
     if "htu-https-assumed" in defects:
         scheme = "https"
     url = f"{scheme}://{netloc}{prefix}{path}"

@@ -12,8 +12,9 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from conformance.jose import (
     DecodedJWS,
@@ -35,9 +36,17 @@ from conformance.reference.keys import (
 from conformance.reference.nonces import NonceVerdict
 from conformance.reference.replay import ReplayCache, ReplayResult
 from conformance.reference.settings import ServerSettings
-from conformance.reference.urls import normalize_url, strip_query_and_fragment, whatwg_ipv4
+from conformance.reference.urls import normalize_url, strip_query_and_fragment, whatwg_url
 
-__all__ = ["INVALID_PROOF", "USE_NONCE", "ProofError", "VerifiedProof", "unverified_jkt", "verify_proof"]
+__all__ = [
+    "INVALID_PROOF",
+    "USE_NONCE",
+    "ProofError",
+    "ProofMemo",
+    "VerifiedProof",
+    "unverified_jkt",
+    "verify_proof",
+]
 
 INVALID_PROOF = "invalid_dpop_proof"
 USE_NONCE = "use_dpop_nonce"
@@ -78,6 +87,24 @@ class VerifiedProof:
     jwk: dict[str, Any] | None
     jkt: str | None
     htu: str
+
+
+@dataclass
+class ProofMemo:
+    """What a server remembers of the proofs it verified, for the defects that short-cut a check with it.
+
+    A clean server remembers nothing here (its replay cache is ReplayCache): each field serves one defect,
+    `jkt-cache-by-kid`, `jti-verified-cache` and `nonce-verified-cache`.
+    """
+
+    jkt_by_kid: dict[str, str] = field(default_factory=dict)
+    verified_by_jti: dict[str, VerifiedProof] = field(default_factory=dict)
+    verified_nonces: set[str] = field(default_factory=set)
+
+
+def _crash(description: str) -> ProofError:
+    """A failure the server did not handle: what a real server answers with a 500 (the `*-500` defects)."""
+    return ProofError(INVALID_PROOF, description, 500)
 
 
 def _invalid(description: str) -> ProofError:
@@ -228,6 +255,8 @@ def _check_typ(header: dict[str, Any], defects: frozenset[str]) -> None:
         raise _invalid("typ must be dpop+jwt")
     # RFC 7515 §4.1.11: extensions we do not understand must make the JWS invalid
     # (`crit-skips-signature` lets them through, and then skips the signature: see _check_signature).
+    if "b64-unencoded" in defects and header.get("crit") == ["b64"] and header.get("b64") is False:
+        return  # RFC 7797, known: the signature covers the payload segment as it came (decode_jws verifies so)
     if "crit" in header and "crit-skips-signature" not in defects:
         raise _invalid("crit header parameter is not supported")
 
@@ -242,7 +271,8 @@ def _check_alg(header: dict[str, Any], settings: ServerSettings, *, at_resource:
     if alg == "EdDSA" and eddsa_defect in defects:
         # Still advertised in the metadata and the algs challenge parameter.
         raise _invalid("alg EdDSA is not accepted")
-    if alg in settings.signing_algs:
+    accepted = settings.rs_algs if at_resource and "rs-algs-unenforced" not in defects else settings.signing_algs
+    if alg in accepted:
         return alg
     if alg == "none" and "alg-none" in defects:
         return alg
@@ -321,12 +351,24 @@ def _check_htm(claims: dict[str, Any], method: str, defects: frozenset[str]) -> 
         raise _invalid("htm does not match the request method")
 
 
+def _urllib_parts(url: str) -> tuple[str, str | None, int | None, str]:
+    """What urllib reads in a URL: scheme, host (userinfo left out), port, path. ValueError when it cannot."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), parts.hostname, port, parts.path or "/"
+
+
 def _htu_matches(htu: str, url: str, defects: frozenset[str]) -> bool:
     if "htu-prefix" in defects:  # the bug: the request URL must only start with htu
         ours, theirs = normalize_url(url), normalize_url(htu)
         return ours is not None and theirs is not None and ours.startswith(theirs.rstrip("/"))
+    if "htu-hostname-only" in defects:  # the bug: what urllib reads, userinfo and all, is compared piecewise
+        try:
+            return _urllib_parts(htu) == _urllib_parts(strip_query_and_fragment(url))
+        except ValueError:
+            return False
     if "htu-whatwg" in defects:
-        htu, url = whatwg_ipv4(htu), whatwg_ipv4(url)
+        htu, url = whatwg_url(htu), whatwg_url(url)
     if "htu-normalization" in defects:
         return strip_query_and_fragment(htu) == strip_query_and_fragment(url)
     keep_query = "htu-query" in defects
@@ -340,6 +382,11 @@ def _check_htu(claims: dict[str, Any], url: str, defects: frozenset[str]) -> str
     htu = claims.get("htu")
     if not isinstance(htu, str):
         return ""  # only reachable under `missing-claims`
+    if "odd-values-500" in defects:
+        try:
+            urlsplit(htu).port  # noqa: B018 - the bug: an unguarded parse, raising on a port or host it cannot read
+        except ValueError as exc:
+            raise _crash(f"unhandled {exc}") from exc
     if "htu" not in defects and not _htu_matches(htu, url, defects):
         raise _invalid("htu does not match the request URL")
     return normalize_url(htu) or htu
@@ -418,6 +465,8 @@ def _check_replay(claims: dict[str, Any], htu: str, replay: ReplayCache | None, 
     # Under `claim-types` jti can be any JSON value; its JSON text then serves as the identifier.
     key = jti if isinstance(jti, str) else json.dumps(jti, sort_keys=True)
     result = replay.add(key, htu)
+    if result is ReplayResult.REPLAYED and "replay-500" in defects:
+        raise _crash("jti already used, raised where nothing catches it")
     if result is ReplayResult.REPLAYED:
         raise _invalid("jti already used")
     if result is ReplayResult.FULL:
@@ -435,6 +484,7 @@ def verify_proof(
     replay: ReplayCache | None,
     now: float | None = None,
     check_ath: bool = True,
+    memo: ProofMemo | None = None,
 ) -> VerifiedProof:
     """Run the RFC 9449 §4.3 checks on the DPoP header values of one request.
 
@@ -443,18 +493,26 @@ def verify_proof(
     `access_token` is given at the resource server only. Raises ProofError on the first failure.
     Key binding (cnf.jkt) is the caller's job, because its error code differs. `replay` None skips the
     replay check, and `check_ath` False the ath check (defects of the callers: replay-par, replay-refresh,
-    ath-lowercase-scheme).
+    ath-lowercase-scheme). `memo` is what the server remembers for the defects that short-cut a check.
     """
     defects = settings.switches
     now = time.time() if now is None else now
+    memo = memo or ProofMemo()
     proof = _parse(_single_value(values, defects), defects)
     header, claims = proof.header, proof.payload
+    jti = claims.get("jti")
+    if "odd-values-500" in defects and isinstance(jti, list | dict):
+        raise _crash("unhandled: the replay cache hashes jti.encode() before the claim types are checked")
+    if "jti-verified-cache" in defects and isinstance(jti, str) and jti in memo.verified_by_jti:
+        return memo.verified_by_jti[jti]  # the bug: a verdict memoised by jti, for any proof carrying it
     _check_members(header, claims, defects)
     _check_claims(claims, access_token, defects)
     _check_typ(header, defects)
     alg = _check_alg(header, settings, at_resource=access_token is not None)
     jwk = _check_jwk(header, alg, defects)
-    _check_signature(proof, alg, jwk, defects)
+    nonce = claims.get("nonce")
+    if not ("nonce-verified-cache" in defects and isinstance(nonce, str) and nonce in memo.verified_nonces):
+        _check_signature(proof, alg, jwk, defects)
     _check_htm(claims, method, defects)
     htu = _check_htu(claims, url, defects)
     _check_nonce(claims, nonce_check)
@@ -465,8 +523,18 @@ def verify_proof(
     if "replay-with-query" in defects and "?" in url:
         htu += "?" + url.split("?", 1)[1]  # the bug: the replay cache keys on the URL with its query
     _check_replay(claims, htu, replay, defects)
-    jkt = None if jwk is None else thumbprint(jwk)
-    return VerifiedProof(header=header, claims=claims, jwk=jwk, jkt=jkt, htu=htu)
+    jkt = None
+    if jwk is not None:
+        jkt = thumbprint(jwk)
+        kid = jwk.get("kid")
+        if "jkt-cache-by-kid" in defects and isinstance(kid, str):
+            jkt = memo.jkt_by_kid.setdefault(kid, jkt)  # the bug: the thumbprint of the kid's first key, for good
+    verified = VerifiedProof(header=header, claims=claims, jwk=jwk, jkt=jkt, htu=htu)
+    if "jti-verified-cache" in defects and isinstance(jti, str):
+        memo.verified_by_jti[jti] = verified
+    if "nonce-verified-cache" in defects and isinstance(nonce, str):
+        memo.verified_nonces.add(nonce)
+    return verified
 
 
 def unverified_jkt(values: list[str]) -> str:

@@ -16,6 +16,7 @@ __all__ = [
     "internal_error",
     "oauth_error",
     "read_form",
+    "unsendable",
 ]
 
 # Token and introspection requests are tiny; the cap keeps a hostile body from exhausting memory.
@@ -52,6 +53,18 @@ def oauth_error(
     """An RFC 6749 §5.2 error response; always uncacheable."""
     body = {"error": error, "error_description": clean_description(description)}
     return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+def unsendable(description: str, defects: frozenset[str]) -> bool:
+    """`odd-values-500`: an error description the server would copy into a header unescaped, which HTTP cannot
+    carry (a character outside Latin-1): the framework then fails to send the answer, and the client gets a 500."""
+    if "odd-values-500" not in defects:
+        return False
+    try:
+        description.encode("latin-1")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def internal_error() -> Response:
