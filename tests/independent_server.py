@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -71,6 +72,16 @@ DEFECTS: dict[str, str] = {
     "ath-case-insensitive": "ath is compared with the token's hash without regard to case",
     "htu-same-origin": "htu is only checked to name this server (scheme, host and port), not the endpoint",
     "rsa-1024-bits": "RSA proof keys of 1024 bits and more are accepted (and tokens bound to them)",
+    "replay-crash": "the jti cache raises an error no handler catches on a jti it has seen: a replay gets a 500",
+    "htu-from-host-header": "the URI htu is compared with is built from the request's Host header, not the base URL",
+    "first-authorization-line-checked": (
+        "under two Authorization lines the proof is checked against the first only when it is DPoP, and access "
+        "granted with the token of the last DPoP line"
+    ),
+    "thumbprint-by-kid": "a proof key's thumbprint is remembered by its jwk's kid, and given to later keys of that kid",
+    "jti-array-crash": (
+        "the jti cache is keyed by the jti as it came, before its type is checked: an array or object jti gets a 500"
+    ),
 }
 
 IAT_PAST_S = 60  # how old a proof may be
@@ -88,6 +99,10 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 class ProofError(Exception):
     """A DPoP proof failed one of the checks of RFC 9449 §4.3; the message says which (no secrets in it)."""
+
+
+class ReplayedJti(Exception):
+    """A jti seen before, as the replay-crash defect reports it: no ProofError, so no handler refuses with it."""
 
 
 def b64url_encode(raw: bytes) -> str:
@@ -370,12 +385,18 @@ def check_proof(
     expected_ath: str | None = None,
     integer_iat_only: bool = False,
     defects: frozenset[str] = frozenset(),
+    thumbprint: Callable[[dict[str, Any]], str] = jwk_thumbprint,
+    record_jti: Callable[[Any], None] | None = None,
 ) -> Proof:
     """Check the DPoP header field lines of a request against RFC 9449 §4.3; ProofError on the first fault.
 
     `uri` is the normalised URI of the request, built from the server's own base URL (never from Host or
-    forwarding headers). `expected_ath` is the hash of the access token presented at the resource.
-    `defects` switches on the proof-checking defects (ath-case-insensitive, htu-same-origin, rsa-1024-bits).
+    forwarding headers, but for the htu-from-host-header defect). `expected_ath` is the hash of the access
+    token presented at the resource. `defects` switches on the proof-checking defects (ath-case-insensitive,
+    htu-same-origin, rsa-1024-bits). `thumbprint` gives the proof key's thumbprint (the application's, which
+    the thumbprint-by-kid defect changes). `record_jti`, when given, is called with the jti as it came once
+    the signature verifies, before the claims are checked (the jti-array-crash defect); without it the
+    caller records the returned proof's jti.
     """
     if len(field_lines) != 1:  # check 1
         raise ProofError("more than one DPoP header field")
@@ -405,6 +426,8 @@ def check_proof(
     key = public_key_of(jwk, alg, min_rsa_bits=1024 if "rsa-1024-bits" in defects else 2048)  # check 7, alg fit
     if not signature_verifies(alg, key, f"{encoded_header}.{encoded_claims}".encode("ascii"), signature):
         raise ProofError("the signature does not verify with the jwk")  # check 6
+    if record_jti is not None:
+        record_jti(claims.get("jti"))  # the defect: any JSON value, before check 3 says it must be a string
     jti = claims.get("jti")  # check 3
     if not isinstance(jti, str) or not jti:
         raise ProofError("jti is missing or not a non-empty string")
@@ -430,7 +453,7 @@ def check_proof(
             ath, expected_ath = ath.lower(), expected_ath.lower()  # the defect: base64url is case-sensitive
         if not isinstance(ath, str) or not hmac.compare_digest(ath.encode("utf-8", "replace"), expected_ath.encode()):
             raise ProofError("ath does not match the access token")
-    return Proof(jwk_thumbprint(jwk), jwk["kty"], jti)
+    return Proof(thumbprint(jwk), jwk["kty"], jti)
 
 
 def _same_uri(htu: str | None, uri: str, *, origin_only: bool) -> bool:
@@ -445,18 +468,28 @@ def _same_uri(htu: str | None, uri: str, *, origin_only: bool) -> bool:
 class ReplayCache:
     """The `jti` values seen, per request URI, for as long as their proofs could be accepted (RFC 9449 §11.1).
 
-    Only a hash of each `jti` is kept, so a huge one costs nothing; check-and-insert is one locked step, so
-    two concurrent requests with one proof cannot both pass.
+    Only a hash of each `jti` is kept (but for the jti-array-crash defect), so a huge one costs nothing;
+    check-and-insert is one locked step, so two concurrent requests with one proof cannot both pass.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._expiry: dict[tuple[bytes, str], float] = {}
+        self._expiry: dict[tuple[Any, str], float] = {}  # (SHA-256 of the jti, or the jti itself; URI)
         self._next_sweep = 0.0
 
     def first_use(self, jti: str, uri: str, now: float, keep_for: float) -> bool:
         """Record the jti for the URI; False when it was already recorded and has not expired."""
-        key = (hashlib.sha256(jti.encode("utf-8", "surrogatepass")).digest(), uri)
+        return self._record((hashlib.sha256(jti.encode("utf-8", "surrogatepass")).digest(), uri), now, keep_for)
+
+    def first_use_as_is(self, jti: Any, uri: str, now: float, keep_for: float) -> bool:
+        """first_use keyed by the jti claim's value itself, whatever its JSON type (the jti-array-crash defect).
+
+        A string, a number, null or a boolean makes a key; an array or an object (a Python list or dict) is
+        unhashable and raises TypeError, which nothing catches.
+        """
+        return self._record((jti, uri), now, keep_for)
+
+    def _record(self, key: tuple[Any, str], now: float, keep_for: float) -> bool:
         with self._lock:
             if now >= self._next_sweep:
                 self._expiry = {k: t for k, t in self._expiry.items() if t > now}
@@ -581,6 +614,7 @@ class _Application:
         self.kid = b64url_encode(secrets.token_bytes(8))
         self.replay = ReplayCache()
         self.lock = threading.Lock()
+        self.thumbprints_by_kid: dict[str, str] = {}  # only the thumbprint-by-kid defect fills it
         self.codes: dict[str, _Code] = {}
         self.refresh_tokens: dict[bytes, _Refresh] = {}  # by SHA-256 of the token: the store holds no token
         self.routes: dict[str, dict[str, Callable[[_Request], _Response]]] = {
@@ -614,9 +648,12 @@ class _Application:
 
     def verify_proof(self, request: _Request, path: str, *, expected_ath: str | None = None) -> Proof:
         """Check the request's proof for `path` and record its jti; ProofError when refused."""
-        uri = normalise_uri(self.url(path))
-        assert uri is not None
+        uri = self.request_uri(request, path)
         now = time.time()
+        record_early: Callable[[Any], None] | None = None
+        if "jti-array-crash" in self.defects:
+            # the defect: the jti is recorded as soon as the signature shows the proof genuine, as it came
+            record_early = functools.partial(self.check_replay, uri=uri, query=request.query, now=now)
         proof = check_proof(
             request.lines("DPoP"),
             method=request.method,
@@ -626,16 +663,53 @@ class _Application:
             expected_ath=expected_ath,
             integer_iat_only="refuses-fractional-iat" in self.defects,
             defects=self.defects,
+            thumbprint=self.thumbprint,
+            record_jti=record_early,
         )
-        self.check_replay(proof, uri, request.query, now)
+        if record_early is None:
+            self.check_replay(proof.jti, uri, request.query, now)
         return proof
 
-    def check_replay(self, proof: Proof, uri: str, query: str, now: float) -> None:
+    def request_uri(self, request: _Request, path: str) -> str:
+        """The normalised URI a proof's htu must name: our base URL and `path` (RFC 9449 §4.3 check 9).
+
+        Never the Host header, which the client writes, but for the htu-from-host-header defect."""
+        host = request.headers.get("Host")
+        if "htu-from-host-header" in self.defects and host:
+            # the defect: the URI as HTTP builds it from Host (RFC 9110 §7.2), which the client wrote
+            scheme = self.base_url.partition(":")[0]
+            uri = normalise_uri(f"{scheme}://{host.strip()}{path}")
+            if uri is None:
+                raise ProofError("the Host header names no host")
+            return uri
+        uri = normalise_uri(self.url(path))
+        assert uri is not None
+        return uri
+
+    def thumbprint(self, jwk: dict[str, Any]) -> str:
+        """The RFC 7638 thumbprint of a proof's jwk (with thumbprint-by-kid, the one first seen under its kid)."""
+        kid = jwk.get("kid")
+        if "thumbprint-by-kid" not in self.defects or not isinstance(kid, str):
+            return jwk_thumbprint(jwk)
+        with self.lock:
+            # the defect: "a kid names one key", so a key's hash is worked out once per kid; a later key that
+            # reuses the kid gets the first key's thumbprint, at the token endpoint and at the resource
+            return self.thumbprints_by_kid.setdefault(kid, jwk_thumbprint(jwk))
+
+    def check_replay(self, jti: Any, uri: str, query: str, now: float) -> None:
         """Refuse a jti already used for this URI; remember it for as long as its proof could be accepted."""
         if "replay-keyed-with-query" in self.defects and query:
             uri = f"{uri}?{query}"  # the defect: the full request target, so another query is another URI
         keep_for = 2.0 if "replay-forgets" in self.defects else self.max_age + IAT_FUTURE_S + 1
-        if not self.replay.first_use(proof.jti, uri, now, keep_for):
+        if "jti-array-crash" in self.defects:
+            first = self.replay.first_use_as_is(jti, uri, now, keep_for)  # the defect: no hash, no type check
+        else:
+            first = self.replay.first_use(jti, uri, now, keep_for)
+        if not first:
+            if "replay-crash" in self.defects:
+                # the defect: the cache's own error, for a handler nobody wrote; it is no ProofError, so it
+                # escapes every `except ProofError` and the request ends in a 500 instead of a refusal
+                raise ReplayedJti("the proof's jti was used before")
             raise ProofError("the proof's jti was used before")
 
     # --- access tokens (JWTs signed with our ES256 key) -----------------------------------------------
@@ -939,6 +1013,8 @@ class _Application:
                 if claims is not None:
                     return self.granted(request, claims)
             return self.challenge(401)
+        if len(authorization) > 1 and "first-authorization-line-checked" in self.defects:
+            return self.first_line_checked(request, authorization)
         if len(authorization) > 1 or self.token_elsewhere(request):  # RFC 6750 §3.1, RFC 9449 figure 19
             return self.challenge(400, "invalid_request", "Multiple methods used to include access token")
         credentials = _CREDENTIALS.fullmatch(authorization[0])
@@ -949,6 +1025,11 @@ class _Application:
             return self.bearer(request, token)
         if scheme.lower() != "dpop":
             return self.challenge(401)  # a scheme we do not support: as if no credentials were sent
+        checked = self.dpop_checked(request, scheme, token)
+        return checked if isinstance(checked, _Response) else self.granted(request, checked)
+
+    def dpop_checked(self, request: _Request, scheme: str, token: str) -> dict[str, Any] | _Response:
+        """The claims of a DPoP-bound token whose proof passes every check (§7.1), or the refusal."""
         claims = self.read_access_token(token)
         if claims is None:
             return self.challenge(401, "invalid_token", "the access token is not valid")
@@ -965,7 +1046,28 @@ class _Application:
         compare = proof.kty == "EC" or "key-binding-ec-only" not in self.defects
         if compare and not hmac.compare_digest(proof.jkt, jkt):  # §4.3 check 12, §6
             return self.challenge(401, "invalid_token", "Invalid DPoP key binding")
-        return self.granted(request, claims)
+        return claims
+
+    def first_line_checked(self, request: _Request, lines: list[str]) -> _Response:
+        """The first-authorization-line-checked defect: two layers, each reading its own Authorization line.
+
+        The checking layer reads the first line as `headers["Authorization"]` would, and checks it only when
+        it says DPoP (a Bearer line is "someone else's"); the application then takes the token of the last
+        DPoP line, trusting that what it holds was checked. Two lines are not refused as RFC 6750 §3.1 asks.
+        """
+        first = _CREDENTIALS.fullmatch(lines[0])
+        if first is not None and first.group(1).lower() == "dpop":
+            checked = self.dpop_checked(request, *first.groups())
+            if isinstance(checked, _Response):
+                return checked
+        for line in reversed(lines):
+            credentials = _CREDENTIALS.fullmatch(line)
+            if credentials is not None and credentials.group(1).lower() == "dpop":
+                claims = self.read_access_token(credentials.group(2))
+                if claims is None:
+                    return self.challenge(401, "invalid_token", "the access token is not valid")
+                return self.granted(request, claims)
+        return self.challenge(401)
 
     @staticmethod
     def token_elsewhere(request: _Request) -> bool:
