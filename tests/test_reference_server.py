@@ -1578,27 +1578,6 @@ DEFECT_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("defect", "mode", "probe", "clean_result", "defect_result"),
-    DEFECT_PROBES,
-    ids=[entry[0] for entry in DEFECT_PROBES],
-)
-def test_defect_changes_behaviour(
-    serve: Callable[..., RunningServer],
-    defect: str,
-    mode: str,
-    probe: Callable[[Client], Any],
-    clean_result: Any,
-    defect_result: Any,
-) -> None:
-    for defects, expected in (((), clean_result), ((defect,), defect_result)):
-        client = Client(serve(nonce=mode, defects=defects))
-        try:
-            assert probe(client) == expected, defects
-        finally:
-            client.close()
-
-
 @pytest.mark.parametrize(("defects", "status"), [((), 400), (("alg-policy",), 200)])
 def test_alg_policy_skips_the_allow_list_but_still_refuses_none_and_hmac(
     serve: Callable[..., RunningServer], defects: tuple[str, ...], status: int
@@ -1821,23 +1800,28 @@ LENIENCY_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
 ]
 
 
+SWITCH_PROBES = [("defects", *entry) for entry in DEFECT_PROBES] + [("leniencies", *entry) for entry in LENIENCY_PROBES]
+
+
 @pytest.mark.parametrize(
-    ("leniency", "mode", "probe", "clean_result", "lenient_result"),
-    LENIENCY_PROBES,
-    ids=[entry[0] for entry in LENIENCY_PROBES],
+    ("kind", "switch", "mode", "probe", "clean_result", "switched_result"),
+    SWITCH_PROBES,
+    ids=[f"{entry[0][:-1]}:{entry[1]}" for entry in SWITCH_PROBES],
 )
-def test_leniency_changes_behaviour(
+def test_switch_changes_behaviour(
     serve: Callable[..., RunningServer],
-    leniency: str,
+    kind: str,
+    switch: str,
     mode: str,
     probe: Callable[[Client], Any],
     clean_result: Any,
-    lenient_result: Any,
+    switched_result: Any,
 ) -> None:
-    for leniencies, expected in (((), clean_result), ((leniency,), lenient_result)):
-        client = Client(serve(nonce=mode, leniencies=leniencies))
+    """Each defect or leniency changes its one observable: the clean server and the switched one disagree."""
+    for switches, expected in (((), clean_result), ((switch,), switched_result)):
+        client = Client(serve(nonce=mode, **{kind: switches}))
         try:
-            assert probe(client) == expected, leniencies
+            assert probe(client) == expected, switches
         finally:
             client.close()
 
