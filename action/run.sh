@@ -7,7 +7,8 @@
 #                          self-test of the suite, which tests nothing of yours). Empty is an error: a
 #                          forgotten setting must not pass a gate by testing the suite's own server
 #   DPOP_REPORT_DIR        the report folder (default: reports/dpop-conformance)
-#   DPOP_BASELINE          an earlier results.json: only failures new against it fail the gate
+#   DPOP_BASELINE          a baseline file (written by `run --write-baseline`): only failures new against it
+#                          fail the gate (with DPOP_FAIL_ON=should, a warning it knows is accepted)
 #   DPOP_BASELINE_MISSING  error (the suite's default: a missing baseline file is exit 2) or ok (a first
 #                          run: every failure counts as new, nothing is written)
 #   DPOP_FAIL_ON           must (default) or should
@@ -16,7 +17,8 @@
 #   DPOP_ARGS              more arguments for `run`, split into words as a shell would (quotes work) but
 #                          never expanded or executed; `-- ARGS` at the end go to pytest
 #   DPOP_BIN               the dpop-conformance command (default: the one on PATH)
-#   DPOP_PYTHON            the Python that reads results.json (default: the one beside DPOP_BIN, else python3)
+#   DPOP_PYTHON            the Python the suite runs on, which reads results.json and the suite's verdict
+#                          (default: the one beside DPOP_BIN, else the one its #! line names, else python3)
 #   DPOP_ARTIFACT          the name of the artifact the report folder is uploaded as (named in the summary)
 #   DPOP_DEFER_EXIT        1: exit 0 after a run that failed the gate, leaving its status to the exit-code
 #                          output (the Action's last step exits with it, after the upload)
@@ -24,7 +26,14 @@
 #
 # Outputs (name=value lines: verdict, exit-code, passed, failed, warning, info, skipped, error,
 # new-failures, results) are appended to $GITHUB_OUTPUT, the summary to $GITHUB_STEP_SUMMARY; where
-# those are not set, both are printed. The summary is also left in the report folder as summary.md.
+# those are not set, both are printed. The summary is also left in the report folder as summary.md. The
+# verdict and new-failures are the run's own verdict (conformance.report.verdict.run_verdict of its
+# results.json), the one the terminal, report.html and the summary show: never worked out again here.
+# Annotations: one `::error title=<case id>::<cause> — fix: <fix>` line per case that turns the gate red
+# (GitHub shows at most 10 error annotations of a step: 9 cases, then one line for the rest), printed after
+# the ::stop-commands:: region, in the suite's own words, escaped as workflow commands must be. On a pull
+# request from a fork whose target file reads an empty secret, a line says that GitHub passes no secrets
+# to those (the job should skip forks: docs/ci.md).
 # Exit status: the run's (0 passed, 1 the gate failed, 2 a usage or target-file error, 3 not judged).
 set -euo pipefail
 
@@ -42,12 +51,23 @@ if ! command -v "$bin" >/dev/null; then
 fi
 python="${DPOP_PYTHON:-}"
 if [ -z "$python" ]; then
-  python="$(dirname "$(command -v "$bin")")/python"
-  [ -x "$python" ] || python=python3
+  where="$(command -v "$bin")"
+  python="$(dirname "$where")/python"
+  if [ ! -x "$python" ]; then  # pipx and the like: the command's own interpreter, from its #! line
+    python="$(sed -n '1s/^#![[:space:]]*//p' "$where" 2>/dev/null || true)"
+    [ -n "$python" ] && [ -x "$python" ] || python=python3
+  fi
+fi
+# the outputs and annotations come from the suite's own verdict: without it there is nothing to render
+if ! "$python" -c "import conformance.report.verdict" 2>/dev/null; then
+  say "error: $python cannot import the suite (set DPOP_PYTHON to the Python dpop-conformance runs on)" >&2
+  exit 2
 fi
 
 # DPOP_ARGS as words: shlex splits them (quotes work), nothing expands them, NUL separates them
 code=0
+check_failed=false
+reader_failed=false
 extra=()
 if [ -n "${DPOP_ARGS:-}" ]; then
   words="$(mktemp)"
@@ -89,7 +109,7 @@ fi
 if [ "$code" != 0 ]; then
   :  # the settings were refused: nothing runs
 elif [ -n "$config" ]; then
-  "$bin" check --config "$config" ${profiles[@]+"${profiles[@]}"} || code=$?
+  "$bin" check --config "$config" ${profiles[@]+"${profiles[@]}"} || { code=$?; check_failed=true; }
 else
   say "config is embedded: running against the embedded reference server, a self-test of the suite"
 fi
@@ -107,39 +127,139 @@ if $in_actions; then
   ! $embedded || echo "::notice title=dpop-conformance::config is embedded: the run tested the embedded reference server"
 fi
 
-# the outputs and the summary's footer, from results.json (absent when check or run stopped first)
-outputs="$("$python" - "$results" "$code" "${DPOP_ARTIFACT:-}" <<'PY'
+# After the region: the outputs (to a file, for $GITHUB_OUTPUT), the annotations of the gating cases and,
+# on a fork's pull request that left the target file without its secrets, why. All from the suite's own
+# results.json and its own verdict; results.json is absent when check or run stopped first.
+outputs_file="$(mktemp)"
+why_file="$(mktemp)"  # why nothing ran, when the reader knows better than the exit status
+"$python" - "$results" "$code" "$outputs_file" "$config" "$check_failed" "$why_file" <<'PY' || reader_failed=true
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
-path, code, artifact = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-verdict = {0: "passed", 1: "failed", 2: "usage-error", 3: "not-judged"}.get(code, "error")
-out = {"verdict": verdict, "exit-code": str(code)}
-keys = ("passed", "failed", "warning", "info", "skipped", "error")
+from conformance.printable import printable
+
+path, code, outputs_file = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+config, check_failed, why_file = sys.argv[4], sys.argv[5] == "true", Path(sys.argv[6])
+KEYS = ("passed", "failed", "warning", "info", "skipped", "error")
+MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations of one step
+TEXT_LIMIT = 600  # characters of a cause or a fix in an annotation; report.html has them whole
 
 
 def count(value: object) -> str:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
 
 
+def message(text: str) -> str:
+    """A workflow command's message: % and line breaks escaped, so no text of it is another command; any
+    other control character shown as an escape (\\x1b), never sent to the log as it is."""
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
+
+
+def prop(text: str) -> str:
+    """A workflow command's property value: escaped as a message, and : and , too."""
+    return message(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def short(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+
+
+def error(title: str, text: str) -> None:
+    print(f"::error title={prop(title)}::{message(text)}")
+
+
 try:
     results = json.loads(path.read_text(encoding="utf-8"))
 except (OSError, ValueError):
     results = None
+
+verdict_word = {0: "passed", 1: "failed", 2: "usage-error", 3: "not-judged"}.get(code, "error")
+out = {"verdict": verdict_word, "exit-code": str(code)}
+gating: tuple[str, ...] = ()
 if isinstance(results, dict):
+    from conformance.report.verdict import run_verdict
+
+    verdict = run_verdict(results)  # the verdict every output of the run shows: not worked out again here
+    gating = verdict.gating
     summary = results.get("summary") if isinstance(results.get("summary"), dict) else {}
-    out |= {k: count(summary.get(k, 0)) for k in keys}
-    baseline = results.get("baseline")
-    # without a baseline every failure gates, so every failure is a new one
-    new = baseline.get("new", 0) if isinstance(baseline, dict) else summary.get("failed", 0)
-    out |= {"new-failures": count(new), "results": str(path)}
+    out |= {k: count(summary.get(k, 0)) for k in KEYS}
+    if code in (0, 1, 3):  # a usage error (2) or a crash keeps its own word
+        out["verdict"] = verdict.result
+    out |= {"new-failures": str(len(gating)), "results": str(path)}
 else:
-    out |= {k: "" for k in (*keys, "new-failures", "results")}
-for name, value in out.items():
-    print(f"{name}={' '.join(value.splitlines())}")
+    out |= {k: "" for k in (*KEYS, "new-failures", "results")}
+outputs_file.write_text("".join(f"{k}={' '.join(v.splitlines())}\n" for k, v in out.items()), encoding="utf-8")
+
+# one annotation per case that turns the gate red, MUST failures first (the verdict's order)
+if gating:
+    cases = {str(c.get("id")): c for c in results.get("cases") or [] if isinstance(c, dict)}
+    shown = gating if len(gating) <= MAX_ANNOTATIONS else gating[: MAX_ANNOTATIONS - 1]
+    for case_id in shown:
+        case = cases.get(case_id, {})
+        cause = str(case.get("cause") or "") or str(case.get("title") or case_id)
+        fix = str(case.get("fix") or "") or "report.html has the evidence and the curl command"
+        error(case_id, f"{short(cause)} — fix: {short(fix)}")
+    rest = gating[len(shown) :]
+    if rest:
+        named = ", ".join(rest[:20]) + (", …" if len(rest) > 20 else "")
+        error(
+            "dpop-conformance",
+            f"{len(rest)} more cases fail the gate ({named}): the step summary and report.html say why",
+        )
+
+# a fork's pull request gets no secrets: say so rather than let the target file's ${VAR} take the blame
+if check_failed and config:
+    try:
+        from conformance.client.ci_context import fork_pull_request
+    except ImportError:
+        fork = None
+    else:
+        fork = fork_pull_request(os.environ)
+    if fork:
+        import tomllib
+
+        def strings(value: object) -> list[str]:
+            if isinstance(value, str):
+                return [value]
+            if isinstance(value, dict):
+                return [s for v in value.values() for s in strings(v)]
+            if isinstance(value, list):
+                return [s for v in value for s in strings(v)]
+            return []
+
+        try:
+            target = tomllib.loads(Path(config).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            target = {}
+        refs = {m for s in strings(target) for m in re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}", s)}
+        empty = sorted(v for v in refs if not os.environ.get(v))
+        if empty:
+            names = ", ".join(f"${{{v}}}" for v in empty)
+            text = (
+                f"secrets are not passed to pull requests from forks: this run is {fork}, so {names} in "
+                f"{config} read empty. Skip the step for forks (docs/ci.md: if: "
+                "github.event.pull_request.head.repo.full_name == github.repository), or run it after the merge"
+            )
+            print(f"dpop-conformance action: {printable(text)}", file=sys.stderr)
+            error("dpop-conformance", text)
+            # for the summary's heading: variable names are letters, digits and _, safe in a code span
+            why_file.write_text(f"secrets are not passed to pull requests from forks (`{names}` read empty)\n")
 PY
-)"
+outputs="$(cat "$outputs_file")"
+why="$(cat "$why_file")"
+rm -f "$outputs_file" "$why_file"
+if [ -z "$outputs" ]; then  # the outputs must still say what happened: the Action's last step gates on them
+  say "error: could not read $results (the lines above say why)" >&2
+  code=$((code ? code : 2))
+  outputs="verdict=error
+exit-code=$code"
+elif $reader_failed; then
+  say "error: the annotations could not all be written (the lines above say why); the outputs stand" >&2
+fi
 if [ -n "${GITHUB_OUTPUT:-}" ]; then
   printf '%s\n' "$outputs" >>"$GITHUB_OUTPUT"
 else
@@ -148,10 +268,11 @@ else
 fi
 
 if [ -f "$results" ]; then
-  "$bin" summary "$results" --fail-on "$fail_on" --output "$summary" || code=$((code ? code : 2))
+  # the summary renders the run's own verdict (results.json records its gate): no --fail-on of ours here
+  "$bin" summary "$results" --output "$summary" || code=$((code ? code : 2))
 else
   case "$code" in
-    2) why="the target file or an argument was refused (exit status 2), so nothing was sent" ;;
+    2) why="${why:-the target file or an argument was refused (exit status 2)}, so nothing was sent" ;;
     *) why="the run ended with status $code before any case was judged" ;;
   esac
   printf '### ❌ DPoP conformance: no results — %s\n\nThe step'"'"'s log says why.\n' "$why" >"$summary"

@@ -14,9 +14,9 @@ import pytest
 
 from conformance.client.evidence import Exchange
 from conformance.judge.catalog import case_param
-from conformance.judge.checks import prerequisite_failed, violation
+from conformance.judge.checks import answer, prerequisite_failed, unanswered, violation, where
 from conformance.judge.session import DPoPSession
-from conformance.judge.verdicts import CouldNotJudge, Level
+from conformance.judge.verdicts import Level
 
 ORIGIN = "https://app.dpop-conformance.example"
 
@@ -82,13 +82,15 @@ def test_preflight_allows_the_dpop_header(dpop: DPoPSession, note: Any, actor: s
         [("Origin", ORIGIN), ("Access-Control-Request-Method", method), ("Access-Control-Request-Headers", asked)],
     )
     if ex.error:
-        raise CouldNotJudge(f"the target did not answer the preflight ({ex.error})", exchanges=[ex])
+        raise unanswered("the CORS preflight", [ex])
     allowed = _listed(ex, "Access-Control-Allow-Headers")
     if not ex.ok or not ({"dpop", "*"} & allowed):
         raise violation(
             "a CORS preflight asking for the dpop request header",
             "a 2xx answer with Access-Control-Allow-Headers listing dpop",
             ex,
+            cause=f"{where(ex)} does not allow the DPoP request header in its CORS preflight ({answer(ex)})",
+            fix=f"answer the preflight from browser origins with 2xx and Access-Control-Allow-Headers: {asked}",
         )
     note(f"Access-Control-Allow-Headers: {', '.join(sorted(allowed))}")
 
@@ -114,7 +116,7 @@ def test_dpop_response_headers_are_exposed(dpop: DPoPSession, note: Any, actor: 
         responses = [*challenge.exchanges, *sent.exchanges]
     for ex in responses:
         if ex.error:
-            raise CouldNotJudge(f"the target did not answer ({ex.error})", exchanges=responses)
+            raise unanswered("a request from a browser origin", [*responses[: responses.index(ex)], ex])
     wanted = []  # (response, header) pairs that a browser must be able to read
     for ex in responses:
         if ex.header("DPoP-Nonce"):
@@ -132,6 +134,8 @@ def test_dpop_response_headers_are_exposed(dpop: DPoPSession, note: Any, actor: 
                 f"a request with Origin: {ORIGIN}",
                 f"Access-Control-Expose-Headers listing {header} on a response that carries it",
                 ex,
+                cause=f"{where(ex)} sends {header} to browser origins without exposing it",
+                fix=f"list {header} in Access-Control-Expose-Headers on the responses that carry it (§7.1, §8)",
                 exchanges=responses,
             )
     note("exposed: " + ", ".join(sorted({header for _, header in wanted})))

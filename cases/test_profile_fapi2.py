@@ -49,6 +49,8 @@ def test_metadata_advertises_only_fapi2_algorithms(dpop: DPoPSession, note: Any)
             "a metadata request",
             f"only {', '.join(FAPI2_ALGS)}; also found {', '.join(others)}",
             dpop.metadata_exchange(),
+            cause=f"the metadata advertises {', '.join(others)} for DPoP proofs besides FAPI 2.0's algorithms",
+            fix=f"list only {', '.join(FAPI2_ALGS)} in dpop_signing_alg_values_supported for FAPI 2.0 clients",
         )
     note(f"advertises {' '.join(algs)}")
 
@@ -68,7 +70,12 @@ def test_token_endpoint_refuses_non_fapi2_algorithms(dpop: DPoPSession, note: An
     """
     refused = []
     for alg in (a for a in SUPPORTED_ALGS if a not in FAPI2_ALGS):
-        final = refused_at_as(dpop, what=f"a token request with a valid {alg} proof", key=key_for(alg))
+        final = refused_at_as(
+            dpop,
+            what=f"a token request with a valid {alg} proof",
+            rule="FAPI 2.0: only PS256, ES256 and EdDSA",
+            key=key_for(alg),
+        )
         refused.append(f"{alg}: HTTP {final.status}")
     note("refused " + "; ".join(refused))
 
@@ -111,13 +118,23 @@ def _iat_params(accepted: bool) -> list[Any]:
 
 @pytest.mark.parametrize("actor", _iat_params(accepted=True))
 def test_accepts_iat_ten_seconds_ahead(dpop: DPoPSession, note: Any, actor: str) -> None:
-    final = accepted_at_as(dpop, what="a token request whose iat is 10 s ahead", mutate=_iat_offset(10))
+    final = accepted_at_as(
+        dpop,
+        what="a token request whose iat is 10 s ahead",
+        rule="FAPI 2.0: iat values 0 to 10 seconds in the future are accepted",
+        mutate=_iat_offset(10),
+    )
     note(f"accepted with HTTP {final.status}")
 
 
 @pytest.mark.parametrize("actor", _iat_params(accepted=False))
 def test_refuses_iat_more_than_sixty_seconds_ahead(dpop: DPoPSession, note: Any, actor: str) -> None:
-    final = refused_at_as(dpop, what="a token request whose iat is 61 s ahead", mutate=_iat_offset(61))
+    final = refused_at_as(
+        dpop,
+        what="a token request whose iat is 61 s ahead",
+        rule="FAPI 2.0: iat values more than 60 seconds in the future are rejected",
+        mutate=_iat_offset(61),
+    )
     note(f"refused with HTTP {final.status}")
 
 

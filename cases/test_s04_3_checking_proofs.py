@@ -18,7 +18,7 @@ from conformance.jose import peek_claims
 from conformance.judge.catalog import case, case_param
 from conformance.judge.checks import expect_refused_at_as, expect_refused_at_rs, refusal_note, token_issued
 from conformance.judge.faults import Fault, acceptance_level, fault
-from conformance.judge.mutations import mutation
+from conformance.judge.mutations import Mutation, mutation
 from conformance.judge.negatives import (
     AS_REFUSALS,
     RS_REFUSALS,
@@ -44,6 +44,19 @@ WHERE = {
     "RS": ("Resource", RS_REQUEST, "401 with a DPoP challenge, error invalid_dpop_proof"),
     "PAR": ("PAR endpoint", PAR_REQUEST, "400 with error invalid_dpop_proof (§10.1: checked as at the token endpoint)"),
 }
+#: what the rules broken by the cases below without a mutation of their own say (a fix names them)
+ONE_PROOF_RULE = fault("more-than-one-proof").rule
+KEY_BINDING_RULE = "§4.3 check 12 and §6: the proof's key is the one the token is bound to (cnf.jkt)"
+UNKNOWN_MEMBERS_RULE = "RFC 7519 §4: claims and header members that are not understood are ignored"
+SMALL_KEY_RULE = {
+    "rfc9449": "RFC 7518 §3.3: RSA keys of 2048 bits or more; §4.3 check 5 leaves the rest to local policy",
+    "fapi2": "FAPI 2.0 §5.4.1: RSA keys shall have a minimum length of 2048 bits",
+}
+
+
+def rule_of(m: Mutation) -> str:
+    """The rule a mutated proof breaks, from its fault (conformance/judge/faults.py), for an acceptance's fix."""
+    return m.fault.rule if m.fault else f"a proof with {m.description} is refused"
 
 
 @dataclass(frozen=True)
@@ -183,13 +196,14 @@ def test_token_endpoint_refuses_altered_proof(dpop: DPoPSession, note: Any, muta
     what = f"{AS_REQUEST} carrying a proof with {m.description}"
     sent = sent_at_as(dpop, label=what, mutate=m)
     allowed_by_the_rfc(sent, m.fault)
-    note(refusal_note(expect_refused_at_as(sent, what=what, errors=AS_REFUSALS)))
+    note(refusal_note(expect_refused_at_as(sent, what=what, rule=rule_of(m), errors=AS_REFUSALS)))
 
 
 @pytest.mark.parametrize("mutation_name", _params("RS"))
 def test_resource_refuses_altered_proof(dpop: DPoPSession, note: Any, mutation_name: str) -> None:
     m = mutation(mutation_name)
-    note(refusal_note(refused_at_rs(dpop, what=f"{RS_REQUEST} carrying a proof with {m.description}", mutate=m)))
+    what = f"{RS_REQUEST} carrying a proof with {m.description}"
+    note(refusal_note(refused_at_rs(dpop, what=what, rule=rule_of(m), mutate=m)))
 
 
 @pytest.mark.parametrize("mutation_name", _params("PAR"))
@@ -198,7 +212,7 @@ def test_par_endpoint_refuses_altered_proof(dpop: DPoPSession, note: Any, mutati
     what = f"{PAR_REQUEST} carrying a proof with {m.description}"
     sent = sent_at_par(dpop, label=what, mutate=m)
     allowed_by_the_rfc(sent, m.fault)
-    note(refusal_note(refused_sent_at_par(sent, what=what, errors=AS_REFUSALS)))
+    note(refusal_note(refused_sent_at_par(sent, what=what, rule=rule_of(m), errors=AS_REFUSALS)))
 
 
 # --- check 1: one DPoP header ----------------------------------------------------------------------
@@ -247,19 +261,19 @@ def _header_count_params(where: str) -> list[Any]:
 @pytest.mark.parametrize("variant", _header_count_params("AS"))
 def test_token_endpoint_refuses_more_than_one_proof(dpop: DPoPSession, note: Any, variant: str) -> None:
     make, text = HEADER_COUNT[variant]
-    note(refusal_note(refused_at_as(dpop, what=f"{AS_REQUEST} with {text}", proofs=make)))
+    note(refusal_note(refused_at_as(dpop, what=f"{AS_REQUEST} with {text}", rule=ONE_PROOF_RULE, proofs=make)))
 
 
 @pytest.mark.parametrize("variant", _header_count_params("RS"))
 def test_resource_refuses_more_than_one_proof(dpop: DPoPSession, note: Any, variant: str) -> None:
     make, text = HEADER_COUNT[variant]
-    note(refusal_note(refused_at_rs(dpop, what=f"{RS_REQUEST} with {text}", proofs=make)))
+    note(refusal_note(refused_at_rs(dpop, what=f"{RS_REQUEST} with {text}", rule=ONE_PROOF_RULE, proofs=make)))
 
 
 @pytest.mark.parametrize("variant", _header_count_params("PAR"))
 def test_par_endpoint_refuses_more_than_one_proof(dpop: DPoPSession, note: Any, variant: str) -> None:
     make, text = HEADER_COUNT[variant]
-    note(refusal_note(refused_at_par(dpop, what=f"{PAR_REQUEST} with {text}", proofs=make)))
+    note(refusal_note(refused_at_par(dpop, what=f"{PAR_REQUEST} with {text}", rule=ONE_PROOF_RULE, proofs=make)))
 
 
 # --- check 11: iat within a window (freshness may come from a server nonce instead) -------------------
@@ -294,7 +308,7 @@ def test_token_endpoint_refuses_stale_or_future_iat(dpop: DPoPSession, note: Any
     what = f"{AS_REQUEST} carrying a proof whose iat is {IAT_VARIANTS[variant]}"
     sent = sent_at_as(dpop, label=what, mutate=mutation(variant))
     allowed_by_the_rfc(sent, mutation(variant).fault)
-    note(refusal_note(expect_refused_at_as(sent, what=what, errors=AS_REFUSALS)))
+    note(refusal_note(expect_refused_at_as(sent, what=what, rule=rule_of(mutation(variant)), errors=AS_REFUSALS)))
 
 
 @pytest.mark.parametrize("variant", _iat_params("PAR"))
@@ -302,7 +316,7 @@ def test_par_endpoint_refuses_stale_or_future_iat(dpop: DPoPSession, note: Any, 
     what = f"{PAR_REQUEST} carrying a proof whose iat is {IAT_VARIANTS[variant]}"
     sent = sent_at_par(dpop, label=what, mutate=mutation(variant))
     allowed_by_the_rfc(sent, mutation(variant).fault)
-    note(refusal_note(refused_sent_at_par(sent, what=what, errors=AS_REFUSALS)))
+    note(refusal_note(refused_sent_at_par(sent, what=what, rule=rule_of(mutation(variant)), errors=AS_REFUSALS)))
 
 
 @pytest.mark.parametrize("variant", _iat_params("RS"))
@@ -310,7 +324,7 @@ def test_resource_refuses_stale_or_future_iat(dpop: DPoPSession, note: Any, vari
     what = f"{RS_REQUEST} carrying a proof whose iat is {IAT_VARIANTS[variant]}"
     sent = sent_at_rs(dpop, label=what, mutate=mutation(variant))
     allowed_by_the_rfc(sent, mutation(variant).fault)
-    note(refusal_note(expect_refused_at_rs(sent, what=what, errors=RS_REFUSALS)))
+    note(refusal_note(expect_refused_at_rs(sent, what=what, rule=rule_of(mutation(variant)), errors=RS_REFUSALS)))
 
 
 # --- check 5: an algorithm the server does not advertise -------------------------------------------------
@@ -341,7 +355,12 @@ def test_token_endpoint_refuses_alg_it_does_not_advertise(dpop: DPoPSession, not
     if not unadvertised:
         pytest.skip("the metadata advertises every algorithm the suite can sign with")
     key = key_for(unadvertised[0])
-    final = refused_at_as(dpop, what=f"{AS_REQUEST} with a valid proof signed with {key.alg}", key=key)
+    final = refused_at_as(
+        dpop,
+        what=f"{AS_REQUEST} with a valid proof signed with {key.alg}",
+        rule="§4.3 check 5: an algorithm acceptable per local policy, which dpop_signing_alg_values_supported lists",
+        key=key,
+    )
     note(f"{key.alg} (not advertised): {refusal_note(final)}")
 
 
@@ -361,7 +380,11 @@ def test_token_endpoint_refuses_rsa_private_jwk(dpop: DPoPSession, note: Any) ->
     alg = _rsa_alg(dpop)
     m = mutation("jwk-private")
     final = refused_at_as(
-        dpop, what=f"{AS_REQUEST} carrying an {alg} proof with {m.description}", key=key_for(alg), mutate=m
+        dpop,
+        what=f"{AS_REQUEST} carrying an {alg} proof with {m.description}",
+        rule=rule_of(m),
+        key=key_for(alg),
+        mutate=m,
     )
     note(refusal_note(final))
 
@@ -438,7 +461,10 @@ def test_token_endpoint_refuses_small_rsa_key(dpop: DPoPSession, note: Any, prof
         pytest.skip(f"the authorization server takes no {alg} proof from a 2048-bit key ({control.final.as_cause()})")
     small = generate_key(alg, rsa_bits=SMALL_RSA_BITS)
     final = refused_at_as(
-        dpop, what=f"{AS_REQUEST} with a valid {alg} proof from a {SMALL_RSA_BITS}-bit key", key=small
+        dpop,
+        what=f"{AS_REQUEST} with a valid {alg} proof from a {SMALL_RSA_BITS}-bit key",
+        rule=SMALL_KEY_RULE[profile],
+        key=small,
     )
     note(f"{SMALL_RSA_BITS}-bit {alg} key: {refusal_note(final)}")
 
@@ -451,6 +477,7 @@ def test_resource_refuses_small_rsa_key(dpop: DPoPSession, note: Any, profile: s
     final = refused_at_rs(
         dpop,
         what=f"a resource request with a token bound to a {SMALL_RSA_BITS}-bit {alg} key and a valid proof from it",
+        rule=SMALL_KEY_RULE[profile],
         token=bound.access_token,
         key=small,
     )
@@ -475,7 +502,8 @@ def test_rejects_proof_signed_by_other_key(dpop: DPoPSession, note: Any) -> None
     check 12, §6: the key must match cnf.jkt).
     """
     other = generate_key(dpop.key.alg)
-    note(refusal_note(refused_at_rs(dpop, what="the token bound to key A with a valid proof from key B", key=other)))
+    what = "the token bound to key A with a valid proof from key B"
+    note(refusal_note(refused_at_rs(dpop, what=what, rule=KEY_BINDING_RULE, key=other)))
 
 
 # --- members a server must ignore -------------------------------------------------------------------------
@@ -495,7 +523,9 @@ def test_token_endpoint_ignores_unknown_members(dpop: DPoPSession, note: Any) ->
     RFC 9449 forbids more members.
     """
     m = mutation("unknown-members")
-    final = accepted_at_as(dpop, what=f"{AS_REQUEST} carrying a proof with {m.description}", mutate=m)
+    final = accepted_at_as(
+        dpop, what=f"{AS_REQUEST} carrying a proof with {m.description}", rule=UNKNOWN_MEMBERS_RULE, mutate=m
+    )
     note(f"accepted with HTTP {final.status}")
 
 
@@ -512,7 +542,9 @@ def test_resource_ignores_unknown_members(dpop: DPoPSession, note: Any) -> None:
     Expects: a 2xx answer (RFC 7519 §4: claims that are not understood MUST be ignored).
     """
     m = mutation("unknown-members")
-    final = accepted_at_rs(dpop, what=f"{RS_REQUEST} carrying a proof with {m.description}", mutate=m)
+    final = accepted_at_rs(
+        dpop, what=f"{RS_REQUEST} carrying a proof with {m.description}", rule=UNKNOWN_MEMBERS_RULE, mutate=m
+    )
     note(f"accepted with HTTP {final.status}")
 
 
@@ -546,12 +578,14 @@ def _legal_form_params(where: str) -> list[Any]:
 @pytest.mark.parametrize("mutation_name", _legal_form_params("AS"))
 def test_token_endpoint_accepts_every_legal_form(dpop: DPoPSession, note: Any, mutation_name: str) -> None:
     m = mutation(mutation_name)
-    final = accepted_at_as(dpop, what=f"{AS_REQUEST} carrying a valid proof with {m.description}", mutate=m)
+    what = f"{AS_REQUEST} carrying a valid proof with {m.description}"
+    final = accepted_at_as(dpop, what=what, rule=LEGAL_FORMS[mutation_name], mutate=m)
     note(f"accepted with HTTP {final.status}")
 
 
 @pytest.mark.parametrize("mutation_name", _legal_form_params("RS"))
 def test_resource_accepts_every_legal_form(dpop: DPoPSession, note: Any, mutation_name: str) -> None:
     m = mutation(mutation_name)
-    final = accepted_at_rs(dpop, what=f"{RS_REQUEST} carrying a valid proof with {m.description}", mutate=m)
+    what = f"{RS_REQUEST} carrying a valid proof with {m.description}"
+    final = accepted_at_rs(dpop, what=what, rule=LEGAL_FORMS[mutation_name], mutate=m)
     note(f"accepted with HTTP {final.status}")

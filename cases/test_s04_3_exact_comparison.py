@@ -62,7 +62,15 @@ def test_resource_refuses_every_near_miss_of_ath(dpop: DPoPSession, note: Any) -
     bound = dpop.bound_token()
     ath = b64url_encode(hashlib.sha256(bound.access_token.encode("ascii")).digest())
     variants = [Variant(miss.name, miss.value) for miss in near_misses(ath)]
-    judge_variants(dpop, "RS", claim="ath", what="a resource request", variants=variants, note=note)
+    judge_variants(
+        dpop,
+        "RS",
+        claim="ath",
+        what="a resource request",
+        rule="§4.3 check 12: ath equals the hash of the access token",
+        variants=variants,
+        note=note,
+    )
 
 
 # --- nonce -------------------------------------------------------------------------------------------------
@@ -83,7 +91,11 @@ def _judge_nonce(dpop: DPoPSession, actor: str, note: Any) -> None:
     url = dpop.token_endpoint if actor == "AS" else dpop.require_resource()[0]
     known = dpop.client.nonce_for(actor, url)
     if not known:
-        raise CouldNotJudge("the server's nonce challenge left no nonce to vary")
+        raise CouldNotJudge(
+            "the server's nonce challenge left no nonce to vary",
+            cause=f"the use_dpop_nonce challenge of {url} carries no DPoP-Nonce",
+            fix="send the nonce in a DPoP-Nonce header field with every use_dpop_nonce challenge (§8, §9)",
+        )
     variants = [Variant(m.name, m.value, NONCE_LEVEL.get(m.name, Level.MUST)) for m in _nonce_variants(known)]
 
     def current(draft: ProofDraft, variant: Variant) -> str:
@@ -95,7 +107,16 @@ def _judge_nonce(dpop: DPoPSession, actor: str, note: Any) -> None:
         return by_name.get(variant.name, variant.value)
 
     what = "a token request" if actor == "AS" else "a resource request"
-    judge_variants(dpop, actor, claim="nonce", what=what, variants=variants, current=current, note=note)
+    judge_variants(
+        dpop,
+        actor,
+        claim="nonce",
+        what=what,
+        rule="§4.3 check 10 and §8: the nonce exactly matches the one the server provided",
+        variants=variants,
+        current=current,
+        note=note,
+    )
 
 
 _NONCE_DOC = """Sends: {request}s whose proofs carry the {server}'s current nonce with its first or its last
@@ -196,7 +217,15 @@ def _judge_htu(dpop: DPoPSession, actor: str, note: Any) -> None:
     if not variants:
         pytest.skip("no near miss of this URL differs from it under every normalisation")
     what = {"AS": "a token request", "PAR": "a pushed authorization request", "RS": "a resource request"}[actor]
-    judge_variants(dpop, actor, claim="htu", what=what, variants=variants, note=note)
+    judge_variants(
+        dpop,
+        actor,
+        claim="htu",
+        what=what,
+        rule="§4.3 check 9: htu matches the URI of the request, ignoring its query and fragment",
+        variants=variants,
+        note=note,
+    )
 
 
 @case(

@@ -25,6 +25,7 @@ from conformance.judge.checks import (
     refusal_note,
     token_issued,
     violation,
+    where,
 )
 from conformance.judge.negatives import AS_REFUSALS, RS_REFUSALS, send_once, sent_at_as, sent_at_rs
 from conformance.judge.session import DPoPSession
@@ -65,7 +66,8 @@ def test_resource_binding_holds_for_a_kid_it_has_seen(dpop: DPoPSession, note: A
     what = f"the token bound to key A with a valid proof from key B whose jwk reuses A's kid {kid}"
     other = generate_key(bound.key.alg)
     sent = sent_at_rs(dpop, label=what, key=other, mutate=_with_kid(kid), bound=bound)
-    note(refusal_note(expect_refused_at_rs(sent, what=what, errors=RS_REFUSALS)))
+    rule = "§4.3 check 12 and §6: the proof's key is the bound one, its RFC 7638 thumbprint (a kid names nothing)"
+    note(refusal_note(expect_refused_at_rs(sent, what=what, rule=rule, errors=RS_REFUSALS)))
 
 
 @case(
@@ -104,6 +106,9 @@ def test_token_endpoint_binds_the_key_not_a_kid_it_has_seen(dpop: DPoPSession, n
             what,
             f"the token bound to key B (cnf.jkt = {second.thumbprint()}, §6.1); it is bound to {bound_to}",
             sent.final,
+            cause=f"{where(sent.final)} binds the token to {bound_to}, not to the key of the proof it was issued for",
+            fix="bind each token to the RFC 7638 thumbprint of its own proof's jwk (§6.1), never to a key looked up "
+            "by kid",
             exchanges=[*primed.exchanges, *sent.exchanges],
         )
     note("bound to the proof's key, whatever kid another key had used")
@@ -160,13 +165,17 @@ def _prime(dpop: DPoPSession, actor: str, label: str) -> dict[str, Any]:
     return peek_claims(sent.final.proofs[0]) or {}
 
 
+#: what a proof with a broken signature breaks, whatever the server remembers of an earlier one
+SIGNATURE_RULE = "§4.3 check 6: the signature verifies, for every proof, whatever a cache remembers"
+
+
 def _judge_primed(dpop: DPoPSession, actor: str, what: str, mutate: ProofMutation, note: Any) -> None:
     if actor == "AS":
         sent = sent_at_as(dpop, label=what, mutate=mutate)
-        note(refusal_note(expect_refused_at_as(sent, what=what, errors=AS_REFUSALS)))
+        note(refusal_note(expect_refused_at_as(sent, what=what, rule=SIGNATURE_RULE, errors=AS_REFUSALS)))
     else:
         sent = sent_at_rs(dpop, label=what, mutate=mutate)
-        note(refusal_note(expect_refused_at_rs(sent, what=what, errors=RS_REFUSALS)))
+        note(refusal_note(expect_refused_at_rs(sent, what=what, rule=SIGNATURE_RULE, errors=RS_REFUSALS)))
 
 
 @pytest.mark.parametrize("actor", _primed_params("jti"))

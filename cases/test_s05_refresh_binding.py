@@ -16,13 +16,15 @@ from conformance.client.flow import Sent, TokenSet
 from conformance.client.keys import DPoPKey, generate_key
 from conformance.judge.attribution import attributed
 from conformance.judge.catalog import case
-from conformance.judge.checks import expect_refused_at_as, prerequisite_failed, violation
+from conformance.judge.checks import answer, expect_refused_at_as, prerequisite_failed, violation, where
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import Level, Observation
 
 # --- refresh tokens of public clients are bound to the DPoP key (§5) --------------------------------------
 
 REFRESH_REFUSALS = {"invalid_grant", "invalid_dpop_proof", "invalid_request", "invalid_token", "use_dpop_nonce"}
+#: what a refresh with another key (or none) than the one the refresh token is bound to breaks
+REFRESH_RULE = "§5: a public client's refresh token is bound to its key, and the binding is validated when presented"
 
 
 def _public_refresh_token(dpop: DPoPSession, key: DPoPKey) -> str:
@@ -61,6 +63,9 @@ def test_public_refresh_with_same_key_works_and_stays_bound(dpop: DPoPSession, n
             "a refresh_token request of the public client with a proof from the key it is bound to",
             "HTTP 200 with a new access token",
             sent.final,
+            cause=f"{where(sent.final)} refuses a public client's refresh with the key its refresh token is bound "
+            f"to ({answer(sent.final)})",
+            fix="accept a refresh with a proof from the bound key, and bind the new access token to it (§5)",
             exchanges=sent.exchanges,
         )
     view = dpop.token_view(tokens.access_token)
@@ -70,7 +75,15 @@ def test_public_refresh_with_same_key_works_and_stays_bound(dpop: DPoPSession, n
                 f"the refresh gave an unbound access token (token_type {tokens.token_type!r}, no cnf), which §5 "
                 "allows (MAY); the refresh token's own binding is judged by as-refresh-other-key-refused"
             )
-        raise violation("a refresh with the bound key", 'token_type "DPoP"', sent.final, exchanges=sent.exchanges)
+        raise violation(
+            "a refresh with the bound key",
+            'token_type "DPoP"',
+            sent.final,
+            cause=f"{where(sent.final)} answers a refresh with the bound key with token_type {tokens.token_type!r}, "
+            "not DPoP, for a bound token",
+            fix='say token_type "DPoP" for a DPoP-bound access token, refreshed ones included (§5)',
+            exchanges=sent.exchanges,
+        )
     if view.claims is None:
         note(f"refreshed; the new token's binding is not visible ({view.source})")
         return
@@ -81,6 +94,8 @@ def test_public_refresh_with_same_key_works_and_stays_bound(dpop: DPoPSession, n
             "a refresh with the bound key",
             f"the new access token bound to it (cnf.jkt = {key.thumbprint()}); found cnf={cnf!r}",
             sent.final,
+            cause=f"{where(sent.final)} binds a refreshed access token to cnf={cnf!r}, not to the refresh's proof key",
+            fix="bind the refreshed access token to the RFC 7638 thumbprint of the refresh's proof key (§5, §6.1)",
             exchanges=sent.exchanges,
         )
     note("refreshed with the same key; the new access token is bound to it")
@@ -108,7 +123,7 @@ def test_public_refresh_with_other_key_is_refused(dpop: DPoPSession, note: Any) 
     def attempt() -> Sent:  # a fresh refresh token each time: a lost one is no refusal of the key
         return dpop.public_refresh(_public_refresh_token(dpop, key), other, label="refresh with another key")
 
-    final = expect_refused_at_as(attributed(attempt, what=what), what=what, errors=REFRESH_REFUSALS)
+    final = expect_refused_at_as(attributed(attempt, what=what), what=what, rule=REFRESH_RULE, errors=REFRESH_REFUSALS)
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
@@ -133,7 +148,7 @@ def test_public_refresh_without_proof_is_refused(dpop: DPoPSession, note: Any) -
     def attempt() -> Sent:  # a fresh refresh token each time: a lost one is no refusal for the missing proof
         return dpop.public_refresh(_public_refresh_token(dpop, key), None, label="refresh without a proof")
 
-    final = expect_refused_at_as(attributed(attempt, what=what), what=what, errors=REFRESH_REFUSALS)
+    final = expect_refused_at_as(attributed(attempt, what=what), what=what, rule=REFRESH_RULE, errors=REFRESH_REFUSALS)
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
@@ -161,6 +176,9 @@ def _judge_access_token(dpop: DPoPSession, tokens: TokenSet, key: DPoPKey, step:
             f"refresh {step} of the chain with a proof from key A",
             f"the new access token bound to A (cnf.jkt = {key.thumbprint()}); found {jkt!r}",
             sent.final,
+            cause=f"{where(sent.final)} binds the access token of refresh {step} to {jkt!r}, not to the chain's key",
+            fix="bind every refreshed access token to the key the refresh token is bound to, at every rotation "
+            "(§5, §6.1)",
             exchanges=sent.exchanges,
         )
     return "bound to A" if jkt else f"binding not visible ({view.source})" if view.claims is None else "no cnf.jkt"
@@ -196,6 +214,7 @@ def test_refresh_chain_stays_bound(dpop: DPoPSession, note: Any) -> None:
         expect_refused_at_as(
             attempt,
             what=f"refresh token {step} of the chain (after {step} refreshes with key A) with a proof from key B",
+            rule=REFRESH_RULE + ", for every refresh token of a rotation chain",
             errors=REFRESH_REFUSALS,
         )
         if step == CHAIN:
@@ -233,6 +252,10 @@ def _chain(dpop: DPoPSession, key: DPoPKey, *, depth: int) -> TokenSet:
     return tokens
 
 
+#: what a server that rotates refresh tokens may do with the old one (RFC 6749 §6), and replay detection wants
+ROTATION_RULE = "revoke a refresh token once it is rotated out (RFC 6749 §6: MAY; RFC 9700 §4.14.2)"
+
+
 @case(
     "as-refresh-rotated-out-refused",
     "A refresh token the server rotated out is refused, even with the bound key",
@@ -265,9 +288,15 @@ def test_rotated_out_refresh_token_is_refused(dpop: DPoPSession, note: Any) -> N
             "the rotated-out refresh token, with a valid proof from the key it is bound to",
             "a refusal (invalid_grant): the server rotated it out",
             again.final,
+            cause=f"{where(again.final)} accepts a refresh token it has rotated out",
+            fix=ROTATION_RULE,
             exchanges=[*sent.exchanges, *again.exchanges],
         )
     final = expect_refused_at_as(
-        again, what="the rotated-out refresh token again", errors=REFRESH_REFUSALS, grant_is_the_change=True
+        again,
+        what="the rotated-out refresh token again",
+        rule=ROTATION_RULE,
+        errors=REFRESH_REFUSALS,
+        grant_is_the_change=True,
     )
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,7 +10,17 @@ import pytest
 from conformance.client.keys import SUPPORTED_ALGS, key_for
 from conformance.jose import peek_claims
 from conformance.judge.catalog import case
-from conformance.judge.checks import describe, token_issued, violation
+from conformance.judge.checks import (
+    SetupProblem,
+    answer,
+    describe,
+    refused_valid_fix,
+    setup_problem,
+    token_issued,
+    unanswered,
+    violation,
+    where,
+)
 from conformance.judge.server_values import distinct
 from conformance.judge.session import CONFIGURATION_ERRORS, DPoPSession
 from conformance.judge.verdicts import CouldNotJudge, Level, Observation
@@ -31,29 +42,49 @@ def test_token_endpoint_accepts_valid_proof(dpop: DPoPSession, note: Any) -> Non
     sent = dpop.request_token()
     final = sent.final
     if final.error:
-        raise CouldNotJudge(f"the token endpoint did not answer: {final.error}", exchanges=sent.exchanges)
+        raise unanswered("a token request with a valid proof", sent.exchanges)
     error = final.json_object().get("error")
     if final.status in (400, 401) and error in CONFIGURATION_ERRORS:
+        problem = setup_problem(final, control=True) or SetupProblem(
+            f"the configured grant was refused ({final.as_cause()})",
+            "check [client] grant_type and its refresh_token, redirect_uri or login in the target file",
+        )
         raise CouldNotJudge(
             f"the token request was refused with error={error}: check the [client] section of the "
             "target file (id, secret, auth_method, grant_type, scope)",
             exchanges=sent.exchanges,
+            cause=problem.cause,
+            fix=problem.fix,
         )
     if final.status is not None and 300 <= final.status < 400:
         raise CouldNotJudge(
             f"the token endpoint redirected a valid request ({describe(final)[:200]}); the suite follows no redirects "
             "on API calls: put the final URL in the target file",
             exchanges=sent.exchanges,
+            cause=f"{where(final)} redirects a valid token request (HTTP {final.status})",
+            fix="put the final URL of the token endpoint in the target file ([authorization_server] token_endpoint)",
         )
     if (final.status or 0) >= 500 or (final.status == 200 and not token_issued(final)):
         # a server error, or a 200 that is not a token response, is a broken target, not a DPoP verdict
         raise CouldNotJudge(
             f"the token endpoint answered a valid request with {describe(final)[:200]}: its happy path is broken",
             exchanges=sent.exchanges,
+            cause=f"{where(final)} answers a valid token request with {answer(final)}"
+            + (" and no access_token" if final.status == 200 else ""),
+            fix=refused_valid_fix(final)
+            if final.status != 200
+            else "check [authorization_server] token_endpoint in the target file: what answers there gives no token "
+            "response (RFC 6749 §5.1)",
         )
     if final.status != 200 or not isinstance(final.json_object().get("access_token"), str):
         raise violation(
-            "a token request with a valid DPoP proof", "HTTP 200 with an access_token", final, exchanges=sent.exchanges
+            "a token request with a valid DPoP proof",
+            "HTTP 200 with an access_token",
+            final,
+            cause=f"{where(final)} refuses a token request with a valid DPoP proof ({answer(final)})",
+            fix="accept a valid proof (§4.3, §5); the error the server gives names the check that fails (behind a "
+            "proxy, the URL it compares htu with)",
+            exchanges=sent.exchanges,
         )
     if sent.challenged:
         note("accepted after one nonce challenge")
@@ -92,6 +123,8 @@ def test_token_response_says_token_type_dpop(dpop: DPoPSession, note: Any) -> No
         "a token request with a valid DPoP proof",
         'token_type "DPoP" for a DPoP-bound token',
         sent.final,
+        cause=f"{where(sent.final)} issues a DPoP-bound token with token_type {tokens.token_type!r}",
+        fix='say token_type "DPoP" in the token response of a DPoP-bound token (§5)',
         exchanges=sent.exchanges,
     )
 
@@ -117,6 +150,8 @@ def test_token_response_is_not_cacheable(dpop: DPoPSession, note: Any) -> None:
             "a token request with a valid DPoP proof",
             "Cache-Control: no-store on the token response",
             sent.final,
+            cause=f"{where(sent.final)} sends its token response without Cache-Control: no-store",
+            fix="add Cache-Control: no-store to every response that carries tokens (RFC 6749 §5.1)",
             exchanges=sent.exchanges,
         )
     note(f"Cache-Control: {values}")
@@ -144,7 +179,12 @@ def test_metadata_lists_only_asymmetric_algorithms(dpop: DPoPSession, note: Any)
     exchange = dpop.metadata_exchange()
     if not isinstance(algs, list) or not algs or not all(isinstance(a, str) for a in algs):
         raise violation(
-            "a metadata request", "dpop_signing_alg_values_supported as a non-empty array of strings", exchange
+            "a metadata request",
+            "dpop_signing_alg_values_supported as a non-empty array of strings",
+            exchange,
+            cause=f"the metadata gives dpop_signing_alg_values_supported as {json.dumps(algs)[:80]}, not a non-empty "
+            "array of strings",
+            fix="list the accepted algorithms in dpop_signing_alg_values_supported as a JSON array of strings (§5.1)",
         )
     bad = [a for a in algs if a.lower() == "none" or a.upper().startswith("HS")]
     if bad:
@@ -152,6 +192,8 @@ def test_metadata_lists_only_asymmetric_algorithms(dpop: DPoPSession, note: Any)
             "a metadata request",
             f"no none or HS* algorithm in dpop_signing_alg_values_supported; found {', '.join(bad)}",
             exchange,
+            cause=f"the metadata lists {', '.join(bad)} in dpop_signing_alg_values_supported",
+            fix="list only asymmetric algorithms there, never none or HS* (§4.2, §5.1, §11.6)",
         )
     note(f"dpop_signing_alg_values_supported: {' '.join(algs)}")
 
@@ -166,6 +208,8 @@ def _metadata_or_skip(dpop: DPoPSession) -> dict[str, Any]:
         raise CouldNotJudge(
             f"the authorization server metadata could not be read: {dpop.metadata_error}",
             exchanges=dpop.metadata_exchanges,
+            cause=f"no authorization server metadata: {dpop.metadata_error}",
+            fix="check [authorization_server] issuer in the target file (RFC 8414 metadata is read from it)",
         )
     return metadata
 
@@ -193,16 +237,19 @@ def test_every_advertised_algorithm_works_at_the_token_endpoint(dpop: DPoPSessio
     for alg in usable:
         sent = dpop.request_token(key_for(alg), label=f"token request with an {alg} proof")
         if sent.final.error:
-            raise CouldNotJudge(f"the token endpoint did not answer: {sent.final.error}", exchanges=sent.exchanges)
+            raise unanswered(f"a token request with an {alg} proof", sent.exchanges)
         if sent.final.status != 200:
             refused.append((alg, sent))
     measure("algs_accepted", [a for a in usable if a not in {alg for alg, _ in refused}])
     if refused:
         alg, sent = refused[0]
+        names = ", ".join(a for a, _ in refused)
         raise violation(
             f"a token request with a valid {alg} proof ({alg} is advertised)",
             "HTTP 200",
             sent.final,
+            cause=f"{where(sent.final)} refuses valid proofs in algorithms its metadata advertises: {names}",
+            fix="accept every algorithm dpop_signing_alg_values_supported lists, or list only those it accepts (§5.1)",
             exchanges=[e for _, s in refused for e in s.exchanges],
         )
     others = [a for a in algs if a not in SUPPORTED_ALGS]

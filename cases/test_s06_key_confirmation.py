@@ -11,7 +11,7 @@ from conformance.client.keys import KEY_TYPES, DPoPKey, generate_key, key_for, k
 from conformance.client.proof import ProofDraft
 from conformance.jose import peek_claims
 from conformance.judge.catalog import case, case_param
-from conformance.judge.checks import refusal_note, violation
+from conformance.judge.checks import answer, refusal_note, violation, where
 from conformance.judge.key_binding import (
     OPTIONAL_MEMBER_SETS,
     advertised_algs,
@@ -23,6 +23,19 @@ from conformance.judge.key_binding import (
 from conformance.judge.negatives import accepted_at_rs, refused_at_rs
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import CouldNotJudge, Level, Observation
+
+#: what to change when cnf.jkt is not the key's thumbprint
+THUMBPRINT_FIX = (
+    "set cnf.jkt to the RFC 7638 thumbprint of the proof's jwk: SHA-256 over its required members in lexicographic "
+    "order, base64url without padding (§6.1)"
+)
+#: what to change when introspection does not show a fresh token
+INTROSPECTION_FIX = (
+    "check [authorization_server] introspection_endpoint in the target file, and that the [client] may introspect "
+    "the AS's access tokens (RFC 7662)"
+)
+#: what a proof from another key than the bound one breaks at the resource
+BINDING_RULE = "§6 and §4.3 check 12: the proof's public key matches the one the access token is bound to"
 
 
 @case(
@@ -54,6 +67,9 @@ def test_access_token_is_bound_to_proof_key(dpop: DPoPSession, note: Any) -> Non
             f"a token request with a proof whose jwk has thumbprint {expected}",
             f"cnf.jkt = {expected} in {source}; found {got}",
             final,
+            cause=f"{where(sent.final)} issues a token whose cnf.jkt is {jkt!r}, not the RFC 7638 thumbprint of the "
+            "proof's key",
+            fix=THUMBPRINT_FIX,
             exchanges=exchanges,
         )
     note(f"cnf.jkt in {source} equals the RFC 7638 thumbprint {expected}")
@@ -86,6 +102,10 @@ def test_thumbprint_ignores_extra_jwk_members(dpop: DPoPSession, note: Any) -> N
             "a token request whose proof jwk carries kid, use and alg",
             f"cnf.jkt = {key.thumbprint()} (RFC 7638 over the required members only) in {source}; found {jkt!r}",
             exchanges[-1],
+            cause=f"{where(sent.final)} issues cnf.jkt {jkt!r} for a jwk that carries kid, use and alg: not its "
+            "RFC 7638 thumbprint",
+            fix="compute the thumbprint over the key type's required members only, whatever else the jwk carries "
+            "(RFC 7638 §3.2)",
             exchanges=exchanges,
         )
     note(f"cnf.jkt in {source} is the canonical thumbprint")
@@ -124,20 +144,34 @@ def test_introspection_shows_the_binding(dpop: DPoPSession, note: Any) -> None:
         raise CouldNotJudge(
             f"introspection of a fresh access token did not answer active: {introspection.summary()}",
             exchanges=[*sent.exchanges, introspection],
+            cause=f"{where(introspection)} does not answer active for a fresh access token ({answer(introspection)})",
+            fix=INTROSPECTION_FIX,
         )
     cnf = body.get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     what = "an introspection request for a fresh DPoP-bound access token"
     token_type = body.get("token_type")
     if token_type is not None and str(token_type).lower() != "dpop":
-        raise violation(what, f'token_type "DPoP" when present; found {token_type!r}', introspection)
+        raise violation(
+            what,
+            f'token_type "DPoP" when present; found {token_type!r}',
+            introspection,
+            cause=f"{where(introspection)} gives token_type {token_type!r} for a DPoP-bound access token",
+            fix='give token_type "DPoP" (or none) in the introspection response of a DPoP-bound token (§6.2)',
+        )
     if jkt is None:
         raise Observation(
             f"the introspection response shows no cnf.jkt (cnf={cnf!r}); §6.2 conveys the hash with the same cnf "
             "content but states it without a BCP 14 keyword, so its absence is recorded"
         )
     if jkt != dpop.key.thumbprint():
-        raise violation(what, f"cnf.jkt = {dpop.key.thumbprint()}; found cnf={cnf!r}", introspection)
+        raise violation(
+            what,
+            f"cnf.jkt = {dpop.key.thumbprint()}; found cnf={cnf!r}",
+            introspection,
+            cause=f"{where(introspection)} gives cnf.jkt {jkt!r}, not the thumbprint of the key the token is bound to",
+            fix=THUMBPRINT_FIX + "; introspection shows the same cnf (§6.2)",
+        )
     note("introspection: active, cnf.jkt matches" + (f", token_type {token_type}" if token_type else ""))
 
 
@@ -159,7 +193,7 @@ def _visible_claims(
     view = dpop.token_view(token)
     seen = [*exchanges, *([view.introspection] if view.introspection else [])]
     if view.introspection_failed:
-        raise CouldNotJudge(view.source, exchanges=seen)
+        raise CouldNotJudge(view.source, exchanges=seen, cause=view.source, fix=INTROSPECTION_FIX)
     if view.claims is None:
         raise Observation(
             f"{view.source}, so its binding cannot be seen (add introspection_endpoint to [authorization_server])"
@@ -200,7 +234,7 @@ def test_key_swap_is_refused_for_every_key_type(dpop: DPoPSession, note: Any, kt
     bound = dpop.bound_token_for(key_for(alg_of_type(dpop, kty)))
     other = other_key_like(bound.key)
     what = f"the token bound to {kty} key A with a valid {bound.key.alg} proof from {kty} key B"
-    note(refusal_note(refused_at_rs(dpop, what=what, key=other, bound=bound)))
+    note(refusal_note(refused_at_rs(dpop, what=what, rule=BINDING_RULE, key=other, bound=bound)))
 
 
 @case(
@@ -231,7 +265,7 @@ def test_key_swap_to_another_key_type_is_refused(dpop: DPoPSession, note: Any) -
         pytest.skip(f"the authorization server advertises no key type other than {own} ({advertised})")
     for alg in others:
         what = f"the token bound to {own} key A with a valid proof from an {kty_of(alg)} key ({alg})"
-        final = refused_at_rs(dpop, what=what, key=key_for(alg), bound=bound)
+        final = refused_at_rs(dpop, what=what, rule=BINDING_RULE, key=key_for(alg), bound=bound)
         note(f"{kty_of(alg)}: {refusal_note(final)}")
 
 
@@ -260,7 +294,8 @@ def test_kid_naming_the_bound_key_is_no_key(dpop: DPoPSession, note: Any) -> Non
     }
     for text, jwk in variants.items():
         what = f"the token bound to key A with a valid proof signed by key B, its jwk B's key with {text}"
-        final = refused_at_rs(dpop, what=what, key=other, mutate=signed_with_jwk(jwk), bound=bound)
+        rule = BINDING_RULE + ": the RFC 7638 thumbprint of the proof's jwk, which leaves kid out"
+        final = refused_at_rs(dpop, what=what, rule=rule, key=other, mutate=signed_with_jwk(jwk), bound=bound)
         note(f"{text}: {refusal_note(final)}")
 
 
@@ -283,7 +318,8 @@ def test_optional_jwk_members_do_not_change_the_key(dpop: DPoPSession, note: Any
     for names in OPTIONAL_MEMBER_SETS:
         jwk = with_members(bound.key, names)
         what = f"a valid request whose proof's jwk (the bound key) also carries {', '.join(names)}"
-        final = accepted_at_rs(dpop, what=what, mutate=signed_with_jwk(jwk), bound=bound)
+        rule = "RFC 7638 §3.2: the thumbprint covers only the required members, so optional ones leave the key as is"
+        final = accepted_at_rs(dpop, what=what, rule=rule, mutate=signed_with_jwk(jwk), bound=bound)
         note(f"{', '.join(names)}: accepted with HTTP {final.status}")
 
 
@@ -337,6 +373,10 @@ def _jkt_is_canonical(dpop: DPoPSession, key: DPoPKey) -> bool:
                 f"a token request whose {key.alg} proof's jwk carries {', '.join(names)}",
                 f"cnf.jkt = {key.thumbprint()} (RFC 7638, the {kty} required members only) in {source}; found {jkt!r}",
                 exchanges[-1],
+                cause=f"{where(sent.final)} issues cnf.jkt {jkt!r} for an {kty} key whose jwk carries "
+                f"{', '.join(names)}: not its RFC 7638 thumbprint",
+                fix=f"compute the thumbprint over the {kty} key's required members only (RFC 7638 §3.2: crv, kty, "
+                "x, y for EC; e, kty, n for RSA; crv, kty, x for OKP)",
                 exchanges=exchanges,
             )
     return True

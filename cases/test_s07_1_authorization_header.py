@@ -24,13 +24,15 @@ from conformance.judge.checks import (
     expect_refused_at_rs,
     refusal_note,
     server_error,
+    unanswered,
     violation,
+    where,
 )
 from conformance.judge.faults import LENIENT_RULE, fault
 from conformance.judge.mutations import mutation
 from conformance.judge.negatives import RS_REFUSALS, sent_at_rs
 from conformance.judge.session import BoundToken, DPoPSession
-from conformance.judge.verdicts import CouldNotJudge, Level
+from conformance.judge.verdicts import Level
 
 # --- two Authorization lines: every check holds whichever line a layer reads ------------------------------
 
@@ -118,7 +120,7 @@ def test_checks_hold_under_two_authorization_lines(dpop: DPoPSession, note: Any,
         sent = _send(dpop, bound, check, _lines(order, bound.access_token), label)
         final = sent.final
         if final.error:
-            raise CouldNotJudge(f"{label}: the resource did not answer ({final.error})", exchanges=sent.exchanges)
+            raise unanswered(label, sent.exchanges)
         if final.ok:
             accepted.append((check.text, sent))
         elif is_server_error(final) and final.status not in OVERLOADED:
@@ -126,11 +128,15 @@ def test_checks_hold_under_two_authorization_lines(dpop: DPoPSession, note: Any,
         else:
             refused.append((label, sent))
     if accepted:
+        texts = "; ".join(text for text, _ in accepted)
+        final = accepted[0][1].final
         raise violation(
-            f"requests with two Authorization lines ({ORDERS[order]}), each with "
-            + "; ".join(text for text, _ in accepted),
+            f"requests with two Authorization lines ({ORDERS[order]}), each with {texts}",
             "a refusal of each: no access unless every check passes (§7.1), whichever line a layer reads",
-            accepted[0][1].final,
+            final,
+            cause=f"{where(final)} grants access under two Authorization lines ({order}) to requests with {texts}",
+            fix="refuse a request with two Authorization lines with 400 invalid_request (RFC 6750 §3.1), or check the "
+            "proof against the very line whose token grants access (§7.1)",
             exchanges=[e for _, s in accepted for e in s.exchanges],
         )
     if failed:
@@ -209,4 +215,6 @@ def test_malformed_authorization_is_refused(dpop: DPoPSession, note: Any, name: 
             cause=f"{sent.final.method} {sent.final.url.split('?', 1)[0]} accepts {text}",
             fix='read Authorization as "DPoP", one or more spaces, then exactly one token68 (§7.1, RFC 9110 §11.4)',
         )
-    note(refusal_note(expect_refused_at_rs(sent, what=what, errors=RS_REFUSALS, error_required=False)))
+    note(
+        refusal_note(expect_refused_at_rs(sent, what=what, rule=found.rule, errors=RS_REFUSALS, error_required=False))
+    )

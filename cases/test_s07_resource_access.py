@@ -15,11 +15,17 @@ from conformance.client.uri import with_query
 from conformance.judge.answers import OVERLOADED, challenge_errors, is_server_error
 from conformance.judge.catalog import case, case_param
 from conformance.judge.checks import (
+    REFUSAL_FIX,
+    accepted_cause,
+    answer,
     describe,
     expect_refused_at_rs,
     expect_resource_accepts,
+    overloaded,
     prerequisite_failed,
     server_error,
+    setup_problem,
+    unanswered,
     violation,
     where,
 )
@@ -28,6 +34,13 @@ from conformance.judge.negatives import RS_REFUSALS, accepted_at_rs, refused_at_
 from conformance.judge.server_values import distinct
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import CouldNotJudge, Level, Observation
+
+#: what a DPoP-bound token received as a bearer token breaks
+DOWNGRADE_RULE = "§7.2: a DPoP-bound access token received as a bearer token is rejected"
+#: what to change when a request carrying the token by two methods is not refused with 400
+TWO_METHODS_FIX = (
+    "refuse a request that carries the token by more than one method with 400 invalid_request (RFC 6750 §3.1)"
+)
 
 
 @case(
@@ -46,7 +59,11 @@ def test_accepts_dpop_token_with_valid_proof(dpop: DPoPSession, note: Any) -> No
     """
     bound = dpop.bound_token()
     sent = dpop.call_resource(bound.access_token, bound.key)
-    expect_resource_accepts(sent, what="a resource request with a DPoP-bound token and a valid proof")
+    expect_resource_accepts(
+        sent,
+        what="a resource request with a DPoP-bound token and a valid proof",
+        rule="§7.1: a DPoP-bound token with a valid proof (htm, htu, ath) grants access",
+    )
     note(f"HTTP {sent.final.status}" + (" after one nonce challenge" if sent.challenged else ""))
 
 
@@ -73,6 +90,7 @@ def test_rejects_dpop_bound_token_sent_as_bearer(dpop: DPoPSession, note: Any) -
     final = expect_refused_at_rs(
         sent,
         what="the DPoP-bound token as a Bearer token, without a proof",
+        rule=DOWNGRADE_RULE,
         errors={"invalid_token", "invalid_request", "invalid_dpop_proof"},
         error_required=False,
     )
@@ -92,7 +110,12 @@ def test_rejects_dpop_scheme_without_proof(dpop: DPoPSession, note: Any) -> None
     Expects: a refusal, 401 with a DPoP challenge (§7.1: the resource "MUST check that a DPoP proof was
     also received"); the error code is not specified (invalid_token, invalid_dpop_proof, invalid_request).
     """
-    final = refused_at_rs(dpop, what="the DPoP-bound token under the DPoP scheme without a proof", without_proof=True)
+    final = refused_at_rs(
+        dpop,
+        what="the DPoP-bound token under the DPoP scheme without a proof",
+        rule="§7.1: the resource checks that a DPoP proof came with the DPoP scheme",
+        without_proof=True,
+    )
     note(f"refused with HTTP {final.status}")
 
 
@@ -110,7 +133,11 @@ def test_rejects_dpop_bound_token_sent_as_bearer_with_proof(dpop: DPoPSession, n
     DPoP-only resource may refuse Bearer without an error code (RFC 6750 §3.1).
     """
     final = refused_at_rs(
-        dpop, what="the DPoP-bound token as a Bearer token with a valid proof", scheme="Bearer", error_required=False
+        dpop,
+        what="the DPoP-bound token as a Bearer token with a valid proof",
+        rule=DOWNGRADE_RULE,
+        scheme="Bearer",
+        error_required=False,
     )
     note(f"refused with HTTP {final.status}")
 
@@ -145,15 +172,19 @@ def test_accepts_scheme_and_header_name_in_any_case(dpop: DPoPSession, note: Any
             bound.access_token, bound.key, scheme=scheme, dpop_header_name=header_name, label=f"valid request, {text}"
         )
         if sent.final.error:
-            raise CouldNotJudge(f"the resource did not answer: {sent.final.error}", exchanges=sent.exchanges)
+            raise unanswered(f"a valid request, {text}", sent.exchanges)
         if not sent.final.ok:
             refused.append((text, sent))
     if refused:
         texts = ", ".join(text for text, _ in refused)
+        final = refused[0][1].final
         raise violation(
             f"valid requests with the {texts}",
             "a 2xx answer to each (RFC 9110 §11.1, §5.1)",
-            refused[0][1].final,
+            final,
+            cause=f"{where(final)} refuses valid requests with the {texts} ({answer(final)})",
+            fix="read the authentication scheme and header field names case-insensitively (RFC 9110 §11.1 and §5.1; "
+            "RFC 9449 §4.1)",
             exchanges=[e for _, s in refused for e in s.exchanges],
         )
     note("accepted: " + "; ".join(text for _, _, text in SCHEME_VARIANTS))
@@ -172,7 +203,12 @@ def test_accepts_two_spaces_after_the_scheme(dpop: DPoPSession, note: Any) -> No
     Expects: a 2xx answer: the credentials syntax is `"DPoP" 1*SP token68` (§7.1, RFC 9110 §11.4). A
     refusal is a warning: a parser that splits on one space breaks no security property.
     """
-    final = accepted_at_rs(dpop, what="a valid request with two spaces between DPoP and the token", scheme="DPoP ")
+    final = accepted_at_rs(
+        dpop,
+        what="a valid request with two spaces between DPoP and the token",
+        rule='§7.1 and RFC 9110 §11.4: the credentials are "DPoP" 1*SP token68, so several spaces are legal',
+        scheme="DPoP ",
+    )
     note(f"accepted with HTTP {final.status}")
 
 
@@ -185,9 +221,16 @@ def _no_credentials(dpop: DPoPSession, *, scheme: str = "", label: str = "reques
     dpop.control(bound, "after")
     final = sent.final
     if final.error:
-        raise CouldNotJudge(f"the resource did not answer: {final.error}", exchanges=sent.exchanges)
+        raise unanswered(label, sent.exchanges)
     if final.ok and not scheme:
-        raise violation("a request without credentials", "a refusal: 401 with a DPoP challenge", final)
+        raise violation(
+            "a request without credentials",
+            "a refusal: 401 with a DPoP challenge",
+            final,
+            cause=f"{where(final)} grants access to a request without any credentials (HTTP {final.status})",
+            fix="refuse a request without credentials with 401 and WWW-Authenticate: DPoP algs=... (§7.1); if the URL "
+            "is public, put a protected one in the target file ([resource_server] url)",
+        )
     return final
 
 
@@ -243,7 +286,7 @@ def test_challenges_a_request_without_credentials(dpop: DPoPSession, note: Any) 
             fix="answer a request without credentials with 401 and WWW-Authenticate: DPoP algs=... (§7.1)",
         )
     if status in OVERLOADED:
-        raise CouldNotJudge(f"{what}: the resource could not answer now ({final.summary()})", exchanges=[final])
+        raise overloaded(what, [final])
     challenges = _challenges(final)
     schemes = [scheme for scheme, _ in challenges]
     lowered = {scheme.lower() for scheme in schemes}
@@ -304,7 +347,11 @@ def test_challenge_lists_algs(dpop: DPoPSession, note: Any) -> None:
     algs = challenge.get("algs", "").split()
     if not algs:
         raise violation(
-            "a request without credentials", 'an algs parameter in the DPoP challenge, e.g. algs="ES256"', final
+            "a request without credentials",
+            'an algs parameter in the DPoP challenge, e.g. algs="ES256"',
+            final,
+            cause=f"{where(final)} sends a DPoP challenge without algs",
+            fix='add algs="..." to the DPoP challenge, listing the JWS algorithms it accepts for proofs (§7.1)',
         )
     note(f"algs: {' '.join(algs)}")
 
@@ -328,7 +375,12 @@ def test_challenge_without_credentials_has_no_error(dpop: DPoPSession, note: Any
     errors = challenge_errors(final)
     if errors:
         raise violation(
-            "a request without credentials", f"no error code in the challenge; found {', '.join(errors)}", final
+            "a request without credentials",
+            f"no error code in the challenge; found {', '.join(errors)}",
+            final,
+            cause=f"{where(final)} puts error={', '.join(errors)} in its challenge to a request without credentials",
+            fix="leave the error parameter out of the challenge to a request that has no credentials at all "
+            "(RFC 6750 §3.1, RFC 9449 §7.1)",
         )
     note("no error code")
 
@@ -349,7 +401,12 @@ def test_refuses_invalid_token_with_error_code(dpop: DPoPSession, note: Any) -> 
     failed authentication"; a missing one is a warning).
     """
     bogus = "not-an-access-token-" + secrets.token_urlsafe(24)
-    final = refused_at_rs(dpop, what="an access token the AS never issued, with a valid proof for it", token=bogus)
+    final = refused_at_rs(
+        dpop,
+        what="an access token the AS never issued, with a valid proof for it",
+        rule="§7.1: no access unless the access token is valid",
+        token=bogus,
+    )
     note(f"refused with HTTP {final.status}, error={', '.join(challenge_errors(final))}")
 
 
@@ -384,7 +441,13 @@ def test_refuses_two_authorization_methods(dpop: DPoPSession, note: Any) -> None
         raise prerequisite_failed(what, sent)
     if final.status != 400 or "invalid_request" not in challenge_errors(final):
         raise violation(
-            what, "400 with error invalid_request (RFC 6750 §3.1, RFC 9449 figure 19)", final, exchanges=sent.exchanges
+            what,
+            "400 with error invalid_request (RFC 6750 §3.1, RFC 9449 figure 19)",
+            final,
+            cause=f"{where(final)} answers a request with two Authorization lines (Bearer, DPoP) with "
+            f"{answer(final)}, not 400 invalid_request",
+            fix=TWO_METHODS_FIX,
+            exchanges=sent.exchanges,
         )
     note("refused with 400 invalid_request")
 
@@ -406,6 +469,7 @@ def test_refuses_dpop_in_proxy_authorization(dpop: DPoPSession, note: Any) -> No
     final = refused_at_rs(
         dpop,
         what="the token in Proxy-Authorization: DPoP with a valid proof, no Authorization",
+        rule="§7.1: the DPoP scheme is not used with Proxy-Authorization, so the request carries no credentials",
         scheme="",
         extra_headers=[("Proxy-Authorization", f"DPoP {bound.access_token}")],
         error_required=False,
@@ -439,11 +503,13 @@ def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, not
     if not usable:
         pytest.skip("no algorithm that the resource advertises, the AS accepts and the suite can sign with")
     refused, not_bound = [], []
+    unbound: list[Exchange] = []  # the token requests the AS refused
     for alg in usable:
         key = key_for(alg)
         issued = dpop.request_token(key, label=f"token request with an {alg} key")
         if issued.final.status != 200:
             not_bound.append(alg)  # the AS would not bind a token to this key type: nothing to try here
+            unbound.append(issued.final)
             continue
         tokens = dpop.tokens_or_error(issued)
         sent = dpop.call_resource(tokens.access_token, key, label=f"resource request with an {alg} proof")
@@ -460,15 +526,30 @@ def test_every_advertised_algorithm_works_at_the_resource(dpop: DPoPSession, not
         )
     if refused:
         alg, sent = refused[0]
+        names = ", ".join(a for a, _ in refused)
         raise violation(
-            f"resource requests with valid proofs in {', '.join(a for a, _ in refused)} (advertised)",
+            f"resource requests with valid proofs in {names} (advertised)",
             "a 2xx answer for each",
             sent.final,
+            cause=f"{where(sent.final)} refuses valid proofs in algorithms its challenge advertises: {names}",
+            fix="accept every algorithm the challenge's algs lists, or list only those it accepts (§7.1)",
             exchanges=[e for _, s in refused for e in s.exchanges],
         )
     tried = [a for a in usable if a not in not_bound]
     if not tried:
-        raise CouldNotJudge(f"the AS bound no token to a key of {', '.join(not_bound)}, so none could be tried")
+        # a refused client is what stops every case that needs a token: the same cause as theirs
+        problem = next((found for ex in unbound if (found := setup_problem(ex, control=True))), None)
+        cause, fix = problem or (
+            f"the AS binds no token to a key of {', '.join(not_bound)}, which the resource advertises",
+            "let the AS bind tokens to keys of the algorithms the resource advertises (as-advertised-algs-accepted "
+            "judges the AS), or list in algs only what it binds",
+        )
+        raise CouldNotJudge(
+            f"the AS bound no token to a key of {', '.join(not_bound)}, so none could be tried",
+            exchanges=unbound,
+            cause=cause,
+            fix=fix,
+        )
     if not_bound:
         note(f"not tried (the AS would not bind a token to the key): {', '.join(not_bound)}")
     note(f"accepted {', '.join(tried)}")
@@ -507,7 +588,12 @@ def test_resource_refuses_alg_it_does_not_advertise(dpop: DPoPSession, note: Any
     sent = sent_at_rs(dpop, label=what, token=bound.access_token, key=key)
     if sent.final.ok:
         raise Observation(f"{what}: accepted (HTTP {sent.final.status}): the resource takes more than its algs says")
-    expect_refused_at_rs(sent, what=what, errors=RS_REFUSALS)
+    expect_refused_at_rs(
+        sent,
+        what=what,
+        rule="§4.3 check 5 and §7.1: an algorithm acceptable per local policy, which the challenge's algs lists",
+        errors=RS_REFUSALS,
+    )
     note(f"{key.alg} (not in algs): refused with HTTP {sent.final.status}")
 
 
@@ -571,13 +657,12 @@ def test_bound_token_is_refused_by_every_bearer_method(dpop: DPoPSession, note: 
     # POST it has no route for (401, 400, 404, 405, 415 ...): every 4xx is a refusal, and no status or error
     # code is owed (the RFC 6750 method is not one it supports). Only access granted fails.
     if exchange.error:
-        raise CouldNotJudge(f"{what}: the resource did not answer ({exchange.error})", exchanges=[exchange])
+        raise unanswered(what, [exchange])
     if exchange.ok:
-        raise violation(what, "a refusal: the token is DPoP-bound (§7.2)", exchange)
+        cause, fix = accepted_cause(exchange, what, f"{DOWNGRADE_RULE}, by every method of RFC 6750")
+        raise violation(what, "a refusal: the token is DPoP-bound (§7.2)", exchange, cause=cause, fix=fix)
     if exchange.status >= 500:
-        raise violation(
-            what, "a refusal with a 4xx status (a server error is not an answer)", exchange, level=Level.SHOULD
-        )
+        raise server_error(what, "a refusal with a 4xx status", exchange, [exchange], fix=REFUSAL_FIX["RS"])
     note(f"refused with HTTP {exchange.status}")
 
 
@@ -618,7 +703,7 @@ def test_token_in_header_and_query_is_refused(dpop: DPoPSession, note: Any) -> N
         [("Accept", "application/json")],
     )
     if query_only.error:
-        raise CouldNotJudge(f"the resource did not answer ({query_only.error})", exchanges=[query_only])
+        raise unanswered("the token in the access_token query parameter alone", [query_only])
     reads_query = query_only.ok or not _same_answer(query_only, _no_credentials(dpop))
     if not reads_query:
         raise Observation(
@@ -631,6 +716,9 @@ def test_token_in_header_and_query_is_refused(dpop: DPoPSession, note: Any) -> N
         "400 with error invalid_request (RFC 6750 §3.1): the resource reads access_token from the query (the query "
         f"token alone got {describe(query_only)[:120]}), so this request used two methods",
         final,
+        cause=f"{where(final)} reads the token from the query too, and answers a request carrying it in the "
+        f"Authorization header and the query with {answer(final)}, not 400 invalid_request",
+        fix=TWO_METHODS_FIX,
         exchanges=[*sent.exchanges, query_only],
     )
 
@@ -668,7 +756,7 @@ def test_checks_hold_under_every_accepted_spelling_of_the_scheme(dpop: DPoPSessi
     for scheme, text in SPELLINGS.items():
         valid = dpop.call_resource(bound.access_token, bound.key, scheme=scheme, label=f"valid request, {text}")
         if valid.final.error:
-            raise CouldNotJudge(f"the resource did not answer: {valid.final.error}", exchanges=valid.exchanges)
+            raise unanswered(f"a valid request, {text}", valid.exchanges)
         if not valid.final.ok:
             continue
         accepted_spellings.append(text)
@@ -679,19 +767,20 @@ def test_checks_hold_under_every_accepted_spelling_of_the_scheme(dpop: DPoPSessi
             else:
                 sent = sent_at_rs(dpop, label=label, scheme=scheme, mutate=mutation(check), bound=bound)
             if sent.final.error:
-                raise CouldNotJudge(
-                    f"{label}: the resource did not answer ({sent.final.error})", exchanges=sent.exchanges
-                )
+                raise unanswered(label, sent.exchanges)
             if sent.final.ok:
                 unchecked.append((label, sent))
     if not accepted_spellings:
         pytest.skip("the resource accepts the scheme only as DPoP with one space: no other spelling to check under")
     if unchecked:
         labels = "; ".join(label for label, _ in unchecked)
+        final = unchecked[0][1].final
         raise violation(
             f"requests with {labels}",
             "a refusal of each: every §4.3 check and the key binding hold under every accepted spelling (§7.1)",
-            unchecked[0][1].final,
+            final,
+            cause=f"{where(final)} skips checks under another spelling of the scheme: it accepts {labels}",
+            fix="run every §4.3 check and the key binding whatever spelling of the scheme carries the token (§7.1)",
             exchanges=[e for _, s in unchecked for e in s.exchanges],
         )
     note(

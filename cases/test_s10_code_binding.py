@@ -15,8 +15,8 @@ from conformance.client.keys import DPoPKey, generate_key
 from conformance.judge.answers import another_cause
 from conformance.judge.attribution import attributed
 from conformance.judge.catalog import case
-from conformance.judge.checks import expect_refused_at_as, prerequisite_failed, violation
-from conformance.judge.code_binding import CODE_REFUSALS, judge_dpop_jkt_mismatch, redeem, redeemed
+from conformance.judge.checks import accepted_cause, expect_refused_at_as, prerequisite_failed, violation, where
+from conformance.judge.code_binding import CODE_REFUSALS, DPOP_JKT_RULE, judge_dpop_jkt_mismatch, redeem, redeemed
 from conformance.judge.near_misses import near_misses
 from conformance.judge.negatives import push, request_uri_of
 from conformance.judge.session import DPoPSession
@@ -80,7 +80,8 @@ def test_par_proof_binds_the_code(dpop: DPoPSession, note: Any) -> None:
         code, verifier, _ = _pushed_code(dpop, key, "pushed authorization request with a proof from A")
         return redeem(dpop, code, verifier, other, "code from the PAR with A redeemed with B")
 
-    final = expect_refused_at_as(attributed(attempt, what=what), what=what, errors=CODE_REFUSALS)
+    rule = "§10.1: a code pushed with a proof is bound to that proof's key, as if dpop_jkt had been sent"
+    final = expect_refused_at_as(attributed(attempt, what=what), what=what, rule=rule, errors=CODE_REFUSALS)
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
@@ -103,16 +104,12 @@ def test_par_refuses_dpop_jkt_of_another_key(dpop: DPoPSession, note: Any) -> No
     if request_uri_of(control) is None:
         raise prerequisite_failed("a valid pushed authorization request", control)
     sent, _ = push(dpop, other, dpop_jkt=key.thumbprint(), label="dpop_jkt of A with a proof from B")
+    what = "a pushed authorization request with dpop_jkt of key A and a valid proof from key B"
+    rule = "§10.1: the request is rejected when dpop_jkt does not match the key of its DPoP proof"
     if request_uri_of(sent) is not None:
-        raise violation(
-            "a pushed authorization request with dpop_jkt of key A and a valid proof from key B",
-            "a refusal (HTTP 400)",
-            sent.final,
-            exchanges=sent.exchanges,
-        )
-    final = expect_refused_at_as(
-        sent, what="a PAR with dpop_jkt of key A and a proof from key B", errors=PAR_REFUSALS | {"invalid_grant"}
-    )
+        cause, fix = accepted_cause(sent.final, what, rule)
+        raise violation(what, "a refusal (HTTP 400)", sent.final, cause=cause, fix=fix, exchanges=sent.exchanges)
+    final = expect_refused_at_as(sent, what=what, rule=rule, errors=PAR_REFUSALS | {"invalid_grant"})
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
@@ -125,7 +122,7 @@ def _judge_redeemed_without_proof(dpop: DPoPSession, sent: Sent, key: DPoPKey, w
     if final.error:
         raise prerequisite_failed(what, sent)
     if not redeemed(sent):
-        final = expect_refused_at_as(sent, what=what, errors=CODE_REFUSALS)
+        final = expect_refused_at_as(sent, what=what, rule=DPOP_JKT_RULE, errors=CODE_REFUSALS)
         note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
         return
     tokens = dpop.tokens_or_error(sent)
@@ -144,6 +141,9 @@ def _judge_redeemed_without_proof(dpop: DPoPSession, sent: Sent, key: DPoPKey, w
         "a refusal (§10: the proof key must match dpop_jkt, or the request is rejected), or at least no "
         f"unbound token; got token_type {tokens.token_type!r} and cnf={cnf!r}",
         final,
+        cause=f"{where(final)} redeems a code bound with dpop_jkt without any proof, for a token not bound to that "
+        f"key (token_type {tokens.token_type!r}, cnf={cnf!r})",
+        fix="reject the redemption of a code bound with dpop_jkt unless a proof from that key comes with it (§10)",
         exchanges=sent.exchanges,
     )
 
@@ -254,5 +254,10 @@ def test_dpop_jkt_is_compared_exactly(dpop: DPoPSession, note: Any) -> None:
 
         if another_cause(sent.final) is not None:
             sent = attributed(again, what=what)
-        expect_refused_at_as(sent, what=what, errors=CODE_REFUSALS)
+        expect_refused_at_as(
+            sent,
+            what=what,
+            rule="§10: dpop_jkt is compared whole and exactly with the thumbprint of the proof's key",
+            errors=CODE_REFUSALS,
+        )
     note("every near miss refused" + (f" (at the authorization endpoint: {', '.join(at_login)})" if at_login else ""))

@@ -18,7 +18,7 @@ import pytest
 from conformance.client.flow import Sent
 from conformance.client.proof import ProofDraft
 from conformance.judge.catalog import case_param
-from conformance.judge.checks import token_issued, violation
+from conformance.judge.checks import refused_valid, token_issued, unanswered, violation, where
 from conformance.judge.negatives import send_once
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import CouldNotJudge, Level, Observation
@@ -61,10 +61,7 @@ def test_iat_window_is_bounded(dpop: DPoPSession, note: Any, measure: Any, actor
         request = "token request" if actor == "AS" else "resource request"
         sent = send_once(dpop, actor, mutate=_at(offset), label=f"{request}, iat {offset:+d} s")
         if sent.final.error:
-            raise CouldNotJudge(
-                f"the target did not answer a request with iat {offset:+d} s ({sent.final.error})",
-                exchanges=sent.exchanges,
-            )
+            raise unanswered(f"a request with iat {offset:+d} s", sent.exchanges)
         return (token_issued(sent.final) if actor == "AS" else sent.final.ok), sent
 
     if actor == "AS":
@@ -72,7 +69,10 @@ def test_iat_window_is_bounded(dpop: DPoPSession, note: Any, measure: Any, actor
     ok, control = accepted(0)
     if not ok:
         raise CouldNotJudge(
-            f"a valid request with iat now was refused ({control.final.summary()})", exchanges=control.exchanges
+            f"a valid request with iat now was refused ({control.final.summary()})",
+            exchanges=control.exchanges,
+            cause=refused_valid(control.final).cause,
+            fix=refused_valid(control.final).fix,
         )
     edges = {}
     for sign, name in ((-1, "past"), (1, "future")):
@@ -88,6 +88,8 @@ def test_iat_window_is_bounded(dpop: DPoPSession, note: Any, measure: Any, actor
                 f"a valid request whose proof's iat is {sign * LIMIT:+d} s",
                 "a refusal: the window must be limited (§11.1)",
                 far.final,
+                cause=f"{where(far.final)} accepts a proof whose iat is {sign * LIMIT:+d} s away",
+                fix="accept proofs only within a limited window around the server's clock (§11.1, §4.3 check 11)",
                 exchanges=far.exchanges,
             )
         lo, hi = 0, LIMIT  # lo accepted, hi refused
@@ -114,6 +116,9 @@ def test_iat_window_is_bounded(dpop: DPoPSession, note: Any, measure: Any, actor
             f"no proof older than the policy limit of {limit} s accepted (iat_max_age in the target file; §11.1: "
             '"preferably only for a relatively brief period")',
             old.final,
+            cause=f"{where(old.final)} {window}, beyond the policy limit of {limit} s",
+            fix=f"accept proofs for a brief period only, at most {limit} s old (§11.1; the limit is iat_max_age in the "
+            "target file)",
             level=Level.SHOULD,
             exchanges=old.exchanges,
         )

@@ -20,7 +20,14 @@ from conformance.jose import decode_jws
 from conformance.judge.answers import OVERLOADED, another_cause, dpop_error, error_codes, is_server_error
 from conformance.judge.attribution import attributed, unconfirmed
 from conformance.judge.catalog import case, case_param
-from conformance.judge.checks import prerequisite_failed, server_error, token_issued, violation
+from conformance.judge.checks import (
+    accepted_cause,
+    prerequisite_failed,
+    server_error,
+    token_issued,
+    unanswered,
+    violation,
+)
 from conformance.judge.negatives import par_control, push, request_uri_of
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import CouldNotJudge, Level
@@ -98,10 +105,11 @@ def _judge(
         raise prerequisite_failed("the control request after the replay", control)
     final = replay.final
     if final.error:
-        raise CouldNotJudge(f"the target did not answer the replay ({final.error})", exchanges=replay.exchanges)
+        raise unanswered("the replay", replay.exchanges)
     expected = "a refusal: the jti was seen before (§11.1)"
     if accepted(replay):
-        raise violation(what, expected, final, exchanges=[*first.exchanges, *replay.exchanges])
+        cause, fix = accepted_cause(final, what, "§11.1: store each jti for the iat window and decline a repeat")
+        raise violation(what, expected, final, cause=cause, fix=fix, exchanges=[*first.exchanges, *replay.exchanges])
     if is_server_error(final) and final.status not in OVERLOADED:
         # a server error is no refusal: whether the server keeps a jti cache at all cannot be seen through it
         raise server_error(
@@ -109,11 +117,16 @@ def _judge(
             expected,
             final,
             [*first.exchanges, *replay.exchanges],
-            fix="refuse a replayed proof with invalid_dpop_proof (§11.1), not with a server error; check its logs",
+            fix="refuse a replayed proof with invalid_dpop_proof (§11.1)",
         )
     other = another_cause(final, answered_nonce=answered_nonce)
     if other is not None and other.kind != "grant":  # what _replayed could not get past
-        raise CouldNotJudge(f"{what}: {other}", exchanges=[*first.exchanges, *replay.exchanges])
+        raise CouldNotJudge(
+            f"{what}: {other}",
+            exchanges=[*first.exchanges, *replay.exchanges],
+            cause=f"the answers name another cause than the cases' changes: {other.text.split(':', 1)[0]}",
+            fix=other.fix,
+        )
     if dpop_error(final, "AS" if at_as else "RS") is None:
         unconfirmed(f"{what}: refused with {final.as_cause()}, which names no DPoP error")
     note(f"the replay was refused with HTTP {final.status}, error={', '.join(error_codes(final)) or 'none'}")
@@ -291,7 +304,7 @@ def test_resource_refuses_proof_replayed_with_other_query(dpop: DPoPSession, not
     def attempt() -> Attempt:
         first = dpop.call_resource(bound.access_token, bound.key, url=first_url, label="valid request, query 1")
         if first.final.error:
-            raise CouldNotJudge(f"the target did not answer ({first.final.error})", exchanges=first.exchanges)
+            raise unanswered("a valid request, query 1", first.exchanges)
         if not first.final.ok:
             pytest.skip(
                 f"the resource refuses a request with a query string it does not know ({first.final.as_cause()})"

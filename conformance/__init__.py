@@ -22,7 +22,7 @@ from types import ModuleType
 
 __all__ = ["__version__"]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: old flat name -> the module's place in its layer (importable under the old name for one release)
 MOVED = {

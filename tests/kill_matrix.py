@@ -159,7 +159,7 @@ KILLS: list[Kill] = [
     Kill("token-type", failed="as-token-type-dpop as-refresh-same-key-bound"),
     Kill(
         "cnf-jkt",
-        failed="as-refresh-same-key-bound as-token-bound-to-key as-jkt-ignores-extra-jwk-members as-introspection-cnf as-jkt-every-key-type as-refresh-chain-stays-bound",
+        failed="as-refresh-same-key-bound as-token-bound-to-key as-jkt-ignores-extra-jwk-members as-introspection-cnf as-jkt-every-key-type as-refresh-chain-stays-bound as-primed-kid-binding",
     ),
     Kill("no-store", failed="as-token-no-store"),
     Kill("as-nonce-status", warned="as-nonce-challenge"),
@@ -172,8 +172,8 @@ KILLS: list[Kill] = [
     Kill("refresh-cnf-stale", failed="as-refresh-same-key-bound as-refresh-chain-stays-bound"),
     Kill(
         "par-proof",
-        failed="par-proof-jti-missing par-proof-htm-missing par-proof-htu-missing par-proof-iat-missing par-proof-typ-jwt par-proof-typ-at-jwt par-proof-typ-missing par-proof-alg-none par-proof-alg-hs256-oct-jwk par-proof-alg-unknown par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der par-proof-jwk-private par-proof-htm-wrong par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case par-proof-two-headers-same-proof par-proof-two-headers-different-proofs par-htu-exact",
-        warned="par-proof-iat-string par-proof-jti-number par-proof-htm-lowercase",
+        failed="par-proof-jti-missing par-proof-htm-missing par-proof-htu-missing par-proof-iat-missing par-proof-typ-jwt par-proof-typ-at-jwt par-proof-typ-missing par-proof-alg-none par-proof-alg-hs256-oct-jwk par-proof-alg-unknown par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der par-proof-jwk-private par-proof-htm-wrong par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case par-proof-two-headers-same-proof par-proof-two-headers-different-proofs par-htu-exact par-proof-alg-non-latin1 par-proof-htu-backslash-authority par-proof-htu-userinfo",
+        warned="par-proof-iat-string par-proof-jti-number par-proof-htm-lowercase par-proof-b64-false par-proof-htu-backslash-path",
         info="par-proof-iat-hour-past par-proof-iat-hour-future par-replay-identical par-proof-exp-past par-proof-nbf-future",
     ),
     Kill("par-binding", failed="as-par-binds-code"),
@@ -194,7 +194,7 @@ KILLS: list[Kill] = [
     ),
     Kill("proof-optional", failed="rs-proof-missing"),
     Kill("scheme-case", failed="rs-scheme-case-insensitive"),
-    Kill("challenge-algs", warned="rs-challenge-algs"),
+    Kill("challenge-algs", warned="rs-challenge-algs", info="rs-advertised-algs-accepted"),
     Kill("challenge-error", warned="rs-challenge-no-error"),
     Kill("rs-nonce-status", warned="rs-nonce-challenge"),
     Kill("rs-nonce-header", failed="rs-accepts-dpop-request rs-nonce-challenge rs-nonce-retry"),
@@ -257,7 +257,11 @@ KILLS: list[Kill] = [
     Kill("crit-skips-signature", failed="as-fuzz-header-refused rs-fuzz-header-refused", fuzz=True),
     Kill("empty-signature", failed="as-fuzz-signature-refused rs-fuzz-signature-refused", fuzz=True),
     Kill("iat-numeric-string", warned="as-fuzz-claims-refused rs-fuzz-claims-refused", fuzz=True),
-    Kill("malformed-500", warned="as-fuzz-no-server-error rs-fuzz-no-server-error", fuzz=True),
+    Kill(
+        "malformed-500",
+        warned="as-fuzz-no-server-error rs-fuzz-no-server-error as-fuzz-structure-refused rs-fuzz-structure-refused",
+        fuzz=True,
+    ),
     Kill(
         "typ",
         failed="as-fuzz-header-refused rs-fuzz-header-refused as-fuzz-structure-refused rs-fuzz-structure-refused",

@@ -138,7 +138,7 @@ def test_a_rate_limit_that_never_lifts_is_no_verdict() -> None:
 def test_a_401_refusal_at_a_token_endpoint_is_a_status_warning_of_its_own() -> None:
     sent = _sent(answer(401, {"error": "invalid_dpop_proof"}, 'DPoP error="invalid_dpop_proof"'))
     with pytest.raises(Violation) as caught:
-        expect_refused_at_as(sent, what="a proof with typ JWT", errors={"invalid_dpop_proof"})
+        expect_refused_at_as(sent, what="a proof with typ JWT", rule="typ is dpop+jwt", errors={"invalid_dpop_proof"})
     assert "with HTTP 401, not 400" in str(caught.value.cause)
     # its level is its own: a warning in a MAY case as in a MUST one
     assert verdict_of(caught.value, Level.MAY)[0] is Outcome.WARNING
@@ -147,7 +147,9 @@ def test_a_401_refusal_at_a_token_endpoint_is_a_status_warning_of_its_own() -> N
 
 def test_a_server_error_is_never_a_refusal_nor_a_pass() -> None:
     with pytest.raises(Violation) as caught:
-        expect_refused_at_rs(_sent(answer(500, url=RESOURCE, method="GET")), what="a replayed proof", errors=set())
+        expect_refused_at_rs(
+            _sent(answer(500, url=RESOURCE, method="GET")), what="a replayed proof", rule="§11.1", errors=set()
+        )
     assert verdict_of(caught.value, Level.MAY)[0] is Outcome.WARNING
     assert caught.value.hint and "failed" in caught.value.hint  # not a hint that blames a missing check
 
@@ -155,11 +157,13 @@ def test_a_server_error_is_never_a_refusal_nor_a_pass() -> None:
 def test_a_server_error_to_a_valid_variant_is_its_verdict_and_to_the_happy_path_no_verdict() -> None:
     failing = _sent(answer(500, url=RESOURCE, method="GET"))
     with pytest.raises(Violation):
-        expect_accepted(failing, what="a valid proof with a fractional iat")
+        expect_accepted(failing, what="a valid proof with a fractional iat", rule="RFC 7519 §2")
     with pytest.raises(CouldNotJudge):
-        expect_accepted(failing, what="the happy path", controlled=False)
+        expect_accepted(failing, what="the happy path", rule="§7.1", controlled=False)
     with pytest.raises(CouldNotJudge):
-        expect_accepted(_sent(answer(503, url=RESOURCE, method="GET")), what="a valid proof with a fractional iat")
+        expect_accepted(
+            _sent(answer(503, url=RESOURCE, method="GET")), what="a valid proof with a fractional iat", rule="RFC 7519"
+        )
 
 
 def test_a_pass_on_a_refusal_without_a_dpop_error_is_noted_for_confirmation() -> None:
@@ -167,6 +171,7 @@ def test_a_pass_on_a_refusal_without_a_dpop_error_is_noted_for_confirmation() ->
         expect_refused_at_rs(
             _sent(answer(401, None, 'DPoP error="invalid_dpop_proof"', url=RESOURCE, method="GET")),
             what="a bad proof",
+            rule="§4.3",
             errors={"invalid_dpop_proof"},
         )
     assert unconfirmed == []
@@ -174,6 +179,7 @@ def test_a_pass_on_a_refusal_without_a_dpop_error_is_noted_for_confirmation() ->
         expect_refused_at_as(
             _sent(answer(400, {"error": "invalid_grant", "error_description": "grant request is invalid"})),
             what="a code redeemed with another key",
+            rule="§10",
             errors={"invalid_grant"},
         )
     assert len(unconfirmed) == 1

@@ -459,6 +459,8 @@ def test_the_terminal_is_short_names_every_finding_and_colours_only_when_asked(t
     )
     assert broken.returncode in (1, 3) and len(broken.stdout.splitlines()) <= 40, broken.stdout
     quiet = cli("run", "-q", "--color", "always", "--report-dir", str(tmp_path / "c"), *defects, "--", "-k", "ath")
-    assert quiet.stdout.count("\n") == 1 and quiet.stdout.startswith("\x1b[1;31m"), quiet.stdout
+    # -q: the verdict (coloured) and where the reports are, nothing else
+    assert quiet.stdout.count("\n") == 2 and quiet.stdout.startswith("\x1b[1;31m"), quiet.stdout
+    assert quiet.stdout.splitlines()[1].startswith("dpop-conformance: reports in ")
     plain = cli("run", "-q", "--report-dir", str(tmp_path / "d"), "--", "-k", "ath", env={"NO_COLOR": "1"})
-    assert plain.stdout.count("\n") == 1 and "\x1b" not in plain.stdout and "conformant" in plain.stdout
+    assert plain.stdout.count("\n") == 2 and "\x1b" not in plain.stdout and "conformant" in plain.stdout

@@ -284,7 +284,7 @@ _SHY_CASE = '''
 def test_shy(dpop, note):
     """Sends: nothing. Expects: to be alone."""
     if _watch("shy", 0.2) > 1:
-        raise Violation("ran beside other cases")
+        raise Violation("ran beside other cases", cause="it ran beside other cases", fix="run it alone")
     note("alone")
 '''
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from explained import unexplained
 from kill_matrix import (
     CLEAN,
     DOC,
@@ -53,7 +54,10 @@ def run_suite(report_dir: Path, *args: str) -> tuple[int, dict[str, Any]]:
     )
     results_file = report_dir / "results.json"
     assert results_file.exists(), f"no results.json; status {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr}"
-    return done.returncode, json.loads(results_file.read_text())
+    results: dict[str, Any] = json.loads(results_file.read_text())
+    problems = unexplained(results)  # every case that did not pass says why and what to change
+    assert not problems, "\n".join(problems)
+    return done.returncode, results
 
 
 def outcomes(results: dict[str, Any]) -> dict[str, str]:
@@ -143,7 +147,10 @@ def run_batch(report_dir: Path, batch: int) -> dict[str, dict[str, str]]:
     results_file = report_dir / "results.json"
     assert results_file.exists(), f"no results.json; status {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr}"
     by_entry: dict[str, dict[str, str]] = {entry_id: {} for entry_id in entries}
-    for case in json.loads(results_file.read_text())["cases"]:
+    results = json.loads(results_file.read_text())
+    problems = unexplained(results)  # every case that did not pass, of every entry, says why and what to change
+    assert not problems, "\n".join(problems)
+    for case in results["cases"]:
         entry_id = re.search(r"\bkill\d{3}\b", case["nodeid"])
         assert entry_id, f"a case ran for no entry: {case['nodeid']}"
         by_entry[entry_id.group(0)][case["id"]] = case["outcome"]

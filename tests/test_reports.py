@@ -64,40 +64,7 @@ def test_warnings_are_passes_with_a_property_in_junit(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_baseline_gates_only_new_failures(tmp_path: Path) -> None:
-    # the resource's §4.3 cases: what the ath and htm defects fail, and enough others that pass
-    subset = ("-m", "not fuzz", "-k", "test_resource_refuses")
-    first, before = run(tmp_path / "before", "--reference-defect", "ath", "--", *subset)
-    assert first == 1
-    baseline = tmp_path / "before" / "results.json"
-    same, again = run(tmp_path / "same", "--reference-defect", "ath", "--baseline", str(baseline), "--", *subset)
-    assert same == 0
-    assert again["baseline"]["new"] == 0 and again["baseline"]["still_failing"] == before["summary"]["failed"]
-    other, changed = run(tmp_path / "other", "--reference-defect", "htm", "--baseline", str(baseline), "--", *subset)
-    assert other == 1
-    marks = {c["id"]: c["baseline"] for c in changed["cases"] if c["baseline"]}
-    assert marks["rs-proof-htm-wrong"] == "new"
-    assert marks["rs-proof-ath-hex"] == "fixed"
-    assert "new" in (tmp_path / "other" / "report.html").read_text()
-    # JUnit: a failure the baseline had is skipped as known, so CI's test tab agrees with the green gate
-    suite = ET.parse(tmp_path / "same" / "junit.xml").getroot().find("testsuite")
-    assert suite is not None and int(suite.get("failures", -1)) == 0
-    known = [
-        c
-        for c in suite.iter("testcase")
-        if c.find("skipped") is not None and "known failure" in str(c.find("skipped").get("message"))
-    ]  # type: ignore[union-attr]
-    assert len(known) == again["baseline"]["still_failing"]
-    assert all(
-        {p.get("name"): p.get("value") for p in c.iter("property")}.get("dpop_outcome") == "failed" for c in known
-    )
-    # a new failure is a JUnit failure
-    suite = ET.parse(tmp_path / "other" / "junit.xml").getroot().find("testsuite")
-    assert suite is not None and int(suite.get("failures", -1)) == changed["baseline"]["new"] >= 1
-
-
-@pytest.mark.slow
-def test_a_gate_starts_without_a_baseline_records_one_and_marks_cases_a_baseline_lacks(tmp_path: Path) -> None:
+def test_a_gate_starts_without_a_baseline_and_records_one(tmp_path: Path) -> None:
     subset = ("-m", "not fuzz", "-k", "test_resource_refuses")
     missing, recorded = tmp_path / "ci" / "dpop-baseline.json", tmp_path / "ci" / "dpop-baseline.json"
     # without a baseline file, the choice is explicit: an error by default (one line, exit 2) ...
@@ -111,31 +78,11 @@ def test_a_gate_starts_without_a_baseline_records_one_and_marks_cases_a_baseline
     first, results = run(tmp_path / "first", *args, "--write-baseline", str(recorded), "--", *subset)
     assert first == 1 and results["baseline"]["missing"] is True
     assert results["baseline"]["new"] == results["summary"]["failed"] >= 4
-    assert json.loads(recorded.read_text())["cases"] == results["cases"]
+    assert json.loads(recorded.read_text())["cases"] == {c["id"]: c["outcome"] for c in results["cases"]}
     # the recorded baseline gates the next run: nothing new
     again, _ = run(tmp_path / "again", "--reference-defect", "ath", "--baseline", str(recorded), "--", *subset)
     assert again == 0
-    # a baseline made by another suite version, which had no rs-proof-ath-hex case yet: that failure is a
-    # "new case", not a new failure (the gate stays green), and the run says which version made the baseline
-    older = json.loads(recorded.read_text())
-    older["suite"]["version"] = "0.0.1"
-    older["cases"] = [c for c in older["cases"] if c["id"] != "rs-proof-ath-hex"]
-    (tmp_path / "older.json").write_text(json.dumps(older))
-    done = subprocess.run(
-        [*CLI, "--report-dir", str(tmp_path / "upgrade"), "--reference-defect", "ath", "--baseline",
-         str(tmp_path / "older.json"), "--", *subset],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    upgraded = json.loads((tmp_path / "upgrade" / "results.json").read_text())
-    assert done.returncode == 0, done.stdout[-2000:]
-    assert "made by dpop-conformance 0.0.1" in done.stdout and "1 failing new case(s)" in done.stdout
-    marks = {c["id"]: c["baseline"] for c in upgraded["cases"] if c["baseline"]}
-    assert marks["rs-proof-ath-hex"] == "new case" and "new" not in marks.values()
-    assert upgraded["baseline"]["new_cases"] == 1 and upgraded["baseline"]["other_version"] is True
-    suite = ET.parse(tmp_path / "upgrade" / "junit.xml").getroot().find("testsuite")
-    assert suite is not None and int(suite.get("failures", -1)) == 0
-    skipped = [str(c.find("skipped").get("message")) for c in suite.iter("testcase") if c.find("skipped") is not None]  # type: ignore[union-attr]
-    assert sum("new case" in m for m in skipped) == 1
+    # (a baseline made by another suite version, and one whose selection was narrower: tests/test_gate.py)
     # --baseline-missing means nothing without --baseline
     alone = subprocess.run([*CLI, "--baseline-missing", "ok"], capture_output=True, text=True)
     assert alone.returncode == 2 and "--baseline-missing applies to a --baseline file" in alone.stderr

@@ -57,10 +57,12 @@ def _assert_setup_failure(status: int, results: dict[str, Any], lines: list[str]
     assert results["summary"]["failed"] == 0 and results["summary"]["passed"] == 0
     assert results["preflight"]["ok"] is False
     assert len(lines) <= MAX_LINES, f"{len(lines)} lines:\n" + "\n".join(lines)
-    tail = "\n".join(lines[-8:])
+    tail = "\n".join(lines[-12:])  # the setup failure's lines (its cause and fix wrapped), then the run's facts
     assert "setup failed:" in tail and "fix:" in tail, tail
+    # read as one text: the terminal wraps a cause or a fix onto lines of its own
+    text = " ".join(line.removeprefix("dpop-conformance:").strip() for line in lines[-12:])
     for word in words:
-        assert word in tail, f"{word!r} not in the last lines:\n{tail}"
+        assert word in text, f"{word!r} not in the last lines:\n{tail}"
     assert "Traceback" not in "\n".join(lines)
     assert len(results["causes"]) == 1 and results["causes"][0]["count"] == results["summary"]["error"]
 
@@ -365,7 +367,8 @@ def test_check_discover_fetches_only_the_metadata(reference: RunningServer, tmp_
         (["--fuzz-rate", "0"], "--fuzz-rate 0: give a positive number"),
         (["--max-rps", "0"], "--max-rps 0: give a positive number"),
         (["--deadline", "0"], "--deadline 0: give a positive number"),
-        (["--max-requests", "-1"], "--max-requests -1: give 0 or more"),
+        (["--max-requests", "-1"], "--max-requests -1: give 1 or more"),
+        (["--max-requests", "0"], "--max-requests 0: give 1 or more"),
         (["--fuzz-seed", "x"], "not a seed"),
         (["--reference-port", "70000"], "--reference-port 70000 is not a port number"),
         (["--baseline", "missing.json"], "--baseline missing.json: no such file"),
@@ -384,13 +387,13 @@ def test_an_impossible_option_is_one_line_and_exit_2(tmp_path: Path, args: list[
     assert "Traceback" not in done.stderr and "dpop-baseline" not in done.stderr
 
 
-def test_a_baseline_that_is_not_a_results_file_is_named_with_the_cli_option(tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_baseline_is_named_with_the_cli_option(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"cases": "none"}')
     done = subprocess.run(
         [*CLI, "run", "--report-dir", str(tmp_path), "--baseline", str(bad)], capture_output=True, text=True, timeout=60
     )
-    assert done.returncode == 2 and f"--baseline {bad}: not a results.json" in done.stderr
+    assert done.returncode == 2 and f"--baseline {bad}: not a baseline file" in done.stderr
 
 
 def test_tox_local_passes_the_dpop_variables() -> None:

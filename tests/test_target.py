@@ -295,8 +295,10 @@ def test_target_names_each_plain_http_url_in_its_warnings(tmp_path: Path) -> Non
 
 
 def test_ca_file_and_insecure_keys(tmp_path: Path) -> None:
+    import certifi
+
     ca = tmp_path / "ca.pem"
-    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    ca.write_bytes(Path(certifi.where()).read_bytes())  # any PEM bundle
     target = load_target(write(tmp_path, f'ca_file = "{ca}"\n' + EXAMPLE), environ={"DPOP_CLIENT_SECRET": "x" * 8})
     assert target.ca_file == str(ca) and not target.insecure
     target = load_target(write(tmp_path, "insecure = true\n" + EXAMPLE), environ={"DPOP_CLIENT_SECRET": "x" * 8})
@@ -307,6 +309,11 @@ def test_ca_file_and_insecure_keys(tmp_path: Path) -> None:
         )
     with pytest.raises(ConfigError, match="insecure must be true or false"):
         load_target(write(tmp_path, 'insecure = "yes"\n' + EXAMPLE), environ={"DPOP_CLIENT_SECRET": "x"})
+    # a file that is there but holds no PEM certificate: said when the file is loaded, naming it
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\n")
+    with pytest.raises(ConfigError, match=r"ca_file names .*broken\.pem, which holds no PEM CA certificate"):
+        load_target(write(tmp_path, f'ca_file = "{broken}"\n' + EXAMPLE), environ={"DPOP_CLIENT_SECRET": "x"})
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])

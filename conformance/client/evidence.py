@@ -185,6 +185,7 @@ class Exchange:
     error: str | None = None
     duration_s: float = 0.0
     body_truncated: bool = False
+    headers_dropped: int = 0  # header lines past the cap (transport.MAX_HEADER_LINES): not kept at all
     # set when the first attempt met a connection the server had closed, and the request went out again
     reconnected: str | None = None
     throttled: str | None = None  # what came first: "HTTP 429 with Retry-After 1, waited 1 s, sent again"
@@ -277,6 +278,11 @@ class Exchange:
             ]
             if len(self.response_headers) > HEADERS_SHOWN:
                 lines.append(f"< …(cut: {len(self.response_headers) - HEADERS_SHOWN} more header lines)")
+            if self.headers_dropped:
+                lines.append(
+                    f"< …(dropped on arrival: {self.headers_dropped} more header lines, past the suite's cap of a "
+                    "response's header section)"
+                )
             if self.response_body:
                 body = shortened(self.response_body, BODY_SHOWN)
                 if self.body_truncated and len(self.response_body) <= BODY_SHOWN:

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.client.ci_context import empty_variable_fix
 from conformance.client.keys import SUPPORTED_ALGS, DPoPKey, KeyFileError, load_key, parse_key
+from conformance.client.transport import ca_file_problem
 
 __all__ = [
     "AUTH_METHODS",
@@ -258,6 +260,9 @@ def parse_target(
     ca_file = reader.path(top, "", "ca_file")
     if ca_file is not None and not Path(ca_file).is_file():
         raise reader.error("", "ca_file", f"names {ca_file}, which is not a readable file (PEM CA certificates)")
+    problem = ca_file_problem(ca_file) if ca_file is not None else None
+    if problem:
+        raise reader.error("", "ca_file", f"names {ca_file}, which {problem}")
     insecure = reader.boolean(top, "", "insecure", default=False)
     iat_max_age = reader.number(top, "", "iat_max_age", default=600)
     if iat_max_age != int(iat_max_age) or not 1 <= iat_max_age <= 3600:
@@ -600,6 +605,10 @@ class _Reader:
             if var not in self.env:
                 raise self.error(
                     section, key, f"uses ${{{var}}}, which is not set in the environment; export {var} first"
+                )
+            if not self.env[var]:
+                raise self.error(
+                    section, key, f"uses ${{{var}}}, which is set but empty; {empty_variable_fix(var, self.env)}"
                 )
             return self.env[var]
 

@@ -34,7 +34,17 @@ from conformance.client.content_coding import ACCEPTED_CODINGS, CodingError, dec
 from conformance.client.evidence import Exchange, Redactor
 from conformance.printable import printable
 
-__all__ = ["MAX_BODY_BYTES", "Lane", "Transport", "origin_of", "tls_verification"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_HEADER_BYTES",
+    "MAX_HEADER_LINES",
+    "Lane",
+    "Transport",
+    "ca_file_problem",
+    "capped_headers",
+    "origin_of",
+    "tls_verification",
+]
 
 MAX_BODY_BYTES = 1 << 20  # evidence keeps at most 1 MiB of a response body
 _COOKIES_KEPT = 20  # the cookies of one answer registered for redaction (a session needs a few)
@@ -128,6 +138,57 @@ class _CuttableBackend(httpcore.NetworkBackend):
             stream.shut_down()
 
 
+#: a response's header section is capped like its body: a target that floods it (thousands of Set-Cookie lines)
+#: costs no more than a normal answer, in the cookie parser, the evidence and the report. Beyond the cap the
+#: lines are dropped, and the evidence says how many.
+MAX_HEADER_LINES = 100
+MAX_HEADER_BYTES = 64 * 1024
+#: lines kept past the cap (up to a few each): what reading the answer and judging it need
+_ESSENTIAL = frozenset(
+    {
+        b"content-type",
+        b"content-encoding",
+        b"content-length",
+        b"www-authenticate",
+        b"dpop-nonce",
+        b"location",
+        b"cache-control",
+        b"pragma",
+        b"retry-after",
+    }
+)
+_ESSENTIAL_EACH = 8
+
+
+def capped_headers(raw: Sequence[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], int]:
+    """The header lines within the cap (plus a few essential ones past it), and how many were dropped."""
+    kept: list[tuple[bytes, bytes]] = []
+    size = 0
+    essential: dict[bytes, int] = {}
+    for name, value in raw:
+        size += len(name) + len(value) + 4
+        lowered = name.lower()
+        within = len(kept) < MAX_HEADER_LINES and size <= MAX_HEADER_BYTES
+        if within or (lowered in _ESSENTIAL and essential.get(lowered, 0) < _ESSENTIAL_EACH):
+            kept.append((name, value))
+            essential[lowered] = essential.get(lowered, 0) + 1
+    return kept, len(raw) - len(kept)
+
+
+class _CappedTransport(httpx.HTTPTransport):
+    """httpx's transport, with each response's header section capped before anything reads it (the cookie
+    jar included: http.cookiejar parses every Set-Cookie line, which made 2,500 of them cost seconds)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        raw = response.headers.raw
+        if len(raw) > MAX_HEADER_LINES or sum(len(k) + len(v) + 4 for k, v in raw) > MAX_HEADER_BYTES:
+            kept, dropped = capped_headers(raw)
+            response.headers = httpx.Headers(kept)
+            response.extensions["dpop_headers_dropped"] = dropped
+        return response
+
+
 _CUTTABLE_LOCK = threading.Lock()
 
 
@@ -156,6 +217,29 @@ def tls_verification(ca_file: str | None = None, insecure: bool = False) -> ssl.
     if insecure:
         return False
     return _tls_context(ca_file)
+
+
+def ca_file_problem(path: str) -> str | None:
+    """Why `path` cannot serve as extra CA certificates, in a phrase ("holds no PEM certificate"), or None.
+
+    Checked before anything is sent, so that a wrong file is one line naming it rather than every case ending
+    in an error with an OpenSSL message that names no file.
+    """
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        return "no such file"
+    except IsADirectoryError:
+        return "a folder, not a file"
+    except PermissionError:
+        return "cannot be read (permission denied)"
+    except (ssl.SSLError, ValueError, UnicodeDecodeError):
+        return (
+            "holds no PEM CA certificate (it needs -----BEGIN CERTIFICATE----- blocks; convert DER with openssl x509)"
+        )
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None
 
 
 @functools.lru_cache(maxsize=8)
@@ -349,7 +433,7 @@ class Transport:
             timeout=httpx.Timeout(self.timeout),
             follow_redirects=False,
             trust_env=False,
-            verify=self.verify,
+            transport=_CappedTransport(verify=self.verify, trust_env=False),
             headers={"Accept-Encoding": ", ".join(ACCEPTED_CODINGS)},
         )
 
@@ -531,6 +615,7 @@ class Transport:
         try:
             ex.status = response.status_code
             ex.response_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
+            ex.headers_dropped = int(response.extensions.get("dpop_headers_dropped", 0))
             # the raw bytes, decoded here within the cap: httpx's own decoding has no bound (a gzip bomb)
             try:
                 body = decode_body(response.iter_raw(), response.headers.get_list("content-encoding"), MAX_BODY_BYTES)

@@ -108,6 +108,25 @@ class OtherCause(NamedTuple):
     def __str__(self) -> str:
         return self.text
 
+    @property
+    def fix(self) -> str:
+        """What the user changes so that the case can be judged despite it (the cause is not the target's DPoP)."""
+        if self.kind in ("overloaded", "slow-down"):
+            return (
+                "run again when the server is not under load, with fewer requests at once (--concurrency 1, "
+                "--max-rps)"
+            )
+        if self.kind == "nonce":
+            return (
+                "nothing on the server: its nonce challenge answers the request before the check the case is "
+                "about (a replayed proof cannot take a new nonce); run against a deployment that demands no nonce "
+                "there to judge that check"
+            )
+        return (
+            "check the grant the target file gives ([client] grant_type, refresh_token, login): the server says "
+            "it is gone, so the case could not send its change with a live one"
+        )
+
 
 def another_cause(ex: Exchange, *, answered_nonce: bool = True) -> OtherCause | None:
     """What else than the proof or the key the answer names as its cause, or None.

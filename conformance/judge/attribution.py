@@ -74,6 +74,7 @@ def attributed(
     """
     tried: list[Exchange] = []
     cause = ""
+    fix = ""
     kinds: set[str] = set()
     for attempt in range(ATTEMPTS):
         result = send()
@@ -81,7 +82,7 @@ def attributed(
         found = another_cause(sent.final, answered_nonce=answered_nonce)
         if found is None:
             return result
-        cause = str(found)
+        cause, fix = str(found), found.fix
         kinds.add(found.kind)
         tried += sent.exchanges
         if attempt + 1 < ATTEMPTS and (sent.final.status or 0) in OVERLOADED:
@@ -97,4 +98,5 @@ def attributed(
         "alone (--concurrency 1), or against a server that is not under load",
         exchanges=tried[-2 * ATTEMPTS :],
         cause=f"the answers name another cause than the cases' changes: {cause.split(':', 1)[0]}",
+        fix=fix,
     )

@@ -26,20 +26,28 @@ from conformance.judge.verdicts import CouldNotJudge, Level, Observation, Violat
 
 __all__ = [
     "NQCHAR_NONCE",
+    "REFUSAL_FIX",
     "SERVER_ERROR_HINT",
     "SERVER_ERROR_ON_VALID_HINT",
     "SetupProblem",
+    "accepted_cause",
+    "answer",
     "attributable_refusal",
     "describe",
     "expect_accepted",
     "expect_refused_at_as",
     "expect_refused_at_rs",
     "expect_resource_accepts",
+    "overloaded",
     "prerequisite_failed",
     "refusal_note",
+    "refused_valid",
+    "refused_valid_fix",
     "server_error",
+    "server_error_cause",
     "setup_problem",
     "token_issued",
+    "unanswered",
     "violation",
     "where",
 ]
@@ -68,14 +76,15 @@ def violation(
     expected: str,
     exchange: Exchange,
     *,
+    cause: str,
+    fix: str,
     level: Level | None = None,
     exchanges: Collection[Exchange] = (),
-    cause: str | None = None,
-    fix: str | None = None,
+    shared: bool = False,
     own_level: bool = False,
     hint: str | None = None,
 ) -> Violation | CouldNotJudge:
-    """A Violation whose message reads Sent / Expected / Got / Reproduce.
+    """A Violation whose message reads Sent / Expected / Got / Reproduce, with the cause and fix its site wrote.
 
     Unless the answer shows a setup problem (`setup_problem`: it names the client): then the case could not
     be judged, and says why, for no case turns a refused client into a verdict on the target.
@@ -83,13 +92,16 @@ def violation(
     message = f"Sent: {sent}\nExpected: {expected}\nGot: {describe(exchange)}\nReproduce: {exchange.curl()}"
     problem = setup_problem(exchange)
     if problem:
-        return CouldNotJudge(f"{problem}\n{message}", exchanges=list(exchanges) or [exchange], cause=problem.cause)
+        return CouldNotJudge(
+            f"{problem}\n{message}", exchanges=list(exchanges) or [exchange], cause=problem.cause, fix=problem.fix
+        )
     return Violation(
         message,
-        level=level,
-        exchanges=list(exchanges) or [exchange],
         cause=cause,
         fix=fix,
+        level=level,
+        exchanges=list(exchanges) or [exchange],
+        shared=shared,
         own_level=own_level,
         hint=hint,
     )
@@ -98,6 +110,83 @@ def violation(
 def where(ex: Exchange) -> str:
     """METHOD URL of an exchange, without its query: how a cause names the endpoint it is about."""
     return f"{ex.method} {ex.url.split('?', 1)[0]}"
+
+
+def answer(ex: Exchange) -> str:
+    """The status and error code of an answer, short, for a cause: "HTTP 400 invalid_dpop_proof"."""
+    if ex.error:
+        return f"no answer ({ex.error})"
+    code = first_error(ex)
+    return f"HTTP {ex.status}{f' {code}' if code else ''}"
+
+
+#: what to change when the target did not answer: its availability from here, not its DPoP behaviour
+UNANSWERED_FIX = (
+    "check that the server runs and is reachable from here (URL, firewall, proxy) and the target file's timeout, "
+    "then run again"
+)
+
+
+def unanswered(what: str, exchanges: Collection[Exchange]) -> CouldNotJudge:
+    """The CouldNotJudge for a request the target did not answer, or the transport would not send."""
+    found = list(exchanges)
+    final = found[-1]
+    error = final.error or "no answer"
+    if error.startswith("not sent: ") and ("--max-requests" in error or "--deadline" in error):
+        fix = "raise --max-requests or --deadline, or select fewer cases"
+    elif error.startswith("TLS:"):
+        fix = "pass the CA that signed the server's certificate with --ca-file FILE (or ca_file in the target file)"
+    else:
+        fix = UNANSWERED_FIX
+    return CouldNotJudge(
+        f"{what}: the target did not answer ({error})", exchanges=found, cause=final.as_cause(), fix=fix
+    )
+
+
+#: what to change when the server (or a gateway) could not answer now: 429 or 502-504
+OVERLOADED_FIX = "run again when the server is not under load, with fewer requests at once (--concurrency 1, --max-rps)"
+
+
+def overloaded(what: str, exchanges: Collection[Exchange]) -> CouldNotJudge:
+    """The CouldNotJudge for an answer that says the server could not answer now (429, 502-504)."""
+    found = list(exchanges)
+    final = found[-1]
+    return CouldNotJudge(
+        f"{what}: the server could not answer now ({final.summary()}), so the case cannot be judged",
+        exchanges=found,
+        cause=f"{final.as_cause()}: the server (or a gateway in front of it) could not answer now",
+        fix=OVERLOADED_FIX,
+    )
+
+
+def refused_valid(final: Exchange) -> SetupProblem:
+    """The cause and fix of a valid request the case needed that did not succeed: a setup problem when the
+    answer names the client (the same words as every case it stops), else what came back and what to change."""
+    return setup_problem(final, control=True) or SetupProblem(final.as_cause(), refused_valid_fix(final))
+
+
+def refused_valid_fix(final: Exchange) -> str:
+    """What to change when a valid request the case needed (a control, a prerequisite) was refused.
+
+    A DPoP refusal of a valid proof is the target's own finding, judged by the cases that send one
+    (as-proof-accepted, rs-accepts-dpop-request); a server error is in its logs; anything else is the
+    request the target file makes the suite send.
+    """
+    if final.error:
+        return UNANSWERED_FIX
+    if (final.status or 0) in OVERLOADED:
+        return OVERLOADED_FIX
+    if is_server_error(final):
+        return f"find the exception in the server's logs: {where(final)} fails on a valid request"
+    if dpop_error(final, "RS") is not None:
+        return (
+            f"make {where(final)} accept a valid DPoP request: as-proof-accepted (token endpoint) and "
+            "rs-accepts-dpop-request (resource) show what it refuses"
+        )
+    return (
+        f"make {where(final)} accept the valid request this case needs (its answer is in the evidence), or correct "
+        "the target file where it describes the request wrongly"
+    )
 
 
 def _deviation(
@@ -109,7 +198,15 @@ def _deviation(
     requirement, and one wrong status is one finding wherever it shows.
     """
     return violation(
-        what, expected, final, level=Level.SHOULD, exchanges=sent.exchanges, cause=cause, fix=fix, own_level=True
+        what,
+        expected,
+        final,
+        cause=cause,
+        fix=fix,
+        level=Level.SHOULD,
+        exchanges=sent.exchanges,
+        shared=True,
+        own_level=True,
     )
 
 
@@ -125,14 +222,31 @@ SERVER_ERROR_ON_VALID_HINT = (
 )
 
 
+#: how each side should have refused what it failed on (a server error's fix): the same words for every case
+REFUSAL_FIX = {
+    "AS": "refuse an invalid request with HTTP 400 and an error code (RFC 6749 §5.2)",
+    "RS": "refuse an invalid request with HTTP 401 and a DPoP challenge (§7.1)",
+}
+
+
+def server_error_cause(final: Exchange) -> str:
+    """The cause every case shares that met a 5xx at this endpoint where a refusal was due."""
+    return f"{where(final)} fails with HTTP {final.status} on requests it should refuse"
+
+
 def server_error(what: str, expected: str, final: Exchange, exchanges: Collection[Exchange], *, fix: str) -> Violation:
-    """A 5xx where a refusal was due: never a refusal, never a pass; a warning of its own, in a case of any level."""
+    """A 5xx where a refusal was due: never a refusal, never a pass; a warning of its own, in a case of any level.
+
+    Its cause is shared by every case that meets a 5xx at the same endpoint; `fix` says what the refusal
+    should have been (the same words for each kind of request, so that a finding's fix reads true for all).
+    """
     return Violation(
         f"Sent: {what}\nExpected: {expected} (not a server error)\nGot: {describe(final)}\nReproduce: {final.curl()}",
+        cause=server_error_cause(final),
+        fix=f"find the exception in the server's logs and {fix}",
         level=Level.SHOULD,
         exchanges=list(exchanges) or [final],
-        cause=f"{where(final)} fails with HTTP {final.status} on requests it should refuse",
-        fix=fix,
+        shared=True,
         own_level=True,
         hint=SERVER_ERROR_HINT,
     )
@@ -162,6 +276,7 @@ def _other_cause(
         "change cannot be told from this answer",
         exchanges=sent.exchanges,
         cause=f"the answers name another cause than the cases' changes: {found.text.split(':', 1)[0]}",
+        fix=found.fix,
     )
 
 
@@ -187,19 +302,21 @@ def prerequisite_failed(what: str, sent: Sent, *, consequence: str = "") -> Coul
     """The CouldNotJudge for a request the case needed to succeed: no answer, or a refusal."""
     final = sent.final
     if final.error:
-        return CouldNotJudge(f"{what}: the target did not answer ({final.error})", exchanges=sent.exchanges)
+        return unanswered(what, sent.exchanges)
     problem = setup_problem(final, control=True)
+    refused = refused_valid(final)
     return CouldNotJudge(
         f"{what} was refused ({final.summary()}){consequence}" + (f"; {problem}" if problem else ""),
         exchanges=sent.exchanges,
-        cause=problem.cause if problem else None,
+        cause=refused.cause,
+        fix=refused.fix,
     )
 
 
 def _require_answer(sent: Sent, what: str) -> Exchange:
     final = sent.final
     if final.error:
-        raise CouldNotJudge(f"{what}: the target did not answer ({final.error})", exchanges=sent.exchanges)
+        raise unanswered(what, sent.exchanges)
     return final
 
 
@@ -208,8 +325,16 @@ def refusal_note(final: Exchange) -> str:
     return f"refused with HTTP {final.status}, error={', '.join(error_codes(final)) or 'no error code'}"
 
 
-def expect_accepted(sent: Sent, *, what: str, expected: str = "a 2xx answer", controlled: bool = True) -> Exchange:
-    """The request (after at most one nonce retry) must have succeeded.
+def accepted_cause(final: Exchange, what: str, rule: str) -> tuple[str, str]:
+    """The cause and the fix of a request accepted where it must be refused: `what` names the request as sent,
+    `rule` the requirement it breaks."""
+    return f"{where(final)} accepts {what} ({answer(final)})", f"refuse such requests — {rule}"
+
+
+def expect_accepted(
+    sent: Sent, *, what: str, rule: str, expected: str = "a 2xx answer", controlled: bool = True
+) -> Exchange:
+    """The request (after at most one nonce retry) must have succeeded; `rule` says why it must (for the fix).
 
     With `controlled` (valid requests just before and after it succeeded), a 5xx is this request's own verdict:
     the server failed on a request it should accept, which is not accepting it. Without controls (the happy path
@@ -218,15 +343,36 @@ def expect_accepted(sent: Sent, *, what: str, expected: str = "a 2xx answer", co
     """
     final = _require_answer(sent, what)
     status = final.status or 0
-    if status in OVERLOADED or (is_server_error(final) and not controlled):
+    if status in OVERLOADED:
+        raise overloaded(what, sent.exchanges)
+    if is_server_error(final) and not controlled:
         raise CouldNotJudge(
             f"{what}: the server failed with {final.summary()}, so the case cannot be judged; check the server's logs",
             exchanges=sent.exchanges,
+            cause=f"{where(final)} fails with HTTP {status} on a valid request",
+            fix=refused_valid_fix(final),
         )
     _other_cause(sent, what, answered_nonce=True, grant_is_the_change=False, refusal_due=False)
+    if is_server_error(final):
+        raise violation(
+            what,
+            expected,
+            final,
+            cause=f"{where(final)} fails with HTTP {status} on valid requests it should accept",
+            fix=f"find the exception in the server's logs and accept such requests — {rule}",
+            exchanges=sent.exchanges,
+            shared=True,
+            hint=SERVER_ERROR_ON_VALID_HINT,
+        )
     if not final.ok:
-        hint = SERVER_ERROR_ON_VALID_HINT if is_server_error(final) else None
-        raise violation(what, expected, final, exchanges=sent.exchanges, hint=hint)
+        raise violation(
+            what,
+            expected,
+            final,
+            cause=f"{where(final)} refuses {what} ({answer(final)})",
+            fix=f"accept such requests — {rule}",
+            exchanges=sent.exchanges,
+        )
     return final
 
 
@@ -234,11 +380,15 @@ def expect_refused_at_as(
     sent: Sent,
     *,
     what: str,
+    rule: str,
     errors: Collection[str],
     answered_nonce: bool = True,
     grant_is_the_change: bool = False,
 ) -> Exchange:
     """The authorization server must refuse: any 2xx fails the case at its level.
+
+    `what` names the request as sent ("a token request carrying a proof with typ JWT"), `rule` what it
+    breaks ("§4.3 check 4: typ is dpop+jwt"): an acceptance's cause and fix are made of them.
 
     The form is judged more softly, as at the resource: a 5xx is a warning (a server error, never a
     refusal), a status other than 400 is a warning (RFC 6749 §5.2), a refusal without an error code is a
@@ -250,11 +400,11 @@ def expect_refused_at_as(
     final = _require_answer(sent, what)
     expected = f"a refusal: HTTP 400 with error={' or '.join(sorted(errors))}"
     if final.ok:
-        raise violation(what, expected, final, exchanges=sent.exchanges)
+        cause, fix = accepted_cause(final, what, rule)
+        raise violation(what, expected, final, cause=cause, fix=fix, exchanges=sent.exchanges)
     status = final.status or 0
     if is_server_error(final) and status not in OVERLOADED:
-        fix = "refuse an invalid request with HTTP 400 and an error code (RFC 6749 §5.2); check the server's logs"
-        raise server_error(what, expected, final, sent.exchanges, fix=fix)
+        raise server_error(what, expected, final, sent.exchanges, fix=REFUSAL_FIX["AS"])
     _other_cause(sent, what, answered_nonce=answered_nonce, grant_is_the_change=grant_is_the_change)
     found = final.json_object().get("error")
     body_error = found if isinstance(found, str) and found else None
@@ -286,7 +436,7 @@ def expect_refused_at_as(
     return final
 
 
-def expect_resource_accepts(sent: Sent, *, what: str) -> Exchange:
+def expect_resource_accepts(sent: Sent, *, what: str, rule: str) -> Exchange:
     """A valid DPoP request must get a 2xx from the resource.
 
     A refusal with error invalid_token is not judged (CouldNotJudge): the resource may not accept this
@@ -299,14 +449,23 @@ def expect_resource_accepts(sent: Sent, *, what: str) -> Exchange:
             "issues tokens for this resource (audience; add the RFC 8707 resource parameter with [client] "
             "token_params)",
             exchanges=sent.exchanges,
+            cause=f"{where(final)} refuses the AS's access token itself ({answer(final)})",
+            fix="check that the AS issues tokens for this resource (its audience): add the RFC 8707 resource "
+            "parameter with [client] token_params in the target file",
         )
-    return expect_accepted(sent, what=what, controlled=False)
+    return expect_accepted(sent, what=what, rule=rule, controlled=False)
 
 
 def expect_refused_at_rs(
-    sent: Sent, *, what: str, errors: Collection[str], error_required: bool = True, answered_nonce: bool = True
+    sent: Sent,
+    *,
+    what: str,
+    rule: str,
+    errors: Collection[str],
+    error_required: bool = True,
+    answered_nonce: bool = True,
 ) -> Exchange:
-    """The resource must refuse: any 2xx fails the case at its level.
+    """The resource must refuse: any 2xx fails the case at its level; `what` and `rule` as at the AS.
 
     The refusal itself is all a MUST asks; its form is judged more softly: a 5xx is a warning (a
     server error is never a refusal), a status other than 400/401 is a warning (§7.1 uses 401 with a DPoP
@@ -319,11 +478,11 @@ def expect_refused_at_rs(
     final = _require_answer(sent, what)
     expected = f"a refusal: 400 or 401 with a challenge carrying error={' or '.join(sorted(errors))}"
     if final.ok:
-        raise violation(what, expected, final, exchanges=sent.exchanges)
+        cause, fix = accepted_cause(final, what, rule)
+        raise violation(what, expected, final, cause=cause, fix=fix, exchanges=sent.exchanges)
     status = final.status or 0
     if is_server_error(final) and status not in OVERLOADED:
-        fix = "refuse an invalid proof with HTTP 401 and a DPoP challenge (§7.1); check the server's logs"
-        raise server_error(what, expected, final, sent.exchanges, fix=fix)
+        raise server_error(what, expected, final, sent.exchanges, fix=REFUSAL_FIX["RS"])
     _other_cause(sent, what, answered_nonce=answered_nonce, grant_is_the_change=False)
     _attributable(final, "RS", what)
     if status not in (400, 401):

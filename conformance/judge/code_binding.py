@@ -10,9 +10,11 @@ from conformance.judge.attribution import attributed
 from conformance.judge.checks import expect_refused_at_as, prerequisite_failed
 from conformance.judge.session import DPoPSession
 
-__all__ = ["CODE_REFUSALS", "judge_dpop_jkt_mismatch", "redeem", "redeemed"]
+__all__ = ["CODE_REFUSALS", "DPOP_JKT_RULE", "judge_dpop_jkt_mismatch", "redeem", "redeemed"]
 
 CODE_REFUSALS = frozenset({"invalid_grant", "invalid_dpop_proof", "invalid_request", "use_dpop_nonce"})
+#: what a code redeemed with another key (or none) than its dpop_jkt names breaks
+DPOP_JKT_RULE = "§10: the proof's key must match the dpop_jkt the code was authorized with, or the request is rejected"
 
 
 def redeem(dpop: DPoPSession, code: str, verifier: str, key: DPoPKey, label: str) -> Sent:
@@ -38,5 +40,5 @@ def judge_dpop_jkt_mismatch(dpop: DPoPSession, note: Callable[[str], None]) -> N
         code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
         return redeem(dpop, code, verifier, other, "code bound to A redeemed with B")
 
-    final = expect_refused_at_as(attributed(attempt, what=what), what=what, errors=CODE_REFUSALS)
+    final = expect_refused_at_as(attributed(attempt, what=what), what=what, rule=DPOP_JKT_RULE, errors=CODE_REFUSALS)
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")

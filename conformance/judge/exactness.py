@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from conformance.client.flow import Sent
 from conformance.client.proof import ProofDraft
-from conformance.judge.checks import token_issued, violation
+from conformance.judge.checks import token_issued, unanswered, violation, where
 from conformance.judge.negatives import request_uri_of, sent_at_as, sent_at_par, sent_at_rs
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import CouldNotJudge, Level
@@ -54,6 +54,7 @@ def judge_variants(
     *,
     claim: str,
     what: str,
+    rule: str,
     variants: Sequence[Variant],
     current: Callable[[ProofDraft, Variant], str] | None = None,
     note: Callable[[str], None],
@@ -63,10 +64,15 @@ def judge_variants(
 
     `current(draft, variant)` gives the variant's value for the proof being built, for a value that may
     change between requests (a nonce the server rotates); by default the variant's own value is sent.
-    Every variant must be refused; the case fails at the highest level of the variants accepted.
+    Every variant must be refused; the case fails at the highest level of the variants accepted. `rule` is
+    the requirement that compares `claim` ("§4.3 check 9: htu matches the request URI").
     """
     if not variants:
-        raise CouldNotJudge(f"no variant of {claim} could be built")
+        raise CouldNotJudge(
+            f"no variant of {claim} could be built",
+            cause=f"no near miss of the {claim} could be built from the server's value",
+            fix="nothing to change on the server; if its value is an ordinary one, report this to dpop-conformance",
+        )
     accepted: list[tuple[Variant, Sent]] = []
     for variant in variants:
 
@@ -77,7 +83,7 @@ def judge_variants(
         label = f"{what} with the {claim} varied ({variant.name})"
         sent = _send(dpop, actor, label, mutate)
         if sent.final.error:
-            raise CouldNotJudge(f"{label}: the target did not answer ({sent.final.error})", exchanges=sent.exchanges)
+            raise unanswered(label, sent.exchanges)
         if _accepted(sent, actor):
             accepted.append((variant, sent))
     if not accepted:
@@ -91,6 +97,8 @@ def judge_variants(
         f"a refusal: {claim} is compared whole and exactly. Accepted {len(accepted)} of {len(variants)} variants: "
         f"{names}",
         sent.final,
+        cause=f"{where(sent.final)} accepts {what} whose {claim} is a near miss of the right one: {names}",
+        fix=f"compare the {claim} whole and exactly, byte for byte — {rule}",
         level=variant.level,
         exchanges=[exchange for _, found in accepted for exchange in found.exchanges],
     )

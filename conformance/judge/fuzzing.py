@@ -35,12 +35,12 @@ from conformance.client.evidence import Exchange, decode_for_display
 from conformance.client.flow import Sent
 from conformance.jose import peek_claims
 from conformance.judge.answers import OVERLOADED, is_server_error
-from conformance.judge.checks import describe
+from conformance.judge.checks import REFUSAL_FIX, describe, server_error_cause, unanswered, where
 from conformance.judge.faults import LENIENT_RULE, acceptance_level
 from conformance.judge.negatives import control_at, send_once
 from conformance.judge.session import DPoPSession
 from conformance.judge.strategies import Corruption, corruptions, coverage
-from conformance.judge.verdicts import CouldNotJudge, Level, Observation, Violation
+from conformance.judge.verdicts import Level, Observation, Violation
 
 __all__ = [
     "REQUEST",
@@ -150,7 +150,7 @@ class FuzzRun:
         )
         final = sent.final
         if final.error and (final.error.startswith("not sent") or "timeout" in final.error):
-            raise CouldNotJudge(f"the target did not answer a fuzzed request ({final.error})", exchanges=sent.exchanges)
+            raise unanswered("a fuzzed request", sent.exchanges)
         if final.error:
             # the connection closed or reset instead of an answer, twice (the transport sent it again): what
             # a server does with a request it will not read (Node answers a too-large header with 431 and
@@ -305,7 +305,34 @@ def verdict(run: FuzzRun, *, what: str, replay: str) -> str:
     exchanges = [ex for f in findings for ex in f.sent.exchanges]
     if worst is Level.MAY:
         raise Observation(message)
-    raise Violation(message, level=worst, exchanges=exchanges)
+    cause, fix, shared = _cause_and_fix(run.actor, findings)
+    raise Violation(message, cause=cause, fix=fix, level=worst, exchanges=exchanges, shared=shared)
+
+
+#: the rules a fuzz case's fix names at most; the message lists every finding with its own
+_RULES_NAMED = 3
+
+
+def _cause_and_fix(actor: str, findings: Sequence[Finding]) -> tuple[str, str, bool]:
+    """What the server did with the fuzzed proofs, what to change, and whether the cause is shared.
+
+    Proofs accepted are the case's own finding (the faults by name, the rules they break); where the server
+    only failed (5xx) the cause is the one every case that met a 5xx at that endpoint shares, so a fuzz case
+    joins the fixed cases' finding there.
+    """
+    accepted = [f for f in findings if not f.server_error]
+    failed = [f for f in findings if f.server_error]
+    if not accepted:
+        fix = f"find the exception in the server's logs and {REFUSAL_FIX[actor]}"
+        return server_error_cause(failed[0].sent.final), fix, True
+    faults = list(dict.fromkeys(f.corruption.fault_id for f in accepted))
+    rules = list(dict.fromkeys(f.corruption.fault.rule for f in accepted))
+    named = "; ".join(rules[:_RULES_NAMED])
+    more = f"; and {len(rules) - _RULES_NAMED} more, in the message" if len(rules) > _RULES_NAMED else ""
+    fix = f"refuse such proofs — {named}{more}"
+    if failed:
+        fix += "; and answer malformed proofs with a 4xx, not a server error (its logs show the exception)"
+    return f"{where(accepted[0].sent.final)} accepts fuzzed proofs it must refuse: {', '.join(faults)}", fix, False
 
 
 def accepted_finding(corruption: Corruption, sent: Sent) -> Finding | None:

@@ -19,12 +19,14 @@ from conformance.client.keys import DPoPKey
 from conformance.client.proof import ProofDraft
 from conformance.judge.attribution import attributed
 from conformance.judge.checks import (
+    accepted_cause,
     expect_accepted,
     expect_refused_at_as,
     expect_refused_at_rs,
     prerequisite_failed,
     token_issued,
     violation,
+    where,
 )
 from conformance.judge.session import BoundToken, DPoPSession
 
@@ -147,39 +149,48 @@ def sent_at_rs(
 
 
 def refused_at_as(
-    dpop: DPoPSession, *, what: str, errors: Collection[str] = AS_REFUSALS, **request: object
+    dpop: DPoPSession, *, what: str, rule: str, errors: Collection[str] = AS_REFUSALS, **request: object
 ) -> Exchange:
-    """The altered token request must be refused (see `expect_refused_at_as`)."""
+    """The altered token request must be refused (see `expect_refused_at_as`); `rule` is what it breaks."""
     sent = sent_at_as(dpop, label=what, **request)  # type: ignore[arg-type]
-    return expect_refused_at_as(sent, what=what, errors=errors)
+    return expect_refused_at_as(sent, what=what, rule=rule, errors=errors)
 
 
 def refused_at_rs(
     dpop: DPoPSession,
     *,
     what: str,
+    rule: str,
     errors: Collection[str] = RS_REFUSALS,
     error_required: bool = True,
     **request: object,
 ) -> Exchange:
-    """The altered resource request must be refused (see `expect_refused_at_rs`)."""
+    """The altered resource request must be refused (see `expect_refused_at_rs`); `rule` is what it breaks."""
     sent = sent_at_rs(dpop, label=what, **request)  # type: ignore[arg-type]
-    return expect_refused_at_rs(sent, what=what, errors=errors, error_required=error_required)
+    return expect_refused_at_rs(sent, what=what, rule=rule, errors=errors, error_required=error_required)
 
 
-def accepted_at_as(dpop: DPoPSession, *, what: str, **request: object) -> Exchange:
-    """The variant token request must succeed (HTTP 200 with an access_token); see `expect_accepted`."""
+def accepted_at_as(dpop: DPoPSession, *, what: str, rule: str, **request: object) -> Exchange:
+    """The variant token request must succeed (HTTP 200 with an access_token); see `expect_accepted`. `rule`
+    says why it must."""
     sent = sent_at_as(dpop, label=what, **request)  # type: ignore[arg-type]
-    final = expect_accepted(sent, what=what, expected="HTTP 200 with an access_token")
+    final = expect_accepted(sent, what=what, rule=rule, expected="HTTP 200 with an access_token")
     if not token_issued(final):
-        raise violation(what, "HTTP 200 with an access_token", final, exchanges=sent.exchanges)
+        raise violation(
+            what,
+            "HTTP 200 with an access_token",
+            final,
+            cause=f"{where(final)} answers {what} with HTTP {final.status} but no access_token",
+            fix="answer a granted token request with a token response: access_token and token_type (RFC 6749 §5.1)",
+            exchanges=sent.exchanges,
+        )
     return final
 
 
-def accepted_at_rs(dpop: DPoPSession, *, what: str, **request: object) -> Exchange:
-    """The variant resource request must succeed (2xx)."""
+def accepted_at_rs(dpop: DPoPSession, *, what: str, rule: str, **request: object) -> Exchange:
+    """The variant resource request must succeed (2xx); `rule` says why it must."""
     sent = sent_at_rs(dpop, label=what, **request)  # type: ignore[arg-type]
-    return expect_accepted(sent, what=what)
+    return expect_accepted(sent, what=what, rule=rule)
 
 
 # --- the PAR endpoint (RFC 9126, RFC 9449 §10.1), with the [public_client] ----------------------------------
@@ -262,15 +273,23 @@ def sent_at_par(
 
 
 def refused_at_par(
-    dpop: DPoPSession, *, what: str, errors: Collection[str] = AS_REFUSALS, **request: object
+    dpop: DPoPSession, *, what: str, rule: str, errors: Collection[str] = AS_REFUSALS, **request: object
 ) -> Exchange:
     """The altered pushed authorization request must be refused (judged as at the token endpoint)."""
     sent = sent_at_par(dpop, label=what, **request)  # type: ignore[arg-type]
-    return refused_sent_at_par(sent, what=what, errors=errors)
+    return refused_sent_at_par(sent, what=what, rule=rule, errors=errors)
 
 
-def refused_sent_at_par(sent: Sent, *, what: str, errors: Collection[str] = AS_REFUSALS) -> Exchange:
+def refused_sent_at_par(sent: Sent, *, what: str, rule: str, errors: Collection[str] = AS_REFUSALS) -> Exchange:
     """A pushed authorization request, already sent, must have been refused (judged as at the token endpoint)."""
     if request_uri_of(sent) is not None:
-        raise violation(what, "a refusal: HTTP 400 with error invalid_dpop_proof", sent.final, exchanges=sent.exchanges)
-    return expect_refused_at_as(sent, what=what, errors=errors)
+        cause, fix = accepted_cause(sent.final, what, rule)
+        raise violation(
+            what,
+            "a refusal: HTTP 400 with error invalid_dpop_proof",
+            sent.final,
+            cause=cause,
+            fix=fix,
+            exchanges=sent.exchanges,
+        )
+    return expect_refused_at_as(sent, what=what, rule=rule, errors=errors)

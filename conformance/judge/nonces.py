@@ -16,9 +16,14 @@ from conformance.client.proof import ProofDraft
 from conformance.judge.answers import OVERLOADED, error_codes, is_server_error
 from conformance.judge.checks import (
     NQCHAR_NONCE,
+    accepted_cause,
+    answer,
     expect_resource_accepts,
+    overloaded,
     prerequisite_failed,
+    refused_valid,
     server_error,
+    unanswered,
     violation,
     where,
 )
@@ -52,7 +57,7 @@ def first_request_without_nonce(dpop: DPoPSession, actor: str) -> Exchange:
     sent = send_once(dpop, actor, label=f"{WHERE[actor]} without a nonce", use_known_nonce=False, retry_on_nonce=False)
     first = sent.final
     if first.error:
-        raise CouldNotJudge(f"the server did not answer: {first.error}", exchanges=sent.exchanges)
+        raise unanswered(f"a {WHERE[actor]} without a nonce", sent.exchanges)
     if first.ok:
         side = "authorization server" if actor == "AS" else "resource"
         pytest.skip(f"the {side} accepted a proof without a nonce: it demands no nonce here")
@@ -61,6 +66,8 @@ def first_request_without_nonce(dpop: DPoPSession, actor: str) -> Exchange:
             f"a valid proof without a nonce was refused, but not with use_dpop_nonce ({first.summary()}), so the "
             "nonce behaviour cannot be judged",
             exchanges=sent.exchanges,
+            cause=refused_valid(first).cause,
+            fix=refused_valid(first).fix,
         )
     return first
 
@@ -71,9 +78,21 @@ def judge_challenge(dpop: DPoPSession, actor: str, note: Callable[[str], None]) 
     what = f"a {WHERE[actor]} with a valid proof and no nonce"
     values = challenge.headers("DPoP-Nonce")
     if len(values) != 1:
-        raise violation(what, f"exactly one DPoP-Nonce header with the challenge; found {len(values)}", challenge)
+        raise violation(
+            what,
+            f"exactly one DPoP-Nonce header with the challenge; found {len(values)}",
+            challenge,
+            cause=f"{where(challenge)} sends {len(values)} DPoP-Nonce header fields with its nonce challenge",
+            fix="send exactly one DPoP-Nonce header field with a use_dpop_nonce challenge (§8: not more than one)",
+        )
     if not NQCHAR_NONCE.fullmatch(values[0]):
-        raise violation(what, "a DPoP-Nonce value of NQCHAR characters only (%x21 / %x23-5B / %x5D-7E)", challenge)
+        raise violation(
+            what,
+            "a DPoP-Nonce value of NQCHAR characters only (%x21 / %x23-5B / %x5D-7E)",
+            challenge,
+            cause=f"{where(challenge)} sends a DPoP-Nonce value with characters outside NQCHAR",
+            fix="make nonces of NQCHAR characters only: %x21 / %x23-5B / %x5D-7E, no space, quote or backslash (§8.1)",
+        )
     status = 400 if actor == "AS" else 401
     if challenge.status != status:
         rule = "§8, RFC 6749 §5.2" if actor == "AS" else "§9"
@@ -81,9 +100,10 @@ def judge_challenge(dpop: DPoPSession, actor: str, note: Callable[[str], None]) 
             what,
             f"HTTP {status} for use_dpop_nonce ({rule})",
             challenge,
-            level=Level.SHOULD,
             cause=f"{where(challenge)} answers use_dpop_nonce with HTTP {challenge.status}, not {status}",
             fix=f"answer the nonce challenge with HTTP {status} ({rule})",
+            level=Level.SHOULD,
+            shared=True,
         )
     note(f"HTTP {challenge.status}, use_dpop_nonce and one DPoP-Nonce of {len(values[0])} characters")
 
@@ -97,6 +117,8 @@ def judge_challenge_no_store(dpop: DPoPSession, actor: str, note: Callable[[str]
             f"a {WHERE[actor]} with a valid proof and no nonce",
             "Cache-Control: no-store on the response that carries the nonce",
             challenge,
+            cause=f"{where(challenge)} sends its nonce challenge without Cache-Control: no-store",
+            fix="add Cache-Control: no-store to every response that carries a DPoP-Nonce (§8.2, figures 20 and 21)",
         )
     note("the challenge carries Cache-Control: no-store")
 
@@ -109,24 +131,36 @@ def judge_retry(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -> N
     if actor == "AS":
         final = retry.final
         if final.status != 200 or not isinstance(final.json_object().get("access_token"), str):
-            raise violation(what, "HTTP 200 with an access_token", final, exchanges=retry.exchanges)
+            raise violation(
+                what,
+                "HTTP 200 with an access_token",
+                final,
+                cause=f"{where(final)} refuses a token request that carries the nonce it just supplied "
+                f"({answer(final)})",
+                fix="accept a proof that carries the nonce the server supplied in its challenge, with a new jti (§8)",
+                exchanges=retry.exchanges,
+            )
     else:
-        expect_resource_accepts(retry, what=what)
+        expect_resource_accepts(retry, what=what, rule="§9: a proof with the nonce the resource supplied is accepted")
     note("the retry with the supplied nonce was accepted")
 
 
-def _nonce_refusal(sent: Sent, what: str, actor: str) -> Exchange:
-    """A proof with a wrong nonce must be refused; use_dpop_nonce is the expected code (§8, §9)."""
+def _nonce_refusal(sent: Sent, what: str, actor: str, rule: str) -> Exchange:
+    """A proof with a wrong nonce must be refused; use_dpop_nonce is the expected code (§8, §9). `rule` is what
+    accepting it breaks."""
     final = sent.final
     if final.error:
-        raise CouldNotJudge(f"{what}: the server did not answer ({final.error})", exchanges=sent.exchanges)
+        raise unanswered(what, sent.exchanges)
     if final.ok:
-        raise violation(what, "a refusal with error use_dpop_nonce", final, exchanges=sent.exchanges)
+        cause, fix = accepted_cause(final, what, rule)
+        raise violation(
+            what, "a refusal with error use_dpop_nonce", final, cause=cause, fix=fix, exchanges=sent.exchanges
+        )
     if is_server_error(final) and final.status not in OVERLOADED:
-        fix = "answer a wrong nonce with use_dpop_nonce and a fresh DPoP-Nonce (§8, §9); check the server's logs"
+        fix = "answer a wrong nonce with use_dpop_nonce and a fresh DPoP-Nonce (§8, §9)"
         raise server_error(what, "a refusal with error use_dpop_nonce", final, sent.exchanges, fix=fix)
     if final.status in OVERLOADED:
-        raise CouldNotJudge(f"{what}: the server could not answer now ({final.summary()})", exchanges=sent.exchanges)
+        raise overloaded(what, sent.exchanges)
     # read by content: servers put the code in a challenge or in a JSON body, at either endpoint
     codes = error_codes(final)
     if "use_dpop_nonce" in codes:
@@ -149,7 +183,8 @@ def judge_bogus_nonce(dpop: DPoPSession, actor: str, mutation_name: str, note: C
     m = mutation(mutation_name)
     what = f"a {WHERE[actor]} carrying a proof with {m.description}"
     sent = sent_at_as(dpop, label=what, mutate=m) if actor == "AS" else sent_at_rs(dpop, label=what, mutate=m)
-    final = _nonce_refusal(sent, what, actor)
+    rule = m.fault.rule if m.fault else "§4.3 check 10: the nonce matches the one the server provided"
+    final = _nonce_refusal(sent, what, actor, rule)
     note(f"refused with HTTP {final.status} and use_dpop_nonce")
 
 
@@ -160,13 +195,18 @@ def judge_other_servers_nonce(dpop: DPoPSession, actor: str, note: Callable[[str
     foreign_challenge = first_request_without_nonce(dpop, other)
     foreign = foreign_challenge.header("DPoP-Nonce")
     if not foreign:
-        raise CouldNotJudge("the other server's challenge carried no DPoP-Nonce", exchanges=[foreign_challenge])
+        raise CouldNotJudge(
+            "the other server's challenge carried no DPoP-Nonce",
+            exchanges=[foreign_challenge],
+            cause=f"{where(foreign_challenge)} sends a use_dpop_nonce challenge without a DPoP-Nonce",
+            fix="send the nonce in a DPoP-Nonce header field with every use_dpop_nonce challenge (§8, §9)",
+        )
     if foreign == dpop.client.nonce_for(actor, _url(dpop, actor)):
         raise Observation("the authorization server and the resource hand out the same nonce value")
     what = f"a {WHERE[actor]} carrying the nonce the {'resource' if actor == 'AS' else 'authorization server'} issued"
     mutate = _with_nonce(foreign)
     sent = sent_at_as(dpop, label=what, mutate=mutate) if actor == "AS" else sent_at_rs(dpop, label=what, mutate=mutate)
-    final = _nonce_refusal(sent, what, actor)
+    final = _nonce_refusal(sent, what, actor, "§9: a nonce is only accepted by the server that issued it")
     note(f"refused with HTTP {final.status} and use_dpop_nonce")
 
 
@@ -188,12 +228,15 @@ def judge_missing_nonce_after_provided(dpop: DPoPSession, actor: str, note: Call
     sent = send_once(dpop, actor, label=what, mutate=drop_nonce, retry_on_nonce=False)
     final = sent.final
     if final.error:
-        raise CouldNotJudge(f"{what}: the server did not answer ({final.error})", exchanges=sent.exchanges)
+        raise unanswered(what, sent.exchanges)
     if final.ok:
+        cause, fix = accepted_cause(final, what, "§11.3: no proof without the nonce claim once a nonce was provided")
         raise violation(
             what,
             "a refusal (§11.3: MUST NOT accept a proof without the nonce once one was provided)",
             final,
+            cause=cause,
+            fix=fix,
             exchanges=[*control.exchanges, *sent.exchanges],
         )
     note(f"refused with HTTP {final.status}")
@@ -212,12 +255,14 @@ def judge_rotation(dpop: DPoPSession, actor: str, note: Callable[[str], None]) -
     what = f"a {WHERE[actor]} whose proof carries the nonce from the previous 2xx response"
     nxt = send_once(dpop, actor, label=what, mutate=_with_nonce(fresh), retry_on_nonce=False)
     if nxt.final.error:
-        raise CouldNotJudge(f"{what}: the server did not answer ({nxt.final.error})", exchanges=nxt.exchanges)
+        raise unanswered(what, nxt.exchanges)
     if not nxt.final.ok:
         raise violation(
             what,
             "a 2xx answer (§8.2: the client MUST use the new nonce for the next request)",
             nxt.final,
+            cause=f"{where(nxt.final)} refuses the nonce it sent on its previous 2xx response ({answer(nxt.final)})",
+            fix="accept the nonce a 2xx response carries in the next request: the client MUST use it (§8.2)",
             exchanges=[*sent.exchanges, *nxt.exchanges],
         )
     note("the nonce from a 2xx response was accepted on the next request")

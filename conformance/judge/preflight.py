@@ -1,7 +1,8 @@
 """Preflight: the happy path, once, before any case, so that a broken setup is never a verdict on the target.
 
 Discovery (when the target file names an issuer), a token request with the configured client and grant,
-and a resource request with that token (or the pre-issued one), nonce retries included. When the setup is
+a resource request without credentials (it must not succeed: else the URL is no protected resource), and a
+resource request with that token (or the pre-issued one), nonce retries included. When the setup is
 what failed (the client refused, the target unreachable, a TLS failure, a redirect, HTML where JSON
 belongs, the resource asking for another scope or not there), `SetupFailure` says what was sent, what came
 back, the likely cause and the fix, and no case is judged. A valid proof refused as a proof
@@ -56,6 +57,7 @@ class SetupFailure(Exception):
             "not judged: the setup failed before any case: " + "; ".join(line.strip() for line in self.lines()),
             exchanges=self.exchanges,
             cause=f"the setup failed: {self.cause}",
+            fix=self.fix,
         )
 
 
@@ -154,7 +156,39 @@ def _check_token(dpop: DPoPSession) -> TokenSet | None:
     return None  # a refusal of a valid proof (or a server error): the cases judge it, not the preflight
 
 
+def _check_protected(dpop: DPoPSession) -> None:
+    """The resource must be protected: a request without credentials that gets 2xx, or an HTML page without a
+    challenge, means the URL is a web page or an open URL (a login page, an unprotected path), where every "must
+    refuse" case would be a false failure.
+    """
+    what = "the resource request without credentials (neither Authorization nor DPoP)"
+    sent = dpop.call_resource("", None, scheme="", label="preflight: request without credentials")
+    final = sent.final
+    if final.error:
+        raise _unanswered(final, what, sent)
+    wrong = _wrong_place(final, what, sent, json_expected=False)
+    if wrong:
+        raise wrong
+    if final.ok or _html_page(final):
+        content_type = (final.header("Content-Type") or "?").split(";")[0].strip()
+        page = " (an HTML page)" if "html" in content_type.lower() else ""
+        raise SetupFailure(
+            f"{final.method} {final.url.split('?', 1)[0]} answered {final.status}{page} to a request without any "
+            "credentials: it is not a protected resource, so no refusal could be judged there",
+            "set [resource_server] url to a URL that requires an access token (an API path, not a web page)",
+            what,
+            f"HTTP {final.status}, Content-Type: {content_type}",
+            sent.exchanges,
+        )
+
+
+def _html_page(ex: Exchange) -> bool:
+    """An HTML answer without a challenge: a web page (a login form, a proxy's page), not an API's answer."""
+    return "html" in (ex.header("Content-Type") or "").lower() and not ex.headers("WWW-Authenticate")
+
+
 def _check_resource(dpop: DPoPSession) -> None:
+    _check_protected(dpop)
     what = "a resource request with a fresh DPoP-bound token and a valid proof"
     try:
         bound = dpop.bound_token()

@@ -39,10 +39,11 @@ from conformance.client.target import PublicClient, Target
 from conformance.client.transport import tls_verification
 from conformance.jose import peek_claims
 from conformance.judge.answers import dpop_error
-from conformance.judge.checks import prerequisite_failed
+from conformance.judge.checks import prerequisite_failed, refused_valid, where
+from conformance.judge.setup_problems import setup_problem
 from conformance.judge.verdicts import CouldNotJudge
 
-__all__ = ["BoundToken", "DPoPSession", "TokenView"]
+__all__ = ["BoundToken", "DPoPSession", "TokenView", "flow_failed"]
 
 # Token errors that say the target file is wrong rather than the server's DPoP handling.
 CONFIGURATION_ERRORS = {
@@ -53,6 +54,23 @@ CONFIGURATION_ERRORS = {
     "invalid_grant",
     "access_denied",
 }
+
+
+def flow_failed(what: str, exc: FlowError, *, fix: str) -> CouldNotJudge:
+    """The CouldNotJudge for a step of the flow a case needed (a login, a token response) that failed.
+
+    Its cause is what the step's last answer says, in words shared by every case it happens to (a setup
+    problem first: an answer that names the client); where no answer says more, the step's own error, and `fix`.
+    """
+    last = exc.exchanges[-1] if exc.exchanges else None
+    problem = setup_problem(last, control=True) if last is not None else None
+    if problem is not None:
+        cause, fix = problem
+    elif last is not None and (last.error or (last.status or 0) >= 400):
+        cause, fix = refused_valid(last)
+    else:
+        cause = f"{what}: {str(exc).strip().splitlines()[0][:200]}"
+    return CouldNotJudge(f"{what}: {exc}", exchanges=exc.exchanges, cause=cause, fix=fix)
 
 
 @dataclass(frozen=True)
@@ -216,6 +234,9 @@ class DPoPSession:
                 "no token endpoint: the target file gives none and discovery did not yield one"
                 + (f" ({self._metadata_error})" if self._metadata_error else ""),
                 exchanges=self._metadata_exchanges,
+                cause="no token endpoint: the target file gives none and discovery did not yield one",
+                fix="give [authorization_server] token_endpoint in the target file, or an issuer whose metadata "
+                "lists it",
             )
         return url
 
@@ -224,7 +245,12 @@ class DPoPSession:
         """The authorization endpoint URL (for authorization_code)."""
         url = self._endpoint("authorization_endpoint")
         if not url:
-            raise CouldNotJudge("no authorization endpoint configured or discoverable")
+            raise CouldNotJudge(
+                "no authorization endpoint configured or discoverable",
+                cause="no authorization endpoint: the target file gives none and discovery did not yield one",
+                fix="give [authorization_server] authorization_endpoint in the target file (the authorization_code "
+                "grant and [public_client] log in there)",
+            )
         return url
 
     @property
@@ -276,7 +302,12 @@ class DPoPSession:
                     request_uri=request_uri,
                 )
         except FlowError as exc:
-            raise CouldNotJudge(f"the public client's login failed: {exc}", exchanges=exc.exchanges) from None
+            raise flow_failed(
+                "the public client's login failed",
+                exc,
+                fix="check [public_client] in the target file (id, redirect_uri, login, login_command) and that the "
+                "authorization endpoint logs that client in",
+            ) from None
 
     def public_token(self, code: str, verifier: str, key: DPoPKey | None, *, label: str, **kwargs: Any) -> Sent:
         """Redeem a public client's code with a proof from `key` (None: no proof)."""
@@ -325,7 +356,12 @@ class DPoPSession:
             grant = {"grant_type": "client_credentials"}
         elif client.grant_type == "refresh_token":
             if not self._refresh_token:
-                raise CouldNotJudge("no refresh token left to use (the last one was consumed)")
+                raise CouldNotJudge(
+                    "no refresh token left to use (the last one was consumed)",
+                    cause="no refresh token left to use: the server rotated the last one out and sent no new one",
+                    fix="give a fresh refresh token in the target file ([client] refresh_token or refresh_token_file), "
+                    "or use a grant that can be repeated (client_credentials)",
+                )
             grant = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
         else:
             assert client.redirect_uri is not None
@@ -341,7 +377,12 @@ class DPoPSession:
                     extra=client.authorization_params,
                 )
             except FlowError as exc:
-                raise CouldNotJudge(f"authorization_code login failed: {exc}", exchanges=exc.exchanges) from None
+                raise flow_failed(
+                    "authorization_code login failed",
+                    exc,
+                    fix="check [client] redirect_uri, login and login_command in the target file, and that the "
+                    "authorization endpoint logs that client in",
+                ) from None
             grant = {
                 "grant_type": "authorization_code",
                 "code": code,
@@ -480,7 +521,12 @@ class DPoPSession:
         try:
             return self.client.tokens_from(sent)
         except FlowError as exc:
-            raise CouldNotJudge(f"could not obtain an access token: {exc}", exchanges=sent.exchanges) from None
+            raise flow_failed(
+                "could not obtain an access token",
+                exc,
+                fix=f"make {where(sent.final)} answer a valid token request with a token response (RFC 6749 §5.1: "
+                "access_token, token_type)",
+            ) from None
 
     def bound_token(self) -> BoundToken:
         """A DPoP-bound access token for the session key (obtained once, renewed when half-expired).

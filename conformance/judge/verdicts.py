@@ -70,37 +70,43 @@ def outcome_for_level(level: Level) -> Outcome:
 class Violation(AssertionError):
     """The target did not do what the requirement says.
 
+    `cause` says what the server does, in words about this case ("POST https://as.example/token accepts a
+    token request carrying a proof with typ JWT"), and `fix` what to change there ("refuse such requests
+    (§4.3 check 4: typ is dpop+jwt)"). Both are required: every raise site writes them where it knows them,
+    and results.json carries them for each case (cases[].cause, cases[].fix).
+
+    `shared` True says the cause is worded the same for every case it happens to ("POST
+    https://as.example/token answers invalid_dpop_proof with HTTP 401, not 400"): a report groups findings by
+    it, so one wrong status code is one finding, not thirty-five. Otherwise findings group by the likely cause
+    the case's id points to (conformance/report/hints.py), or the case stands alone with its own cause.
+
     `level` defaults to the case's declared level; a case lowers it for a softer part of a check
     (a missing SHOULD-level `error` code after a correct rejection, say). It never raises it: the
-    outcome is that of the lower of the two (a SHOULD part of a MAY case is info).
-
-    `cause` names what the violation shares with others of its kind in words that are the same for every
-    case it happens to ("POST https://as.example/token answers invalid_dpop_proof with HTTP 401, not 400"),
-    and `fix` what to change: a report groups findings by cause, so one wrong status code is one finding,
-    not thirty-five. Without a cause, the case's likely cause (conformance/report/hints.py) groups it.
-
-    `own_level` True keeps `level` whatever the case's level is: a finding that is not about the case's own
-    requirement (a server error where a refusal was due is a warning in a MAY case too). `hint` replaces the
-    case's likely cause when the violation says what happened better (a refusal that came as a 500 is no
-    sign that a check is missing).
+    outcome is that of the lower of the two (a SHOULD part of a MAY case is info). `own_level` True keeps
+    `level` whatever the case's level is: a finding that is not about the case's own requirement (a server
+    error where a refusal was due is a warning in a MAY case too). `hint` replaces the case's likely cause
+    in its message when the violation says what happened better (a refusal that came as a 500 is no sign
+    that a check is missing).
     """
 
     def __init__(
         self,
         message: str,
         *,
+        cause: str,
+        fix: str,
         level: Level | None = None,
         exchanges: Sequence[Exchange] = (),
-        cause: str | None = None,
-        fix: str | None = None,
+        shared: bool = False,
         own_level: bool = False,
         hint: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.level = level
-        self.exchanges = list(exchanges)
         self.cause = cause
         self.fix = fix
+        self.level = level
+        self.exchanges = list(exchanges)
+        self.shared = shared
         self.own_level = own_level and level is not None
         self.hint = hint
 
@@ -113,25 +119,16 @@ class CouldNotJudge(Exception):
     """The case could not be judged: the target did not answer, or a control request failed.
 
     `cause` is what went wrong in words that are the same for every case it happens to, so that a run
-    can say "153 cases could not be judged: POST .../token answered 401 invalid_client" in one line. By
-    default it is what the last exchange got (Exchange.as_cause), or the message's first line.
+    can say "153 cases could not be judged: POST .../token answered 401 invalid_client" in one line, and
+    `fix` what the user changes so that the case can be judged: the target file, the client's registration,
+    the server's availability, or the server's answer to a valid request (which another case judges).
     """
 
-    def __init__(self, message: str, *, exchanges: Sequence[Exchange] = (), cause: str | None = None) -> None:
+    def __init__(self, message: str, *, cause: str, fix: str, exchanges: Sequence[Exchange] = ()) -> None:
         super().__init__(message)
-        self.exchanges = list(exchanges)
-        if cause is None:
-            from conformance.judge.setup_problems import setup_problem  # (it reads exchanges, as this module does)
-
-            last = self.exchanges[-1] if self.exchanges else None
-            problem = setup_problem(last, control=True) if last is not None else None
-            if problem is not None:
-                cause = problem.cause
-            elif last is not None and not last.ok:
-                cause = last.as_cause()
-            else:
-                cause = message.strip().splitlines()[0][:200]
         self.cause = cause
+        self.fix = fix
+        self.exchanges = list(exchanges)
 
 
 def exception_text(exc: BaseException) -> str:

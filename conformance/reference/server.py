@@ -65,8 +65,11 @@ class _Swappable:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.received = 0  # HTTP requests received so far (the event loop's one thread counts them)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.received += 1
         await self.app(scope, receive, send)
 
 
@@ -125,6 +128,11 @@ class RunningServer:
         if self._port == default_port:
             return f"{scheme}://{self._url_host}"
         return f"{scheme}://{self._url_host}:{self._port}"
+
+    @property
+    def requests_received(self) -> int:
+        """How many HTTP requests the server has received since it started (tests count what a run sent)."""
+        return self._app.received if self._app is not None else 0
 
     @property
     def running(self) -> bool:

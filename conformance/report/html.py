@@ -17,7 +17,7 @@ from conformance.judge.verdicts import OUTCOME_MEANINGS, Outcome
 from conformance.printable import html_text
 from conformance.report.evidence_html import case_evidence, folded
 from conformance.report.grid import COLOURS, measurement_charts, outcome_grid, section_key
-from conformance.report.results import exit_status
+from conformance.report.verdict import run_verdict
 
 __all__ = ["case_anchor", "render_report"]
 
@@ -78,29 +78,6 @@ def _badge(outcome: str, text: str | None = None) -> str:
     return f'<span class="badge o-{css}" data-outcome="{html_text(outcome)}">{html_text(text or outcome)}</span>'
 
 
-def run_verdict(results: Mapping[str, Any]) -> tuple[str, str]:
-    """The verdict line of a run and its CSS class (ok, bad, unjudged): every page says the same."""
-    status = exit_status(results)
-    summary = results.get("summary", {})
-    baseline = results.get("baseline")
-    if results.get("preflight", {}).get("ok") is False:
-        return "Nothing judged: the setup failed (below)", "unjudged"
-    if status == 0 and baseline and (baseline.get("still_failing") or baseline.get("new_cases")):
-        known = [
-            *([f"{baseline['still_failing']} known still failing"] if baseline.get("still_failing") else []),
-            *([f"{baseline['new_cases']} failing new case(s)"] if baseline.get("new_cases") else []),
-        ]
-        return f"No new MUST failure against the baseline ({', '.join(known)})", "ok"
-    if status == 0:
-        return "Conformant to every MUST of RFC 9449 that was judged", "ok"
-    if status == 1 and baseline:
-        return f"{baseline['new']} MUST failure(s) new against the baseline", "bad"
-    if status == 1:
-        failed = summary.get("failed", 0)
-        return f"{failed} MUST failure{'s' if failed != 1 else ''}", "bad"
-    return f"{summary.get('error', 0)} case(s) could not be judged", "unjudged"
-
-
 def _case_links(ids: list[str]) -> str:
     links = [f'<a href="#{case_anchor(i)}"><code>{html_text(i)}</code></a>' for i in ids[:CASES_LISTED]]
     more = f" and {len(ids) - CASES_LISTED} more" if len(ids) > CASES_LISTED else ""
@@ -145,7 +122,7 @@ def _findings(results: Mapping[str, Any]) -> list[str]:
 def _header(results: Mapping[str, Any]) -> list[str]:
     target = results.get("target", {})
     suite = results.get("suite", {})
-    verdict, css = run_verdict(results)
+    verdict = run_verdict(results)
     summary = results.get("summary", {})
     where = ", ".join(
         f"{label} {html_text(str(target[key]))}"
@@ -159,7 +136,7 @@ def _header(results: Mapping[str, Any]) -> list[str]:
         f" — started {html_text(str(results.get('started_at', '')))}, {html_text(str(results.get('duration_s', '')))} s"
         + (f" — fuzz seed {html_text(str(fuzz['seed']))}" if fuzz.get("seed") is not None else "")
         + "</p>",
-        f'<div class="verdict {css}" data-status="{exit_status(results)}">{html_text(verdict)}</div>',
+        f'<div class="verdict {verdict.css}" data-status="{verdict.status}">{html_text(verdict.sentence())}</div>',
         '<ul class="counts">'
         + "".join(
             f'<li data-outcome="{o}" data-count="{int(summary.get(o, 0))}">{_badge(o, f"{int(summary.get(o, 0))} {o}")}'

@@ -14,21 +14,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.report.baseline import Baseline
+from conformance.report.baseline import NEW_CASE, Baseline
 
-__all__ = ["known_failure_reason", "new_case_reason"]
+__all__ = ["known_failure_reason", "new_case_reason", "skip_reason"]
 
 
-def known_failure_reason(baseline_file: str | Path, started_at: object = None) -> str:
-    """The skip reason of a known failure: the baseline's file name and when that run started."""
+def known_failure_reason(baseline_file: str | Path, started_at: object = None, *, outcome: str = "failed") -> str:
+    """The skip reason of a known failure (or warning): the baseline's file name, and for a results.json
+    baseline when that run started (a baseline file records no date: it is the same bytes every run)."""
     since = f"{Path(baseline_file).name}, {started_at}" if isinstance(started_at, str) and started_at else ""
-    return f"known failure since the baseline ({since or Path(baseline_file).name}); still failing"
+    what, still = ("failure", "still failing") if outcome == "failed" else ("warning", "still warning")
+    return f"known {what} since the baseline ({since or Path(baseline_file).name}); {still}"
 
 
 def new_case_reason(baseline: Baseline) -> str:
-    """The skip reason of a failing case the baseline did not have (another suite version, or selection)."""
+    """The skip reason of a failing case the baseline's suite version did not have."""
     made_by = f"dpop-conformance {baseline.suite_version}" if baseline.suite_version else "an earlier run"
     return (
         f"new case: failing, and the baseline ({Path(baseline.file).name}, made by {made_by}) has no such case; "
         "not gating until the baseline is refreshed (--write-baseline)"
     )
+
+
+def skip_reason(baseline: Baseline, mark: str, outcome: str) -> str:
+    """Why a non-gating failure is a skipped test to a JUnit consumer (mark: still failing/warning, new case)."""
+    if mark == NEW_CASE:
+        return new_case_reason(baseline)
+    return known_failure_reason(baseline.file, baseline.started_at, outcome=outcome)

@@ -17,8 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from conformance.printable import markdown_cell
-from conformance.report.results import exit_status
-from conformance.report.terminal import verdict_line
+from conformance.report.verdict import run_verdict
 
 __all__ = ["render_summary"]
 
@@ -73,26 +72,12 @@ def _table(header: Iterable[str], rows: list[list[str]], total: int, what: str) 
     return [*lines, *([f"\n{more} (report.html has them all)"] if more else [])]
 
 
-def _verdict(results: Mapping[str, Any], counts: dict[str, int], *, strict: bool) -> tuple[int, str]:
-    """The exit status and the verdict words, from the same functions as the terminal's verdict line."""
-    baseline = results.get("baseline")
-    shape: dict[str, Any] = {
-        "summary": counts,
-        "cases": _dicts(results.get("cases")),
-        "preflight": _dict(results.get("preflight")),
-    }
-    if isinstance(baseline, dict):
-        shape["baseline"] = {k: _count(baseline.get(k)) for k in ("new", "still_failing", "fixed", "new_cases")}
-    line = verdict_line(shape, strict=strict)
-    return exit_status(shape, strict=strict), line.split(" — ", 1)[-1]
-
-
-def _head(results: Mapping[str, Any], counts: dict[str, int], *, strict: bool) -> list[str]:
-    status, verdict = _verdict(results, counts, strict=strict)
+def _head(results: Mapping[str, Any], counts: dict[str, int]) -> list[str]:
+    verdict = run_verdict(results)
     target = _dict(results.get("target"))
     suite = _dict(results.get("suite"))
     name = _text(target.get("name") or "target", 120)
-    lines = [f"### {_ICONS.get(status, '❔')} DPoP conformance: {name} — {_text(verdict)}", ""]
+    lines = [f"### {_ICONS.get(verdict.status, '❔')} DPoP conformance: {name} — {_text(verdict.text)}", ""]
     meta = [f"dpop-conformance {_text(suite.get('version', '?'), 40)}"]
     if results.get("started_at"):
         meta.append(f"started {_text(results['started_at'], 40)}")
@@ -108,7 +93,7 @@ def _head(results: Mapping[str, Any], counts: dict[str, int], *, strict: bool) -
         meta.append("requests sent: " + _text(", ".join(f"{n} to {host}" for host, n in requests.items())))
     lines += [" · ".join(meta), ""]
     lines += ["| " + " | ".join(OUTCOMES) + " |", "|" + "---:|" * len(OUTCOMES)]
-    bold = {"failed", "error"} | ({"warning"} if strict else set())
+    bold = {"failed", "error"} | ({"warning"} if verdict.fail_on == "should" else set())
     cells = [f"**{counts[o]}**" if counts[o] and o in bold else str(counts[o]) for o in OUTCOMES]
     lines += ["| " + " | ".join(cells) + " |", ""]
     return lines
@@ -125,18 +110,38 @@ def _baseline(results: Mapping[str, Any]) -> list[str]:
             "(`--write-baseline FILE` records this run as one).",
             "",
         ]
-    b = {k: _count(baseline.get(k)) for k in ("new", "still_failing", "fixed", "new_cases")}
-    line = (
-        f"Against the baseline {file}: **{b['new']} new failure{'s' if b['new'] != 1 else ''}**, "
-        f"{b['still_failing']} still failing, {b['fixed']} fixed"
-    )
+    b = {
+        k: _count(baseline.get(k))
+        for k in ("new", "new_warnings", "still_failing", "still_warning", "fixed", "new_cases", "not_in_baseline")
+    }
+    parts = [f"**{b['new']} new failure{'s' if b['new'] != 1 else ''}**"]
+    if b["new_warnings"] or run_verdict(results).fail_on == "should":
+        parts.append(f"{b['new_warnings']} new warning{'s' if b['new_warnings'] != 1 else ''}")
+    parts.append(f"{b['still_failing']} still failing")
+    if b["still_warning"]:
+        parts.append(f"{b['still_warning']} still warning")
+    parts.append(f"{b['fixed']} fixed")
+    if b["not_in_baseline"]:
+        parts.append(f"{b['not_in_baseline']} failing case(s) its selection left out (they gate)")
     if b["new_cases"]:
-        line += f", {b['new_cases']} failing new case(s) the baseline did not have (they do not gate)"
-    lines = [line + ".", ""]
+        parts.append(f"{b['new_cases']} failing new case(s) its suite version did not have (they do not gate)")
+    lines = [f"Against the baseline {file}: {', '.join(parts)}.", ""]
+    if baseline.get("selection_difference"):
+        lines += [
+            f"The baseline was recorded with another selection ({_text(baseline['selection_difference'])}): "
+            "the cases it has no outcome for are judged as without a baseline.",
+            "",
+        ]
+    if baseline.get("format") == "results.json":
+        lines += [
+            "The baseline is a results.json (read in this version only): record a baseline file with `--write-baseline`.",
+            "",
+        ]
     if baseline.get("other_version"):
         lines += [
             f"The baseline was made by dpop-conformance {_text(baseline.get('suite_version', '?'), 40)}: "
-            "refresh it deliberately with `--write-baseline` once the new cases are understood.",
+            "refresh it deliberately with `--write-baseline` once the new cases are understood (CHANGELOG.md "
+            "lists them).",
             "",
         ]
     return lines
@@ -159,9 +164,12 @@ def _got(message: object) -> str:
     return ""
 
 
-def _new_failures(cases: list[dict[str, Any]]) -> list[str]:
-    new = [c for c in cases if c.get("outcome") == "failed" and c.get("baseline") == "new"]
-    if not new:
+def _gating(results: Mapping[str, Any], cases: list[dict[str, Any]]) -> list[str]:
+    """The cases that turn the gate red (report/verdict.py), each with what it got."""
+    verdict = run_verdict(results)
+    by_id = {str(c.get("id")): c for c in cases}
+    gating = [by_id[i] for i in verdict.gating if i in by_id]
+    if not gating:
         return []
     rows = [
         [
@@ -171,12 +179,13 @@ def _new_failures(cases: list[dict[str, Any]]) -> list[str]:
             _text(c.get("title", "")),
             _text(_got(c.get("message"))),
         ]
-        for c in new[:ROWS]
+        for c in gating[:ROWS]
     ]
+    heading = "What fails the gate (new against the baseline)" if verdict.baseline else "What fails the gate"
     return [
-        "#### New failures against the baseline",
+        f"#### {heading}",
         "",
-        *_table(("case", "level", "section", "title", "got"), rows, len(new), "new failures"),
+        *_table(("case", "level", "section", "title", "got"), rows, len(gating), "cases"),
         "",
     ]
 
@@ -227,17 +236,20 @@ def _warnings(results: Mapping[str, Any]) -> list[str]:
     return [*shown, *([f"- {more}"] if more else []), ""]
 
 
-def render_summary(results: Mapping[str, Any], *, strict: bool = False) -> str:
-    """The Markdown summary of one run's results.json (`strict`: SHOULD violations fail, as --fail-on should)."""
+def render_summary(results: Mapping[str, Any], *, fail_on: str | None = None) -> str:
+    """The Markdown summary of one run's results.json: its verdict is the run's (report/verdict.py), or, with
+    `fail_on`, the verdict of the same cases under another gate (must or should)."""
+    if fail_on is not None:
+        results = {**results, "gate": {**_dict(results.get("gate")), "fail_on": fail_on}}
     summary = _dict(results.get("summary"))
     counts = {o: _count(summary.get(o)) for o in OUTCOMES}
     cases = _dicts(results.get("cases"))
     marks = {str(c.get("id")): str(c["baseline"]) for c in cases if c.get("baseline")}
     lines = [
-        *_head(results, counts, strict=strict),
+        *_head(results, counts),
         *_baseline(results),
         *_setup(results),
-        *_new_failures(cases),
+        *_gating(results, cases),
         *_findings(results, marks),
         *_causes(results),
         *_fixed(cases),

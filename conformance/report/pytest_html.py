@@ -14,7 +14,7 @@ from urllib.parse import quote
 from conformance.judge.catalog import CaseInfo
 from conformance.judge.verdicts import OUTCOME_MEANINGS, Outcome
 from conformance.printable import html_text
-from conformance.report.html import run_verdict
+from conformance.report.verdict import run_verdict
 
 __all__ = ["evidence_block", "summary_html", "table_header", "table_row"]
 
@@ -41,7 +41,7 @@ def summary_html(results: dict[str, Any]) -> list[str]:
     esc = html_text
     counts = results["summary"]
     target = results["target"]
-    verdict, css = run_verdict(results)  # report.html's verdict, word for word
+    verdict = run_verdict(results)  # report.html's verdict, word for word
     parts = [
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<div class="dpop-summary">',
@@ -50,7 +50,7 @@ def summary_html(results: dict[str, Any]) -> list[str]:
         f"{esc(results['suite']['version'])} — started {esc(results['started_at'])}, {results['duration_s']} s"
         + (f" — fuzz seed {esc(str(results['fuzz'].get('seed')))}" if results.get("fuzz", {}).get("seed") else "")
         + "</p>",
-        f'<div class="dpop-verdict {css}">{esc(verdict)}</div>',
+        f'<div class="dpop-verdict {verdict.css}">{esc(verdict.sentence())}</div>',
         '<p class="dpop-counts">'
         + "".join(f'<span class="dpop-outcome dpop-{o}">{counts.get(o, 0)} {o}</span>' for o in counts)
         + "</p>",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -18,12 +19,22 @@ from typing import Any
 from conformance import __version__
 from conformance.judge.verdicts import Outcome
 from conformance.printable import printable
-from conformance.report.baseline import FIXED, NEW, NEW_CASE, STILL_FAILING, Baseline
+from conformance.report.baseline import (
+    FIXED,
+    NEW,
+    NEW_CASE,
+    NOT_IN_BASELINE,
+    STILL_FAILING,
+    STILL_WARNING,
+    Baseline,
+    selection_difference,
+)
 from conformance.report.findings import finding_groups
+from conformance.report.verdict import run_verdict
 
 __all__ = ["CaseRecord", "ResultsWriter", "exit_status", "load_results"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -41,12 +52,18 @@ class CaseRecord:
     requirement: str = ""
     rfc_url: str = ""
     nodeid: str = ""
-    baseline: str = ""  # against --baseline: "new", "still failing", "new case", "fixed", or ""
+    # against --baseline (report/baseline.py): "new", "still failing", "still warning", "not in baseline",
+    # "new case", "fixed", or ""
+    baseline: str = ""
     measurements: dict[str, Any] = field(default_factory=dict)  # values the RFC leaves open, as measured
-    # what the case shares with the others of its cause: for an error "... answered 401 invalid_client", for a
-    # finding the cause its violation named ("... answers invalid_dpop_proof with HTTP 401, not 400"), or ""
+    # every failed, warning and error case: what its server does ("POST .../token accepts a token request carrying
+    # a proof with typ JWT ...", for an error "... answered 401 invalid_client") and what to change, both written
+    # where its check is (conformance/judge/); "" for passed, info and skipped cases
     cause: str = ""
-    fix: str = ""  # for a finding whose violation said what to change
+    fix: str = ""
+    # True when `cause` is worded the same for every case it happens to (a wrong status code, a 5xx): findings
+    # group by it rather than by the likely cause of the case's id (report/findings.py)
+    shared_cause: bool = False
 
 
 @dataclass
@@ -56,6 +73,8 @@ class ResultsWriter:
     target: dict[str, Any]
     fuzz: dict[str, Any] = field(default_factory=dict)
     baseline: Baseline | None = None
+    fail_on: str = "must"  # what the gate counts: must, or should (--fail-on should, --strict)
+    selection: dict[str, Any] | None = None  # the cases chosen (report/baseline.py SELECTION_KEYS)
     requests: dict[str, int] = field(default_factory=dict)  # requests sent per host (host:port)
     warnings: list[str] = field(default_factory=list)  # about the run itself (plain HTTP, TLS not verified)
     # rate limits met: 429/503 with Retry-After, each request sent again after the wait (never judged)
@@ -84,15 +103,32 @@ class ResultsWriter:
         baseline = None
         if self.baseline is not None:
             marks = [r.baseline for r in self.records.values()]
+            outcomes = {r.id: r.outcome for r in self.records.values()}
             baseline = {
                 **self.baseline.describe(),
-                "new": marks.count(NEW),
+                "new": sum(1 for r in self.records.values() if r.baseline == NEW and r.outcome == "failed"),
+                "new_warnings": sum(1 for r in self.records.values() if r.baseline == NEW and r.outcome == "warning"),
                 "still_failing": marks.count(STILL_FAILING),
-                "new_cases": marks.count(NEW_CASE),
+                "still_warning": marks.count(STILL_WARNING),
+                # failed cases only, as "new": what gates, or would gate without the suite upgrade
+                "new_cases": sum(1 for r in self.records.values() if r.baseline == NEW_CASE and r.outcome == "failed"),
+                "not_in_baseline": sum(
+                    1 for r in self.records.values() if r.baseline == NOT_IN_BASELINE and r.outcome == "failed"
+                ),
                 "fixed": marks.count(FIXED),
+                # every case of this run the baseline has no outcome for, whatever its outcome now
+                "unrecorded": sum(1 for case_id in outcomes if case_id not in self.baseline.outcomes)
+                if not self.baseline.missing
+                else 0,
             }
             if self.baseline.other_version(__version__):
                 baseline["other_version"] = True
+            if self.baseline.unknown_version() and not self.baseline.missing:
+                baseline["unknown_version"] = True
+            if self.selection is not None:
+                difference = selection_difference(self.baseline, self.selection)
+                if difference:
+                    baseline["selection_difference"] = difference
         document: dict[str, Any] = _escaped(
             {
                 "schema_version": SCHEMA_VERSION,
@@ -102,6 +138,8 @@ class ResultsWriter:
                 "duration_s": round(time.time() - self.started, 3),
                 "summary": summary,
                 "fuzz": self.fuzz,
+                "selection": dict(self.selection or {}),
+                "gate": {"fail_on": self.fail_on},
                 **({"baseline": baseline} if baseline else {}),
                 "requests": dict(sorted(self.requests.items())),
                 "timing": {"waiting_s": round(self.waiting_s, 3)},
@@ -114,18 +152,22 @@ class ResultsWriter:
                 "cases": cases,
             }
         )
+        document["verdict"] = run_verdict(document).as_dict()
         return document
 
     def causes(self) -> list[dict[str, Any]]:
-        """The cases that could not be judged, grouped by cause, most cases first."""
-        groups: dict[str, list[str]] = {}
+        """The cases that could not be judged, grouped by cause, most cases first; each group with the fix its
+        cases give most often (they were written where each case stopped)."""
+        groups: dict[str, list[CaseRecord]] = {}
         for rec in self.records.values():
             if rec.outcome == Outcome.ERROR.value:
-                groups.setdefault(rec.cause or rec.message.splitlines()[0][:200], []).append(rec.id)
-        return [
-            {"cause": cause, "count": len(ids), "cases": ids}
-            for cause, ids in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        ]
+                groups.setdefault(rec.cause or rec.message.splitlines()[0][:200], []).append(rec)
+        found = []
+        for cause, recs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            fixes = Counter(r.fix for r in recs if r.fix)
+            fix = min(fixes, key=lambda f: (-fixes[f], f)) if fixes else ""
+            found.append({"cause": cause, "fix": fix, "count": len(recs), "cases": [r.id for r in recs]})
+        return found
 
     def write(self, path: str | Path) -> Path:
         """Write results.json (creating its folder)."""
@@ -153,21 +195,9 @@ def load_results(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def exit_status(results: Mapping[str, Any], *, strict: bool = False) -> int:
-    """0 all judged and no MUST failed; 1 a MUST failed (or a SHOULD, with strict); 3 nothing or not all judged.
+def exit_status(results: Mapping[str, Any]) -> int:
+    """0, 1 or 3: the exit status of the run results.json describes (report/verdict.py decides it).
 
-    With a baseline (results["baseline"]), only failures that are new against it count. Status 2 (usage
-    or configuration error) is decided before a run starts, by the CLI.
+    Status 2 (a usage or configuration error) is decided before a run starts, by the CLI.
     """
-    summary = results.get("summary", {})
-    judged = sum(summary.get(o, 0) for o in ("passed", "failed", "warning", "info"))
-    failed = summary.get("failed", 0)
-    if "baseline" in results:
-        failed = sum(1 for c in results.get("cases", []) if c.get("outcome") == "failed" and c.get("baseline") == "new")
-    if failed:
-        return 1
-    if summary.get("error", 0) or judged == 0:
-        return 3
-    if strict and summary.get("warning", 0):
-        return 1
-    return 0
+    return run_verdict(results).status

@@ -1,21 +1,43 @@
-"""The end of a run on the terminal: the verdict, then one line per finding, errors collapsed by cause.
+"""The end of a run on the terminal: the verdict, then each finding with its fix, errors collapsed by cause.
 
-Read from results.json, so the terminal never says anything the contract does not. Proportional: one cause
-is one line with a count, whatever the number of cases it explains; the details stay in the report.
+Read from results.json, so the terminal never says anything the contract does not. Proportional: a cause is
+a few lines (its count and cause, its fix, the ids of its cases) whatever the number of cases it explains;
+the details stay in the report. Lines fill the width the caller gives (the CLI: the terminal's, at least WIDTH
+columns, as in a CI log) and wrap: a cause that runs long is cut after CAUSE_LINES lines, a fix never is.
 """
 
 from __future__ import annotations
 
+import textwrap
+from collections import Counter
 from typing import Any
 
-from conformance.report.results import exit_status
+from conformance.report.verdict import run_verdict
 
-__all__ = ["coloured", "summary_lines", "use_colour", "verdict_line"]
+__all__ = ["WIDTH", "coloured", "summary_lines", "use_colour", "verdict_line"]
 
 FINDINGS_SHOWN = 12  # causes of findings before "... and N more"
 IDS_LINES = 3  # lines of case ids under a cause
 CAUSES_SHOWN = 5  # error causes before "... and N more causes"
-WIDTH = 118  # a line's length at most (a cut line ends with …)
+CAUSE_LINES = 2  # lines a cause may take before it is cut (a cut line ends with …); a fix is never cut
+WIDTH = 100  # columns when the caller gives none (the CLI passes the terminal's, at least this many: a CI log)
+MIN_WIDTH = 60  # the narrowest a summary is laid out, however narrow the width asked for
+_INDENT = " " * 11  # under a finding's cause: past "  failed   "
+
+
+def _wrapped(text: str, width: int, first: str, rest: str, *, most: int | None = None) -> list[str]:
+    """`text` on lines of at most `width` columns, the first starting with `first`, the others with `rest`.
+
+    Nothing is dropped unless `most` is given: then the lines past it are, and the last one kept ends with …
+    """
+    text = " ".join(text.split())  # one paragraph: the target's line breaks and runs of spaces are not layout
+    lines = textwrap.wrap(
+        text, width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
+    ) or [first.rstrip()]
+    if most is not None and len(lines) > most:
+        lines = lines[:most]
+        lines[-1] = _cut(lines[-1] + " …", width)
+    return lines
 
 
 def _cut(text: str, width: int = WIDTH) -> str:
@@ -23,72 +45,77 @@ def _cut(text: str, width: int = WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def verdict_line(results: dict[str, Any], *, strict: bool = False) -> str:
-    """The counts and the verdict in one line."""
-    status = exit_status(results, strict=strict)
+def verdict_line(results: dict[str, Any]) -> str:
+    """The counts and the verdict (report/verdict.py) in one line."""
     summary = results["summary"]
     counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("passed", "failed", "warning", "info", "skipped", "error"))
-    baseline = results.get("baseline", {})
-    if results.get("preflight", {}).get("ok") is False:
-        verdict = "nothing judged: the setup failed (see below)"
-    elif status == 0 and baseline.get("still_failing"):
-        verdict = f"no new MUST failure ({baseline['still_failing']} known failure(s) still failing)"
-    elif status == 0:
-        verdict = "conformant to every MUST"
-    elif status == 1 and baseline:
-        verdict = f"{baseline['new']} MUST failure(s) new against the baseline"
-    elif status == 1 and summary.get("failed"):
-        verdict = f"{summary['failed']} MUST failure(s)"
-    elif status == 1:
-        verdict = f"{summary.get('warning', 0)} SHOULD violation(s), failing because of --strict"
-    else:
-        verdict = "some cases could not be judged (their causes are below)"
-    return f"{counts} — {verdict}"
+    return f"{counts} — {run_verdict(results).text}"
 
 
-def _ids(group: dict[str, Any], results: dict[str, Any]) -> list[str]:
-    """The ids of a finding's cases, packed into a few lines (baseline marks beside them)."""
+def _ids(group: dict[str, Any], results: dict[str, Any], width: int = WIDTH) -> list[str]:
+    """The ids of a finding's cases, packed into at most IDS_LINES lines (baseline marks beside them)."""
     marks = {c["id"]: c.get("baseline") for c in results.get("cases", []) if c.get("baseline")}
     ids = [f"{i} ({marks[i]})" if i in marks else str(i) for i in group["cases"]]
-    lines: list[str] = []
-    line = ""
-    for n, case_id in enumerate(ids):
-        piece = case_id if not line else f"{line}, {case_id}"
-        if len(piece) + 11 > WIDTH:
-            if len(lines) == IDS_LINES - 1:
-                lines.append(f"{line}, … and {len(ids) - n} more")
-                line = ""
-                break
-            lines.append(line + ",")
-            piece = case_id
-        line = piece
-    if line:
-        lines.append(line)
-    return ["           " + text for text in lines]
+    room = width - len(_INDENT)
+    rows: list[list[str]] = [[]]
+    for case_id in ids:
+        if rows[-1] and len(", ".join([*rows[-1], case_id])) + 1 > room:  # + 1: the comma that ends a full row
+            rows.append([])
+        rows[-1].append(case_id)
+    if len(rows) > IDS_LINES:
+        hidden = sum(len(row) for row in rows[IDS_LINES:])
+        rows = rows[:IDS_LINES]
+        last = rows[-1]
+        while last and len(", ".join([*last, f"… and {hidden} more"])) > room:
+            last.pop()
+            hidden += 1
+        last.append(f"… and {hidden} more")
+    lines = [", ".join(row) + "," for row in rows[:-1]] + [", ".join(rows[-1])]
+    return [_INDENT + text for text in lines if text]
 
 
-def summary_lines(results: dict[str, Any], *, strict: bool = False) -> list[str]:
-    """The verdict, the setup failure or the findings (one line each), and the error causes (one line each)."""
-    lines = [verdict_line(results, strict=strict)]
+def _error_fix(group: dict[str, Any], results: dict[str, Any]) -> str:
+    """The fix of a cause of errors: the group's own, else the one most of its cases name (results.json cases)."""
+    if group.get("fix"):
+        return str(group["fix"])
+    ids = set(group.get("cases", []))
+    fixes = Counter(str(c["fix"]) for c in results.get("cases", []) if c.get("id") in ids and c.get("fix"))
+    return fixes.most_common(1)[0][0] if fixes else ""
+
+
+def summary_lines(results: dict[str, Any], *, width: int = WIDTH) -> list[str]:
+    """The verdict, the setup failure or the findings, and the error causes, in lines of at most `width`
+    columns (the verdict line aside): each cause with its fix on lines of its own, wrapped, never cut."""
+    width = max(width, MIN_WIDTH)
+    lines = [verdict_line(results)]
     preflight = results.get("preflight", {})
     if preflight.get("ok") is False:
-        lines.append(_cut(f"setup failed: {preflight.get('cause', '')}"))
-        for key in ("sent", "got", "fix"):
+        lines += _wrapped(f"setup failed: {preflight.get('cause', '')}", width, "", "  ", most=CAUSE_LINES)
+        for key in ("sent", "got"):
             if preflight.get(key):
-                lines.append(_cut(f"  {key}: {preflight[key]}"))
+                lines += _wrapped(str(preflight[key]), width, f"  {key}: ", "    ", most=CAUSE_LINES)
+        if preflight.get("fix"):
+            lines += _wrapped(str(preflight["fix"]), width, "  fix: ", "       ")
         return lines
     groups = results.get("findings", [])
     for group in groups[:FINDINGS_SHOWN]:
         count = int(group["count"])
-        lines.append(_cut(f"  {group['outcome']:<8} {count} case{'s' if count != 1 else ''}: {group['cause']}"))
-        lines.extend(_ids(group, results))
+        head = f"  {group['outcome']:<8} {count} case{'s' if count != 1 else ''}: "
+        lines += _wrapped(str(group["cause"]), width, head, _INDENT, most=CAUSE_LINES)
+        if group.get("fix"):
+            lines += _wrapped(str(group["fix"]), width, f"{_INDENT}fix: ", _INDENT + "     ")
+        lines.extend(_ids(group, results, width))
     if len(groups) > FINDINGS_SHOWN:
         rest = sum(int(g["count"]) for g in groups[FINDINGS_SHOWN:])
         lines.append(f"  … and {rest} more findings of {len(groups) - FINDINGS_SHOWN} other causes (report.html)")
     causes = results.get("causes", [])
     for group in causes[:CAUSES_SHOWN]:
         count = group["count"]
-        lines.append(_cut(f"  {count} case{'s' if count != 1 else ''} could not be judged: {group['cause']}"))
+        head = f"  {count} case{'s' if count != 1 else ''} could not be judged: "
+        lines += _wrapped(str(group["cause"]), width, head, "    ", most=CAUSE_LINES)
+        fix = _error_fix(group, results)
+        if fix:
+            lines += _wrapped(fix, width, "    fix: ", "         ")
     if len(causes) > CAUSES_SHOWN:
         rest = sum(g["count"] for g in causes[CAUSES_SHOWN:])
         lines.append(f"  … and {rest} more cases of {len(causes) - CAUSES_SHOWN} other causes (results.json causes)")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -84,7 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="colour the verdict and pytest's output: auto (a terminal without NO_COLOR), always or never",
     )
-    run.add_argument("-q", "--quiet", action="store_true", help="print the verdict line alone")
+    run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress and no findings: the verdict, what was written, and the run's warnings",
+    )
     run.add_argument(
         "--pytest-html",
         action="store_true",
@@ -100,20 +105,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--baseline",
         metavar="FILE",
-        help="an earlier results.json: only failures new against it make the exit status 1; every failing "
-        "case is marked new, still failing or new case (one the baseline did not have), a mended one fixed",
+        action="append",
+        default=[],
+        help="a baseline file (written by --write-baseline): only cases new against it make the exit status 1; "
+        "each failing case is marked new, still failing, not in baseline (its selection left the case out: "
+        "gates), new case (its suite version had none: does not gate) or fixed. With several --config, one "
+        "--baseline per --config, in the same order",
     )
     run.add_argument(
         "--baseline-missing",
         choices=("error", "ok"),
         default="error",
         help="when the --baseline file does not exist: error (default, exit 2), or ok: every failure counts "
-        "as new and nothing is written (a gate's first run; record one with --write-baseline)",
+        "as new (a gate's first run; record one with --write-baseline)",
+    )
+    run.add_argument(
+        "--baseline-for-another-target",
+        action="store_true",
+        help="use a --baseline recorded for another target (another name or endpoints) on purpose; without it "
+        "that is exit 2, for a baseline of another target would call its failures known",
     )
     run.add_argument(
         "--write-baseline",
         metavar="FILE",
-        help="record this run's results.json as the next baseline in FILE (it may be the --baseline file)",
+        action="append",
+        default=[],
+        help="record this run as the next baseline in FILE: a small file of case outcomes, the same bytes for "
+        "the same verdicts, to commit and review as a diff (it may be the --baseline file). With several "
+        "--config, one per --config, in the same order",
     )
     run.add_argument(
         "--profile",
@@ -246,7 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="One page with a column per target and a row per case, grouped by RFC section.",
     )
     compare.add_argument("results", nargs="+", metavar="RESULTS", help="results.json files (or their report folders)")
-    compare.add_argument("--output", metavar="FILE", help="write here (default: standard output)")
+    compare.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write here (default: standard output, which for the HTML page must not be a terminal)",
+    )
     compare.add_argument("--format", choices=("html", "markdown"), default="html", help="output format")
     compare.add_argument(
         "--only-differences",
@@ -263,7 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("results", metavar="RESULTS", help="a results.json (or its report folder)")
     summary.add_argument("--output", metavar="FILE", help="write here (default: standard output)")
     summary.add_argument(
-        "--fail-on", choices=("must", "should"), default="must", help="as for run: what the verdict counts as failing"
+        "--fail-on",
+        choices=("must", "should"),
+        default=None,
+        help="judge the run's cases again under another gate (must or should); default: the run's own gate, so "
+        "the summary says what the run's exit status said",
     )
 
     listing = sub.add_parser(
@@ -354,6 +381,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- run ----------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class _Gate:
+    """One target's baseline files: the one it is judged against, and the one it is recorded into."""
+
+    baseline: str | None = None
+    write: str | None = None
+
+
 def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     from conformance.client.target import ConfigError, load_target
 
@@ -372,23 +407,14 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
             selection.check(load_cases(locate_cases()).values())
         except SelectionError as exc:
             return _fail(str(exc))
-    if args.baseline:
-        problem = _check_baseline(args.baseline, missing_ok=args.baseline_missing == "ok")
-        if problem:
-            return _fail(problem)
-        pytest_args = [
-            f"--dpop-baseline={Path(args.baseline).resolve()}",
-            *(["--dpop-baseline-missing-ok"] if args.baseline_missing == "ok" else []),
-            *pytest_args,
-        ]
-    elif args.baseline_missing != "error":
-        return _fail("--baseline-missing applies to a --baseline file; give --baseline FILE or drop it")
-    if args.write_baseline and len(args.config or []) > 1:
-        return _fail("--write-baseline records one target's run; run the targets one at a time to record each")
+    gates, problem = _gates(args)
+    if problem:
+        return _fail(problem)
     seed = secrets.randbelow(2**31) if args.fuzz_seed == "random" else args.fuzz_seed
     pytest_args = [
         *(f"--dpop-profile={p}" for p in args.profile if p != "rfc9449"),
         f"--dpop-fuzz-profile={args.fuzz_profile}",
+        f"--dpop-fail-on={'should' if args.strict else 'must'}",
         *([f"--hypothesis-seed={seed}"] if seed is not None else []),
         *([f"--dpop-fuzz-examples={args.fuzz_examples}"] if args.fuzz_examples is not None else []),
         *([f"--dpop-fuzz-rate={args.fuzz_rate}"] if args.fuzz_rate else []),
@@ -415,12 +441,19 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
             targets = [load_target(path) for path in args.config]  # every file is checked before anything runs
         except ConfigError as exc:
             return _fail(str(exc))
+        problem = _check_identities(args, targets, gates)
+        if problem:
+            return _fail(problem)
         for loaded in targets:  # before anything is sent
             for warning in loaded.transport_warnings():
                 print(f"{PROG}: warning: {printable(warning)}")
         if len(targets) > 1:
-            return _run_several(args, targets, pytest_args)
+            return _run_several(args, targets, gates, pytest_args)
         target = targets[0]
+    else:
+        problem = _check_identity(args, {"name": "reference", "embedded": True}, gates[0])
+        if problem:
+            return _fail(problem)
     report_dir = (
         Path(args.report_dir) if args.report_dir else Path("reports") / (target.name if target else "reference")
     )
@@ -430,7 +463,7 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         return _fail(f"cannot create the report folder {report_dir}: {exc.strerror or exc}")
     if target is not None:
         _announce(target, args)
-        return _run_pytest(Path(args.config[0]), report_dir, pytest_args, args, name=target.name)
+        return _run_pytest(Path(args.config[0]), report_dir, pytest_args, args, name=target.name, gate=gates[0])
 
     from conformance.reference import RunningServer, ServerSettings
 
@@ -453,6 +486,11 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         server.start()
     except OSError as exc:
         return _fail(f"cannot start the reference server on 127.0.0.1:{args.reference_port}: {exc.strerror or exc}")
+    # what a baseline of the embedded server records besides its outcomes: the settings that change which
+    # cases apply (its defects and leniencies are its behaviour, what a gate is there to notice)
+    embedded = json.dumps(
+        {"nonce": settings.nonce, "par": settings.par, "algs": list(settings.signing_algs)}, sort_keys=True
+    )
     with tempfile.TemporaryDirectory(prefix="dpop-conformance-") as scratch, server:
         # the file holds the reference server's throwaway secret, so it stays out of the report folder
         config_path = server.write_target_file(Path(scratch) / "reference.toml")
@@ -462,15 +500,24 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
                 f"(nonces: {settings.nonce}{'; defects: ' + defects if defects else ''}"
                 f"{'; leniencies: ' + leniencies if leniencies else ''})"
             )
-        return _run_pytest(config_path, report_dir, pytest_args, args, name="reference")
+        return _run_pytest(
+            config_path,
+            report_dir,
+            [f"--dpop-embedded={embedded}", *pytest_args],
+            args,
+            name="reference",
+            gate=gates[0],
+        )
 
 
 def _check_limits(args: argparse.Namespace) -> str | None:
     """A one-line complaint about a nonsensical numeric or file option, or None."""
+    from conformance.client.transport import ca_file_problem
+
     if args.deadline is not None and args.deadline <= 0:
         return f"--deadline {args.deadline:g}: give a positive number of seconds"
-    if args.max_requests is not None and args.max_requests < 0:
-        return f"--max-requests {args.max_requests}: give 0 or more"
+    if args.max_requests is not None and args.max_requests < 1:
+        return f"--max-requests {args.max_requests}: give 1 or more (a run needs requests to judge anything)"
     if args.max_rps is not None and args.max_rps <= 0:
         return f"--max-rps {args.max_rps:g}: give a positive number of requests per second"
     if args.concurrency is not None:
@@ -490,29 +537,88 @@ def _check_limits(args: argparse.Namespace) -> str | None:
         return "--strict and --fail-on must contradict each other: --strict is --fail-on should; keep one"
     if not 0 <= args.reference_port <= 65535:
         return f"--reference-port {args.reference_port} is not a port number (0 to 65535)"
-    if args.ca_file and not Path(args.ca_file).is_file():
-        return f"--ca-file {args.ca_file}: no such file (give a PEM file of CA certificates)"
     if args.insecure and args.ca_file:
         return CA_CONTRADICTION
+    problem = ca_file_problem(args.ca_file) if args.ca_file else None
+    if problem:
+        return f"--ca-file {args.ca_file}: {problem} (give a PEM file of CA certificates)"
     return None
 
 
-def _record_baseline(results: dict[str, Any], results_path: Path, destination: Path) -> str:
-    """Write this run's results.json as the next baseline (not when the setup failed); what was done, one line."""
+def _gates(args: argparse.Namespace) -> tuple[list[_Gate], str | None]:
+    """Each target's --baseline and --write-baseline (one per --config, in order), checked; or a complaint."""
+    count = max(1, len(args.config or []))
+    for option, values in (("--baseline", args.baseline), ("--write-baseline", args.write_baseline)):
+        if values and len(values) != count:
+            return [], (
+                f"{option} is given {len(values)} time(s) for {count} target(s): give one per --config, in the "
+                "same order (a baseline belongs to one target)"
+            )
+    if args.baseline_missing != "error" and not args.baseline:
+        return [], "--baseline-missing applies to a --baseline file; give --baseline FILE or drop it"
+    if args.baseline_for_another_target and not args.baseline:
+        return [], "--baseline-for-another-target applies to a --baseline file; give --baseline FILE or drop it"
+    for path in args.baseline:
+        problem = _check_baseline(path, missing_ok=args.baseline_missing == "ok")
+        if problem:
+            return [], problem
+    baselines = args.baseline or [None] * count
+    writes = args.write_baseline or [None] * count
+    return [_Gate(b, w) for b, w in zip(baselines, writes, strict=True)], None
+
+
+def _check_identities(args: argparse.Namespace, targets: list[Target], gates: list[_Gate]) -> str | None:
+    """The first target whose --baseline was recorded for another target, as a complaint (before anything is sent)."""
+    from conformance.report.baseline import target_identity
+
+    for target, gate in zip(targets, gates, strict=True):
+        problem = _check_identity(args, target_identity(target), gate)
+        if problem:
+            return problem
+    return None
+
+
+def _check_identity(args: argparse.Namespace, identity: dict[str, Any], gate: _Gate) -> str | None:
+    from conformance.report.baseline import identity_difference, load_baseline
+
+    if not gate.baseline:
+        return None
+    baseline = load_baseline(gate.baseline, missing_ok=True)  # readable: checked by _gates
+    difference = identity_difference(baseline.target, identity)
+    if difference is None:
+        return None
+    if args.baseline_for_another_target:
+        print(
+            f"{PROG}: the baseline {printable(gate.baseline)} is another target's ({printable(difference)}): "
+            "used on purpose (--baseline-for-another-target)"
+        )
+        return None
+    return (
+        f"--baseline {gate.baseline} belongs to another target: {difference}; give this target's baseline, or add "
+        "--baseline-for-another-target if it is meant"
+    )
+
+
+def _record_baseline(results: dict[str, Any], destination: Path) -> str:
+    """Write this run's baseline file (not when the setup failed); what was done, in one line."""
     from conformance.report.baseline import write_baseline
 
     if results.get("preflight", {}).get("ok") is False:
         return f"baseline not written to {destination}: the setup failed, so no case was judged"
     try:
-        write_baseline(results_path, destination)
+        count = write_baseline(results, destination)
     except OSError as exc:
         return f"baseline not written to {destination}: {exc.strerror or exc}"
-    failed, cases = results.get("summary", {}).get("failed", 0), len(results.get("cases", []))
-    return f"recorded this run as the baseline in {destination} ({cases} cases, {failed} failed)"
+    summary = results.get("summary", {})
+    counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("failed", "warning", "error") if summary.get(k))
+    note = ""
+    if (results.get("fuzz") or {}).get("seed") is not None:
+        note = "; its fuzz cases used a seed (--fuzz-seed): a derandomised run may draw other examples"
+    return f"recorded this run as the baseline in {destination} ({count} cases{', ' + counts if counts else ''}){note}"
 
 
 def _check_baseline(path: str, *, missing_ok: bool) -> str | None:
-    """A one-line complaint when `path` is not an earlier run's results.json, or None; says what it is."""
+    """A one-line complaint when `path` is not a baseline, or None; says what it is (missing, older, legacy)."""
     from conformance import __version__
     from conformance.report.baseline import BaselineError, load_baseline
 
@@ -522,17 +628,30 @@ def _check_baseline(path: str, *, missing_ok: bool) -> str | None:
         return str(exc)
     if baseline.missing:
         print(f"{PROG}: the baseline {printable(path)} does not exist yet: every failure counts as new")
+        return None
+    if baseline.legacy:
+        print(
+            f"{PROG}: note: the baseline {printable(path)} is a results.json (read as a baseline in this version only); it "
+            "records no selection, so every case of its suite version it lacks gates. Record a baseline file with "
+            "--write-baseline"
+        )
+    if baseline.unknown_version():
+        print(
+            f"{PROG}: note: the baseline {printable(path)} was made by dpop-conformance "
+            f"{printable(str(baseline.suite_version))}, whose cases this version ({__version__}) does not know: "
+            "every case it lacks gates"
+        )
     elif baseline.other_version(__version__):
         print(
             f"{PROG}: the baseline {printable(path)} was made by dpop-conformance "
-            f"{printable(str(baseline.suite_version))} (this is {__version__}): a failing case it did not have "
-            "is marked new case and does not gate; refresh it with --write-baseline"
+            f"{printable(str(baseline.suite_version))} (this is {__version__}): a failing case that version did not "
+            "have is marked new case and does not gate (CHANGELOG.md lists them); refresh it with --write-baseline"
         )
     return None
 
 
-def _run_several(args: argparse.Namespace, targets: list[Target], pytest_args: list[str]) -> int:
-    """Run several targets, one after the other, then write the comparison page of their results."""
+def _run_several(args: argparse.Namespace, targets: list[Target], gates: list[_Gate], pytest_args: list[str]) -> int:
+    """Run several targets, one after the other, then the table of their verdicts and the comparison page."""
     from conformance.report.compare import load_runs, render_html
 
     names = [t.name for t in targets]
@@ -543,17 +662,36 @@ def _run_several(args: argparse.Namespace, targets: list[Target], pytest_args: l
         )
     base = Path(args.report_dir) if args.report_dir else Path("reports")
     statuses = []
-    for path, target in zip(args.config, targets, strict=True):
+    for path, target, gate in zip(args.config, targets, gates, strict=True):
         print(f"{PROG}: == {target.name} ({path})")
         _announce(target, args)
-        statuses.append(_run_pytest(Path(path), base / target.name, pytest_args, args, name=target.name))
+        statuses.append(_run_pytest(Path(path), base / target.name, pytest_args, args, name=target.name, gate=gate))
+        if statuses[-1] >= 128:  # interrupted: the targets after it are not run
+            return statuses[-1]
     results = [str(base / t.name / "results.json") for t in targets if (base / t.name / "results.json").exists()]
-    if len(results) > 1:
+    runs = load_runs(results) if results else []
+    for line in _verdict_table(runs):
+        print(f"{PROG}: {line}")
+    if len(runs) > 1:
         page = base / "compare.html"
-        page.write_text(render_html(load_runs(results), page.resolve()), encoding="utf-8")
-        print(f"{PROG}: comparison of {len(results)} targets in {page}")
+        page.write_text(render_html(runs, page.resolve()), encoding="utf-8")
+        print(f"{PROG}: comparison of {len(runs)} targets in {page}")
     # the worst status wins: a MUST failure, then an unjudged target, then usage errors
     return 1 if 1 in statuses else 3 if 3 in statuses else 2 if 2 in statuses else 0
+
+
+def _verdict_table(runs: Sequence[Any]) -> list[str]:
+    """One line per target of a multi-target run: its name, verdict and counts (report/compare.py)."""
+    from conformance.report.compare import verdict_table
+
+    return verdict_table(runs, width=_width() - len(PROG) - 2)
+
+
+def _width() -> int:
+    """The terminal's width for the closing lines: at least 100 columns (a CI log has no width of its own)."""
+    import shutil
+
+    return max(100, shutil.get_terminal_size((100, 24)).columns)
 
 
 def _hypothesis_storage(report_dir: Path) -> Path:
@@ -572,24 +710,14 @@ def _hypothesis_storage(report_dir: Path) -> Path:
     return storage if os.access(storage, os.W_OK) else report_dir / ".hypothesis"
 
 
-def _run_pytest(
-    config_path: Path, report_dir: Path, pytest_args: list[str], options: argparse.Namespace, *, name: str
-) -> int:
-    """Run the cases in a pytest process of their own; then the verdict and the findings on the terminal."""
-    from conformance.report.results import exit_status, load_results
-    from conformance.report.terminal import coloured, summary_lines, use_colour
+def _pytest_command(
+    config_path: Path, scratch: Path, report_dir: Path, options: argparse.Namespace, colour: bool
+) -> list[str]:
+    """The pytest command line of a run writing its reports into `scratch`."""
     from conformance.run.plugin import locate_cases
 
-    strict = bool(options.strict)
-    quiet = bool(getattr(options, "quiet", False))
-    colour = use_colour(getattr(options, "color", "auto"), tty=sys.stdout.isatty(), environ=dict(os.environ))
-    report_dir = report_dir.resolve()
-    results_path = report_dir / "results.json"
-    # failures the fuzzer found once are retried first next time
-    pytest_args = [f"--dpop-fuzz-db={report_dir / '.hypothesis'}", *pytest_args]
-    results_path.unlink(missing_ok=True)
     cases = locate_cases()
-    args = [
+    return [
         sys.executable,
         "-m",
         "pytest",
@@ -609,11 +737,14 @@ def _run_pytest(
         "--dpop-config",
         str(config_path.resolve()),
         "--dpop-results",
-        str(results_path),
-        f"--dpop-report={report_dir / 'report.html'}",
+        str(scratch / "results.json"),
+        f"--dpop-report={scratch / 'report.html'}",
+        f"--dpop-parent-pid={os.getpid()}",
+        # failures the fuzzer found once are retried first next time: the database outlives each run's files
+        f"--dpop-fuzz-db={report_dir / '.hypothesis'}",
         *(
             [
-                f"--html={report_dir / 'pytest-html.html'}",
+                f"--html={scratch / 'pytest-html.html'}",
                 "--self-contained-html",
                 f"--css={Path(__file__).resolve().parent.parent / 'report' / 'pytest_html.css'}",
                 "-o",
@@ -622,80 +753,186 @@ def _run_pytest(
             if getattr(options, "pytest_html", False)
             else ["-p", "no:html"]  # the suite's own report.html is the page; pytest-html's only when asked
         ),
-        f"--junitxml={report_dir / 'junit.xml'}",
+        f"--junitxml={scratch / 'junit.xml'}",
         "-o",
         "junit_suite_name=dpop-conformance",
         "-o",
         "junit_family=xunit1",
         "-q",  # progress in a few lines: the verdict and the findings follow, one line each
         f"--color={'yes' if colour else 'no'}",
-        *pytest_args,
     ]
+
+
+def _run_pytest(
+    config_path: Path,
+    report_dir: Path,
+    pytest_args: list[str],
+    options: argparse.Namespace,
+    *,
+    name: str,
+    gate: _Gate | None = None,
+) -> int:
+    """Run the cases in a pytest process of their own; publish the reports only when it judged something; then
+    the verdict, what was written, and (unless -q) the findings, on the terminal."""
+    from conformance.report.results import load_results
+    from conformance.report.terminal import use_colour
+    from conformance.run.child import run_child
+    from conformance.run.plugin import locate_cases
+    from conformance.run.report_folder import ReportFolder
+
+    gate = gate or _Gate()
+    quiet = bool(getattr(options, "quiet", False))
+    colour = use_colour(getattr(options, "color", "auto"), tty=sys.stdout.isatty(), environ=dict(os.environ))
+    report_dir = report_dir.resolve()
+    try:
+        folder = ReportFolder(report_dir)
+    except OSError as exc:
+        return _fail(f"cannot write into the report folder {report_dir}: {exc.strerror or exc}")
+    baseline_args = (
+        [
+            f"--dpop-baseline={Path(gate.baseline).resolve()}",
+            *(["--dpop-baseline-missing-ok"] if getattr(options, "baseline_missing", "error") == "ok" else []),
+        ]
+        if gate.baseline
+        else []
+    )
+    command = [*_pytest_command(config_path, folder.scratch, report_dir, options, colour), *baseline_args, *pytest_args]
     # The suite runs in its own process: the embedded reference server keeps this one (and its own
     # interpreter lock), and the cases import nothing that this process has already loaded.
     env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(_hypothesis_storage(report_dir))}
-    code = subprocess.run(
-        args, cwd=cases, env=env, check=False, stdout=subprocess.DEVNULL if quiet else None
-    ).returncode
+    end = run_child(command, cwd=locate_cases(), env=env, quiet=quiet)
+    results_path = folder.scratch / "results.json"
+    if end.interrupted:
+        folder.discard()
+        what = signal.Signals(end.interrupted_by or 0).name if end.interrupted_by else "a signal"
+        print(
+            f"{PROG}: interrupted ({what}): the run stopped and sends nothing more; the report folder {report_dir} "
+            "still shows the previous run",
+            file=sys.stderr,
+        )
+        return end.cli_status
     if not results_path.exists():
-        if code == 4:  # pytest's usage error
+        folder.discard()
+        if end.code == 4:  # pytest's usage error (it said what)
+            print(f"{PROG}: nothing was sent; the report folder {report_dir} still shows the previous run")
             return 2
-        print(f"{PROG}: error: pytest ended with status {code} and wrote no results", file=sys.stderr)
+        print(
+            f"{PROG}: error: pytest ended with status {end.code} and wrote no results; the report folder "
+            f"{report_dir} still shows the previous run",
+            file=sys.stderr,
+        )
         return 3
     results = load_results(results_path)
     if not results.get("cases"):
         # a selection after -- that matches no case: nothing ran, so there is nothing to judge either
-        print(f"{PROG}: error: no case selected (the -k / -m expression after -- matches none); see {PROG} list")
-        return 2
-    status = exit_status(results, strict=strict)
-    lines = summary_lines(results, strict=strict)
-    verdict = f"{PROG}: {name}: {printable(lines[0])}"
-    print(coloured(verdict, status, colour=colour))
-    if quiet:
-        return status
-    for line in lines[1:]:
-        print(f"{PROG}: {printable(line)}")
-    if "baseline" in results:
-        b = results["baseline"]
-        new_cases = f", {b['new_cases']} failing new case(s) the baseline did not have" if b.get("new_cases") else ""
+        folder.discard()
         print(
-            f"{PROG}: against the baseline: {b['new']} new failure(s), {b['still_failing']} still failing, "
-            f"{b['fixed']} fixed{new_cases}"
+            f"{PROG}: error: no case selected (the -k / -m expression after -- matches none; see {PROG} list); "
+            f"nothing was sent, and the report folder {report_dir} still shows the previous run"
         )
-    if getattr(options, "write_baseline", None):
-        print(f"{PROG}: {_record_baseline(results, results_path, Path(options.write_baseline))}")
+        return 2
+    folder.publish()
+    return _closing(results, report_dir, options, name=name, gate=gate, colour=colour, quiet=quiet)
+
+
+def _closing(
+    results: dict[str, Any],
+    report_dir: Path,
+    options: argparse.Namespace,
+    *,
+    name: str,
+    gate: _Gate,
+    colour: bool,
+    quiet: bool,
+) -> int:
+    """The end of a run on the terminal: the verdict (report/verdict.py), then the findings (unless -q), the
+    baseline, what was written and the run's warnings. Returns the exit status, the verdict's."""
+    from conformance.report.terminal import coloured, summary_lines
+    from conformance.report.verdict import run_verdict
+
+    verdict = run_verdict(results)
+    lines = summary_lines(results, width=_width() - len(PROG) - 2)
+    print(coloured(f"{PROG}: {name}: {printable(lines[0])}", verdict.status, colour=colour))
+    if not quiet:
+        for line in lines[1:]:
+            print(f"{PROG}: {printable(line)}")
+    for line in _baseline_lines(results):
+        print(f"{PROG}: {printable(line)}")
+    if gate.write:
+        print(f"{PROG}: {printable(_record_baseline(results, Path(gate.write)))}")
     for warning in results.get("warnings", []):
         print(f"{PROG}: warning: {printable(warning)}")
+    if not quiet:
+        for line in _run_facts(results):
+            print(f"{PROG}: {printable(line)}")
+    print(f"{PROG}: reports in {report_dir}/ (report.html, junit.xml, results.json)")
+    return verdict.status
+
+
+def _baseline_lines(results: dict[str, Any]) -> list[str]:
+    """What the run says about its baseline: the counts, a selection or version that differs."""
+    b = results.get("baseline")
+    if not isinstance(b, dict):
+        return []
+    if b.get("missing"):
+        return [f"the baseline {b.get('file')} does not exist yet: every failure counted as new"]
+    parts = [f"{b.get('new', 0)} new failure(s)"]
+    if (results.get("gate") or {}).get("fail_on") == "should" or b.get("new_warnings"):
+        parts.append(f"{b.get('new_warnings', 0)} new warning(s)")
+    parts += [f"{b.get('still_failing', 0)} still failing"]
+    if b.get("still_warning"):
+        parts.append(f"{b['still_warning']} still warning")
+    parts.append(f"{b.get('fixed', 0)} fixed")
+    if b.get("not_in_baseline"):
+        parts.append(f"{b['not_in_baseline']} failing case(s) outside its selection (they gate)")
+    if b.get("new_cases"):
+        parts.append(f"{b['new_cases']} failing new case(s) its suite version did not have (they do not gate)")
+    lines = [f"against the baseline {b.get('file')}: " + ", ".join(parts)]
+    if b.get("selection_difference"):
+        lines.append(
+            f"the baseline was recorded with another selection ({b['selection_difference']}): the "
+            f"{b.get('unrecorded', 0)} case(s) of this run it has no outcome for are judged as without a baseline"
+        )
+    elif b.get("unrecorded") and b.get("format") == "results.json":
+        lines.append(
+            f"the baseline has no outcome for {b['unrecorded']} case(s) of this run: judged as without a baseline, "
+            "unless its suite version did not have them"
+        )
+    return lines
+
+
+def _run_facts(results: dict[str, Any]) -> list[str]:
+    """The run's own facts after the verdict: requests, rate limits, concurrency, the fuzz seed."""
+    lines: list[str] = []
     requests = results.get("requests", {})
     if requests:
-        print(f"{PROG}: requests sent: " + printable(", ".join(f"{n} to {host}" for host, n in requests.items())))
+        lines.append("requests sent: " + ", ".join(f"{n} to {host}" for host, n in requests.items()))
     throttled = results.get("throttled") or {}
     if isinstance(throttled, dict) and throttled.get("count"):
-        print(
-            f"{PROG}: rate-limited {int(throttled['count'])} time(s) (429/503 with Retry-After): waited "
+        lines.append(
+            f"rate-limited {int(throttled['count'])} time(s) (429/503 with Retry-After): waited "
             f"{float(throttled.get('waited_s', 0)):g} s and sent each request again; no case was judged on it"
         )
     confirmed = (results.get("concurrency") or {}).get("confirmed_alone") or 0
     if isinstance(confirmed, int) and confirmed:
-        print(
-            f"{PROG}: {confirmed} pass(es) beside other cases rested on a refusal naming no DPoP error (it could "
+        lines.append(
+            f"{confirmed} pass(es) beside other cases rested on a refusal naming no DPoP error (it could "
             "have come from the load); each was run again alone before it counted"
         )
     changed = (results.get("concurrency") or {}).get("changed_alone") or []
     if isinstance(changed, list) and changed:
-        ids = ", ".join(printable(str(c.get("id", ""))) for c in changed[:5]) + (", ..." if len(changed) > 5 else "")
-        print(
-            f"{PROG}: {len(changed)} case(s) reached another outcome beside other cases than alone ({ids}); the "
+        ids = ", ".join(str(c.get("id", "")) for c in changed[:5]) + (", ..." if len(changed) > 5 else "")
+        lines.append(
+            f"{len(changed)} case(s) reached another outcome beside other cases than alone ({ids}); the "
             "outcome alone counts. The target may keep state per client: --concurrency 1 runs every case alone"
         )
     fuzz = results.get("fuzz", {})
     ran_fuzz = any(str(c.get("id", "")).split("-")[1:2] == ["fuzz"] for c in results.get("cases", []))
     if ran_fuzz and fuzz.get("seed") is not None:
-        print(f"{PROG}: fuzz seed {fuzz['seed']} (replay with --fuzz-seed {fuzz['seed']})")
+        lines.append(f"fuzz seed {fuzz['seed']} (replay with --fuzz-seed {fuzz['seed']})")
     elif ran_fuzz:
-        print(f"{PROG}: fuzz examples derandomised (the same every run); --fuzz-seed random explores")
-    print(f"{PROG}: reports in {report_dir}/ (report.html, junit.xml, results.json)")
-    return status
+        lines.append("fuzz examples derandomised (the same every run); --fuzz-seed random explores")
+    return lines
 
 
 def _metadata(target: Target, ca_file: str | None, insecure: bool) -> tuple[dict[str, Any] | None, str | None]:
@@ -806,6 +1043,10 @@ def _compare(args: argparse.Namespace) -> int:
     except CompareError as exc:
         return _fail(str(exc))
     output = Path(args.output) if args.output else None
+    if output is None and args.format == "html" and sys.stdout.isatty():
+        return _fail(
+            "compare writes an HTML page, which is not for a terminal: give --output FILE, or --format markdown"
+        )
     if args.format == "markdown":
         text = render_markdown(runs, only_differences=args.only_differences)
     else:
@@ -833,7 +1074,7 @@ def _summary(args: argparse.Namespace) -> int:
         (run,) = load_runs([args.results])
     except CompareError as exc:
         return _fail(str(exc))
-    text = render_summary(run.results, strict=args.fail_on == "should")
+    text = render_summary(run.results, fail_on=args.fail_on)
     if not args.output:
         sys.stdout.write(text)
         return 0

@@ -11,6 +11,8 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
+import threading
 import time
 import tomllib
 from collections.abc import Generator, Iterator
@@ -20,18 +22,27 @@ from typing import Any
 import pytest
 
 from conformance.client.evidence import RUN_EVIDENCE, Redactor, render_exchanges
+from conformance.client.flow import FlowError
 from conformance.client.target import ConfigError, Target, load_target, parse_target, plain_http_warning
 from conformance.client.transport import origin_of
 from conformance.judge.catalog import PROFILES, CaseInfo, case_info
 from conformance.judge.preflight import SetupFailure, preflight
-from conformance.judge.session import DPoPSession
+from conformance.judge.session import DPoPSession, flow_failed
 from conformance.judge.verdicts import Outcome, exception_text, verdict_of
 from conformance.printable import printable
-from conformance.report.baseline import NEW_CASE, STILL_FAILING, Baseline, BaselineError, load_baseline
+from conformance.report.baseline import (
+    NEW_CASE,
+    STILL_WARNING,
+    Baseline,
+    BaselineError,
+    load_baseline,
+    target_identity,
+)
 from conformance.report.hints import hint_for
-from conformance.report.junit import known_failure_reason, new_case_reason
+from conformance.report.junit import skip_reason
 from conformance.report.pytest_html import evidence_block, summary_html, table_header, table_row
 from conformance.report.results import CaseRecord, ResultsWriter
+from conformance.report.verdict import gates
 from conformance.run.concurrency import DEFAULT_CONCURRENCY, concurrency_problem
 from conformance.run.scheduler import Ahead, Scheduler
 from conformance.run.selection import Selection, SelectionError
@@ -63,7 +74,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("level", "run the cases of this level: MUST, SHOULD or MAY; repeatable"),
     ):
         group.addoption(f"--dpop-{option}", action="append", default=[], metavar="VALUE", help=what)
-    group.addoption("--dpop-strict", action="store_true", help="SHOULD violations (warnings) fail the run")
+    group.addoption(
+        "--dpop-fail-on",
+        choices=("must", "should"),
+        default=None,
+        help="what fails the run: a MUST failure (default), or a SHOULD violation too (results.json gate.fail_on)",
+    )
+    group.addoption("--dpop-strict", action="store_true", help="the same as --dpop-fail-on=should")
     group.addoption(
         "--dpop-profile",
         action="append",
@@ -137,12 +154,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--dpop-baseline",
         metavar="FILE",
-        help="an earlier results.json: mark each case new / fixed / still failing / new case against it",
+        help="a baseline file (--write-baseline; or an earlier results.json): mark each case against it "
+        "(new, still failing, still warning, not in baseline, new case, fixed)",
     )
     group.addoption(
         "--dpop-baseline-missing-ok",
         action="store_true",
         help="a --dpop-baseline file that does not exist yet is no error: every failure counts as new",
+    )
+    group.addoption(
+        "--dpop-parent-pid",
+        type=int,
+        metavar="PID",
+        help="stop the run (this process group) when the process PID is no longer its parent: the CLI that "
+        "started it was killed, and nothing may keep sending to the target",
+    )
+    group.addoption(
+        "--dpop-embedded",
+        metavar="JSON",
+        help="the target file is the embedded reference server's, with these settings (nonce, par, algs): its "
+        "identity for a baseline is the embedded server, whatever its port",
     )
     parser.addini("dpop_config", "target file used when --dpop-config is not given")
 
@@ -193,6 +224,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "waits: a case that waits seconds between its requests (leave out with -m 'not waits')"
     )
     _configure_fuzzing(config)
+    parent = config.getoption("dpop_parent_pid")
+    if parent and not hasattr(config, "workerinput"):
+        threading.Thread(target=_watch_parent, args=(int(parent),), name="dpop-parent-watch", daemon=True).start()
     concurrency = int(config.getoption("dpop_concurrency"))
     problem = concurrency_problem(concurrency)
     if problem:
@@ -206,7 +240,6 @@ def pytest_configure(config: pytest.Config) -> None:
         except BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
         config.stash[BASELINE_KEY] = loaded
-        config.stash[BASELINE_SINCE_KEY] = known_failure_reason(baseline, loaded.started_at)
     config.stash[REDACTOR_KEY] = Redactor()
     path = _config_path(config)
     if path:
@@ -218,9 +251,11 @@ def pytest_configure(config: pytest.Config) -> None:
     results = config.getoption("dpop_results")
     if results and not hasattr(config, "workerinput"):  # the xdist controller (or a plain run) writes it
         configured = config.stash.get(TARGET_KEY, None)
-        writer = ResultsWriter(_target_summary(configured))
+        writer = ResultsWriter(_target_summary(configured, config.getoption("dpop_embedded")))
         writer.warnings = configured.transport_warnings() if configured else []
         writer.baseline = config.stash.get(BASELINE_KEY, None)
+        writer.fail_on = fail_on_option(config)
+        writer.selection = _selection_record(config)
         profile = config.getoption("dpop_fuzz_profile")
         seed = config.getoption("hypothesis_seed", None)
         seed = int(seed) if isinstance(seed, str) and seed.isdigit() else seed  # Hypothesis keeps it as text
@@ -235,6 +270,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             _ResultsCollector(config, writer, str(results), str(report) if report else None), "dpop-results"
         )
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process group when the CLI that started it is gone (killed outright: SIGKILL cannot be
+    forwarded): a run without its CLI would keep sending to the target, and write reports no one publishes."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    if os.getpgrp() == os.getpid():  # the CLI's child leads a group of its own: its xdist workers are in it
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgrp(), signal.SIGTERM)
+    os._exit(128 + signal.SIGTERM)
 
 
 def selection_of(config: pytest.Config) -> Selection:
@@ -286,17 +332,51 @@ def _config_path(config: pytest.Config) -> str | None:
     return str(value) if value else None
 
 
-def _target_summary(target: Target | None) -> dict[str, Any]:
+def _target_summary(target: Target | None, embedded: str | None = None) -> dict[str, Any]:
+    """results.json `target`: where the run went, and its identity (the name and the endpoints its file names,
+    or the embedded reference server whatever its port), which a baseline is checked against."""
     if target is None:
-        return {"name": "reference", "token_endpoint": None, "resource_url": None, "embedded": True}
+        return {
+            "name": "reference",
+            "token_endpoint": None,
+            "resource_url": None,
+            "embedded": True,
+            "identity": {"name": "reference", "embedded": True},
+        }
     server = target.authorization_server
-    return {
+    summary: dict[str, Any] = {
         "name": target.name,
         "token_endpoint": server.token_endpoint if server else None,
         "issuer": server.issuer if server else None,
         "resource_url": target.resource_server.url if target.resource_server else None,
         "source": target.source,
+        "identity": target_identity(target, embedded=bool(embedded)),
     }
+    if embedded:
+        summary["embedded"] = True
+        summary["reference"] = json.loads(embedded)
+    return summary
+
+
+def _selection_record(config: pytest.Config) -> dict[str, Any]:
+    """What chose the cases, as a baseline records it: the selectors, pytest's -m and -k, and the profiles."""
+    selection = selection_of(config)
+    return {
+        "cases": list(selection.cases),
+        "exclude": list(selection.exclude),
+        "sections": list(selection.sections),
+        "actors": list(selection.actors),
+        "levels": list(selection.levels),
+        "markers": str(config.getoption("markexpr", "") or ""),
+        "keywords": str(config.getoption("keyword", "") or ""),
+        "profiles": sorted({"rfc9449", *config.getoption("dpop_profile")}),
+    }
+
+
+def fail_on_option(config: pytest.Config) -> str:
+    """must or should: what the run's gate counts (--dpop-fail-on, or --dpop-strict for should)."""
+    chosen = config.getoption("dpop_fail_on")
+    return "should" if config.getoption("dpop_strict") or chosen == "should" else "must"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -486,25 +566,34 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
         return report
     redactor = item.config.stash[REDACTOR_KEY]
     outcome, message = _judge(report, call, info, item.stash.get(NOTE_KEY, []))
-    # the violation's own hint, where it knows better (a refusal that came as a 500 is no missing check)
-    own_hint = getattr(call.excinfo.value, "hint", None) if call.excinfo else None
-    hint = (own_hint or hint_for(info.id)) if outcome in (Outcome.FAILED, Outcome.WARNING) else None
+    hint = _likely_cause(call.excinfo.value if call.excinfo else None, info.id, outcome)
     if hint:
         message = f"{message}\nLikely cause: {hint}"
     # redacted, then with every control character shown as an escape: the message reaches the terminal,
     # junit.xml, the HTML report and results.json, and the target's text in it must steer none of them
     message = printable(redactor.redact(message), lines=True)
-    strict = item.config.getoption("dpop_strict")
-    if outcome in (Outcome.WARNING, Outcome.INFO) and not (strict and outcome is Outcome.WARNING):
-        report.outcome = "passed"
-        report.longrepr = None
-    elif outcome in (Outcome.FAILED, Outcome.ERROR) or (strict and outcome is Outcome.WARNING):
+    # to pytest and junit.xml, a case is a failure exactly when it gates (report/verdict.py), or an error
+    fail_on = fail_on_option(item.config)
+    mark = _baseline_mark(item.config, info.id, outcome)
+    if outcome is Outcome.ERROR or gates(outcome.value, mark, fail_on):
         report.outcome = "failed"
         report.longrepr = message
         if outcome is Outcome.ERROR and report.when == "call":
             # junit.xml (and pytest's summary) count a failure outside the call phase as an error: that
             # keeps their counts equal to results.json's (could-not-judge is not a conformance failure)
             report.when = "setup"
+    elif outcome is Outcome.FAILED or (outcome is Outcome.WARNING and mark in (STILL_WARNING, NEW_CASE)):
+        # a failure the baseline knows (or a case its suite did not have) does not gate: no red test to a
+        # JUnit consumer while the gate is green; results.json and the report keep it a failure (report/junit.py)
+        report.outcome = "skipped"
+        report.longrepr = (
+            str(item.path),
+            item.location[1] or 0,
+            skip_reason(item.config.stash[BASELINE_KEY], mark, outcome.value),
+        )
+    elif outcome in (Outcome.WARNING, Outcome.INFO):
+        report.outcome = "passed"
+        report.longrepr = None
     session = item.config.stash.get(SESSION_KEY, None)
     exchanges = list(session.client.log) if session else []
     # requests that really went out during this case, per origin (the log keeps only a fuzz case's last example)
@@ -515,8 +604,7 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
         if extra not in exchanges:
             exchanges.insert(0, extra)
     evidence = printable(render_exchanges(exchanges, redactor), lines=True) if exchanges else ""
-    is_finding = outcome in (Outcome.FAILED, Outcome.WARNING)
-    has_cause = is_finding or outcome is Outcome.ERROR
+    cause, fix, shared = _cause(exc, outcome)
     # On the item too: junit.xml writes the properties of the teardown report, which copies the item's.
     item.user_properties = [p for p in item.user_properties if not str(p[0]).startswith(_PROP)] + [
         (f"{_PROP}case", info.id),
@@ -527,10 +615,11 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
         (f"{_PROP}requirement", info.requirement),
         (f"{_PROP}outcome", outcome.value),
         (f"{_PROP}message", message),
-        (f"{_PROP}baseline", _baseline_mark(item.config, info.id, outcome)),
-        (f"{_PROP}fix", printable(redactor.redact(str(getattr(exc, "fix", None) or ""))) if is_finding else ""),
+        (f"{_PROP}baseline", mark),
+        (f"{_PROP}fix", printable(redactor.redact(fix))),
         (f"{_PROP}measurements", json.dumps(item.stash.get(MEASURE_KEY, {}))),
-        (f"{_PROP}cause", printable(redactor.redact(_cause(exc, message, finding=is_finding))) if has_cause else ""),
+        (f"{_PROP}cause", printable(redactor.redact(cause))),
+        (f"{_PROP}shared_cause", "true" if shared else ""),
         (f"{_PROP}preflight", json.dumps(_preflight_failure(item.config))),
         (f"{_PROP}requests", json.dumps(sent_by_case)),
         (f"{_PROP}waited", f"{waited:.6f}"),
@@ -541,17 +630,6 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
     ahead = item.stash.get(AHEAD_KEY, None)
     if ahead is not None and report.when == "call":
         report.duration += ahead.duration_s  # the case's time when it ran, beside others
-    baseline_mark = _baseline_mark(item.config, info.id, outcome)
-    if outcome is Outcome.FAILED and baseline_mark in (STILL_FAILING, NEW_CASE) and report.failed:
-        # a failure that does not gate is no red test to a JUnit consumer while the gate is green;
-        # results.json and the report keep it a failure (report/junit.py)
-        reason = (
-            item.config.stash[BASELINE_SINCE_KEY]
-            if baseline_mark == STILL_FAILING
-            else new_case_reason(item.config.stash[BASELINE_KEY])
-        )
-        report.outcome = "skipped"
-        report.longrepr = (str(item.path), item.location[1] or 0, reason)
     # what report.html shows of the case beyond results.json: collected on the controller (an attribute
     # travels with the report between xdist processes; user properties would reach junit.xml too)
     report.dpop_evidence = evidence  # type: ignore[attr-defined]
@@ -560,16 +638,51 @@ def pytest_runtest_makereport_verdict(item: pytest.Item, call: pytest.CallInfo[N
     return report
 
 
-def _cause(exc: BaseException | None, message: str, *, finding: bool = False) -> str:
-    """What a case shares with the others of its cause (CouldNotJudge.cause, Violation.cause), for grouping.
+#: the outcomes whose case records its cause and fix (results.json cases[].cause, cases[].fix)
+_EXPLAINED = (Outcome.FAILED, Outcome.WARNING, Outcome.ERROR)
+#: the start of the cause of a case that stopped on something other than a verdict (a bug, most likely)
+UNEXPECTED = "the case stopped on an unexpected error"
+_UNEXPECTED_FIX = (
+    "run the case alone (dpop-conformance run -- -k <its id>) to see the whole error; where the target is not at "
+    "fault, report it to dpop-conformance"
+)
 
-    An error without one is grouped by its message's first line; a finding without one is grouped by its
-    likely cause (report/findings.py), so it gets "" here.
+
+def _cause(exc: BaseException | None, outcome: Outcome) -> tuple[str, str, bool]:
+    """A failed, warning or error case's own cause and fix, and whether the cause is shared by other cases.
+
+    The verdicts carry them (Violation, CouldNotJudge: written where the check is); a flow step a case did
+    not catch says what its answer was (session.flow_failed). Anything else is no verdict but a case that
+    stopped (an assertion of its own, a bug), and says so. Passed, info and skipped cases leave them empty.
     """
-    cause = getattr(exc, "cause", None)
-    if isinstance(cause, str) and cause:
-        return cause
-    return "" if finding or not message else message.strip().splitlines()[0][:200]
+    if outcome not in _EXPLAINED:
+        return "", "", False
+    cause, fix = getattr(exc, "cause", None), getattr(exc, "fix", None)
+    if isinstance(cause, str) and cause and isinstance(fix, str) and fix:
+        return cause, fix, bool(getattr(exc, "shared", False))
+    if isinstance(exc, FlowError):
+        failed = flow_failed("a step of the DPoP flow failed", exc, fix=_UNEXPECTED_FIX)
+        return failed.cause, failed.fix, False
+    what = exception_text(exc).splitlines()[0][:200] if exc is not None else f"no exception, outcome {outcome}"
+    return f"{UNEXPECTED}: {what}", _UNEXPECTED_FIX, False
+
+
+def _likely_cause(exc: BaseException | None, case_id: str, outcome: Outcome) -> str:
+    """The "Likely cause" line of a failed or warning case's message, or "".
+
+    The violation's own hint where it knows better (a refusal that came as a 500 is no missing check); none
+    where its cause is shared by other cases (a wrong status code: the likely cause of the case's id would
+    blame a check the server made); else the hint its id points to (report/hints.py), with its fix.
+    """
+    if outcome not in (Outcome.FAILED, Outcome.WARNING):
+        return ""
+    own = getattr(exc, "hint", None)
+    if isinstance(own, str) and own:
+        return own
+    if getattr(exc, "shared", False):
+        return ""
+    hint = hint_for(case_id)
+    return str(hint) if hint else ""
 
 
 def _preflight_failure(config: pytest.Config) -> dict[str, Any]:
@@ -578,11 +691,10 @@ def _preflight_failure(config: pytest.Config) -> dict[str, Any]:
 
 
 BASELINE_KEY = pytest.StashKey[Baseline]()
-BASELINE_SINCE_KEY = pytest.StashKey[str]()
 
 
 def _baseline_mark(config: pytest.Config, case_id: str, outcome: Outcome) -> str:
-    """new / still failing / new case / fixed against the --dpop-baseline results, or "" without one."""
+    """The case's mark against the --dpop-baseline (report/baseline.py), or "" without one."""
     baseline = config.stash.get(BASELINE_KEY, None)
     return "" if baseline is None else baseline.mark(case_id, outcome.value)
 
@@ -612,6 +724,8 @@ def pytest_report_teststatus(
     outcome = _props(report).get("outcome")
     if outcome == "failed" and report.skipped:
         return "known failure", "k", "KNOWN FAILURE"
+    if outcome == "warning" and report.skipped:
+        return "known warning", "w", "KNOWN WARNING"
     if outcome == "warning" and report.passed:
         return "warning", "W", "WARNING"
     if outcome == "info" and report.passed:
@@ -673,6 +787,7 @@ class _ResultsCollector:
                 measurements=json.loads(props.get("measurements") or "{}"),
                 cause=props.get("cause", ""),
                 fix=props.get("fix", ""),
+                shared_cause=props.get("shared_cause") == "true",
             )
         )
         preflight = json.loads(props.get("preflight") or "{}")
@@ -712,8 +827,9 @@ class _ResultsCollector:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         live = self.config.stash.get(SESSION_KEY, None)  # absent on the xdist controller
         if live is not None:
-            if self.writer.target.get("embedded"):
-                self.writer.target.update(_target_summary(live.target))
+            if self.writer.target.get("embedded"):  # the embedded server's URLs are known once it runs
+                embedded = self.config.getoption("dpop_embedded") or "{}"
+                self.writer.target.update(_target_summary(live.target, embedded))
             # endpoints found by discovery are only known once a case has asked for them
             self.writer.target.update({k: v for k, v in live.endpoint_summary().items() if v})
         self.writer.write(self.path)
