@@ -234,14 +234,18 @@ def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str)
             text = "\n".join(line for line in text.splitlines() if not line.startswith(("token_endpoint", "author")))
         config = tmp_path / "target.toml"
         config.write_text(text)
-        # the fixed cases: every one of them asks for tokens with this client (the fuzz cases add nothing here)
+        # the fixed cases of every section but §4.3's altered proofs: each asks for tokens with this client in
+        # its own way (grants, refreshes, codes, PAR, controls); the 150 altered proofs of §4.3 ask as the
+        # controls do, and the default client runs them in every other test (the fuzz cases add nothing here)
+        sections = [arg for n in ("5", "6", "7", "8", "9", "10", "11") for arg in ("--section", n)]
         done = cli(
-            "run", "--config", str(config), "--report-dir", str(tmp_path / "out"), "--", "-m", "not fuzz", env=env
-        )
+            "run", "--config", str(config), "--report-dir", str(tmp_path / "out"), *sections,
+            "--", "-m", "not fuzz", env=env,
+        )  # fmt: skip
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert done.returncode == 0, [(c["id"], c["message"]) for c in results["cases"] if c["outcome"] != "passed"]
     assert {c["outcome"] for c in results["cases"]} <= {"passed", "skipped"}
-    assert results["summary"]["passed"] > 100
+    assert results["summary"]["passed"] > 70
     outputs = [
         done.stdout,
         done.stderr,

@@ -58,14 +58,25 @@ def outcomes(dpop: DPoPSession, seed: int | None, only: set[str] | None = None) 
     return found
 
 
-@pytest.fixture(scope="module", params=["none", "as", "rs", "both"])
+@pytest.fixture(scope="module")
 def lenient_server(request: pytest.FixtureRequest) -> Iterator[Path]:
     """The reference server with every leniency of real JOSE libraries switched on: its target file."""
     with reference_server(request.param, leniencies=list(ALL_LENIENCIES)) as config:
         yield config
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
+#: each nonce mode with two of the seeds, every seed in two modes: what a nonce mode changes (the requests
+#: around each example) and what a seed changes (the examples) are independent, so the pairs cover both
+#: without all sixteen combinations
+LENIENT_RUNS = [("none", None), ("none", 1), ("as", 2), ("as", 3), ("rs", None), ("rs", 3), ("both", 1), ("both", 2)]
+
+
+@pytest.mark.parametrize(
+    ("lenient_server", "seed"),
+    LENIENT_RUNS,
+    indirect=["lenient_server"],
+    ids=[f"{m}-seed-{s}" for m, s in LENIENT_RUNS],
+)
 def test_a_lenient_server_gets_no_failure_and_no_error_from_any_seed(lenient_server: Path, seed: int | None) -> None:
     """Every leniency on, any nonce mode, any seed or none: only the leniencies' own warnings."""
     dpop = DPoPSession(load_target(lenient_server))

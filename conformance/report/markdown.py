@@ -134,7 +134,8 @@ def _baseline(results: Mapping[str, Any]) -> list[str]:
         ]
     if baseline.get("format") == "results.json":
         lines += [
-            "The baseline is a results.json (read in this version only): record a baseline file with `--write-baseline`.",
+            "The baseline is a results.json (read in this version only): record a baseline file with "
+            "`--write-baseline`.",
             "",
         ]
     if baseline.get("other_version"):

@@ -631,9 +631,9 @@ def _check_baseline(path: str, *, missing_ok: bool) -> str | None:
         return None
     if baseline.legacy:
         print(
-            f"{PROG}: note: the baseline {printable(path)} is a results.json (read as a baseline in this version only); it "
-            "records no selection, so every case of its suite version it lacks gates. Record a baseline file with "
-            "--write-baseline"
+            f"{PROG}: note: the baseline {printable(path)} is a results.json (read as a baseline in this version "
+            "only); it records no selection, so every case of its suite version it lacks gates. Record a baseline "
+            "file with --write-baseline"
         )
     if baseline.unknown_version():
         print(
