@@ -667,6 +667,324 @@ REQUIREMENTS: dict[str, Requirement] = {
         ),
         keyword="shall",
     ),
+    # Requirements on the client (issue 30: the suite plays the AS and the RS and judges a client's requests). Their
+    # duty is the client's, and judged at the client their keyword decides the level directly (MUST → failed, SHOULD
+    # → warning, MAY or no keyword → info); conformance/judge/client_checks.py names the check of each. RC- ids: a
+    # requirement on the client.
+    "RC-5-proof": Requirement(
+        id="RC-5-proof",
+        source="RFC 9449 §5, §7",
+        quote=(
+            "To request an access token that is bound to a public key using DPoP, the client MUST provide a valid "
+            "DPoP proof JWT in a DPoP header when making an access token request to the authorization server's token "
+            "endpoint. This is applicable for all access token requests regardless of grant type (including, for "
+            "example, the common authorization_code and refresh_token grant types but also extension grants such as "
+            "the JWT authorization grant [RFC7523]). [...] Requests to DPoP protected resources MUST include both a "
+            "DPoP proof as per Section 4 and the access token as described in Section 7.1."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-5-one-header": Requirement(
+        id="RC-5-one-header",
+        source="RFC 9449 §5, §4.3",
+        quote=(
+            "The DPoP HTTP header field MUST contain a valid DPoP proof JWT. [...] To validate a DPoP proof, the "
+            "receiving server MUST ensure that 1. there is not more than one DPoP HTTP request header field"
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-4.2-typ": Requirement(
+        id="RC-4.2-typ",
+        source="RFC 9449 §4.2",
+        quote=(
+            "The JOSE header of a DPoP JWT MUST contain at least the following parameters: typ: with value dpop+jwt, "
+            "which explicitly types the DPoP proof JWT as recommended in Section 3.11 of [RFC8725]."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-4.2-alg": Requirement(
+        id="RC-4.2-alg",
+        source="RFC 9449 §4.2, §5.1",
+        quote=(
+            "The JOSE header of a DPoP JWT MUST contain at least the following parameters: [...] alg: an identifier "
+            "for a JWS asymmetric digital signature algorithm from [IANA.JOSE.ALGS]. MUST NOT be none or an "
+            "identifier for a symmetric algorithm (MAC). [...] dpop_signing_alg_values_supported: A JSON array "
+            "containing a list of the JWS alg values (from the [IANA.JOSE.ALGS] registry) supported by the "
+            "authorization server for DPoP proof JWTs."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-4.2-jwk": Requirement(
+        id="RC-4.2-jwk",
+        source="RFC 9449 §4.2",
+        quote=(
+            "The JOSE header of a DPoP JWT MUST contain at least the following parameters: [...] jwk: representing "
+            "the public key chosen by the client, in JSON Web Key (JWK) [RFC7517] format, as defined in Section 4.1.3 "
+            "of [RFC7515]. MUST NOT contain a private key."
+        ),
+        keyword="MUST NOT",
+        duty="client",
+    ),
+    "RC-4.2-signature": Requirement(
+        id="RC-4.2-signature",
+        source="RFC 9449 §4.2, §4.3",
+        quote=(
+            "A DPoP proof is a JWT ([RFC7519]) that is signed (using JSON Web Signature (JWS) [RFC7515]) with a "
+            "private key chosen by the client (see below). [...] To validate a DPoP proof, the receiving server MUST "
+            "ensure that [...] 6. the JWT signature verifies with the public key contained in the jwk JOSE header "
+            "parameter"
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-4.2-claims": Requirement(
+        id="RC-4.2-claims",
+        source="RFC 9449 §4.2",
+        quote=(
+            "The payload of a DPoP proof MUST contain at least the following claims: jti: Unique identifier for the "
+            "DPoP proof JWT. [...] htm: The value of the HTTP method (Section 9.1 of [RFC9110]) of the request to "
+            "which the JWT is attached. htu: The HTTP target URI (Section 7.1 of [RFC9110]), without query and "
+            "fragment parts, of the request to which the JWT is attached. iat: Creation timestamp of the JWT "
+            "(Section 4.1.6 of [RFC7519])."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-4.2-jti": Requirement(
+        id="RC-4.2-jti",
+        source="RFC 9449 §4.2, §7.3",
+        quote=(
+            "jti: Unique identifier for the DPoP proof JWT. The value MUST be assigned such that there is a "
+            "negligible probability that the same value will be assigned to any other DPoP proof used in the same "
+            "context during the time window of validity. [...] It is RECOMMENDED that clients generate a unique DPoP "
+            "proof even when retrying idempotent requests in response to HTTP errors generally understood as "
+            "transient."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-4.2-jti-entropy": Requirement(
+        id="RC-4.2-jti-entropy",
+        source="RFC 9449 §4.2",
+        quote=(
+            "Such uniqueness can be accomplished by encoding (base64url or any other suitable encoding) at least 96 "
+            "bits of pseudorandom data or by using a version 4 UUID string according to [RFC4122]."
+        ),
+        keyword="none",
+        duty="client",
+    ),
+    "RC-4.2-htm": Requirement(
+        id="RC-4.2-htm",
+        source="RFC 9449 §4.2",
+        quote=(
+            "The payload of a DPoP proof MUST contain at least the following claims: [...] htm: The value of the HTTP "
+            "method (Section 9.1 of [RFC9110]) of the request to which the JWT is attached."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-4.2-htu": Requirement(
+        id="RC-4.2-htu",
+        source="RFC 9449 §4.2",
+        quote=(
+            "The payload of a DPoP proof MUST contain at least the following claims: [...] htu: The HTTP target URI "
+            "(Section 7.1 of [RFC9110]), without query and fragment parts, of the request to which the JWT is "
+            "attached."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-4.2-iat": Requirement(
+        id="RC-4.2-iat",
+        source="RFC 9449 §4.2; RFC 7519 §4.1.6",
+        quote=(
+            "The payload of a DPoP proof MUST contain at least the following claims: [...] iat: Creation timestamp "
+            "of the JWT (Section 4.1.6 of [RFC7519]). [...] Its value MUST be a number containing a NumericDate value."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-11.1-clock": Requirement(
+        id="RC-11.1-clock",
+        source="RFC 9449 §11.1",
+        quote=(
+            "Note: To accommodate for clock offsets, the server MAY accept DPoP proofs that carry an iat time in the "
+            "reasonably near future (on the order of seconds or minutes). Because clock skews between servers and "
+            "clients may be large, servers MAY limit DPoP proof lifetimes by using server-provided nonce values "
+            "containing the time at the server rather than comparing the client-supplied iat time to the time at "
+            "the server."
+        ),
+        keyword="MAY",
+        duty="client",
+    ),
+    "RC-4.2-ath": Requirement(
+        id="RC-4.2-ath",
+        source="RFC 9449 §4.2",
+        quote=(
+            "When the DPoP proof is used in conjunction with the presentation of an access token in protected "
+            "resource access, see Section 7, the DPoP proof MUST also contain the following claim: ath: hash of the "
+            "access token. The value MUST be the result of a base64url encoding (as defined in Section 2 of "
+            "[RFC7515]) the SHA-256 [SHS] hash of the ASCII encoding of the associated access token's value."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-4.2-nonce": Requirement(
+        id="RC-4.2-nonce",
+        source="RFC 9449 §4.2",
+        quote=(
+            "When the authentication server or resource server provides a DPoP-Nonce HTTP header in a response (see "
+            "Section 8, Section 9), the DPoP proof MUST also contain the following claim: nonce: A recent nonce "
+            "provided via the DPoP-Nonce HTTP header."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-9-nonce-origin": Requirement(
+        id="RC-9-nonce-origin",
+        source="RFC 9449 §9",
+        quote=(
+            "Note that the nonces provided by an authorization server and a resource server are different and should "
+            "not be confused with one another, since nonces will be only accepted by the server that issued them. "
+            "Likewise, should a client use multiple authorization servers and/or resource servers, a nonce issued by "
+            "any of them should be used only at the issuing server."
+        ),
+        keyword="none",
+        duty="client",
+    ),
+    "RC-8.2-new-nonce": Requirement(
+        id="RC-8.2-new-nonce",
+        source="RFC 9449 §8.2",
+        quote=(
+            "A more efficient manner of supplying a new nonce value is also defined -- by including a DPoP-Nonce "
+            "HTTP header in the HTTP 200 (OK) response from the previous request. The client MUST use the new nonce "
+            "value supplied for the next token request, and for all subsequent token requests until the "
+            "authorization server supplies a new nonce."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    # §8.2's MUST names token requests; §9 has a resource supply nonces "in the same way", which leaves the client's
+    # use of a resource's nonce on a 200 to the lower-case "is expected" of §8.2: info.
+    "RC-9-new-nonce": Requirement(
+        id="RC-9-new-nonce",
+        source="RFC 9449 §9, §8.2",
+        quote=(
+            "Resource servers can also choose to provide a nonce value to be included in DPoP proofs sent to them. "
+            "They provide the nonce using the DPoP-Nonce header in the same way that authorization servers do as "
+            "described in Sections 8 and 8.2. [...] The client is expected to use the existing supplied nonce in DPoP "
+            "proofs until the server supplies a new nonce value."
+        ),
+        keyword="none",
+        duty="client",
+    ),
+    # The nonce challenge is a message the protocol defines: a client that does not answer it with the nonce cannot
+    # take part in the exchange at all.
+    "RC-8-retry": Requirement(
+        id="RC-8-retry",
+        source="RFC 9449 §8, §9",
+        quote=(
+            "The authorization server includes a DPoP-Nonce HTTP header in the response supplying a nonce value to "
+            "be used when sending the subsequent request. [...] The client will typically retry the request with the "
+            "new nonce value supplied upon receiving a use_dpop_nonce error with an accompanying nonce value. [...] "
+            "Resource servers use an HTTP 401 (Unauthorized) error code with an accompanying WWW-Authenticate: DPoP "
+            "value and DPoP-Nonce value to accomplish this."
+        ),
+        keyword="defined",
+        duty="client",
+    ),
+    # Nothing in RFC 9449 bounds a client's retries; "self-correcting" is why a bounded retry is what works.
+    "RC-8-bounded": Requirement(
+        id="RC-8-bounded",
+        source="RFC 9449 §8",
+        quote=(
+            "That said, transient circumstances may arise in which the server's and client's stored nonce values "
+            "differ. However, this situation is self-correcting; with any rejection message, the server can send the "
+            "client the nonce value that the server wants it to use and the client can store that nonce value and "
+            "retry the request with it."
+        ),
+        keyword="none",
+        duty="client",
+    ),
+    "RC-7.1-scheme": Requirement(
+        id="RC-7.1-scheme",
+        source="RFC 9449 §7.1",
+        quote=(
+            "A DPoP-bound access token is sent using the Authorization request header field per Section 11.6.2 of "
+            "[RFC9110] using an authentication scheme of DPoP. The syntax of the Authorization header field for the "
+            "DPoP scheme uses the token68 syntax defined in Section 11.2 of [RFC9110] (repeated below for ease of "
+            "reference) for credentials."
+        ),
+        keyword="defined",
+        duty="client",
+    ),
+    "RC-7-key": Requirement(
+        id="RC-7-key",
+        source="RFC 9449 §7.1, §6",
+        quote=(
+            "For such an access token, a resource server MUST check that a DPoP proof was also received in the DPoP "
+            "header field of the HTTP request, check the DPoP proof according to the rules in Section 4.3, and check "
+            "that the public key of the DPoP proof matches the public key to which the access token is bound per "
+            "Section 6."
+        ),
+        keyword="defined",
+        duty="client",
+    ),
+    "RC-5-refresh-public": Requirement(
+        id="RC-5-refresh-public",
+        source="RFC 9449 §5",
+        quote=(
+            "When an authorization server supporting DPoP issues a refresh token to a public client that presents a "
+            "valid DPoP proof at the token endpoint, the refresh token MUST be bound to the respective public key. "
+            "The binding MUST be validated when the refresh token is later presented to get new access tokens. As a "
+            "result, such a client MUST present a DPoP proof for the same key that was used to obtain the refresh "
+            "token each time that refresh token is used to obtain a new access token."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
+    "RC-5-refresh-confidential": Requirement(
+        id="RC-5-refresh-confidential",
+        source="RFC 9449 §5",
+        quote=(
+            "Refresh tokens issued to confidential clients (those having established authentication credentials with "
+            "the authorization server) are not bound to the DPoP proof public key because they are already "
+            "sender-constrained with a different existing mechanism. [...] This existing sender-constraining "
+            "mechanism is more flexible (e.g., it allows credential rotation for the client without invalidating "
+            "refresh tokens) than binding directly to a particular public key."
+        ),
+        keyword="none",
+        duty="client",
+    ),
+    "RC-10-dpop-jkt": Requirement(
+        id="RC-10-dpop-jkt",
+        source="RFC 9449 §10",
+        quote=(
+            "The value of the dpop_jkt authorization request parameter is the JWK Thumbprint [RFC7638] of the "
+            "proof-of-possession public key using the SHA-256 hash function, which is the same value as used for the "
+            "jkt confirmation method defined in Section 6.1."
+        ),
+        keyword="defined",
+        duty="client",
+    ),
+    # The MUST is conditional on what the application deems important, which the suite cannot know: what a client
+    # does with a token answer saying Bearer is recorded (info).
+    "RC-5-token-type": Requirement(
+        id="RC-5-token-type",
+        source="RFC 9449 §5",
+        quote=(
+            "If the access token response contains a different token_type value than DPoP, the access token "
+            "protection provided by DPoP is not given. The client MUST discard the response in this case, if this "
+            "protection is deemed important for the security of the application; otherwise, it may continue as in a "
+            "regular OAuth interaction."
+        ),
+        keyword="MUST",
+        duty="client",
+    ),
 }
 """Every requirement a case declares, by id."""
 
