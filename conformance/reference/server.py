@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -89,11 +90,15 @@ class RunningServer:
         port: int = 0,
         tls: tuple[str, str] | None = None,
         public_url: str | None = None,
+        app_factory: Callable[[str], ASGIApp] | None = None,
+        date_header: bool = True,
     ) -> None:
         """`tls` is (certificate file, private key file), both PEM: the server then speaks HTTPS.
 
         `public_url` is the URL clients reach it at, when that is not where it listens (behind a proxy):
-        its issuer, its endpoints and its htu checks then use that one.
+        its issuer, its endpoints and its htu checks then use that one. `app_factory` builds another app than
+        the reference server from the base URL (the judging servers of client conformance); `date_header` False
+        leaves the Date header to the app (a judging server shows its own clock there).
         """
         self._public_url = public_url.rstrip("/") if public_url else None
         self._bind_host, self._family, self._url_host = _loopback(host)
@@ -107,6 +112,8 @@ class RunningServer:
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._app: _Swappable | None = None
+        self._app_factory = app_factory
+        self._date_header = date_header
 
     @property
     def settings(self) -> ServerSettings:
@@ -154,7 +161,8 @@ class RunningServer:
             raise
         self._socket = sock
         self._port = sock.getsockname()[1]
-        self._app = _Swappable(create_app(self._settings, self.base_url))
+        factory = self._app_factory
+        self._app = _Swappable(factory(self.base_url) if factory else create_app(self._settings, self.base_url))
         app = self._app
         # log_config=None: an embedded server must not reconfigure the host program's logging.
         config = uvicorn.Config(
@@ -164,6 +172,7 @@ class RunningServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
+            date_header=self._date_header,
             ssl_certfile=self._tls[0] if self._tls else None,
             ssl_keyfile=self._tls[1] if self._tls else None,
         )
