@@ -634,9 +634,6 @@ def _judge_challenges(requests: Sequence[ReceivedRequest], ctx: JudgingContext, 
                 out.bad("nonce-retry", f"{where}: challenged with a nonce, and never retried", index)
             else:
                 out.ok("nonce-retry", f"{where}: stopped after {run - 1} retries", index)
-            sent = _proof_of(request)
-            if sent is not None and sent.claims.get("nonce") == nonce and following is not None:
-                out.note("retry-bounded", f"{where}: retried although the challenge named the nonce just sent", index)
             if run > MAX_CONSECUTIVE_CHALLENGES:
                 out.note("retry-bounded", f"{where}: {run} requests in a row challenged, and still retrying", index)
             elif following is None or carried == nonce:
@@ -658,7 +655,9 @@ def judge_client(requests: Sequence[ReceivedRequest], ctx: JudgingContext) -> di
             jkt = request.query().get("dpop_jkt")
             if jkt:
                 state.dpop_jkts.append(jkt)
-        if at_token or at_resource:
+        if at_resource and _bearer_token(request, state):
+            _judge_resource(request, index, _proof_of(request), state, out)  # an observation only
+        elif at_token or at_resource:
             proof = _proof_of(request)
             _judge_presence(request, index, proof, out)
             if proof is not None:
@@ -671,6 +670,14 @@ def judge_client(requests: Sequence[ReceivedRequest], ctx: JudgingContext) -> di
         _record_answer(request, index, state)
     _judge_challenges(requests, ctx, out)
     return _results(out, requests, ctx)
+
+
+def _bearer_token(request: ReceivedRequest, state: _State) -> bool:
+    """Whether a resource request presents a token its answer called Bearer (no proof is due with it)."""
+    lines = request.header_values("authorization")
+    token = lines[0].strip().partition(" ")[2].strip() if len(lines) == 1 else ""
+    issued = state.tokens.get(token)
+    return issued is not None and issued.token_type.lower() == "bearer"
 
 
 def _judge_presence(request: ReceivedRequest, index: int, proof: _Proof | None, out: _Findings) -> None:
