@@ -611,33 +611,40 @@ def _record_answer(request: ReceivedRequest, index: int, state: _State) -> None:
 
 
 def _judge_challenges(requests: Sequence[ReceivedRequest], ctx: JudgingContext, out: _Findings) -> None:
-    """nonce-retry and retry-bounded: what followed each use_dpop_nonce challenge, per server."""
+    """nonce-retry and retry-bounded: what the client sent right after each use_dpop_nonce challenge.
+
+    A retry is the very next request, to the same URL: a later request that carries the nonce (the next call of
+    the flow) did not retry the refused one. A challenge after a retry that the client leaves unanswered is a
+    client that stopped, which is what it should do when a server keeps challenging.
+    """
     endpoints = (ctx.token_endpoint, ctx.resource_url.split("?", 1)[0])
-    for server in ("AS", "RS"):
-        mine = [(i, r) for i, r in enumerate(requests) if r.server == server and r.path_url in endpoints]
-        run = 0
-        for position, (index, request) in enumerate(mine):
-            nonce = nonce_challenge(request)
-            if nonce is None:
-                run = 0
-                continue
-            run += 1
-            following = mine[position + 1] if position + 1 < len(mine) else None
-            proof = _proof_of(following[1]) if following else None
-            carried = proof.claims.get("nonce") if proof else None
-            where = f"#{index} {request.method} {request.path_url}"
-            if following is not None and carried == nonce:
-                out.ok("nonce-retry", f"{where}: answered at #{following[0]}", index)
-            elif following is not None:
-                out.bad("nonce-retry", f"{where}: challenged; the next request #{following[0]} lacks its nonce", index)
-            elif run == 1:
-                out.bad("nonce-retry", f"{where}: challenged with a nonce, and never retried", index)
-            else:
-                out.ok("nonce-retry", f"{where}: stopped after {run - 1} retries", index)
-            if run > MAX_CONSECUTIVE_CHALLENGES:
-                out.note("retry-bounded", f"{where}: {run} requests in a row challenged, and still retrying", index)
-            elif following is None or carried == nonce:
-                out.ok("retry-bounded", where, index)
+    runs: dict[tuple[str, str], int] = {}
+    for index, request in enumerate(requests):
+        if request.path_url not in endpoints:
+            continue
+        place = (request.server, request.path_url)
+        nonce = nonce_challenge(request)
+        if nonce is None:
+            runs[place] = 0
+            continue
+        runs[place] = run = runs.get(place, 0) + 1
+        following = requests[index + 1] if index + 1 < len(requests) else None
+        retried = following is not None and (following.server, following.path_url) == place
+        proof = _proof_of(following) if following is not None and retried else None
+        carried = proof.claims.get("nonce") if proof else None
+        where = f"#{index} {request.method} {request.path_url}"
+        if retried and carried == nonce:
+            out.ok("nonce-retry", f"{where}: retried at #{index + 1}", index)
+        elif retried:
+            out.bad("nonce-retry", f"{where}: challenged; the retry #{index + 1} lacks the nonce it named", index)
+        elif run == 1:
+            out.bad("nonce-retry", f"{where}: challenged with a nonce, and not retried", index)
+        else:
+            out.ok("nonce-retry", f"{where}: stopped after {run - 1} retries", index)
+        if run > MAX_CONSECUTIVE_CHALLENGES:
+            out.note("retry-bounded", f"{where}: {run} requests in a row challenged, and still retrying", index)
+        else:
+            out.ok("retry-bounded", where, index)
 
 
 # The whole scenario ---------------------------------------------------------------------------------------------

@@ -37,6 +37,21 @@ __all__ = ["ClientRun", "ScenarioRun", "run_client", "to_received"]
 _TAIL = 2000  # characters of the command's output kept for an error
 _POLL = 0.02
 _REDIRECT_URI = "http://127.0.0.1/callback"
+#: the environment variables of client conformance's contract (issue 30, item 1, and the capabilities' own)
+_CONTRACT = frozenset(
+    {
+        "DPOP_ISSUER",
+        "DPOP_TOKEN_ENDPOINT",
+        "DPOP_RESOURCE_URL",
+        "DPOP_CLIENT_ID",
+        "DPOP_CLIENT_SECRET",
+        "DPOP_SCOPE",
+        "DPOP_SCENARIO",
+        "DPOP_REFRESH",
+        "DPOP_GRANT",
+        "DPOP_REDIRECT_URI",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,8 @@ def to_received(record: Recorded) -> ReceivedRequest:
 
 
 def _environment(bench: Bench, scenario: Scenario, base: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in base.items() if not k.startswith("DPOP_")}
+    # the contract's names come from the scenario alone; anything else (the command's own settings) passes through
+    env = {k: v for k, v in base.items() if k not in _CONTRACT}
     public = scenario.grant == "authorization_code"
     env.update(
         DPOP_ISSUER=bench.as_url,
