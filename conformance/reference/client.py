@@ -62,6 +62,7 @@ DEFECTS: dict[str, str] = {
     "token-type-exact": "only token_type DPoP, exactly so, is read as a DPoP-bound token",
     "two-dpop-headers": "two DPoP header fields on every request",
     "no-proof-on-refresh": "the refresh request carries no proof",
+    "no-jti": "the proof carries no jti",
 }
 _PREFERRED_ALGS = ("ES256", "ES384", "ES512", "EdDSA", "PS256", "RS256")
 _ENDLESS_LIMIT = 200  # even the endless switch stops somewhere, should the runner's budget not stop it first
@@ -188,6 +189,8 @@ class DPoPClient:
             "htu": htu,
             "iat": int(now * 1000) if "iat-ms" in d else int(now),
         }
+        if "no-jti" in d:
+            del claims["jti"]
         nonce = self.nonces.get("*" if "one-nonce-for-all" in d else _origin(url))
         if nonce is not None:
             claims["nonce"] = nonce

@@ -1,0 +1,93 @@
+"""Client conformance end to end: the judging servers, the runner, the reference client clean and with each defect.
+
+The clean reference client must pass every check in every scenario; each defect switch must make exactly the
+checks of tests/client_kill_matrix.py fail (or warn, or be info), in exactly those scenarios, and nothing else.
+The servers run in this process; the client is a subprocess per scenario, as a real command is.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from client_kill_matrix import KILLS, OBSERVATIONS
+
+from conformance.judge.client_checks import CHECKS
+from conformance.judge.verdicts import Outcome
+from conformance.reference.client import DEFECTS, list_defects
+from conformance.reference.judging import CAPABILITIES, SCENARIOS
+from conformance.run.client_runner import ClientRun, run_client
+
+CLIENT = [sys.executable, "-m", "conformance.reference.client"]
+
+
+def run_reference(defects: str = "", **kw: object) -> ClientRun:
+    env = {**os.environ, "DPOP_CLIENT_DEFECTS": defects}
+    return run_client(CLIENT, capabilities=CAPABILITIES, env=env, **kw)  # type: ignore[arg-type]
+
+
+def not_passed(run: ClientRun) -> dict[str, dict[str, str]]:
+    """check → scenario → outcome, for every outcome but passed and skipped (observations left out)."""
+    found: dict[str, dict[str, str]] = {}
+    for (scenario, check), outcome in run.outcomes().items():
+        if outcome not in (Outcome.PASSED, Outcome.SKIPPED) and check not in OBSERVATIONS:
+            found.setdefault(check, {})[scenario] = outcome.value
+    return found
+
+
+def test_the_clean_reference_client_passes_every_check_in_every_scenario() -> None:
+    run = run_reference()
+    assert [s.scenario for s in run.scenarios] == [s.id for s in SCENARIOS]
+    assert not_passed(run) == {}
+    for s in run.scenarios:
+        expected = 0 if next(x for x in SCENARIOS if x.id == s.scenario).completes else 1
+        assert s.returncode == expected, (s.scenario, s.output_tail)
+    # every check but the observations passed somewhere: none is vacuous
+    passed = {check for (_, check), outcome in run.outcomes().items() if outcome is Outcome.PASSED}
+    assert passed == set(CHECKS) - OBSERVATIONS
+    bearer = run.outcomes()[("token-type-bearer", "bearer-token-type")]
+    assert bearer is Outcome.INFO
+
+
+def test_every_defect_switch_is_listed_with_what_it_breaks_and_has_a_kill_entry() -> None:
+    assert list_defects() == DEFECTS
+    assert all(DEFECTS.values())
+    assert set(KILLS) == set(DEFECTS)
+    killed = {check for entry in KILLS.values() for check in entry}
+    assert killed == set(CHECKS) - OBSERVATIONS, "every check is proven able to fail by some switch"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("defect", sorted(KILLS))
+def test_each_defect_fails_exactly_its_checks(defect: str) -> None:
+    assert not_passed(run_reference(defect)) == KILLS[defect]
+
+
+def test_a_command_that_never_calls_is_error_with_its_output() -> None:
+    run = run_client([sys.executable, "-c", "print('no calls here')"], scenarios=["no-nonces"])
+    (only,) = run.scenarios
+    assert {r.outcome for r in only.results.values()} == {Outcome.ERROR}
+    assert "never called" in only.results["typ"].message and "no calls here" in only.results["typ"].message
+
+
+def test_a_command_that_times_out_is_error() -> None:
+    run = run_client([sys.executable, "-c", "import time; time.sleep(30)"], scenarios=["no-nonces"], timeout=1)
+    (only,) = run.scenarios
+    assert only.returncode is None and "timed out" in only.stopped
+    assert {r.outcome for r in only.results.values()} == {Outcome.ERROR}
+
+
+def test_a_crash_without_a_named_cause_is_error_and_the_secret_is_not_in_the_tail() -> None:
+    code = "import os, sys; print(os.environ['DPOP_CLIENT_SECRET']); sys.exit(3)"
+    run = run_client([sys.executable, "-c", code], scenarios=["no-nonces"])
+    (only,) = run.scenarios
+    assert {r.outcome for r in only.results.values()} == {Outcome.ERROR}
+    assert "<redacted:client_secret>" in only.output_tail
+
+
+def test_an_endless_loop_is_stopped_and_judged_on_what_it_sent() -> None:
+    run = run_reference("endless-retry", scenarios=["challenge-forever"], max_requests=20)
+    (only,) = run.scenarios
+    assert "stopped after 20 requests" in only.stopped
+    assert only.results["retry-bounded"].outcome is Outcome.INFO
