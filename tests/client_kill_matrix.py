@@ -124,4 +124,7 @@ KILLS: dict[str, dict[str, dict[str, str]]] = {
     "no-jti": {
         "claims-present": _in(EVERY, "failed"),
     },
+    "bad-signature": {
+        "signature": _in(EVERY, "failed"),
+    },
 }

@@ -63,6 +63,7 @@ DEFECTS: dict[str, str] = {
     "two-dpop-headers": "two DPoP header fields on every request",
     "no-proof-on-refresh": "the refresh request carries no proof",
     "no-jti": "the proof carries no jti",
+    "bad-signature": "the signature is made over other bytes than the proof's",
 }
 _PREFERRED_ALGS = ("ES256", "ES384", "ES512", "EdDSA", "PS256", "RS256")
 _ENDLESS_LIMIT = 200  # even the endless switch stops somewhere, should the runner's budget not stop it first
@@ -203,7 +204,8 @@ class DPoPClient:
             "jwk": key.jwk(private="private-jwk" in d),
         }
         head = f"{json_b64(header)}.{json_b64(claims)}"
-        return f"{head}.{b64url_encode(key.sign(head.encode('ascii')))}"
+        signed = (head + "x") if "bad-signature" in d else head
+        return f"{head}.{b64url_encode(key.sign(signed.encode('ascii')))}"
 
     def remember(self, url: str, response: httpx.Response) -> None:
         """Learn the server's clock offset from its Date, and its nonce (per origin) from DPoP-Nonce."""
