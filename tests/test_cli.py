@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.client.request import Request
 from conformance.client.target import load_target
 from conformance.jose import JOSEError, decode_jws
 
@@ -314,7 +315,12 @@ def test_rs_only_target_with_a_pre_issued_token(tmp_path: Path) -> None:
         client = DPoPClient()
         auth = ClientAuth(server.settings.client_id, "client_secret_basic", server.settings.client_secret)
         token = client.tokens_from(
-            client.token_request(f"{server.base_url}/token", {"grant_type": "client_credentials"}, auth, key)
+            client.token_request(
+                f"{server.base_url}/token",
+                {"grant_type": "client_credentials"},
+                auth,
+                Request(label="token request", key=key),
+            )
         ).access_token
         client.close()
         config = tmp_path / "rs-only.toml"

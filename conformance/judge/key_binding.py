@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from conformance.client.keys import KEY_TYPES, SUPPORTED_ALGS, DPoPKey, generate_key
 from conformance.client.proof import ProofDraft
 from conformance.judge.server_values import distinct
 from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import NotApplicable
 
 __all__ = ["OPTIONAL_MEMBER_SETS", "advertised_algs", "alg_of_type", "with_members"]
 
@@ -36,7 +35,9 @@ def alg_of_type(dpop: DPoPSession, kty: str) -> str:
     for alg in KEY_TYPES[kty]:
         if alg in SUPPORTED_ALGS and (advertised is None or alg in advertised):
             return alg
-    pytest.skip(f"the authorization server advertises no {kty} algorithm the suite can sign with ({advertised})")
+    raise NotApplicable(
+        f"the authorization server advertises no {kty} algorithm the suite can sign with ({advertised})"
+    )
 
 
 def with_members(key: DPoPKey, names: tuple[str, ...], **values: Any) -> dict[str, Any]:
