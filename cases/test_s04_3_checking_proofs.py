@@ -431,9 +431,7 @@ def _params() -> list[Any]:
             endpoint,
             row.mutation,
             section="4.3",
-            level=row.fault.level,
             actor=endpoint.actor,
-            requirement=row.fault.requirement,
             doc=_doc(row, endpoint),
             fault=row.fault.id,
         )
@@ -522,9 +520,7 @@ def _header_count_params() -> list[Any]:
                 endpoint,
                 name,
                 section="4.3",
-                level=more.level,
                 actor=endpoint.actor,
-                requirement=more.requirement,
                 fault=more.id,
                 doc=f"Sends: {endpoint.request} with {text} (RFC 9110 §5.3 lets a recipient combine field lines with "
                 "commas, so both forms are one field with two values).\nExpects: a refusal (§4.3 check 1: not more "
@@ -568,9 +564,7 @@ def _iat_params() -> list[Any]:
                 endpoint,
                 name,
                 section="4.3",
-                level=outside.level,
                 actor=endpoint.actor,
-                requirement=outside.requirement,
                 fault=outside.id,
                 doc=f"Sends: {endpoint.request} carrying a proof whose iat is {text}; everything else valid.\n"
                 "Expects: a refusal (§4.3 check 11, §11.1: proofs are accepted only for a limited time), "

@@ -131,7 +131,6 @@ _NONCE_DOC = """Sends: {request}s whose proofs carry the {server}'s current nonc
     "as-nonce-exact",
     "Authorization server refuses every near miss of its nonce",
     section="8",
-    level=Level.MUST,
     actor="AS",
     requirement="R-8-4",
     fault="nonce-wrong",
@@ -145,7 +144,6 @@ def test_authorization_server_refuses_every_near_miss_of_its_nonce(dpop: DPoPSes
     "rs-nonce-exact",
     "Resource refuses every near miss of its nonce",
     section="9",
-    level=Level.MUST,
     actor="RS",
     requirement="R-8-4",
     fault="nonce-wrong",
@@ -233,9 +231,7 @@ def _judge_htu(dpop: DPoPSession, endpoint: Endpoint, other_endpoint: Endpoint, 
     "as-htu-exact",
     "Token endpoint refuses an htu naming another endpoint, or its own URL cut or extended",
     section="4.3",
-    level=Level.MUST,
     actor="AS",
-    requirement="R-4.3-9",
     fault="htu-mismatch",
 )
 @_documented(_HTU_DOC.format(request="token request", other="the resource", endpoint="token endpoint"))
@@ -247,9 +243,7 @@ def test_token_endpoint_refuses_every_near_miss_of_its_url(dpop: DPoPSession, no
     "rs-htu-exact",
     "Resource refuses an htu naming another endpoint, or its own URL cut or extended",
     section="4.3",
-    level=Level.MUST,
     actor="RS",
-    requirement="R-4.3-9",
     fault="htu-mismatch",
 )
 @_documented(_HTU_DOC.format(request="resource request", other="the token endpoint", endpoint="resource"))
@@ -261,9 +255,7 @@ def test_resource_refuses_every_near_miss_of_its_url(dpop: DPoPSession, note: An
     "par-htu-exact",
     "PAR endpoint refuses an htu naming another endpoint, or its own URL cut or extended",
     section="4.3",
-    level=Level.MUST,
     actor="AS",
-    requirement="R-4.3-9",
     fault="htu-mismatch",
 )
 @_documented(

@@ -154,7 +154,7 @@ def test_checks_hold_under_two_authorization_lines(dpop: DPoPSession, note: Any,
             fix="refuse a request with two Authorization lines with 400 invalid_request (RFC 6750 §3.1)",
         )
     for label, sent in refused:  # each refusal is this case's only where it names no other cause
-        attributable_refusal(sent, RESOURCE.actor, label)
+        attributable_refusal(sent, RESOURCE.refusal.dpop_errors, label)
     note(f"{len(checks)} broken checks refused under two Authorization lines ({order})")
 
 
@@ -190,9 +190,7 @@ def _malformed_params() -> list[Any]:
                 f"Resource refuses {text}",
                 name,
                 section="7.1",
-                level=found.level,
                 actor="RS",
-                requirement=found.requirement,
                 fault=fault_id,
                 doc=f"Sends: a resource request with {text}, and a valid proof for the bound token (its ath), between "
                 f'valid requests.\nExpects: a refusal: the credentials are "DPoP" 1*SP token68 (§7.1). {level}',

@@ -123,7 +123,7 @@ def _judge(
             cause=f"the answers name another cause than the cases' changes: {other.text.split(':', 1)[0]}",
             fix=other.fix,
         )
-    if dpop_error(final, endpoint.actor) is None:
+    if dpop_error(final, endpoint.refusal.dpop_errors) is None:
         unconfirmed(f"{what}: refused with {final.as_cause()}, which names no DPoP error")
     note(f"the replay was refused with HTTP {final.status}, error={', '.join(error_codes(final)) or 'none'}")
 

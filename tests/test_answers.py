@@ -13,7 +13,7 @@ import pytest
 
 from conformance.client.evidence import Exchange
 from conformance.client.flow import Sent, is_nonce_challenge
-from conformance.judge.answers import another_cause, dpop_error, error_codes
+from conformance.judge.answers import RESOURCE_ERRORS, another_cause, dpop_error, error_codes
 from conformance.judge.attribution import ATTEMPTS, attributed, recording
 from conformance.judge.checks import expect_accepted
 from conformance.judge.refusal import RESOURCE_REFUSALS, TOKEN_REFUSALS, expect_refused
@@ -51,11 +51,11 @@ def test_the_error_code_is_read_from_the_challenge_and_from_the_body() -> None:
         'Bearer realm="authgent", error="invalid_dpop_proof", error_description="DPoP proof htm mismatch"',
     )
     assert error_codes(authgent) == ["invalid_dpop_proof"]
-    assert dpop_error(authgent, "AS") == "invalid_dpop_proof"
+    assert dpop_error(authgent) == "invalid_dpop_proof"
     # RFC 9449 figure 16: invalid_token at a resource is its answer to a proof from another key
     challenge = 'DPoP error="invalid_token", error_description="Invalid DPoP key binding", algs="ES256"'
     figure_16 = answer(401, None, challenge, url=RESOURCE)
-    assert dpop_error(figure_16, "RS") == "invalid_token" and dpop_error(figure_16, "AS") is None
+    assert dpop_error(figure_16, RESOURCE_ERRORS) == "invalid_token" and dpop_error(figure_16) is None
 
 
 def test_a_refused_proof_at_a_token_endpoint_is_never_a_refused_client() -> None:

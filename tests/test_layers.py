@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import sys
 import warnings
 from pathlib import Path
@@ -121,3 +122,41 @@ def test_an_old_flat_name_is_the_module_at_its_new_place_with_a_warning(old: str
     assert moved is new
     assert moved.__spec__ is not None and moved.__spec__.name == conformance.MOVED[old]
     assert any(issubclass(w.category, DeprecationWarning) and conformance.MOVED[old] in str(w.message) for w in caught)
+
+
+#: the layers a case module may import (ARCHITECTURE.md: the cases import the judge and the client)
+CASE_LAYERS = ("base", "client", "judge")
+
+
+def test_the_cases_import_the_judge_and_the_client_only() -> None:
+    root = PACKAGE.parent
+    wrong = [
+        f"{path.relative_to(root)}:{line}: imports {name} ({layer_of(name)} is not among {', '.join(CASE_LAYERS)})"
+        for path in sorted((root / "cases").rglob("*.py"))
+        for line, name in _imports(path)
+        if layer_of(name) is not None and name != "conformance" and layer_of(name) not in CASE_LAYERS
+    ]
+    assert wrong == []
+
+
+def _names_imported(path: Path) -> list[tuple[int, str, str]]:
+    """(line, module, name) of every `from conformance... import name` in a file."""
+    return [
+        (node.lineno, node.module, alias.name)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("conformance.")
+        for alias in node.names
+    ]
+
+
+def test_every_name_the_cases_and_benchmarks_import_exists() -> None:
+    # the benchmarks run rarely: a name moved in the package would otherwise be found only when one is run
+    root = PACKAGE.parent
+    missing = [
+        f"{path.relative_to(root)}:{line}: {module}.{name}"
+        for folder in ("cases", "benchmarks")
+        for path in sorted((root / folder).rglob("*.py"))
+        for line, module, name in _names_imported(path)
+        if not hasattr(importlib.import_module(module), name) and importlib.util.find_spec(f"{module}.{name}") is None
+    ]
+    assert missing == []

@@ -13,6 +13,7 @@ from conformance.client.evidence import Exchange, mask_secret_members, shortened
 from conformance.client.flow import FlowError, Sent
 from conformance.judge.answers import (
     OVERLOADED,
+    RESOURCE_ERRORS,
     another_cause,
     challenge_errors,
     dpop_error,
@@ -195,7 +196,7 @@ def refused_valid_fix(final: Exchange) -> str:
         return OVERLOADED_FIX
     if is_server_error(final):
         return f"find the exception in the server's logs: {where(final)} fails on a valid request"
-    if dpop_error(final, "RS") is not None:
+    if dpop_error(final, RESOURCE_ERRORS) is not None:
         return (
             f"make {where(final)} accept a valid DPoP request: as-proof-accepted (token endpoint) and "
             "rs-accepts-dpop-request (resource) show what it refuses"
@@ -286,17 +287,18 @@ def other_cause(
     )
 
 
-def note_unattributed(final: Exchange, actor: str, what: str) -> None:
-    """A pass that rests on a refusal naming no DPoP error code: confirmed alone in a concurrent run."""
-    if dpop_error(final, actor) is None:
+def note_unattributed(final: Exchange, known: Collection[str], what: str) -> None:
+    """A pass that rests on a refusal naming no DPoP error code (`known`: the codes that answer a proof where it
+    was sent): confirmed alone in a concurrent run."""
+    if dpop_error(final, known) is None:
         unconfirmed(f"{what}: refused with {final.as_cause()}, which names no DPoP error")
 
 
-def attributable_refusal(sent: Sent, actor: str, what: str, *, answered_nonce: bool = True) -> None:
+def attributable_refusal(sent: Sent, known: Collection[str], what: str, *, answered_nonce: bool = True) -> None:
     """A refusal a case counts as its own: CouldNotJudge when it names another cause than the change, and a
     note for the scheduler when it names no DPoP error (for cases that judge a refusal's fact, not its form)."""
     other_cause(sent, what, answered_nonce=answered_nonce, grant_is_the_change=False)
-    note_unattributed(sent.final, actor, what)
+    note_unattributed(sent.final, known, what)
 
 
 def token_issued(ex: Exchange) -> bool:

@@ -348,7 +348,7 @@ class Grants:
         sent = self.request_token(Request(label=f"token request with a proof from another {key.alg} key", key=key))
         final = sent.final
         # the AS refuses the key itself: invalid_dpop_proof, in its body or a challenge, with whatever status
-        if not final.ok and dpop_error(final, "AS") == "invalid_dpop_proof":
+        if not final.ok and dpop_error(final) == "invalid_dpop_proof":
             raise NotApplicable(f"the authorization server binds no token to this {key.alg} key ({final.as_cause()})")
         bound = BoundToken(self.tokens_or_error(sent), key, time.monotonic())
         self._bound_to_keys[key.thumbprint()] = bound

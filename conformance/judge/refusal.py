@@ -19,7 +19,14 @@ from dataclasses import dataclass
 
 from conformance.client.evidence import Exchange
 from conformance.client.flow import Sent
-from conformance.judge.answers import OVERLOADED, challenge_errors, first_error, is_server_error
+from conformance.judge.answers import (
+    DPOP_ERRORS,
+    OVERLOADED,
+    RESOURCE_ERRORS,
+    challenge_errors,
+    first_error,
+    is_server_error,
+)
 from conformance.judge.checks import (
     accepted_cause,
     deviation,
@@ -44,7 +51,7 @@ def _body_error(ex: Exchange) -> list[str]:
 class RefusalPolicy:
     """How one kind of endpoint refuses, as the RFCs say it should; the words its findings use."""
 
-    actor: str  # AS or RS: whose DPoP error codes a refusal may name (answers.dpop_error)
+    dpop_errors: frozenset[str]  # the codes that answer a proof there (answers.dpop_error): the refusal's own
     legal_errors: frozenset[str]  # the codes the catalog accepts for a refused proof there
     statuses: frozenset[int]  # the statuses a refusal should have
     expected: str  # "a refusal: ...", with {errors} for the legal codes
@@ -59,7 +66,7 @@ class RefusalPolicy:
 
 
 TOKEN_REFUSALS = RefusalPolicy(
-    actor="AS",
+    dpop_errors=DPOP_ERRORS,
     # Amb-6, Amb-17, Amb-18 of the requirement catalog
     legal_errors=frozenset({"invalid_dpop_proof", "invalid_request", "use_dpop_nonce"}),
     statuses=frozenset({400}),
@@ -77,7 +84,8 @@ TOKEN_REFUSALS = RefusalPolicy(
 #: the PAR endpoint checks a proof as the token endpoint does (§10.1), and answers as an AS endpoint (RFC 9126 §2.3)
 PAR_REFUSALS = TOKEN_REFUSALS
 RESOURCE_REFUSALS = RefusalPolicy(
-    actor="RS",
+    # a key that does not match cnf.jkt is answered with invalid_token (RFC 9449 figure 16)
+    dpop_errors=RESOURCE_ERRORS,
     # Amb-8, Amb-17, Amb-18, R-7-1
     legal_errors=frozenset({"invalid_dpop_proof", "invalid_token", "invalid_request", "use_dpop_nonce"}),
     statuses=frozenset({400, 401}),
@@ -151,5 +159,5 @@ def expect_refused(
             f"{' or '.join(sorted(legal))} (a refusal all the same)"
         )
     if not grant_is_the_change:
-        note_unattributed(final, policy.actor, what)
+        note_unattributed(final, policy.dpop_errors, what)
     return final
