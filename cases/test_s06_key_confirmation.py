@@ -216,7 +216,7 @@ _RS_BINDING = (
 def _swap_params() -> list[Any]:
     return [
         case_param(
-            f"rs-key-swap-{kty.lower()}",
+            case_id,
             f"Resource refuses a proof from another {kty} key than the {kty} key the token is bound to",
             kty,
             section="6",
@@ -229,7 +229,7 @@ def _swap_params() -> list[Any]:
             f"Expects: a refusal: {_RS_BINDING}, whatever the key type; a server that compares only EC keys "
             f"lets the swap through. Skipped when the AS advertises (or binds) no {kty} algorithm.",
         )
-        for kty in ("RSA", "OKP")
+        for case_id, kty in (("rs-key-swap-rsa", "RSA"), ("rs-key-swap-okp", "OKP"))
     ]
 
 

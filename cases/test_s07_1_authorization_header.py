@@ -82,7 +82,7 @@ def _lines(order: str, token: str) -> list[tuple[str, str]]:
 def _two_lines_params() -> list[Any]:
     return [
         case_param(
-            f"rs-checks-under-two-authorization-lines-{order}",
+            case_id,
             f"Resource checks every proof check and the key binding under two Authorization lines ({order})",
             order,
             section="7.1",
@@ -97,7 +97,10 @@ def _two_lines_params() -> list[Any]:
             "at once (400 invalid_request, RFC 6750 §3.1) passes; one whose proof checker reads one line while the "
             "application takes the token from the other grants access without the checks.",
         )
-        for order, text in ORDERS.items()
+        for case_id, order, text in (
+            ("rs-checks-under-two-authorization-lines-dpop-first", "dpop-first", ORDERS["dpop-first"]),
+            ("rs-checks-under-two-authorization-lines-bearer-first", "bearer-first", ORDERS["bearer-first"]),
+        )
     ]
 
 
@@ -166,6 +169,13 @@ MALFORMED = {
     "no-token": ("authorization-no-token", "Authorization: DPoP with no token at all"),
 }
 
+#: each case of a malformed Authorization value: its id and its kind (MALFORMED)
+MALFORMED_CASES = [
+    ("rs-authorization-trailing-text", "trailing-text"),
+    ("rs-authorization-tab", "tab"),
+    ("rs-authorization-no-token", "no-token"),
+]
+
 
 def _malformed_value(name: str, token: str) -> str:
     if name == "trailing-text":
@@ -177,7 +187,8 @@ def _malformed_value(name: str, token: str) -> str:
 
 def _malformed_params() -> list[Any]:
     params = []
-    for name, (fault_id, text) in MALFORMED.items():
+    for case_id, name in MALFORMED_CASES:
+        fault_id, text = MALFORMED[name]
         found = fault(fault_id)
         level = (
             "Accepting it is lenient parsing: the token is intact, so it is a warning (RFC 9110 §11.4, RFC 9449 §7.1)."
@@ -186,7 +197,7 @@ def _malformed_params() -> list[Any]:
         )
         params.append(
             case_param(
-                f"rs-authorization-{name}",
+                case_id,
                 f"Resource refuses {text}",
                 name,
                 section="7.1",

@@ -600,12 +600,14 @@ def test_resource_refuses_alg_it_does_not_advertise(dpop: DPoPSession, note: Any
 def _downgrade_params() -> list[Any]:
     methods = {
         "form-body": (
+            "rs-bearer-downgrade-form-body",
             "2.2",
             "in a form-encoded POST body (access_token=...)",
             "a POST to the resource URL with `Content-Type: application/x-www-form-urlencoded` and the body "
             "`access_token=<DPoP-bound token>`, with no Authorization header and no proof",
         ),
         "query": (
+            "rs-bearer-downgrade-query",
             "2.3",
             "in the access_token query parameter",
             "a request to the resource URL (its method) with `?access_token=<DPoP-bound token>` added to the "
@@ -614,7 +616,7 @@ def _downgrade_params() -> list[Any]:
     }
     return [
         case_param(
-            f"rs-bearer-downgrade-{name}",
+            case_id,
             f"Resource refuses a DPoP-bound token sent {where} (RFC 6750 §{section})",
             name,
             section="7.2",
@@ -627,7 +629,7 @@ def _downgrade_params() -> list[Any]:
             "takes no token that way refuses it anyway (any 4xx passes: 401, 400, 404, 405, 415 ...); access granted "
             "fails, and a 5xx is a warning.",
         )
-        for name, (section, where, sent) in methods.items()
+        for name, (case_id, section, where, sent) in methods.items()
     ]
 
 
