@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 from conformance.client.request import Request
 from conformance.client.target import load_target
 from conformance.judge.endpoints import RESOURCE, TOKEN, Endpoint
+from conformance.judge.faults import Change
 from conformance.judge.fuzzing import FUZZ_PROFILES, accepted_finding, fuzz_case, server_error_finding
 from conformance.judge.session import DPoPSession
-from conformance.judge.strategies import PARTS, Corruption, corruptions
+from conformance.judge.strategies import PARTS, corruptions
 from conformance.reference.process import reference_server
 
 
@@ -48,7 +49,7 @@ def raw(session: DPoPSession, endpoint: Endpoint, examples: int) -> None:
 
     @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(corruption=st.one_of(*(corruptions(p, with_token=endpoint.sends_token) for p in PARTS)))
-    def prop(corruption: Corruption) -> None:
+    def prop(corruption: Change) -> None:
         nonlocal waited, sent_count
         session.client.log = []
         sent = endpoint.send(session, Request(label=endpoint.noun, mutate=corruption.apply))

@@ -21,8 +21,8 @@ from conformance.jose import peek_claims
 from conformance.judge.catalog import case, case_param
 from conformance.judge.checks import refusal_note, token_issued
 from conformance.judge.endpoints import PAR, RESOURCE, TOKEN, Endpoint, endpoint_of_case
-from conformance.judge.faults import Fault, acceptance_level, fault
-from conformance.judge.mutations import Mutation, mutation
+from conformance.judge.faults import Change, Fault, acceptance_level, fault
+from conformance.judge.mutations import mutation
 from conformance.judge.negatives import accepted, between_controls, refused
 from conformance.judge.refusal import expect_refused
 from conformance.judge.session import DPoPSession
@@ -38,7 +38,7 @@ SMALL_KEY_RULE = {
 }
 
 
-def rule_of(m: Mutation) -> str:
+def rule_of(m: Change) -> str:
     """The rule a mutated proof breaks, from its fault (conformance/judge/faults.py), for an acceptance's fix."""
     return m.fault.rule if m.fault else f"a proof with {m.description} is refused"
 
@@ -455,7 +455,7 @@ def allowed_by_the_rfc(sent: Sent, found: Fault | None) -> None:
         raise Observation(why)
 
 
-def refused_with_fault(dpop: DPoPSession, endpoint: Endpoint, request: Request, m: Mutation) -> Sent:
+def refused_with_fault(dpop: DPoPSession, endpoint: Endpoint, request: Request, m: Change) -> Sent:
     """The altered request between controls, refused as the endpoint refuses, unless the RFC allows accepting
     its fault (`allowed_by_the_rfc`); returns the request as sent."""
     sent = between_controls(dpop, endpoint, request)

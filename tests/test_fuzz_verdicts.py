@@ -17,9 +17,10 @@ from kill_matrix import KILLS, LENIENT_WARNINGS, Kill
 
 from conformance.client.target import load_target, parse_target
 from conformance.judge.endpoints import RESOURCE, TOKEN
+from conformance.judge.faults import Change, fault
 from conformance.judge.fuzzing import FuzzRun, accepted_finding, fuzz_case, server_error_finding, verdict
 from conformance.judge.session import DPoPSession
-from conformance.judge.strategies import PARTS, Corruption
+from conformance.judge.strategies import PARTS
 from conformance.judge.verdicts import Level, Outcome, verdict_of
 from conformance.reference import ALL_LENIENCIES, RunningServer, ServerSettings
 from conformance.reference.process import reference_server
@@ -139,7 +140,14 @@ def test_an_example_drawn_again_is_answered_from_its_first_observation() -> None
         dpop = session_for(server)
         try:
             run = FuzzRun(dpop, TOKEN, accepted_finding)
-            same_jti = Corruption("claims", "jti-wrong-type", "jti 7", lambda d: d.with_claims(jti=7).sign(), ("t",))
+            same_jti = Change(
+                "jti-wrong-type",
+                fault("jti-wrong-type"),
+                "jti 7",
+                lambda d: d.with_claims(jti=7).sign(),
+                "claims",
+                ("t",),
+            )
             first = run.observe(same_jti)
             again = run.observe(same_jti)
         finally:

@@ -38,9 +38,9 @@ from conformance.jose import peek_claims
 from conformance.judge.answers import OVERLOADED, is_server_error
 from conformance.judge.checks import describe, server_error_cause, unanswered, where
 from conformance.judge.endpoints import Endpoint
-from conformance.judge.faults import LENIENT_RULE, acceptance_level
+from conformance.judge.faults import LENIENT_RULE, Change, acceptance_level
 from conformance.judge.session import DPoPSession
-from conformance.judge.strategies import Corruption, corruptions, coverage
+from conformance.judge.strategies import corruptions, coverage
 from conformance.judge.verdicts import Level, Observation, Violation
 
 __all__ = [
@@ -70,7 +70,7 @@ def examples_per_case(given: int | None, profile: str) -> int:
 class Finding:
     """One kind of corrupted proof the judge objected to: its smallest example and what came back."""
 
-    corruption: Corruption
+    corruption: Change
     sent: Sent
     level: Level
     expected: str
@@ -84,7 +84,7 @@ class Finding:
 
 
 #: decides one example: None when the answer is right, else the Finding
-Judge = Callable[[Corruption, Sent], Finding | None]
+Judge = Callable[[Change, Sent], Finding | None]
 
 
 class _Found(Exception):
@@ -143,7 +143,7 @@ class FuzzRun:
     def _nonce_in_play(self) -> bool:
         return self.endpoint.known_nonce(self.dpop) is not None
 
-    def observe(self, corruption: Corruption) -> Finding | None:
+    def observe(self, corruption: Change) -> Finding | None:
         """Send the example once; the same example drawn again gets the first answer (stateful servers)."""
         if corruption.key in self._observed:
             self.repeated += 1
@@ -176,8 +176,8 @@ class FuzzRun:
 
     def run(
         self,
-        coverage: Sequence[Corruption],
-        strategy: st.SearchStrategy[Corruption],
+        coverage: Sequence[Change],
+        strategy: st.SearchStrategy[Change],
         examples: int,
         seed: int | None = None,
     ) -> None:
@@ -197,18 +197,18 @@ class FuzzRun:
             self._explore(strategy, examples, seed)
         self.endpoint.control(self.dpop, "after")
 
-    def _stale_and_vouched(self, corruption: Corruption) -> bool:
+    def _stale_and_vouched(self, corruption: Change) -> bool:
         # freshness may come from a server nonce instead of iat (§4.3 check 11): a stale iat proves nothing there
         if corruption.stale_only and self._nonce_in_play():
             self.skipped_stale += 1
             return True
         return False
 
-    def _explore(self, strategy: st.SearchStrategy[Corruption], examples: int, seed: int | None) -> None:
+    def _explore(self, strategy: st.SearchStrategy[Change], examples: int, seed: int | None) -> None:
         # faults found accepted are not drawn again; a fault the server only failed on is, for an acceptance
         covered = {f.corruption.fault_id for f in self.findings.values() if not f.server_error}
 
-        def prop(corruption: Corruption) -> None:
+        def prop(corruption: Change) -> None:
             assume(corruption.fault_id not in covered and not self._stale_and_vouched(corruption))
             finding = self.observe(corruption)
             if finding is not None:
@@ -266,7 +266,7 @@ def _finding_text(endpoint: Endpoint, finding: Finding, replay: str) -> str:
     final: Exchange = finding.sent.final
     corruption = finding.corruption
     proof = final.proofs[0] if final.proofs else "(no DPoP header)"
-    fault = corruption.fault
+    fault = corruption.breaks
     bends = f"\n  Lenient parsing: {LENIENT_RULE}" if fault.lenient and not finding.server_error else ""
     why = f"\n  Level: {finding.why}" if finding.why else ""
     title = (
@@ -331,7 +331,7 @@ def _cause_and_fix(endpoint: Endpoint, findings: Sequence[Finding]) -> tuple[str
         fix = f"find the exception in the server's logs and {endpoint.refusal.server_error_fix}"
         return server_error_cause(failed[0].sent.final), fix, True
     faults = list(dict.fromkeys(f.corruption.fault_id for f in accepted))
-    rules = list(dict.fromkeys(f.corruption.fault.rule for f in accepted))
+    rules = list(dict.fromkeys(f.corruption.breaks.rule for f in accepted))
     named = "; ".join(rules[:_RULES_NAMED])
     more = f"; and {len(rules) - _RULES_NAMED} more, in the message" if len(rules) > _RULES_NAMED else ""
     fix = f"refuse such proofs — {named}{more}"
@@ -340,17 +340,17 @@ def _cause_and_fix(endpoint: Endpoint, findings: Sequence[Finding]) -> tuple[str
     return f"{where(accepted[0].sent.final)} accepts fuzzed proofs it must refuse: {', '.join(faults)}", fix, False
 
 
-def accepted_finding(corruption: Corruption, sent: Sent) -> Finding | None:
+def accepted_finding(corruption: Change, sent: Sent) -> Finding | None:
     """The judge of the "refused" cases: a 2xx to a corrupted proof is a finding at its fault's level."""
     final = sent.final
     if not final.ok:
         return None
     proof = peek_claims(final.proofs[0]) if final.proofs else None
-    level, why = acceptance_level(corruption.fault, final, proof)
+    level, why = acceptance_level(corruption.breaks, final, proof)
     return Finding(corruption, sent, level, "a refusal (4xx)", why)
 
 
-def server_error_finding(corruption: Corruption, sent: Sent) -> Finding | None:
+def server_error_finding(corruption: Change, sent: Sent) -> Finding | None:
     """A 5xx to a corrupted proof (never a refusal): a warning (SHOULD). The judge of the "no server error"
     cases, and what every fuzz case records beside its own judge's findings."""
     final = sent.final
