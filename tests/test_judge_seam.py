@@ -8,6 +8,7 @@ authorization server and of the resource) the fake answers with it. Fast enough 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -149,7 +150,7 @@ class FakeEndpoint(Endpoint):
 
 def fake(server: Server, *, like: Endpoint = TOKEN, key: str = "fake") -> FakeEndpoint:
     """A fake endpoint with the words and the refusal policy of `like`."""
-    words = {name: getattr(like, name) for name in Endpoint.__dataclass_fields__}
+    words = {f.name: getattr(like, f.name) for f in dataclasses.fields(Endpoint)}
     return FakeEndpoint(**{**words, "key": key, "answers": server, "url_of": RS_URL if like is RESOURCE else AS_URL})
 
 
@@ -268,7 +269,7 @@ def test_a_refused_control_means_no_verdict() -> None:
         def control(self, dpop: DPoPSession, when: str) -> Sent:
             raise CouldNotJudge(f"the control {when} was refused", cause="refused", fix="accept it")
 
-    endpoint = Broken(**{name: getattr(TOKEN, name) for name in Endpoint.__dataclass_fields__})
+    endpoint = Broken(**{f.name: getattr(TOKEN, f.name) for f in dataclasses.fields(Endpoint)})
     with pytest.raises(CouldNotJudge, match="the control before"):
         between_controls(NO_SESSION, endpoint, Request(label="x"))
     assert endpoint.sent_log == []
@@ -349,6 +350,49 @@ def test_a_bogus_nonce_must_be_refused_with_use_dpop_nonce() -> None:
     with pytest.raises(Violation) as caught:
         nonces.judge_bogus_nonce(NO_SESSION, any_nonce, "nonce-bogus", notes.append)
     assert verdict_of(caught.value, Level.MUST)[0] is Outcome.FAILED
+
+
+def test_a_nonce_the_other_server_issued_should_be_refused() -> None:
+    notes: list[str] = []
+    status, body, headers = FIGURE_21
+    rs_nonce = tuple((k, "rs-nonce" if k == "DPoP-Nonce" else v) for k, v in headers)
+    resource = fake(challenge_of((status, body, rs_nonce)), like=RESOURCE, key="no-nonce")
+    nonces.judge_other_servers_nonce(NO_SESSION, fake(challenge_of(FIGURE_20)), resource, notes.append)
+    assert notes == ["refused with HTTP 400 and use_dpop_nonce"]
+    # the same value from both servers: nothing to tell apart
+    with pytest.raises(Observation, match="the same nonce value"):
+        nonces.judge_other_servers_nonce(
+            NO_SESSION, fake(challenge_of(FIGURE_20)), fake(challenge_of(FIGURE_21), key="no-nonce"), notes.append
+        )
+
+
+def test_once_a_nonce_was_provided_a_proof_without_one_is_refused() -> None:
+    notes: list[str] = []
+    nonces.judge_missing_nonce_after_provided(NO_SESSION, fake(challenge_of(FIGURE_20)), notes.append)
+    assert notes == ["refused with HTTP 400"]
+    with pytest.raises(Violation, match=r"§11\.3"):
+        nonces.judge_missing_nonce_after_provided(NO_SESSION, fake(issued), notes.append)
+
+
+def rotating(accepted_nonce: str) -> Server:
+    """A server that hands out the nonce n2 on every 2xx, and accepts the first nonce and `accepted_nonce`."""
+
+    def answer(claims: dict[str, Any] | None) -> tuple[int, dict[str, Any] | None, tuple[tuple[str, str], ...]]:
+        if claims is not None and claims.get("nonce") in (NONCE, accepted_nonce):
+            return 200, {"access_token": "at", "token_type": "DPoP"}, (("DPoP-Nonce", "n2"),)
+        return FIGURE_20
+
+    return answer
+
+
+def test_the_nonce_of_a_2xx_serves_the_next_request() -> None:
+    notes: list[str] = []
+    nonces.judge_rotation(NO_SESSION, fake(rotating("n2")), notes.append)
+    assert notes == ["the nonce from a 2xx response was accepted on the next request"]
+    with pytest.raises(Violation, match=r"§8\.2"):
+        nonces.judge_rotation(NO_SESSION, fake(rotating("none of them")), notes.append)
+    with pytest.raises(NotApplicable, match="no DPoP-Nonce on successful responses"):
+        nonces.judge_rotation(NO_SESSION, fake(issued), notes.append)
 
 
 # --- exact comparison ------------------------------------------------------------------------------------------

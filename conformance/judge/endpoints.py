@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 from conformance.client.flow import Sent
 from conformance.client.request import Request
@@ -28,7 +29,6 @@ __all__ = [
     "Endpoint",
     "ResourceEndpoint",
     "actors",
-    "endpoint",
     "endpoint_of_case",
     "register",
     "request_uri_of",
@@ -58,6 +58,8 @@ class Endpoint(ABC):
     granted_fix: str  # what to change when a 2xx there is not an acceptance
     nonce_status: int  # the status of a use_dpop_nonce challenge there (§8: 400 at the AS, §9: 401 at the RS)
     nonce_rule: str  # the rules that say so
+    #: whether the controls' accepted requests are kept for the replay cases (conformance/judge/controls.py)
+    keeps_accepted: ClassVar[bool] = True
 
     @abstractmethod
     def require(self, dpop: DPoPSession) -> None:
@@ -87,10 +89,6 @@ class Endpoint(ABC):
         """The nonce the server here handed out last, if any."""
         return dpop.client.nonce_for(self.actor, self.url(dpop))
 
-    def case_id(self, name: str) -> str:
-        """The id of the case `name` sent here: "<prefix>-<name>"."""
-        return f"{self.prefix}-{name}"
-
     def control(self, dpop: DPoPSession, when: str) -> Sent:
         """A valid request here that must be accepted; CouldNotJudge when it is not.
 
@@ -109,9 +107,6 @@ class Endpoint(ABC):
             return sent
 
         return dpop.controls.controlled(place, when, send)
-
-    #: whether the controls' accepted requests are kept for the replay cases (conformance/judge/controls.py)
-    keeps_accepted = True
 
     @abstractmethod
     def send_control(self, dpop: DPoPSession, when: str) -> Sent:
@@ -198,7 +193,7 @@ class ResourceEndpoint(Endpoint):
 class _ParEndpoint(Endpoint):
     """The pushed authorization request endpoint (RFC 9126), with the [public_client]."""
 
-    keeps_accepted = False  # no case replays a pushed authorization request's proof
+    keeps_accepted: ClassVar[bool] = False  # no case replays a pushed authorization request's proof
 
     def require(self, dpop: DPoPSession) -> None:
         dpop.grants.par_endpoint()
@@ -291,9 +286,10 @@ ENDPOINTS: dict[str, Endpoint] = {}
 
 
 def register(found: Endpoint) -> Endpoint:
-    """Add an endpoint to the registry (its key must be new); the actor set follows from the registry."""
-    if found.key in ENDPOINTS:
-        raise ValueError(f"endpoint {found.key!r} is registered already")
+    """Add an endpoint to the registry (its key and its case-id prefix must be new); the actor set follows from the
+    registry."""
+    if found.key in ENDPOINTS or any(known.prefix == found.prefix for known in ENDPOINTS.values()):
+        raise ValueError(f"endpoint {found.key!r} (prefix {found.prefix!r}) is registered already")
     ENDPOINTS[found.key] = found
     return found
 
@@ -314,8 +310,3 @@ def endpoint_of_case(case_id: str) -> Endpoint:
     if not found:
         raise ValueError(f"case id {case_id!r} starts with no registered endpoint's prefix")
     return found[0]
-
-
-def endpoint(key: str) -> Endpoint:
-    """The registered endpoint `key` ("token", "resource", "par")."""
-    return ENDPOINTS[key]
