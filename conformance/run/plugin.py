@@ -28,7 +28,7 @@ from conformance.client.transport import origin_of
 from conformance.judge.catalog import PROFILES, CaseInfo, case_info
 from conformance.judge.preflight import SetupFailure, preflight
 from conformance.judge.session import DPoPSession, flow_failed
-from conformance.judge.verdicts import Outcome, exception_text, verdict_of
+from conformance.judge.verdicts import NotApplicable, Outcome, exception_text, verdict_of
 from conformance.printable import printable
 from conformance.report.baseline import (
     NEW_CASE,
@@ -44,7 +44,7 @@ from conformance.report.pytest_html import evidence_block, summary_html, table_h
 from conformance.report.results import CaseRecord, ResultsWriter
 from conformance.report.verdict import gates
 from conformance.run.concurrency import DEFAULT_CONCURRENCY, concurrency_problem
-from conformance.run.scheduler import Ahead, Scheduler
+from conformance.run.scheduler import Ahead, Scheduler, as_skip
 from conformance.run.selection import Selection, SelectionError
 
 SESSION_KEY = pytest.StashKey[DPoPSession]()
@@ -464,6 +464,15 @@ def note(request: pytest.FixtureRequest) -> Any:
     """`note("...")` records what a passing case observed; it becomes the case's message."""
     notes = request.node.stash[NOTE_KEY]
     return notes.append
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_pyfunc_call")
+def pytest_pyfunc_call_not_applicable(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+    """A case that raised the judge's NotApplicable is skipped, with its reason (the judge knows no pytest)."""
+    try:
+        return (yield)
+    except NotApplicable as exc:
+        raise as_skip(exc) from None
 
 
 @pytest.hookimpl(tryfirst=True)
