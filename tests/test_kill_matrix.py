@@ -129,7 +129,7 @@ def run_batch(report_dir: Path, batch: int) -> dict[str, dict[str, str]]:
     cases = locate_cases()
     done = subprocess.run(
         [
-            *(sys.executable, "-m", "pytest", str(cases), "-q", "-p", "conformance.plugin", "-p", "kill_plugin"),
+            *(sys.executable, "-m", "pytest", str(cases), "-q", "-p", "conformance.run.plugin", "-p", "kill_plugin"),
             *("-p", "no:cacheprovider", "--rootdir", str(cases), "-c", str(cases / "pytest.ini")),
             *("--kill-entries", str(report_dir / "entries.json"), "--dpop-results", str(report_dir / "results.json")),
             "--hypothesis-seed=1",  # as the command-line entries: `--fuzz-seed 1`

@@ -723,7 +723,7 @@ def _pytest_command(
         "pytest",
         str(cases),
         "-p",
-        "conformance.plugin",
+        "conformance.run.plugin",
         "-p",
         "no:cacheprovider",
         "-p",
