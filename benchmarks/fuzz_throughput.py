@@ -24,7 +24,7 @@ from conformance.judge.fuzzing import accepted_finding, fuzz_case, server_error_
 from conformance.judge.session import DPoPSession
 from conformance.judge.strategies import PARTS, Corruption, corruptions
 from conformance.reference.process import reference_server
-from conformance.run.plugin import FUZZ_PROFILES
+from conformance.run.options import FUZZ_PROFILES
 
 
 def main() -> int:

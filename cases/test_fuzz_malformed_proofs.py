@@ -32,7 +32,7 @@ from conformance.judge.fuzzing import (
 from conformance.judge.session import DPoPSession
 from conformance.judge.strategies import PARTS
 from conformance.judge.verdicts import Level
-from conformance.run.plugin import fuzz_examples
+from conformance.run.fuzz_settings import fuzz_examples
 
 pytestmark = pytest.mark.fuzz
 

@@ -37,7 +37,7 @@ from kill_matrix import (
 
 from conformance.judge.catalog import CASES
 from conformance.judge.verdicts import Level
-from conformance.run.plugin import locate_cases
+from conformance.run.cases_folder import locate_cases
 
 # runs the suite against servers many times: left out by `pytest -m "not slow"` (the inner loop)
 pytestmark = pytest.mark.slow
