@@ -262,7 +262,7 @@ def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str)
 
 @pytest.mark.slow
 def test_pytest_runs_the_cases_through_the_plugin_entry_point(served: Path, tmp_path: Path) -> None:
-    from conformance.run.plugin import locate_cases
+    from conformance.run.cases_folder import locate_cases
 
     results = tmp_path / "results.json"
     done = subprocess.run(

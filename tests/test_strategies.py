@@ -23,7 +23,7 @@ from conformance.judge.strategies import PARTS, corruptions, coverage
 from conformance.reference.replay import ReplayCache
 from conformance.reference.settings import ServerSettings
 from conformance.reference.verify import ProofError, verify_proof
-from conformance.run.plugin import locate_cases
+from conformance.run.cases_folder import locate_cases
 
 URL = "https://server.example.com/token"
 TOKEN = "an-access-token-for-the-resource"
