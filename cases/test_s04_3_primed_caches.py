@@ -116,9 +116,8 @@ def _primed_params(what: str, cases: tuple[tuple[str, Endpoint], ...]) -> list[A
     texts = {
         "jti": (
             "a proof with a broken signature that reuses the jti of a proof it accepted",
-            "a valid request, then one whose proof reuses that proof's jti (a new iat) with one signature byte "
-            "flipped",
-            'Expects: a refusal of the second: its signature does not verify (§4.3 check 6), and it replays a jti '
+            "a valid request, then one whose proof reuses that proof's jti (a new iat) with one signature byte flipped",
+            "Expects: a refusal of the second: its signature does not verify (§4.3 check 6), and it replays a jti "
             "(§11.1); a server that remembers verified proofs by jti must not hand the old verdict to a new proof.",
         ),
         "nonce": (

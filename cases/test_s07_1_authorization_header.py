@@ -92,7 +92,7 @@ def _two_lines_params() -> list[Any]:
             doc=f"Sends: requests with two Authorization lines ({text}), each with one of: "
             + "; ".join(check.text for check in CHECKS)
             + " (the nonce change only where the resource demands nonces, the iat change only where it does not), "
-            "between valid requests.\nExpects: a refusal of each: \"The resource server MUST NOT grant access to "
+            'between valid requests.\nExpects: a refusal of each: "The resource server MUST NOT grant access to '
             'the resource unless all checks are successful" (§7.1). A resource that refuses two Authorization lines '
             "at once (400 invalid_request, RFC 6750 §3.1) passes; one whose proof checker reads one line while the "
             "application takes the token from the other grants access without the checks.",

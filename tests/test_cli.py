@@ -134,6 +134,14 @@ def test_pytest_args_after_double_dash_select_cases(tmp_path: Path) -> None:
     assert [c["id"] for c in results["cases"]] == ["rs-key-swap"]
 
 
+def test_pytest_stopping_before_any_case_is_status_3_with_its_status(tmp_path: Path) -> None:
+    """pytest refusing what came after -- (here a -k it cannot parse) is no verdict and no empty report."""
+    done = cli("run", "-q", "--report-dir", str(tmp_path / "report"), "--", "-k", "(")
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "pytest ended with status 4 before any case ran" in done.stderr
+    assert not list((tmp_path / "report").glob("*"))  # nothing written, no scratch folder left
+
+
 def _listed(*selectors: str) -> list[tuple[str, ...]]:
     done = cli("list", *selectors)
     assert done.returncode == 0, done.stderr

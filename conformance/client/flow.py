@@ -39,6 +39,7 @@ __all__ = [
     "FlowError",
     "Sent",
     "TokenSet",
+    "demands_nonce",
     "dpop_challenge",
     "is_nonce_challenge",
     "parse_challenges",
@@ -175,6 +176,22 @@ def is_nonce_challenge(exchange: Exchange) -> bool:
     )
 
 
+def demands_nonce(exchange: Exchange, sent_nonce: str | None) -> bool:
+    """True when a request whose proof carried no nonce is refused with invalid_dpop_proof and handed a nonce
+    (a DPoP-Nonce header): a nonce demand under another code, as pydpop's middleware makes it. The one retry with
+    that nonce is what a client would do; a refusal for another reason is refused again, and judged as such."""
+    if sent_nonce is not None or exchange.status not in (400, 401) or not exchange.header("DPoP-Nonce"):
+        return False
+    if exchange.json_object().get("error") == "invalid_dpop_proof":
+        return True
+    return any(
+        params.get("error") == "invalid_dpop_proof"
+        for value in exchange.headers("WWW-Authenticate")
+        for scheme, params in parse_challenges(value)
+        if scheme.lower() == "dpop"
+    )
+
+
 # --- the client -------------------------------------------------------------------------------
 
 
@@ -266,7 +283,12 @@ class DPoPClient:
             exchanges.append(ex)
             self.remember_nonce(role, url, ex)
             fresh = ex.header("DPoP-Nonce")
-            if attempt == 1 and request.retry_on_nonce and fresh and is_nonce_challenge(ex):
+            if (
+                attempt == 1
+                and request.retry_on_nonce
+                and fresh
+                and (is_nonce_challenge(ex) or demands_nonce(ex, nonce))
+            ):
                 nonce = fresh
                 continue
             break

@@ -114,8 +114,7 @@ class OtherCause(NamedTuple):
         """What the user changes so that the case can be judged despite it (the cause is not the target's DPoP)."""
         if self.kind in ("overloaded", "slow-down"):
             return (
-                "run again when the server is not under load, with fewer requests at once (--concurrency 1, "
-                "--max-rps)"
+                "run again when the server is not under load, with fewer requests at once (--concurrency 1, --max-rps)"
             )
         if self.kind == "nonce":
             return (

@@ -216,9 +216,7 @@ def render_document(cases: dict[str, CaseInfo]) -> str:
             actor, _, rest = c.id.partition("-")
             by_fault.setdefault(c.fault, {}).setdefault(rest, []).append(actor)
     fixed = {f: [f"{'/'.join(actors)}-{rest}" for rest, actors in ids.items()] for f, ids in by_fault.items()}
-    return "\n".join(
-        (render_markdown(cases), render_levels(), render_requirements(cases), render_fault_table(fixed))
-    )
+    return "\n".join((render_markdown(cases), render_levels(), render_requirements(cases), render_fault_table(fixed)))
 
 
 def render_requirements(cases: dict[str, CaseInfo]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from conformance.client.evidence import Exchange
-from conformance.client.flow import Sent, is_nonce_challenge
+from conformance.client.flow import Sent, demands_nonce, is_nonce_challenge
 from conformance.client.proof import ProofDraft
 from conformance.client.request import Request
 from conformance.judge.answers import OVERLOADED, error_codes, is_server_error
@@ -41,6 +41,7 @@ __all__ = [
     "judge_other_servers_nonce",
     "judge_retry",
     "judge_rotation",
+    "names_nonce_otherwise",
 ]
 
 
@@ -54,7 +55,7 @@ def first_request_without_nonce(dpop: DPoPSession, endpoint: Endpoint) -> Exchan
         raise unanswered(f"a {endpoint.noun} without a nonce", sent.exchanges)
     if first.ok:
         raise NotApplicable(f"the {endpoint.server} accepted a proof without a nonce: it demands no nonce here")
-    if not is_nonce_challenge(first):
+    if not is_nonce_challenge(first) and not names_nonce_otherwise(first):
         raise CouldNotJudge(
             f"a valid proof without a nonce was refused, but not with use_dpop_nonce ({first.summary()}), so the "
             "nonce behaviour cannot be judged",
@@ -63,6 +64,13 @@ def first_request_without_nonce(dpop: DPoPSession, endpoint: Endpoint) -> Exchan
             fix=refused_valid(first).fix,
         )
     return first
+
+
+def names_nonce_otherwise(ex: Exchange) -> bool:
+    """A refusal of a valid proof that hands out a nonce (a DPoP-Nonce header) but names invalid_dpop_proof, not
+    use_dpop_nonce: a nonce demand all the same (pydpop's middleware answers so), judged as one with its code
+    recorded by judge_challenge, never an error of every nonce case."""
+    return demands_nonce(ex, None) and not is_nonce_challenge(ex)
 
 
 def judge_challenge(dpop: DPoPSession, endpoint: Endpoint, note: Callable[[str], None]) -> None:
@@ -97,6 +105,14 @@ def judge_challenge(dpop: DPoPSession, endpoint: Endpoint, note: Callable[[str],
             level=Level.SHOULD,
             shared=True,
         )
+    if names_nonce_otherwise(challenge):
+        # §8 and §9 show use_dpop_nonce (figures 20 and 22, the §12.2 registry) without a BCP 14 keyword for the
+        # code: recorded, as a nonce mismatch answered with another code is (_nonce_refusal)
+        raise Observation(
+            f"{what}: HTTP {challenge.status} with one DPoP-Nonce, but error=invalid_dpop_proof, not use_dpop_nonce, "
+            "the code §8 and §9 use for a nonce demand (a client that retries only on use_dpop_nonce will not "
+            "retry)"
+        )
     note(f"HTTP {challenge.status}, use_dpop_nonce and one DPoP-Nonce of {len(values[0])} characters")
 
 
@@ -117,10 +133,21 @@ def judge_challenge_no_store(dpop: DPoPSession, endpoint: Endpoint, note: Callab
 
 def judge_retry(dpop: DPoPSession, endpoint: Endpoint, note: Callable[[str], None]) -> None:
     """The request again with the supplied nonce and a fresh jti succeeds."""
-    first_request_without_nonce(dpop, endpoint)
+    challenge = first_request_without_nonce(dpop, endpoint)
     retry = send_once(dpop, endpoint, Request(label=f"{endpoint.noun} with the server's nonce", retry_on_nonce=False))
     what = f"a {endpoint.noun} whose proof carries the nonce the server just supplied and a new jti"
     final = retry.final
+    if names_nonce_otherwise(challenge) and not final.ok:
+        # without use_dpop_nonce, the nonce on the first refusal may not have been its reason
+        raise CouldNotJudge(
+            f"{what} was refused too ({final.summary()}), and the first refusal named invalid_dpop_proof, not "
+            "use_dpop_nonce: whether the server demanded a nonce at all cannot be told",
+            exchanges=[challenge, *retry.exchanges],
+            cause=f"{where(challenge)} refuses a valid proof with invalid_dpop_proof and a DPoP-Nonce, and refuses "
+            f"it again with that nonce ({answer(final)})",
+            fix="answer a proof without the nonce the server demands with use_dpop_nonce and a fresh DPoP-Nonce "
+            "(§8, §9), and accept the retry that carries it",
+        )
     if endpoint.sends_token:
         # the resource may refuse the token itself (its audience): that is configuration, not judged here
         rule = f"{endpoint.nonce_rule}: a proof with the nonce the {endpoint.server} supplied is accepted"

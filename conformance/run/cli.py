@@ -635,6 +635,14 @@ def _run_pytest(
         )
         return 3
     results = load_results(results_path)
+    if not results.get("cases") and end.code != 5:  # pytest's "no tests collected" is 5; anything else failed
+        folder.discard()
+        print(
+            f"{PROG}: error: pytest ended with status {end.code} before any case ran (its output above says why); "
+            f"the report folder {report_dir} still shows the previous run",
+            file=sys.stderr,
+        )
+        return 3
     if not results.get("cases"):
         # a selection after -- that matches no case: nothing ran, so there is nothing to judge either
         folder.discard()
