@@ -226,7 +226,8 @@ def running(harness: Harness, configuration: str, run_dir: Path) -> Iterator[Sta
     """start.sh CONFIGURATION on free ports into run_dir; stop.sh afterwards, whatever happened; nothing it
     started outlives it (what stop.sh leaves is killed, and the test says so)."""
     env = {
-        **os.environ,
+        # pytest sets COLUMNS for its own output; a harness's ps would cut its command lines to that width
+        **{k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")},
         "DPOP_CLIENT_SECRET": secrets.token_urlsafe(24),
         "DPOP_RUN_DIR": str(run_dir),
         "WATCH_PID": str(os.getpid()),  # the servers exit on their own should this process die
@@ -255,23 +256,42 @@ def running(harness: Harness, configuration: str, run_dir: Path) -> Iterator[Sta
                 )
         yield Stack(harness, configuration, run_dir / "target.toml", env, run_dir)
     finally:
-        left = stop(harness, env, pids)
+        left, said = stop(harness, env, pids)
     if left:
-        raise StartFailure(f"targets/{harness.name}/stop.sh left servers running (pids {left}); they were killed")
+        raise StartFailure(
+            f"targets/{harness.name}/stop.sh left servers running (pids {left}); they were killed (stop.sh: {said})"
+        )
 
 
-def stop(harness: Harness, env: dict[str, str], pids: list[int]) -> list[int]:
-    """stop.sh, then SIGKILL for any server it left (never one behind); returns the pids it left."""
-    subprocess.run(
-        ["sh", str(harness.folder / "stop.sh")], env=env, capture_output=True, timeout=STOP_TIMEOUT_S, check=False
+def stop(harness: Harness, env: dict[str, str], pids: list[int]) -> tuple[list[int], str]:
+    """stop.sh, then SIGKILL for any server it left (never one behind); returns the pids it left and what stop.sh
+    said."""
+    done = subprocess.run(
+        ["sh", str(harness.folder / "stop.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=STOP_TIMEOUT_S,
+        check=False,
     )
     deadline = time.monotonic() + 10
     while pids_alive(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     left = pids_alive(pids)
+    said = f"{done.stdout.strip()} {done.stderr.strip()}".strip() + "; " + "; ".join(_process(pid) for pid in left)
     for pid in left:
         os.kill(pid, signal.SIGKILL)
-    return left
+    return left, said
+
+
+def _process(pid: int) -> str:
+    """What a process is, for a message: its pid, state and command line."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return f"{pid}: gone"
+    return f"{pid} ({stat[stat.rindex(')') + 2]}): {args}"
 
 
 def run_suite(

@@ -21,7 +21,7 @@ running() {
 # ours: python running this harness's as_server.py or rs_server.py (a pid from an old PID file may name
 # another process by now)
 ours() {
-  case $(ps -o args= -p "$1" 2>/dev/null) in
+  case $(ps -ww -o args= -p "$1" 2>/dev/null) in
     *python*"$HERE/as_server.py"* | *python*"$HERE/rs_server.py"*) return 0 ;;
     *) return 1 ;;
   esac

@@ -20,7 +20,7 @@ running() {
 }
 # ours: a python running this folder's as.py or rs.py (a pid from an old PID file may name another process)
 ours() {
-  case $(ps -o args= -p "$1" 2>/dev/null) in
+  case $(ps -ww -o args= -p "$1" 2>/dev/null) in
     *python*" $HERE/as.py"* | *python*" $HERE/rs.py"*) return 0 ;;
     *) return 1 ;;
   esac
