@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from conformance.client.request import Request
 from conformance.reference.process import reference_server
 
 
@@ -221,12 +222,12 @@ def suite_client_loop(config: Path, requests: int) -> dict[str, float]:
     session = DPoPSession(load_target(config))
     sent = 0
     while sent < requests:
-        issued = session.request_token()
+        issued = session.request_token(Request(label="token request"))
         sent += len(issued.exchanges)
         assert issued.final.status == 200, issued.final.summary()
         token = issued.final.json_object()["access_token"]
         if sent < requests:
-            called = session.call_resource(token, session.key)
+            called = session.call_resource(token, Request(label="resource request", key=session.key))
             sent += len(called.exchanges)
             assert called.final.ok, called.final.summary()
         session.client.log = []  # as the plugin does for each case

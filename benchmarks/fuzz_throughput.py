@@ -19,12 +19,14 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conformance.client.request import Request
 from conformance.client.target import load_target
-from conformance.judge.fuzzing import accepted_finding, fuzz_case, server_error_finding
+from conformance.judge.endpoints import RESOURCE, TOKEN, Endpoint
+from conformance.judge.faults import Change
+from conformance.judge.fuzzing import FUZZ_PROFILES, accepted_finding, fuzz_case, server_error_finding
 from conformance.judge.session import DPoPSession
-from conformance.judge.strategies import PARTS, Corruption, corruptions
+from conformance.judge.strategies import PARTS, corruptions
 from conformance.reference.process import reference_server
-from conformance.run.plugin import FUZZ_PROFILES
 
 
 def main() -> int:
@@ -34,27 +36,23 @@ def main() -> int:
     args = parser.parse_args()
     with reference_server(args.nonce) as config:
         session = DPoPSession(load_target(config))
-        for actor in ("AS", "RS"):
-            raw(session, actor, args.examples)
+        for endpoint in (TOKEN, RESOURCE):
+            raw(session, endpoint, args.examples)
         cases(session)
         session.close()
     return 0
 
 
-def raw(session: DPoPSession, actor: str, examples: int) -> None:
-    bound = session.bound_token()
+def raw(session: DPoPSession, endpoint: Endpoint, examples: int) -> None:
     waited = 0.0
     sent_count = 0
 
     @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(corruption=st.one_of(*(corruptions(p, with_token=actor == "RS") for p in PARTS)))
-    def prop(corruption: Corruption) -> None:
+    @given(corruption=st.one_of(*(corruptions(p, with_token=endpoint.sends_token) for p in PARTS)))
+    def prop(corruption: Change) -> None:
         nonlocal waited, sent_count
         session.client.log = []
-        if actor == "AS":
-            sent = session.request_token(mutate=corruption.apply)
-        else:
-            sent = session.call_resource(bound.access_token, bound.key, mutate=corruption.apply)
+        sent = endpoint.send(session, Request(label=endpoint.noun, mutate=corruption.apply))
         waited += sum(ex.duration_s for ex in sent.exchanges)
         sent_count += len(sent.exchanges)
 
@@ -62,7 +60,7 @@ def raw(session: DPoPSession, actor: str, examples: int) -> None:
     prop()
     wall = time.perf_counter() - start
     print(
-        f"raw {actor}: {sent_count} fuzzed requests in {wall:.2f} s = {sent_count / wall:.0f} proofs/s; "
+        f"raw {endpoint.actor}: {sent_count} fuzzed requests in {wall:.2f} s = {sent_count / wall:.0f} proofs/s; "
         f"waiting for the server {100 * waited / wall:.0f} %, in the suite (Hypothesis, signing, "
         f"bookkeeping) {100 * (wall - waited) / wall:.0f} %"
     )
@@ -81,10 +79,10 @@ def cases(session: DPoPSession) -> None:
     transport = session.client.transport
     sent_before, waited_before = sum(transport.requests_sent.values()), transport.waited_s
     start = time.perf_counter()
-    for actor in ("AS", "RS"):
+    for endpoint in (TOKEN, RESOURCE):
         for part in PARTS:
-            fuzz_case(session, actor, (part,), accepted_finding, examples=examples)
-        fuzz_case(session, actor, PARTS, server_error_finding, examples=examples)
+            fuzz_case(session, endpoint, (part,), accepted_finding, examples=examples)
+        fuzz_case(session, endpoint, PARTS, server_error_finding, examples=examples)
     wall = time.perf_counter() - start
     sent = sum(transport.requests_sent.values()) - sent_before
     waited = transport.waited_s - waited_before

@@ -35,7 +35,7 @@ from typing import Any
 
 from conformance.judge.catalog import load_cases
 from conformance.reference import RunningServer, ServerSettings
-from conformance.run.plugin import locate_cases
+from conformance.run.cases_folder import locate_cases
 
 
 class DelayProxy:

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from conformance.judge.catalog import case_param
+from conformance.judge.endpoints import RESOURCE, TOKEN, Endpoint
 from conformance.judge.fuzzing import (
-    REQUEST,
     FuzzRun,
     Judge,
     accepted_finding,
+    examples_per_case,
     fuzz_case,
     server_error_finding,
     verdict,
@@ -32,51 +33,63 @@ from conformance.judge.fuzzing import (
 from conformance.judge.session import DPoPSession
 from conformance.judge.strategies import PARTS
 from conformance.judge.verdicts import Level
-from conformance.run.plugin import fuzz_examples
 
 pytestmark = pytest.mark.fuzz
 
-WHO = {"AS": "Token endpoint", "RS": "Resource"}
+#: the fuzz cases that judge acceptance: id, endpoint and the part of the proof they corrupt
+REFUSED_CASES = [
+    ("as-fuzz-structure-refused", TOKEN, "structure"),
+    ("as-fuzz-header-refused", TOKEN, "header"),
+    ("as-fuzz-claims-refused", TOKEN, "claims"),
+    ("as-fuzz-signature-refused", TOKEN, "signature"),
+    ("rs-fuzz-structure-refused", RESOURCE, "structure"),
+    ("rs-fuzz-header-refused", RESOURCE, "header"),
+    ("rs-fuzz-claims-refused", RESOURCE, "claims"),
+    ("rs-fuzz-signature-refused", RESOURCE, "signature"),
+]
+#: the fuzz cases that judge server errors: id and endpoint (every part)
+NO_5XX_CASES = [("as-fuzz-no-server-error", TOKEN), ("rs-fuzz-no-server-error", RESOURCE)]
 
 
 def _refused_params() -> list[Any]:
+    assert {part for _, _, part in REFUSED_CASES} == set(PARTS), "one case per part of a proof"
     return [
         case_param(
-            f"{actor.lower()}-fuzz-{part}-refused",
-            f"{WHO[actor]} refuses every fuzzed proof with a corrupted {part}",
-            actor,
+            case_id,
+            f"{endpoint.who} refuses every fuzzed proof with a corrupted {part}",
+            endpoint,
             part,
             section="4.3",
             level=Level.MUST,
-            actor=actor,
+            actor=endpoint.actor,
             requirement="R-4.3",
-            doc=f"Sends: {REQUEST[actor]} per example, each carrying a proof whose {part} is corrupted: one example "
-            "of every fault the part can have (known attacks among them: alg none, empty and all-zero signatures, "
-            "crit), then what Hypothesis draws, between two valid requests.\nExpects: no example accepted. Each "
-            "fault is judged at its own level (conformance/judge/faults.py): a proof that means something else MUST be "
-            "refused (§4.3); a lenient encoding of a valid proof (padding, skipped characters, an odd jwk member) "
-            "accepted is a warning. Every kind of finding is reported, with its smallest proof, curl and seed.",
+            doc=f"Sends: {endpoint.request} per example, each carrying a proof whose {part} is corrupted: one "
+            "example of every fault the part can have (known attacks among them: alg none, empty and all-zero "
+            "signatures, crit), then what Hypothesis draws, between two valid requests.\nExpects: no example "
+            "accepted. Each fault is judged at its own level (conformance/judge/faults.py): a proof that means "
+            "something else MUST be refused (§4.3); a lenient encoding of a valid proof (padding, skipped "
+            "characters, an odd jwk member) accepted is a warning. Every kind of finding is reported, with its "
+            "smallest proof, curl and seed.",
         )
-        for actor in ("AS", "RS")
-        for part in PARTS
+        for case_id, endpoint, part in REFUSED_CASES
     ]
 
 
 def _no_5xx_params() -> list[Any]:
     return [
         case_param(
-            f"{actor.lower()}-fuzz-no-server-error",
-            f"{WHO[actor]} answers malformed proofs without a server error",
-            actor,
+            case_id,
+            f"{endpoint.who} answers malformed proofs without a server error",
+            endpoint,
             section="4.3",
             level=Level.SHOULD,
-            actor=actor,
+            actor=endpoint.actor,
             requirement="R-4.3",
-            doc=f"Sends: {REQUEST[actor]} per example, each with a proof corrupted in any part.\nExpects: a 4xx "
+            doc=f"Sends: {endpoint.request} per example, each with a proof corrupted in any part.\nExpects: a 4xx "
             "answer to each, never a 5xx: a malformed proof is the client's error (RFC 6749 §5.2, RFC 9449 "
             "§7.1); a server error is a warning (and often a crash a fuzzer can turn into an outage).",
         )
-        for actor in ("AS", "RS")
+        for case_id, endpoint in NO_5XX_CASES
     ]
 
 
@@ -88,23 +101,24 @@ def _replay_hint(request: pytest.FixtureRequest) -> str:
 
 
 def _fuzz(
-    dpop: DPoPSession, request: pytest.FixtureRequest, actor: str, parts: tuple[str, ...], judge: Judge
+    dpop: DPoPSession, request: pytest.FixtureRequest, endpoint: Endpoint, parts: tuple[str, ...], judge: Judge
 ) -> FuzzRun:
     config = request.config
-    return fuzz_case(dpop, actor, parts, judge, examples=fuzz_examples(config), rate=config.getoption("dpop_fuzz_rate"))
+    examples = examples_per_case(config.getoption("dpop_fuzz_examples"), config.getoption("dpop_fuzz_profile"))
+    return fuzz_case(dpop, endpoint, parts, judge, examples=examples, rate=config.getoption("dpop_fuzz_rate"))
 
 
-@pytest.mark.parametrize(("actor", "part"), _refused_params())
+@pytest.mark.parametrize(("endpoint", "part"), _refused_params())
 def test_fuzzed_proofs_are_refused(
-    dpop: DPoPSession, note: Any, request: pytest.FixtureRequest, actor: str, part: str
+    dpop: DPoPSession, note: Any, request: pytest.FixtureRequest, endpoint: Endpoint, part: str
 ) -> None:
-    run = _fuzz(dpop, request, actor, (part,), accepted_finding)
+    run = _fuzz(dpop, request, endpoint, (part,), accepted_finding)
     note(verdict(run, what=f"fuzzed proofs corrupting the {part}", replay=_replay_hint(request)) + ", all refused")
 
 
-@pytest.mark.parametrize("actor", _no_5xx_params())
+@pytest.mark.parametrize("endpoint", _no_5xx_params())
 def test_fuzzed_proofs_cause_no_server_error(
-    dpop: DPoPSession, note: Any, request: pytest.FixtureRequest, actor: str
+    dpop: DPoPSession, note: Any, request: pytest.FixtureRequest, endpoint: Endpoint
 ) -> None:
-    run = _fuzz(dpop, request, actor, PARTS, server_error_finding)
+    run = _fuzz(dpop, request, endpoint, PARTS, server_error_finding)
     note(verdict(run, what="fuzzed proofs", replay=_replay_hint(request)) + ", no server error")

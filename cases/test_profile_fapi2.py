@@ -13,10 +13,12 @@ import pytest
 
 from conformance.client.keys import SUPPORTED_ALGS, key_for
 from conformance.client.proof import ProofDraft
-from conformance.judge.catalog import case, case_param
+from conformance.client.request import Request
+from conformance.judge.catalog import case
 from conformance.judge.checks import violation
 from conformance.judge.code_binding import judge_dpop_jkt_mismatch
-from conformance.judge.negatives import accepted_at_as, refused_at_as
+from conformance.judge.endpoints import TOKEN
+from conformance.judge.negatives import accepted, refused
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import Level
 
@@ -48,7 +50,7 @@ def test_metadata_advertises_only_fapi2_algorithms(dpop: DPoPSession, note: Any)
         raise violation(
             "a metadata request",
             f"only {', '.join(FAPI2_ALGS)}; also found {', '.join(others)}",
-            dpop.metadata_exchange(),
+            dpop.discovery.metadata_exchange(),
             cause=f"the metadata advertises {', '.join(others)} for DPoP proofs besides FAPI 2.0's algorithms",
             fix=f"list only {', '.join(FAPI2_ALGS)} in dpop_signing_alg_values_supported for FAPI 2.0 clients",
         )
@@ -68,16 +70,12 @@ def test_token_endpoint_refuses_non_fapi2_algorithms(dpop: DPoPSession, note: An
     """Sends: token requests with valid proofs signed with RS256, ES384 and ES512 (one each, a key each).
     Expects: a refusal of each (FAPI 2.0 allows only PS256, ES256 and EdDSA).
     """
-    refused = []
+    refusals = []
     for alg in (a for a in SUPPORTED_ALGS if a not in FAPI2_ALGS):
-        final = refused_at_as(
-            dpop,
-            what=f"a token request with a valid {alg} proof",
-            rule="FAPI 2.0: only PS256, ES256 and EdDSA",
-            key=key_for(alg),
-        )
-        refused.append(f"{alg}: HTTP {final.status}")
-    note("refused " + "; ".join(refused))
+        request = Request(label=f"a token request with a valid {alg} proof", key=key_for(alg))
+        final = refused(dpop, TOKEN, request, rule="FAPI 2.0: only PS256, ES256 and EdDSA")
+        refusals.append(f"{alg}: HTTP {final.status}")
+    note("refused " + "; ".join(refusals))
 
 
 def _iat_offset(seconds: int) -> Any:
@@ -87,53 +85,47 @@ def _iat_offset(seconds: int) -> Any:
     return shift
 
 
-def _iat_params(accepted: bool) -> list[Any]:
-    seconds = 10 if accepted else 61
-    verb = "accepts" if accepted else "refuses"
-    params = []
+@case(
+    "fapi2-as-iat-10s-future-accepted",
+    "FAPI 2.0: the token endpoint accepts a proof whose iat is 10 s in the future",
+    section="4.3",
+    level=Level.MUST,
+    actor="AS",
+    requirement="FAPI2-SP iat",
+    profile="fapi2",
+)
+def test_accepts_iat_ten_seconds_ahead(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a valid token request whose proof's iat is 10 s ahead of the suite's clock.
+    Expects: acceptance (FAPI 2.0: shall accept iat values 0 to 10 seconds in the future).
+    """
     # FAPI 2.0 puts the iat window among the authorization server's requirements only
-    for actor in ("AS",):
-        who = "token endpoint"
-        request = "token request"
-        params.append(
-            case_param(
-                f"fapi2-{actor.lower()}-iat-{seconds}s-future-{'accepted' if accepted else 'refused'}",
-                f"FAPI 2.0: the {who} {verb} a proof whose iat is {seconds} s in the future",
-                actor,
-                section="4.3",
-                level=Level.MUST,
-                actor=actor,
-                requirement="FAPI2-SP iat",
-                profile="fapi2",
-                doc=f"Sends: a valid {request} whose proof's iat is {seconds} s ahead of the suite's clock.\n"
-                + (
-                    "Expects: acceptance (FAPI 2.0: shall accept iat values 0 to 10 seconds in the future)."
-                    if accepted
-                    else "Expects: a refusal (FAPI 2.0: shall reject iat values more than 60 seconds in the future)."
-                ),
-            )
-        )
-    return params
-
-
-@pytest.mark.parametrize("actor", _iat_params(accepted=True))
-def test_accepts_iat_ten_seconds_ahead(dpop: DPoPSession, note: Any, actor: str) -> None:
-    final = accepted_at_as(
+    final = accepted(
         dpop,
-        what="a token request whose iat is 10 s ahead",
+        TOKEN,
+        Request(label="a token request whose iat is 10 s ahead", mutate=_iat_offset(10)),
         rule="FAPI 2.0: iat values 0 to 10 seconds in the future are accepted",
-        mutate=_iat_offset(10),
     )
     note(f"accepted with HTTP {final.status}")
 
 
-@pytest.mark.parametrize("actor", _iat_params(accepted=False))
-def test_refuses_iat_more_than_sixty_seconds_ahead(dpop: DPoPSession, note: Any, actor: str) -> None:
-    final = refused_at_as(
+@case(
+    "fapi2-as-iat-61s-future-refused",
+    "FAPI 2.0: the token endpoint refuses a proof whose iat is 61 s in the future",
+    section="4.3",
+    level=Level.MUST,
+    actor="AS",
+    requirement="FAPI2-SP iat",
+    profile="fapi2",
+)
+def test_refuses_iat_more_than_sixty_seconds_ahead(dpop: DPoPSession, note: Any) -> None:
+    """Sends: a valid token request whose proof's iat is 61 s ahead of the suite's clock.
+    Expects: a refusal (FAPI 2.0: shall reject iat values more than 60 seconds in the future).
+    """
+    final = refused(
         dpop,
-        what="a token request whose iat is 61 s ahead",
+        TOKEN,
+        Request(label="a token request whose iat is 61 s ahead", mutate=_iat_offset(61)),
         rule="FAPI 2.0: iat values more than 60 seconds in the future are rejected",
-        mutate=_iat_offset(61),
     )
     note(f"refused with HTTP {final.status}")
 

@@ -22,11 +22,11 @@ from conformance.client.uri import equivalent
 from conformance.jose import b64url_encode
 from conformance.judge import nonces
 from conformance.judge.catalog import case
+from conformance.judge.endpoints import PAR, RESOURCE, TOKEN, Endpoint
 from conformance.judge.exactness import Variant, judge_variants
 from conformance.judge.near_misses import NearMiss, near_misses
-from conformance.judge.negatives import par_endpoint
 from conformance.judge.session import DPoPSession
-from conformance.judge.verdicts import CouldNotJudge, Level
+from conformance.judge.verdicts import CouldNotJudge, Level, NotApplicable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,7 +64,7 @@ def test_resource_refuses_every_near_miss_of_ath(dpop: DPoPSession, note: Any) -
     variants = [Variant(miss.name, miss.value) for miss in near_misses(ath)]
     judge_variants(
         dpop,
-        "RS",
+        RESOURCE,
         claim="ath",
         what="a resource request",
         rule="§4.3 check 12: ath equals the hash of the access token",
@@ -86,10 +86,10 @@ def _nonce_variants(nonce: str) -> list[NearMiss]:
     return [miss for miss in near_misses(nonce) if miss.name != "middle character changed"]
 
 
-def _judge_nonce(dpop: DPoPSession, actor: str, note: Any) -> None:
-    nonces.first_request_without_nonce(dpop, actor)  # skips where the server demands no nonce
-    url = dpop.token_endpoint if actor == "AS" else dpop.require_resource()[0]
-    known = dpop.client.nonce_for(actor, url)
+def _judge_nonce(dpop: DPoPSession, endpoint: Endpoint, note: Any) -> None:
+    nonces.first_request_without_nonce(dpop, endpoint)  # skips where the server demands no nonce
+    url = endpoint.url(dpop)
+    known = endpoint.known_nonce(dpop)
     if not known:
         raise CouldNotJudge(
             "the server's nonce challenge left no nonce to vary",
@@ -106,12 +106,11 @@ def _judge_nonce(dpop: DPoPSession, actor: str, note: Any) -> None:
         by_name = {miss.name: miss.value for miss in _nonce_variants(value)}
         return by_name.get(variant.name, variant.value)
 
-    what = "a token request" if actor == "AS" else "a resource request"
     judge_variants(
         dpop,
-        actor,
+        endpoint,
         claim="nonce",
-        what=what,
+        what=f"a {endpoint.noun}",
         rule="§4.3 check 10 and §8: the nonce exactly matches the one the server provided",
         variants=variants,
         current=current,
@@ -132,28 +131,26 @@ _NONCE_DOC = """Sends: {request}s whose proofs carry the {server}'s current nonc
     "as-nonce-exact",
     "Authorization server refuses every near miss of its nonce",
     section="8",
-    level=Level.MUST,
     actor="AS",
     requirement="R-8-4",
     fault="nonce-wrong",
 )
 @_documented(_NONCE_DOC.format(request="token request", server="authorization server"))
 def test_authorization_server_refuses_every_near_miss_of_its_nonce(dpop: DPoPSession, note: Any) -> None:
-    _judge_nonce(dpop, "AS", note)
+    _judge_nonce(dpop, TOKEN, note)
 
 
 @case(
     "rs-nonce-exact",
     "Resource refuses every near miss of its nonce",
     section="9",
-    level=Level.MUST,
     actor="RS",
     requirement="R-8-4",
     fault="nonce-wrong",
 )
 @_documented(_NONCE_DOC.format(request="resource request", server="resource"))
 def test_resource_refuses_every_near_miss_of_its_nonce(dpop: DPoPSession, note: Any) -> None:
-    _judge_nonce(dpop, "RS", note)
+    _judge_nonce(dpop, RESOURCE, note)
 
 
 # --- htu ---------------------------------------------------------------------------------------------------
@@ -200,28 +197,30 @@ _HTU_DOC = """Sends: {request}s whose proofs are valid but for htu: the URL of {
     """
 
 
-def _judge_htu(dpop: DPoPSession, actor: str, note: Any) -> None:
-    if actor == "PAR":
-        url, other = par_endpoint(dpop), dpop.token_endpoint
-    elif actor == "AS":
-        dpop.require_authorization_server()
-        url = dpop.token_endpoint
-        rs = dpop.target.resource_server
-        other = rs.url if rs else None
-    else:
-        url = dpop.require_resource()[0]
-        other = dpop.token_endpoint if dpop.target.authorization_server is not None else None
+def _url_if_any(dpop: DPoPSession, endpoint: Endpoint) -> str | None:
+    """The endpoint's URL, or None where the target has no such endpoint."""
+    try:
+        endpoint.require(dpop)
+    except NotApplicable:
+        return None
+    return endpoint.url(dpop)
+
+
+def _judge_htu(dpop: DPoPSession, endpoint: Endpoint, other_endpoint: Endpoint, note: Any) -> None:
+    """Every near miss of the endpoint's URL, `other_endpoint`'s URL among them (where the target has one)."""
+    endpoint.require(dpop)
+    url = endpoint.url(dpop)
+    other = _url_if_any(dpop, other_endpoint)
     if other and equivalent(other, url):
         other = None
     variants = htu_variants(url, other)
     if not variants:
         pytest.skip("no near miss of this URL differs from it under every normalisation")
-    what = {"AS": "a token request", "PAR": "a pushed authorization request", "RS": "a resource request"}[actor]
     judge_variants(
         dpop,
-        actor,
+        endpoint,
         claim="htu",
-        what=what,
+        what=f"a {endpoint.noun}",
         rule="§4.3 check 9: htu matches the URI of the request, ignoring its query and fragment",
         variants=variants,
         note=note,
@@ -232,37 +231,31 @@ def _judge_htu(dpop: DPoPSession, actor: str, note: Any) -> None:
     "as-htu-exact",
     "Token endpoint refuses an htu naming another endpoint, or its own URL cut or extended",
     section="4.3",
-    level=Level.MUST,
     actor="AS",
-    requirement="R-4.3-9",
     fault="htu-mismatch",
 )
 @_documented(_HTU_DOC.format(request="token request", other="the resource", endpoint="token endpoint"))
 def test_token_endpoint_refuses_every_near_miss_of_its_url(dpop: DPoPSession, note: Any) -> None:
-    _judge_htu(dpop, "AS", note)
+    _judge_htu(dpop, TOKEN, RESOURCE, note)
 
 
 @case(
     "rs-htu-exact",
     "Resource refuses an htu naming another endpoint, or its own URL cut or extended",
     section="4.3",
-    level=Level.MUST,
     actor="RS",
-    requirement="R-4.3-9",
     fault="htu-mismatch",
 )
 @_documented(_HTU_DOC.format(request="resource request", other="the token endpoint", endpoint="resource"))
 def test_resource_refuses_every_near_miss_of_its_url(dpop: DPoPSession, note: Any) -> None:
-    _judge_htu(dpop, "RS", note)
+    _judge_htu(dpop, RESOURCE, TOKEN, note)
 
 
 @case(
     "par-htu-exact",
     "PAR endpoint refuses an htu naming another endpoint, or its own URL cut or extended",
     section="4.3",
-    level=Level.MUST,
     actor="AS",
-    requirement="R-4.3-9",
     fault="htu-mismatch",
 )
 @_documented(
@@ -270,4 +263,4 @@ def test_resource_refuses_every_near_miss_of_its_url(dpop: DPoPSession, note: An
     + "Skipped without a [public_client] or a PAR endpoint.\n"
 )
 def test_par_endpoint_refuses_every_near_miss_of_its_url(dpop: DPoPSession, note: Any) -> None:
-    _judge_htu(dpop, "PAR", note)
+    _judge_htu(dpop, PAR, TOKEN, note)

@@ -17,18 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from conformance.client.proof import ProofDraft
+from conformance.client.request import Request
 from conformance.judge.catalog import case, case_param
 from conformance.judge.checks import expect_accepted
-from conformance.judge.negatives import (
-    accepted_at_as,
-    accepted_at_rs,
-    refused_at_as,
-    refused_at_rs,
-    sent_at_as,
-    sent_at_rs,
-)
+from conformance.judge.endpoints import RESOURCE, TOKEN, Endpoint, endpoint_of_case
+from conformance.judge.negatives import accepted, between_controls, refused
 from conformance.judge.session import DPoPSession
-from conformance.judge.verdicts import Level, Observation
+from conformance.judge.verdicts import Level, NotApplicable, Observation
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -68,25 +63,40 @@ VARIANTS: dict[str, tuple[Callable[[str], str | None], str]] = {
 }
 
 
-def _variant_params(actor: str) -> list[Any]:
-    who = "Token endpoint" if actor == "AS" else "Resource"
-    request = "token request" if actor == "AS" else "resource request"
-    return [
-        case_param(
-            f"{actor.lower()}-htu-{name}",
-            f"{who} accepts an htu with {text}",
-            name,
-            section="4.3",
-            level=Level.SHOULD,
-            actor=actor,
-            requirement="R-4.3-9",
-            doc=f"Sends: a valid {request} whose proof's htu equals the request URI but for {text}.\nExpects: "
-            "acceptance: servers SHOULD apply syntax-based and scheme-based normalisation (RFC 3986 §6.2.2 "
-            "and §6.2.3) before comparing (§4.3 check 9); a refusal is a warning."
-            + (" Skipped when the URI has a non-default port." if name == "default-port" else ""),
+#: each normalisation case, in the order they run: its id and its variant
+VARIANT_CASES = [
+    ("as-htu-uppercase-scheme-host", "uppercase-scheme-host"),
+    ("as-htu-default-port", "default-port"),
+    ("as-htu-percent-encoded", "percent-encoded"),
+    ("as-htu-dot-segment", "dot-segment"),
+    ("rs-htu-uppercase-scheme-host", "uppercase-scheme-host"),
+    ("rs-htu-default-port", "default-port"),
+    ("rs-htu-percent-encoded", "percent-encoded"),
+    ("rs-htu-dot-segment", "dot-segment"),
+]
+
+
+def _variant_params() -> list[Any]:
+    params = []
+    for case_id, name in VARIANT_CASES:
+        endpoint, text = endpoint_of_case(case_id), VARIANTS[name][1]
+        params.append(
+            case_param(
+                case_id,
+                f"{endpoint.who} accepts an htu with {text}",
+                endpoint,
+                name,
+                section="4.3",
+                level=Level.SHOULD,
+                actor=endpoint.actor,
+                requirement="R-4.3-9",
+                doc=f"Sends: a valid {endpoint.noun} whose proof's htu equals the request URI but for {text}.\n"
+                "Expects: acceptance: servers SHOULD apply syntax-based and scheme-based normalisation (RFC 3986 "
+                "§6.2.2 and §6.2.3) before comparing (§4.3 check 9); a refusal is a warning."
+                + (" Skipped when the URI has a non-default port." if name == "default-port" else ""),
+            )
         )
-        for name, (_, text) in VARIANTS.items()
-    ]
+    return params
 
 
 def _rewrite(variant: str) -> Callable[[ProofDraft], str]:
@@ -105,25 +115,10 @@ def _rewrite(variant: str) -> Callable[[ProofDraft], str]:
 NORMALISATION_RULE = "§4.3 check 9: normalise both URIs (RFC 3986 §6.2.2 and §6.2.3) before comparing"
 
 
-@pytest.mark.parametrize("variant", _variant_params("AS"))
-def test_token_endpoint_normalises_htu(dpop: DPoPSession, note: Any, variant: str) -> None:
-    final = accepted_at_as(
-        dpop,
-        what=f"a token request whose htu has {VARIANTS[variant][1]}",
-        rule=NORMALISATION_RULE,
-        mutate=_rewrite(variant),
-    )
-    note(f"accepted with HTTP {final.status}")
-
-
-@pytest.mark.parametrize("variant", _variant_params("RS"))
-def test_resource_normalises_htu(dpop: DPoPSession, note: Any, variant: str) -> None:
-    final = accepted_at_rs(
-        dpop,
-        what=f"a resource request whose htu has {VARIANTS[variant][1]}",
-        rule=NORMALISATION_RULE,
-        mutate=_rewrite(variant),
-    )
+@pytest.mark.parametrize(("endpoint", "variant"), _variant_params())
+def test_normalises_htu(dpop: DPoPSession, note: Any, endpoint: Endpoint, variant: str) -> None:
+    request = Request(label=f"a {endpoint.noun} whose htu has {VARIANTS[variant][1]}", mutate=_rewrite(variant))
+    final = accepted(dpop, endpoint, request, rule=NORMALISATION_RULE)
     note(f"accepted with HTTP {final.status}")
 
 
@@ -142,7 +137,9 @@ def test_resource_ignores_the_query(dpop: DPoPSession, note: Any) -> None:
     """
     url, _, _ = dpop.require_resource()
     with_query = f"{url}{'&' if '?' in url else '?'}dpop-conformance=1"
-    sent = sent_at_rs(dpop, label="resource request with a query; htu without it", url=with_query)
+    sent = between_controls(
+        dpop, RESOURCE, Request(label="resource request with a query; htu without it", url=with_query)
+    )
     expect_accepted(
         sent,
         what="a resource request with a query and a proof whose htu leaves the query out",
@@ -176,76 +173,84 @@ SPOOF_RULE = (
 )
 
 
-def _spoof_params(actor: str) -> list[Any]:
-    who = "Token endpoint" if actor == "AS" else "Resource"
-    request = "token request" if actor == "AS" else "resource request"
-    return [
-        case_param(
-            f"{actor.lower()}-htu-{name}-spoof",
-            f"{who} refuses an htu naming a host given only in {text}",
-            name,
-            section="4.3",
-            level=Level.MUST,
-            actor=actor,
-            requirement="R-4.3-9",
-            doc=f"Sends: a {request}, straight to the server, with {text} naming {SPOOF_HOST} and a proof whose "
-            f"htu names {SPOOF_HOST} (everything else valid).\nExpects: a refusal: the request URI is the one "
-            "the client used, not one its own forwarding headers claim (§4.3 check 9). A server that builds its "
-            "URI from these headers without a trusted proxy in front accepts proofs made for another host.",
+#: each spoofing case, in the order they run: its id and the forwarding headers it sends
+SPOOF_CASES = [
+    ("as-htu-x-forwarded-spoof", "x-forwarded"),
+    ("as-htu-forwarded-spoof", "forwarded"),
+    ("rs-htu-x-forwarded-spoof", "x-forwarded"),
+    ("rs-htu-forwarded-spoof", "forwarded"),
+]
+
+
+def _spoof_params() -> list[Any]:
+    params = []
+    for case_id, name in SPOOF_CASES:
+        endpoint, text = endpoint_of_case(case_id), SPOOFS[name]
+        params.append(
+            case_param(
+                case_id,
+                f"{endpoint.who} refuses an htu naming a host given only in {text}",
+                endpoint,
+                name,
+                section="4.3",
+                level=Level.MUST,
+                actor=endpoint.actor,
+                requirement="R-4.3-9",
+                doc=f"Sends: a {endpoint.noun}, straight to the server, with {text} naming {SPOOF_HOST} and a proof "
+                f"whose htu names {SPOOF_HOST} (everything else valid).\nExpects: a refusal: the request URI is the "
+                "one the client used, not one its own forwarding headers claim (§4.3 check 9). A server that builds "
+                "its URI from these headers without a trusted proxy in front accepts proofs made for another host. "
+                f"Skipped when the same htu passes without the headers too (the host is not compared at all: "
+                f"{endpoint.prefix}-proof-htu-other-host judges that).",
+            )
         )
-        for name, text in SPOOFS.items()
-    ]
+    return params
 
 
-@pytest.mark.parametrize("kind", _spoof_params("AS"))
-def test_token_endpoint_ignores_forwarded_headers_from_the_client(dpop: DPoPSession, note: Any, kind: str) -> None:
-    dpop.require_authorization_server()
-    headers = _spoof_headers(kind, dpop.token_endpoint)
-    final = refused_at_as(
-        dpop,
-        what=f"a token request with {SPOOFS[kind]} and an htu naming {SPOOF_HOST}",
-        rule=SPOOF_RULE,
-        mutate=_spoofed_htu,
-        extra_headers=headers,
-    )
-    note(f"refused with HTTP {final.status}")
+def _skip_when_no_host_is_compared(dpop: DPoPSession, endpoint: Endpoint, mutate: Callable[[ProofDraft], str]) -> None:
+    """The control of the spoofing cases: the same htu sent without the header that names its host. A server that
+    accepts it compares no host at all (its own case judges that); whether it trusts the header cannot be told."""
+    what = f"the same htu naming {SPOOF_HOST}, without a header naming that host (control)"
+    sent = between_controls(dpop, endpoint, Request(label=what, mutate=mutate))
+    if sent.final.ok:
+        raise NotApplicable(
+            f"an htu naming {SPOOF_HOST} is accepted without any header naming that host too (HTTP "
+            f"{sent.final.status}): the host is not compared at all, judged by {endpoint.prefix}-proof-htu-other-host; "
+            "whether the server trusts the header cannot be told"
+        )
 
 
-@pytest.mark.parametrize("kind", _spoof_params("RS"))
-def test_resource_ignores_forwarded_headers_from_the_client(dpop: DPoPSession, note: Any, kind: str) -> None:
-    url, _, _ = dpop.require_resource()
-    final = refused_at_rs(
-        dpop,
-        what=f"a resource request with {SPOOFS[kind]} and an htu naming {SPOOF_HOST}",
-        rule=SPOOF_RULE,
-        mutate=_spoofed_htu,
-        extra_headers=_spoof_headers(kind, url),
-    )
+@pytest.mark.parametrize(("endpoint", "kind"), _spoof_params())
+def test_ignores_forwarded_headers_from_the_client(dpop: DPoPSession, note: Any, endpoint: Endpoint, kind: str) -> None:
+    endpoint.require(dpop)
+    _skip_when_no_host_is_compared(dpop, endpoint, _spoofed_htu)
+    what = f"a {endpoint.noun} with {SPOOFS[kind]} and an htu naming {SPOOF_HOST}"
+    headers = tuple(_spoof_headers(kind, endpoint.url(dpop)))
+    final = refused(dpop, endpoint, Request(label=what, mutate=_spoofed_htu, extra_headers=headers), rule=SPOOF_RULE)
     note(f"refused with HTTP {final.status}")
 
 
 # --- the Host header ------------------------------------------------------------------------------------
 
 
-def _host_params(actor: str) -> list[Any]:
-    who = "Token endpoint" if actor == "AS" else "Resource"
-    request = "token request" if actor == "AS" else "resource request"
+def _host_params() -> list[Any]:
     return [
         case_param(
-            f"{actor.lower()}-htu-host-spoof",
-            f"{who} refuses an htu naming the host the request's Host header names instead of its own",
-            actor,
+            case_id,
+            f"{endpoint.who} refuses an htu naming the host the request's Host header names instead of its own",
+            endpoint,
             section="4.3",
             level=Level.MAY,
-            actor=actor,
+            actor=endpoint.actor,
             requirement="R-4.3-9",
-            doc=f"Sends: a {request}, straight to the server, with `Host: {SPOOF_HOST}` and a proof whose htu names "
-            f"{SPOOF_HOST} (everything else valid), between valid requests.\nExpects: a refusal. HTTP builds a "
+            doc=f"Sends: a {endpoint.noun}, straight to the server, with `Host: {SPOOF_HOST}` and a proof whose htu "
+            f"names {SPOOF_HOST} (everything else valid), between valid requests.\nExpects: a refusal. HTTP builds a "
             "request's target URI from its Host header (RFC 9110 §7.2), so a server that takes its own URI from "
             "it compares htu with what the client claims; that a proof made for another host then passes is a "
             "deployment choice the RFC does not rule on: recorded as info, with its fix (configure the server's "
             "public URL and compare htu with it).",
         )
+        for case_id, endpoint in (("as-htu-host-spoof", TOKEN), ("rs-htu-host-spoof", RESOURCE))
     ]
 
 
@@ -274,18 +279,11 @@ def _judge_host_spoof(sent: Any, what: str, note: Any) -> None:
     note(f"refused with HTTP {final.status}")
 
 
-@pytest.mark.parametrize("actor", _host_params("AS"))
-def test_token_endpoint_ignores_a_host_header_naming_another_host(dpop: DPoPSession, note: Any, actor: str) -> None:
-    dpop.require_authorization_server()
-    url = dpop.token_endpoint
-    what = f"a token request with Host: {SPOOF_HOST} and an htu naming it"
-    sent = sent_at_as(dpop, label=what, mutate=_host_htu(url), extra_headers=_host_header(url))
-    _judge_host_spoof(sent, what, note)
-
-
-@pytest.mark.parametrize("actor", _host_params("RS"))
-def test_resource_ignores_a_host_header_naming_another_host(dpop: DPoPSession, note: Any, actor: str) -> None:
-    url, _, _ = dpop.require_resource()
-    what = f"a resource request with Host: {SPOOF_HOST} and an htu naming it"
-    sent = sent_at_rs(dpop, label=what, mutate=_host_htu(url), extra_headers=_host_header(url))
-    _judge_host_spoof(sent, what, note)
+@pytest.mark.parametrize("endpoint", _host_params())
+def test_ignores_a_host_header_naming_another_host(dpop: DPoPSession, note: Any, endpoint: Endpoint) -> None:
+    endpoint.require(dpop)
+    url = endpoint.url(dpop)
+    _skip_when_no_host_is_compared(dpop, endpoint, _host_htu(url))
+    what = f"a {endpoint.noun} with Host: {SPOOF_HOST} and an htu naming it"
+    request = Request(label=what, mutate=_host_htu(url), extra_headers=tuple(_host_header(url)))
+    _judge_host_spoof(between_controls(dpop, endpoint, request), what, note)

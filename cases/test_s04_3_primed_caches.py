@@ -9,29 +9,20 @@ cache short-cuts looks sound. Each case here first sends a legitimate request th
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from conformance.client.keys import generate_key
-from conformance.client.proof import ProofDraft, flip_signature_byte
+from conformance.client.proof import flip_signature_byte
+from conformance.client.request import ProofMutation, Request
 from conformance.jose import peek_claims
 from conformance.judge.catalog import case, case_param
-from conformance.judge.checks import (
-    expect_refused_at_as,
-    expect_refused_at_rs,
-    prerequisite_failed,
-    refusal_note,
-    token_issued,
-    violation,
-    where,
-)
-from conformance.judge.negatives import AS_REFUSALS, RS_REFUSALS, send_once, sent_at_as, sent_at_rs
+from conformance.judge.checks import prerequisite_failed, refusal_note, token_issued, violation, where
+from conformance.judge.endpoints import RESOURCE, TOKEN, Endpoint
+from conformance.judge.negatives import between_controls, refused, send_once
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import Level, Observation
-
-ProofMutation = Callable[[ProofDraft], str]
 
 
 def _with_kid(kid: str) -> ProofMutation:
@@ -58,16 +49,16 @@ def test_resource_binding_holds_for_a_kid_it_has_seen(dpop: DPoPSession, note: A
     jwk with a kid at all (rs-jwk-optional-members-accepted judges that).
     """
     bound = dpop.bound_token()
+    resource = RESOURCE.holding(bound)
     kid = _primed_kid()
-    dpop.control(bound, "before")
-    primed = dpop.call_resource(bound.access_token, bound.key, mutate=_with_kid(kid), label=f"valid request, kid {kid}")
+    resource.control(dpop, "before")
+    primed = resource.send(dpop, Request(label=f"valid request, kid {kid}", mutate=_with_kid(kid)))
     if not primed.final.ok:
         pytest.skip(f"the resource refuses a proof whose jwk carries a kid ({primed.final.as_cause()})")
     what = f"the token bound to key A with a valid proof from key B whose jwk reuses A's kid {kid}"
     other = generate_key(bound.key.alg)
-    sent = sent_at_rs(dpop, label=what, key=other, mutate=_with_kid(kid), bound=bound)
     rule = "§4.3 check 12 and §6: the proof's key is the bound one, its RFC 7638 thumbprint (a kid names nothing)"
-    note(refusal_note(expect_refused_at_rs(sent, what=what, rule=rule, errors=RS_REFUSALS)))
+    note(refusal_note(refused(dpop, resource, Request(label=what, key=other, mutate=_with_kid(kid)), rule=rule)))
 
 
 @case(
@@ -88,14 +79,14 @@ def test_token_endpoint_binds_the_key_not_a_kid_it_has_seen(dpop: DPoPSession, n
     dpop.require_authorization_server()
     kid = _primed_kid()
     first, second = generate_key(dpop.key.alg), generate_key(dpop.key.alg)
-    primed = dpop.request_token(first, mutate=_with_kid(kid), label=f"token request, key A with kid {kid}")
+    primed = dpop.request_token(Request(label=f"token request, key A with kid {kid}", key=first, mutate=_with_kid(kid)))
     if not token_issued(primed.final):
         pytest.skip(f"the authorization server refuses a proof whose jwk carries a kid ({primed.final.as_cause()})")
     what = f"a token request with a valid proof from key B whose jwk reuses key A's kid {kid}"
-    sent = sent_at_as(dpop, label=what, key=second, mutate=_with_kid(kid))
+    sent = between_controls(dpop, TOKEN, Request(label=what, key=second, mutate=_with_kid(kid)))
     if not token_issued(sent.final):
         raise Observation(f"{what}: no token ({sent.final.as_cause()}); nothing was bound to another key")
-    view = dpop.token_view(dpop.tokens_or_error(sent).access_token)
+    view = dpop.grants.token_view(dpop.grants.tokens_or_error(sent).access_token)
     if view.claims is None:
         pytest.skip(f"the token's binding is not visible ({view.source})")
     cnf = view.claims.get("cnf")
@@ -121,15 +112,12 @@ def _signature_flipped(**claims: Any) -> ProofMutation:
     return lambda d: flip_signature_byte(d.with_claims(**claims).sign())
 
 
-def _primed_params(what: str) -> list[Any]:
-    who = {"AS": "Token endpoint", "RS": "Resource"}
-    request = {"AS": "a token request", "RS": "a resource request with the DPoP-bound token"}
+def _primed_params(what: str, cases: tuple[tuple[str, Endpoint], ...]) -> list[Any]:
     texts = {
         "jti": (
             "a proof with a broken signature that reuses the jti of a proof it accepted",
-            "a valid request, then one whose proof reuses that proof's jti (a new iat) with one signature byte "
-            "flipped",
-            'Expects: a refusal of the second: its signature does not verify (§4.3 check 6), and it replays a jti '
+            "a valid request, then one whose proof reuses that proof's jti (a new iat) with one signature byte flipped",
+            "Expects: a refusal of the second: its signature does not verify (§4.3 check 6), and it replays a jti "
             "(§11.1); a server that remembers verified proofs by jti must not hand the old verdict to a new proof.",
         ),
         "nonce": (
@@ -143,24 +131,23 @@ def _primed_params(what: str) -> list[Any]:
     title, sends, expects = texts[what]
     return [
         case_param(
-            f"{actor.lower()}-primed-{what}-signature",
-            f"{who[actor]} refuses {title}",
-            actor,
+            case_id,
+            f"{endpoint.who} refuses {title}",
+            endpoint,
             section="4.3",
             level=Level.MUST,
-            actor=actor,
+            actor=endpoint.actor,
             requirement="R-4.3-6",
-            doc=f"Sends: {request[actor]}: {sends}, between valid requests.\n{expects}",
+            doc=f"Sends: {endpoint.request}: {sends}, between valid requests.\n{expects}",
         )
-        for actor in ("AS", "RS")
+        for case_id, endpoint in cases
     ]
 
 
-def _prime(dpop: DPoPSession, actor: str, label: str) -> dict[str, Any]:
-    """A valid request at the actor's endpoint: the claims of the proof it accepted."""
-    sent = send_once(dpop, actor, label=label)
-    accepted = token_issued(sent.final) if actor == "AS" else sent.final.ok
-    if not accepted or not sent.final.proofs:
+def _prime(dpop: DPoPSession, endpoint: Endpoint, label: str) -> dict[str, Any]:
+    """A valid request at the endpoint: the claims of the proof it accepted."""
+    sent = send_once(dpop, endpoint, Request(label=label))
+    if not endpoint.accepted(sent) or not sent.final.proofs:
         raise prerequisite_failed(f"the priming request ({label})", sent)
     return peek_claims(sent.final.proofs[0]) or {}
 
@@ -169,30 +156,26 @@ def _prime(dpop: DPoPSession, actor: str, label: str) -> dict[str, Any]:
 SIGNATURE_RULE = "§4.3 check 6: the signature verifies, for every proof, whatever a cache remembers"
 
 
-def _judge_primed(dpop: DPoPSession, actor: str, what: str, mutate: ProofMutation, note: Any) -> None:
-    if actor == "AS":
-        sent = sent_at_as(dpop, label=what, mutate=mutate)
-        note(refusal_note(expect_refused_at_as(sent, what=what, rule=SIGNATURE_RULE, errors=AS_REFUSALS)))
-    else:
-        sent = sent_at_rs(dpop, label=what, mutate=mutate)
-        note(refusal_note(expect_refused_at_rs(sent, what=what, rule=SIGNATURE_RULE, errors=RS_REFUSALS)))
-
-
-@pytest.mark.parametrize("actor", _primed_params("jti"))
-def test_a_jti_it_has_seen_does_not_vouch_for_a_proof(dpop: DPoPSession, note: Any, actor: str) -> None:
-    if actor == "AS":
-        dpop.require_authorization_server()
-    jti = _prime(dpop, actor, "valid request (primes the jti)").get("jti")
+@pytest.mark.parametrize(
+    "endpoint", _primed_params("jti", (("as-primed-jti-signature", TOKEN), ("rs-primed-jti-signature", RESOURCE)))
+)
+def test_a_jti_it_has_seen_does_not_vouch_for_a_proof(dpop: DPoPSession, note: Any, endpoint: Endpoint) -> None:
+    endpoint.require(dpop)
+    jti = _prime(dpop, endpoint, "valid request (primes the jti)").get("jti")
     what = f"a proof reusing the jti {jti!r} of a proof just accepted, with one signature byte flipped"
-    _judge_primed(dpop, actor, what, _signature_flipped(jti=jti), note)
+    request = Request(label=what, mutate=_signature_flipped(jti=jti))
+    note(refusal_note(refused(dpop, endpoint, request, rule=SIGNATURE_RULE)))
 
 
-@pytest.mark.parametrize("actor", _primed_params("nonce"))
-def test_a_nonce_it_has_seen_does_not_vouch_for_a_proof(dpop: DPoPSession, note: Any, actor: str) -> None:
-    if actor == "AS":
-        dpop.require_authorization_server()
-    nonce = _prime(dpop, actor, "valid request (primes the nonce)").get("nonce")
+@pytest.mark.parametrize(
+    "endpoint",
+    _primed_params("nonce", (("as-primed-nonce-signature", TOKEN), ("rs-primed-nonce-signature", RESOURCE))),
+)
+def test_a_nonce_it_has_seen_does_not_vouch_for_a_proof(dpop: DPoPSession, note: Any, endpoint: Endpoint) -> None:
+    endpoint.require(dpop)
+    nonce = _prime(dpop, endpoint, "valid request (primes the nonce)").get("nonce")
     if not isinstance(nonce, str):
         pytest.skip("the server demands no nonce here: there is no nonce to prime a cache with")
     what = "a proof carrying the nonce of a proof just accepted, with one signature byte flipped"
-    _judge_primed(dpop, actor, what, _signature_flipped(nonce=nonce), note)
+    request = Request(label=what, mutate=_signature_flipped(nonce=nonce))
+    note(refusal_note(refused(dpop, endpoint, request, rule=SIGNATURE_RULE)))

@@ -14,9 +14,11 @@ import pytest
 
 from conformance.client.flow import Sent, TokenSet
 from conformance.client.keys import DPoPKey, generate_key
+from conformance.client.request import Request
 from conformance.judge.attribution import attributed
 from conformance.judge.catalog import case
-from conformance.judge.checks import answer, expect_refused_at_as, prerequisite_failed, violation, where
+from conformance.judge.checks import answer, prerequisite_failed, violation, where
+from conformance.judge.refusal import TOKEN_REFUSALS, expect_refused
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import Level, Observation
 
@@ -28,7 +30,7 @@ REFRESH_RULE = "§5: a public client's refresh token is bound to its key, and th
 
 
 def _public_refresh_token(dpop: DPoPSession, key: DPoPKey) -> str:
-    tokens = dpop.public_tokens(key)
+    tokens = dpop.grants.public_tokens(key)
     if not tokens.refresh_token:
         pytest.skip("the authorization server issued no refresh token to the public client")
     return tokens.refresh_token
@@ -54,10 +56,10 @@ def test_public_refresh_with_same_key_works_and_stays_bound(dpop: DPoPSession, n
 
     def attempt() -> Sent:  # a fresh refresh token each time: a lost one is no verdict on the binding
         refresh_token = _public_refresh_token(dpop, key)
-        return dpop.public_refresh(refresh_token, key, label="refresh with the same key")
+        return dpop.grants.public_refresh(refresh_token, Request(label="refresh with the same key", key=key))
 
     sent = attributed(attempt, what="a refresh of the public client with the key it is bound to")
-    tokens = dpop.client.tokens_from(sent) if sent.final.status == 200 else None
+    tokens = dpop.grants.tokens_from(sent) if sent.final.status == 200 else None
     if tokens is None:
         raise violation(
             "a refresh_token request of the public client with a proof from the key it is bound to",
@@ -68,7 +70,7 @@ def test_public_refresh_with_same_key_works_and_stays_bound(dpop: DPoPSession, n
             fix="accept a refresh with a proof from the bound key, and bind the new access token to it (§5)",
             exchanges=sent.exchanges,
         )
-    view = dpop.token_view(tokens.access_token)
+    view = dpop.grants.token_view(tokens.access_token)
     if tokens.token_type.lower() != "dpop":
         if view.claims is not None and "cnf" not in view.claims:
             raise Observation(
@@ -121,9 +123,13 @@ def test_public_refresh_with_other_key_is_refused(dpop: DPoPSession, note: Any) 
     what = "the public client's refresh token with a proof from another key"
 
     def attempt() -> Sent:  # a fresh refresh token each time: a lost one is no refusal of the key
-        return dpop.public_refresh(_public_refresh_token(dpop, key), other, label="refresh with another key")
+        return dpop.grants.public_refresh(
+            _public_refresh_token(dpop, key), Request(label="refresh with another key", key=other)
+        )
 
-    final = expect_refused_at_as(attributed(attempt, what=what), what=what, rule=REFRESH_RULE, errors=REFRESH_REFUSALS)
+    final = expect_refused(
+        attributed(attempt, what=what), TOKEN_REFUSALS, what=what, rule=REFRESH_RULE, errors=REFRESH_REFUSALS
+    )
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
@@ -146,15 +152,17 @@ def test_public_refresh_without_proof_is_refused(dpop: DPoPSession, note: Any) -
     what = "the public client's refresh token without a DPoP proof"
 
     def attempt() -> Sent:  # a fresh refresh token each time: a lost one is no refusal for the missing proof
-        return dpop.public_refresh(_public_refresh_token(dpop, key), None, label="refresh without a proof")
+        return dpop.grants.public_refresh(_public_refresh_token(dpop, key), Request(label="refresh without a proof"))
 
-    final = expect_refused_at_as(attributed(attempt, what=what), what=what, rule=REFRESH_RULE, errors=REFRESH_REFUSALS)
+    final = expect_refused(
+        attributed(attempt, what=what), TOKEN_REFUSALS, what=what, rule=REFRESH_RULE, errors=REFRESH_REFUSALS
+    )
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
 def _refresh_control(dpop: DPoPSession, key: DPoPKey) -> None:
     refresh_token = _public_refresh_token(dpop, key)
-    sent = dpop.public_refresh(refresh_token, key, label="control: refresh with the bound key")
+    sent = dpop.grants.public_refresh(refresh_token, Request(label="control: refresh with the bound key", key=key))
     if sent.final.status != 200:
         raise prerequisite_failed(
             "the control refresh with the bound key", sent, consequence=", so a refusal with another key proves nothing"
@@ -168,7 +176,7 @@ CHAIN = 3  # refreshes in a row: bugs that lose the binding do so on the second 
 
 def _judge_access_token(dpop: DPoPSession, tokens: TokenSet, key: DPoPKey, step: int, sent: Sent) -> str:
     """The refreshed access token must not be bound to another key; what was seen of its binding."""
-    view = dpop.token_view(tokens.access_token)
+    view = dpop.grants.token_view(tokens.access_token)
     cnf = (view.claims or {}).get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     if jkt is not None and jkt != key.thumbprint():
@@ -210,16 +218,21 @@ def test_refresh_chain_stays_bound(dpop: DPoPSession, note: Any) -> None:
     for step in range(CHAIN + 1):
         refresh_token = chain.refresh_token
         assert refresh_token is not None
-        attempt = dpop.public_refresh(refresh_token, other, label=f"refresh token {step} of the chain with key B")
-        expect_refused_at_as(
+        attempt = dpop.grants.public_refresh(
+            refresh_token, Request(label=f"refresh token {step} of the chain with key B", key=other)
+        )
+        expect_refused(
             attempt,
+            TOKEN_REFUSALS,
             what=f"refresh token {step} of the chain (after {step} refreshes with key A) with a proof from key B",
             rule=REFRESH_RULE + ", for every refresh token of a rotation chain",
             errors=REFRESH_REFUSALS,
         )
         if step == CHAIN:
             break
-        sent = dpop.public_refresh(refresh_token, key, label=f"refresh {step + 1} of the chain, with the bound key A")
+        sent = dpop.grants.public_refresh(
+            refresh_token, Request(label=f"refresh {step + 1} of the chain, with the bound key A", key=key)
+        )
         if sent.final.status == 400 and sent.final.json_object().get("error") == "invalid_grant":
             # the server revoked the chain after B's attempt (RFC 9700 §4.14.2): a new one, as deep as this one
             seen.append(f"chain revoked after B's attempt at step {step}")
@@ -234,7 +247,7 @@ def test_refresh_chain_stays_bound(dpop: DPoPSession, note: Any) -> None:
 def _keep_refresh_token(dpop: DPoPSession, sent: Sent, previous: str, step: int) -> tuple[TokenSet, Sent]:
     if not (sent.final.status == 200 and isinstance(sent.final.json_object().get("access_token"), str)):
         raise prerequisite_failed(f"refresh {step} of the chain with the bound key", sent)
-    tokens = dpop.tokens_or_error(sent)
+    tokens = dpop.grants.tokens_or_error(sent)
     if not tokens.refresh_token:  # no rotation: the same refresh token goes on
         tokens = replace(tokens, refresh_token=previous)
     return tokens, sent
@@ -242,12 +255,14 @@ def _keep_refresh_token(dpop: DPoPSession, sent: Sent, previous: str, step: int)
 
 def _chain(dpop: DPoPSession, key: DPoPKey, *, depth: int) -> TokenSet:
     """A new chain bound to `key`, refreshed `depth` times with it: its latest tokens."""
-    tokens = dpop.public_tokens(key)
+    tokens = dpop.grants.public_tokens(key)
     if not tokens.refresh_token:
         pytest.skip("the authorization server issued no refresh token to the public client")
     for step in range(1, depth + 1):
         assert tokens.refresh_token is not None
-        sent = dpop.public_refresh(tokens.refresh_token, key, label=f"refresh {step} of a new chain, with key A")
+        sent = dpop.grants.public_refresh(
+            tokens.refresh_token, Request(label=f"refresh {step} of a new chain, with key A", key=key)
+        )
         tokens, _ = _keep_refresh_token(dpop, sent, tokens.refresh_token, step)
     return tokens
 
@@ -276,11 +291,13 @@ def test_rotated_out_refresh_token_is_refused(dpop: DPoPSession, note: Any) -> N
     """
     key = generate_key(dpop.key.alg)
     first = _public_refresh_token(dpop, key)
-    sent = dpop.public_refresh(first, key, label="refresh with the bound key A (rotates the refresh token)")
+    sent = dpop.grants.public_refresh(
+        first, Request(label="refresh with the bound key A (rotates the refresh token)", key=key)
+    )
     tokens, _ = _keep_refresh_token(dpop, sent, first, 1)
     if tokens.refresh_token == first:
         pytest.skip("the authorization server does not rotate the public client's refresh tokens")
-    again = dpop.public_refresh(first, key, label="the rotated-out refresh token again, with key A")
+    again = dpop.grants.public_refresh(first, Request(label="the rotated-out refresh token again, with key A", key=key))
     if again.final.error:
         raise prerequisite_failed("the rotated-out refresh token again", again)
     if again.final.status == 200:
@@ -292,8 +309,9 @@ def test_rotated_out_refresh_token_is_refused(dpop: DPoPSession, note: Any) -> N
             fix=ROTATION_RULE,
             exchanges=[*sent.exchanges, *again.exchanges],
         )
-    final = expect_refused_at_as(
+    final = expect_refused(
         again,
+        TOKEN_REFUSALS,
         what="the rotated-out refresh token again",
         rule=ROTATION_RULE,
         errors=REFRESH_REFUSALS,

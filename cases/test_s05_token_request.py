@@ -8,21 +8,13 @@ from typing import Any
 import pytest
 
 from conformance.client.keys import SUPPORTED_ALGS, key_for
+from conformance.client.request import Request
 from conformance.jose import peek_claims
 from conformance.judge.catalog import case
-from conformance.judge.checks import (
-    SetupProblem,
-    answer,
-    describe,
-    refused_valid_fix,
-    setup_problem,
-    token_issued,
-    unanswered,
-    violation,
-    where,
-)
+from conformance.judge.checks import answer, describe, refused_valid_fix, token_issued, unanswered, violation, where
 from conformance.judge.server_values import distinct
 from conformance.judge.session import CONFIGURATION_ERRORS, DPoPSession
+from conformance.judge.setup_problems import SetupProblem, setup_problem
 from conformance.judge.verdicts import CouldNotJudge, Level, Observation
 
 
@@ -109,11 +101,11 @@ def test_token_response_says_token_type_dpop(dpop: DPoPSession, note: Any) -> No
     token visibly carries no binding.
     """
     sent = dpop.request_token()
-    tokens = dpop.tokens_or_error(sent)
+    tokens = dpop.grants.tokens_or_error(sent)
     if tokens.token_type.lower() == "dpop":
         note(f"token_type is {tokens.token_type!r}")
         return
-    view = dpop.token_view(tokens.access_token)
+    view = dpop.grants.token_view(tokens.access_token)
     if view.claims is not None and "cnf" not in view.claims:
         raise Observation(
             f"token_type is {tokens.token_type!r} and the token carries no cnf: the AS issued an unbound "
@@ -143,7 +135,7 @@ def test_token_response_is_not_cacheable(dpop: DPoPSession, note: Any) -> None:
     HTTP Cache-Control response header field with a value of no-store" in a response with tokens).
     """
     sent = dpop.request_token()
-    dpop.tokens_or_error(sent)
+    dpop.grants.tokens_or_error(sent)
     values = ", ".join(sent.final.headers("Cache-Control")).lower()
     if "no-store" not in [v.strip() for v in values.split(",")]:
         raise violation(
@@ -176,7 +168,7 @@ def test_metadata_lists_only_asymmetric_algorithms(dpop: DPoPSession, note: Any)
     algs = metadata.get("dpop_signing_alg_values_supported")
     if algs is None:
         raise Observation("the metadata has no dpop_signing_alg_values_supported (it is optional, §5.1)")
-    exchange = dpop.metadata_exchange()
+    exchange = dpop.discovery.metadata_exchange()
     if not isinstance(algs, list) or not algs or not all(isinstance(a, str) for a in algs):
         raise violation(
             "a metadata request",
@@ -200,15 +192,14 @@ def test_metadata_lists_only_asymmetric_algorithms(dpop: DPoPSession, note: Any)
 
 def _metadata_or_skip(dpop: DPoPSession) -> dict[str, Any]:
     dpop.require_authorization_server()
-    server = dpop.target.authorization_server
-    if server is None or not server.issuer:
+    if not dpop.discovery.issuer:
         pytest.skip("the target file names no issuer, so there is no metadata to read")
     metadata = dpop.metadata
     if metadata is None:
         raise CouldNotJudge(
-            f"the authorization server metadata could not be read: {dpop.metadata_error}",
-            exchanges=dpop.metadata_exchanges,
-            cause=f"no authorization server metadata: {dpop.metadata_error}",
+            f"the authorization server metadata could not be read: {dpop.discovery.error}",
+            exchanges=dpop.discovery.exchanges,
+            cause=f"no authorization server metadata: {dpop.discovery.error}",
             fix="check [authorization_server] issuer in the target file (RFC 8414 metadata is read from it)",
         )
     return metadata
@@ -235,7 +226,7 @@ def test_every_advertised_algorithm_works_at_the_token_endpoint(dpop: DPoPSessio
     usable = [a for a in algs if a in SUPPORTED_ALGS]
     refused = []
     for alg in usable:
-        sent = dpop.request_token(key_for(alg), label=f"token request with an {alg} proof")
+        sent = dpop.request_token(Request(label=f"token request with an {alg} proof", key=key_for(alg)))
         if sent.final.error:
             raise unanswered(f"a token request with an {alg} proof", sent.exchanges)
         if sent.final.status != 200:

@@ -9,6 +9,7 @@ sends a valid request before and after its altered ones (controls).
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -17,20 +18,22 @@ import pytest
 
 from conformance.client.flow import Sent
 from conformance.client.keys import key_for
+from conformance.client.request import Request
 from conformance.judge.answers import OVERLOADED, is_server_error
 from conformance.judge.catalog import case_param
 from conformance.judge.checks import (
     attributable_refusal,
-    expect_refused_at_rs,
     refusal_note,
     server_error,
     unanswered,
     violation,
     where,
 )
+from conformance.judge.endpoints import RESOURCE
 from conformance.judge.faults import LENIENT_RULE, fault
 from conformance.judge.mutations import mutation
-from conformance.judge.negatives import RS_REFUSALS, sent_at_rs
+from conformance.judge.negatives import between_controls
+from conformance.judge.refusal import expect_refused
 from conformance.judge.session import BoundToken, DPoPSession
 from conformance.judge.verdicts import Level
 
@@ -79,7 +82,7 @@ def _lines(order: str, token: str) -> list[tuple[str, str]]:
 def _two_lines_params() -> list[Any]:
     return [
         case_param(
-            f"rs-checks-under-two-authorization-lines-{order}",
+            case_id,
             f"Resource checks every proof check and the key binding under two Authorization lines ({order})",
             order,
             section="7.1",
@@ -89,28 +92,33 @@ def _two_lines_params() -> list[Any]:
             doc=f"Sends: requests with two Authorization lines ({text}), each with one of: "
             + "; ".join(check.text for check in CHECKS)
             + " (the nonce change only where the resource demands nonces, the iat change only where it does not), "
-            "between valid requests.\nExpects: a refusal of each: \"The resource server MUST NOT grant access to "
+            'between valid requests.\nExpects: a refusal of each: "The resource server MUST NOT grant access to '
             'the resource unless all checks are successful" (§7.1). A resource that refuses two Authorization lines '
             "at once (400 invalid_request, RFC 6750 §3.1) passes; one whose proof checker reads one line while the "
             "application takes the token from the other grants access without the checks.",
         )
-        for order, text in ORDERS.items()
+        for case_id, order, text in (
+            ("rs-checks-under-two-authorization-lines-dpop-first", "dpop-first", ORDERS["dpop-first"]),
+            ("rs-checks-under-two-authorization-lines-bearer-first", "bearer-first", ORDERS["bearer-first"]),
+        )
     ]
 
 
 def _send(dpop: DPoPSession, bound: BoundToken, check: Check, lines: list[tuple[str, str]], label: str) -> Sent:
+    request = Request(label=label, scheme="", extra_headers=tuple(lines))
     if check.name == "key-binding":
-        return sent_at_rs(dpop, label=label, scheme="", extra_headers=lines, key=key_for(bound.key.alg), bound=bound)
-    if check.name == "proof-missing":
-        return sent_at_rs(dpop, label=label, scheme="", extra_headers=lines, without_proof=True, bound=bound)
-    return sent_at_rs(dpop, label=label, scheme="", extra_headers=lines, mutate=mutation(check.mutation), bound=bound)
+        request = dataclasses.replace(request, key=key_for(bound.key.alg))
+    elif check.name == "proof-missing":
+        request = dataclasses.replace(request, without_proof=True)
+    else:
+        request = dataclasses.replace(request, mutate=mutation(check.mutation))
+    return between_controls(dpop, RESOURCE.holding(bound), request)
 
 
 @pytest.mark.parametrize("order", _two_lines_params())
 def test_checks_hold_under_two_authorization_lines(dpop: DPoPSession, note: Any, order: str) -> None:
     bound = dpop.bound_token()
-    url, _, _ = dpop.require_resource()
-    nonce = dpop.client.nonce_for("RS", url) is not None
+    nonce = RESOURCE.known_nonce(dpop) is not None
     checks = [c for c in CHECKS if not (c.when == "nonce" and not nonce) and not (c.when == "no-nonce" and nonce)]
     accepted: list[tuple[str, Sent]] = []
     failed: list[tuple[str, Sent]] = []
@@ -149,7 +157,7 @@ def test_checks_hold_under_two_authorization_lines(dpop: DPoPSession, note: Any,
             fix="refuse a request with two Authorization lines with 400 invalid_request (RFC 6750 §3.1)",
         )
     for label, sent in refused:  # each refusal is this case's only where it names no other cause
-        attributable_refusal(sent, "RS", label)
+        attributable_refusal(sent, RESOURCE.refusal.dpop_errors, label)
     note(f"{len(checks)} broken checks refused under two Authorization lines ({order})")
 
 
@@ -160,6 +168,13 @@ MALFORMED = {
     "tab": ("authorization-tab", "Authorization: DPoP, a tab instead of the space, then the token"),
     "no-token": ("authorization-no-token", "Authorization: DPoP with no token at all"),
 }
+
+#: each case of a malformed Authorization value: its id and its kind (MALFORMED)
+MALFORMED_CASES = [
+    ("rs-authorization-trailing-text", "trailing-text"),
+    ("rs-authorization-tab", "tab"),
+    ("rs-authorization-no-token", "no-token"),
+]
 
 
 def _malformed_value(name: str, token: str) -> str:
@@ -172,7 +187,8 @@ def _malformed_value(name: str, token: str) -> str:
 
 def _malformed_params() -> list[Any]:
     params = []
-    for name, (fault_id, text) in MALFORMED.items():
+    for case_id, name in MALFORMED_CASES:
+        fault_id, text = MALFORMED[name]
         found = fault(fault_id)
         level = (
             "Accepting it is lenient parsing: the token is intact, so it is a warning (RFC 9110 §11.4, RFC 9449 §7.1)."
@@ -181,13 +197,11 @@ def _malformed_params() -> list[Any]:
         )
         params.append(
             case_param(
-                f"rs-authorization-{name}",
+                case_id,
                 f"Resource refuses {text}",
                 name,
                 section="7.1",
-                level=found.level,
                 actor="RS",
-                requirement=found.requirement,
                 fault=fault_id,
                 doc=f"Sends: a resource request with {text}, and a valid proof for the bound token (its ath), between "
                 f'valid requests.\nExpects: a refusal: the credentials are "DPoP" 1*SP token68 (§7.1). {level}',
@@ -204,7 +218,8 @@ def test_malformed_authorization_is_refused(dpop: DPoPSession, note: Any, name: 
     value = _malformed_value(name, bound.access_token)
     what = f"a resource request with {text}, with a valid proof for the token"
     # the proof is made for the bound token (its ath), whatever the header carries
-    sent = sent_at_rs(dpop, label=what, scheme="", extra_headers=[("Authorization", value)], bound=bound)
+    request = Request(label=what, scheme="", extra_headers=(("Authorization", value),))
+    sent = between_controls(dpop, RESOURCE.holding(bound), request)
     if sent.final.ok:
         lenient = f"\nLenient parsing: {LENIENT_RULE}" if found.lenient else ""
         raise violation(
@@ -215,6 +230,4 @@ def test_malformed_authorization_is_refused(dpop: DPoPSession, note: Any, name: 
             cause=f"{sent.final.method} {sent.final.url.split('?', 1)[0]} accepts {text}",
             fix='read Authorization as "DPoP", one or more spaces, then exactly one token68 (§7.1, RFC 9110 §11.4)',
         )
-    note(
-        refusal_note(expect_refused_at_rs(sent, what=what, rule=found.rule, errors=RS_REFUSALS, error_required=False))
-    )
+    note(refusal_note(expect_refused(sent, RESOURCE.refusal, what=what, rule=found.rule, error_required=False)))

@@ -6,10 +6,11 @@ from typing import Any
 
 from conformance.judge import nonces
 from conformance.judge.catalog import case
+from conformance.judge.endpoints import RESOURCE, TOKEN
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import Level
 
-ACTOR = "RS"
+ENDPOINT = RESOURCE
 
 
 @case(
@@ -17,7 +18,7 @@ ACTOR = "RS"
     "Resource nonce challenge: 401 use_dpop_nonce with one valid DPoP-Nonce",
     section="9",
     level=Level.MUST,
-    actor=ACTOR,
+    actor=ENDPOINT.actor,
     requirement="R-9-1",
     lane="rs-nonce",
 )
@@ -28,7 +29,7 @@ def test_nonce_challenge_has_one_well_formed_nonce(dpop: DPoPSession, note: Any)
     value is 1*NQCHAR (§8.1). Another status is a warning. Skipped where the resource accepts the proof
     without a nonce.
     """
-    nonces.judge_challenge(dpop, ACTOR, note)
+    nonces.judge_challenge(dpop, ENDPOINT, note)
 
 
 @case(
@@ -36,7 +37,7 @@ def test_nonce_challenge_has_one_well_formed_nonce(dpop: DPoPSession, note: Any)
     "Resource nonce challenge is not cacheable",
     section="9",
     level=Level.MAY,
-    actor=ACTOR,
+    actor=ENDPOINT.actor,
     requirement="R-8.2-1",
     lane="rs-nonce",
 )
@@ -47,7 +48,7 @@ def test_nonce_challenge_is_not_cacheable(dpop: DPoPSession, note: Any) -> None:
     "should" is no BCP 14 keyword, so a cacheable challenge is recorded as info. Skipped where no nonce
     is demanded.
     """
-    nonces.judge_challenge_no_store(dpop, ACTOR, note)
+    nonces.judge_challenge_no_store(dpop, ENDPOINT, note)
 
 
 @case(
@@ -55,7 +56,7 @@ def test_nonce_challenge_is_not_cacheable(dpop: DPoPSession, note: Any) -> None:
     "Retry with the resource's nonce and a new jti succeeds",
     section="9",
     level=Level.MUST,
-    actor=ACTOR,
+    actor=ENDPOINT.actor,
     requirement="R-9-1",
     lane="rs-nonce",
 )
@@ -64,15 +65,14 @@ def test_retry_with_nonce_and_new_jti_succeeds(dpop: DPoPSession, note: Any) -> 
     new proof carrying the DPoP-Nonce value and a fresh jti.
     Expects: a successful answer to the retry. Skipped where no nonce is demanded.
     """
-    nonces.judge_retry(dpop, ACTOR, note)
+    nonces.judge_retry(dpop, ENDPOINT, note)
 
 
 @case(
     "rs-nonce-bogus",
     "Resource refuses a nonce it never issued",
     section="9",
-    level=Level.MUST,
-    actor=ACTOR,
+    actor=ENDPOINT.actor,
     requirement="R-8-4",
     lane="rs-nonce",
     fault="nonce-wrong",
@@ -83,15 +83,14 @@ def test_refuses_nonce_it_never_issued(dpop: DPoPSession, note: Any) -> None:
     Expects: a refusal with error use_dpop_nonce (§4.3 check 10; §8: a nonce that does not match one recently
     supplied MUST be rejected, with the same error code). invalid_dpop_proof is a warning.
     """
-    nonces.judge_bogus_nonce(dpop, ACTOR, "nonce-bogus", note)
+    nonces.judge_bogus_nonce(dpop, ENDPOINT, "nonce-bogus", note)
 
 
 @case(
     "rs-nonce-one-char-changed",
     "Resource refuses its own nonce with one character changed",
     section="9",
-    level=Level.MUST,
-    actor=ACTOR,
+    actor=ENDPOINT.actor,
     requirement="R-8-4",
     lane="rs-nonce",
     fault="nonce-wrong",
@@ -101,7 +100,7 @@ def test_refuses_nonce_with_one_character_changed(dpop: DPoPSession, note: Any) 
     character changed.
     Expects: a refusal with error use_dpop_nonce (§4.3 check 10: the nonce must match exactly).
     """
-    nonces.judge_bogus_nonce(dpop, ACTOR, "nonce-one-char-changed", note)
+    nonces.judge_bogus_nonce(dpop, ENDPOINT, "nonce-one-char-changed", note)
 
 
 @case(
@@ -109,7 +108,7 @@ def test_refuses_nonce_with_one_character_changed(dpop: DPoPSession, note: Any) 
     "Resource refuses a nonce issued by the authorization server",
     section="9",
     level=Level.MAY,
-    actor=ACTOR,
+    actor=ENDPOINT.actor,
     requirement="R-9-1",
     lane="rs-nonce",
 )
@@ -119,7 +118,7 @@ def test_refuses_the_other_servers_nonce(dpop: DPoPSession, note: Any) -> None:
     says "should not be confused" in lower case: no BCP 14 keyword, so acceptance is info). Skipped
     unless both the authorization server and the resource demand nonces.
     """
-    nonces.judge_other_servers_nonce(dpop, ACTOR, note)
+    nonces.judge_other_servers_nonce(dpop, ENDPOINT, TOKEN, note)
 
 
 @case(
@@ -127,7 +126,7 @@ def test_refuses_the_other_servers_nonce(dpop: DPoPSession, note: Any) -> None:
     "Resource refuses a proof without nonce once it has provided one",
     section="11.3",
     level=Level.MUST,
-    actor=ACTOR,
+    actor=ENDPOINT.actor,
     requirement="R-11.3-1",
     lane="rs-nonce",
 )
@@ -137,7 +136,7 @@ def test_refuses_proof_without_nonce_once_one_was_provided(dpop: DPoPSession, no
     Expects: a refusal: "A server MUST NOT accept any DPoP proofs without the nonce claim when a DPoP nonce
     has been provided to the client" (§11.3). Skipped where the resource never provides a nonce.
     """
-    nonces.judge_missing_nonce_after_provided(dpop, ACTOR, note)
+    nonces.judge_missing_nonce_after_provided(dpop, ENDPOINT, note)
 
 
 @case(
@@ -145,7 +144,7 @@ def test_refuses_proof_without_nonce_once_one_was_provided(dpop: DPoPSession, no
     "A nonce sent on a successful resource response works for the next request",
     section="8.2",
     level=Level.MUST,
-    actor=ACTOR,
+    actor=ENDPOINT.actor,
     requirement="R-8.2-1",
     lane="rs-nonce",
 )
@@ -155,4 +154,4 @@ def test_nonce_from_a_successful_response_is_accepted(dpop: DPoPSession, note: A
     Expects: a successful answer: the client "MUST use the new nonce value supplied for the next token
     request" (§8.2), so the server must honour it. Skipped where 2xx responses carry no DPoP-Nonce.
     """
-    nonces.judge_rotation(dpop, ACTOR, note)
+    nonces.judge_rotation(dpop, ENDPOINT, note)

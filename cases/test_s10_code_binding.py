@@ -12,13 +12,15 @@ from typing import Any
 from conformance.client.evidence import Exchange
 from conformance.client.flow import Sent
 from conformance.client.keys import DPoPKey, generate_key
+from conformance.client.request import Request
 from conformance.judge.answers import another_cause
 from conformance.judge.attribution import attributed
 from conformance.judge.catalog import case
-from conformance.judge.checks import accepted_cause, expect_refused_at_as, prerequisite_failed, violation, where
+from conformance.judge.checks import accepted_cause, prerequisite_failed, violation, where
 from conformance.judge.code_binding import CODE_REFUSALS, DPOP_JKT_RULE, judge_dpop_jkt_mismatch, redeem, redeemed
+from conformance.judge.endpoints import request_uri_of
 from conformance.judge.near_misses import near_misses
-from conformance.judge.negatives import push, request_uri_of
+from conformance.judge.refusal import TOKEN_REFUSALS, expect_refused
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import CouldNotJudge, Level, Observation
 
@@ -40,18 +42,18 @@ def test_code_bound_by_dpop_jkt_refuses_other_key(dpop: DPoPSession, note: Any) 
     judge_dpop_jkt_mismatch(dpop, note)
 
 
-PAR_REFUSALS = {"invalid_dpop_proof", "invalid_request", "use_dpop_nonce"}
+PAR_ERRORS = {"invalid_dpop_proof", "invalid_request", "use_dpop_nonce"}
 
 
 # --- pushed authorization requests (§10.1) ------------------------------------------------------------------
 
 
 def _pushed_code(dpop: DPoPSession, key: DPoPKey, label: str) -> tuple[str, str, list[Exchange]]:
-    sent, request = push(dpop, key, label=label)
+    sent, request = dpop.grants.push(Request(label=label, key=key))
     uri = request_uri_of(sent)
     if uri is None:
         raise prerequisite_failed("a valid pushed authorization request", sent)
-    code, verifier = dpop.public_login(request=request, request_uri=uri)
+    code, verifier = dpop.grants.public_login(request=request, request_uri=uri)
     return code, verifier, list(sent.exchanges)
 
 
@@ -81,7 +83,7 @@ def test_par_proof_binds_the_code(dpop: DPoPSession, note: Any) -> None:
         return redeem(dpop, code, verifier, other, "code from the PAR with A redeemed with B")
 
     rule = "§10.1: a code pushed with a proof is bound to that proof's key, as if dpop_jkt had been sent"
-    final = expect_refused_at_as(attributed(attempt, what=what), what=what, rule=rule, errors=CODE_REFUSALS)
+    final = expect_refused(attributed(attempt, what=what), TOKEN_REFUSALS, what=what, rule=rule, errors=CODE_REFUSALS)
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
@@ -100,16 +102,18 @@ def test_par_refuses_dpop_jkt_of_another_key(dpop: DPoPSession, note: Any) -> No
     dpop_jkt does not match the public key in the DPoP header" (§10.1).
     """
     key, other = generate_key(dpop.key.alg), generate_key(dpop.key.alg)
-    control, _ = push(dpop, key, dpop_jkt=key.thumbprint(), label="control: dpop_jkt of A with a proof from A")
+    control, _ = dpop.grants.push(
+        Request(label="control: dpop_jkt of A with a proof from A", key=key), dpop_jkt=key.thumbprint()
+    )
     if request_uri_of(control) is None:
         raise prerequisite_failed("a valid pushed authorization request", control)
-    sent, _ = push(dpop, other, dpop_jkt=key.thumbprint(), label="dpop_jkt of A with a proof from B")
+    sent, _ = dpop.grants.push(Request(label="dpop_jkt of A with a proof from B", key=other), dpop_jkt=key.thumbprint())
     what = "a pushed authorization request with dpop_jkt of key A and a valid proof from key B"
     rule = "§10.1: the request is rejected when dpop_jkt does not match the key of its DPoP proof"
     if request_uri_of(sent) is not None:
         cause, fix = accepted_cause(sent.final, what, rule)
         raise violation(what, "a refusal (HTTP 400)", sent.final, cause=cause, fix=fix, exchanges=sent.exchanges)
-    final = expect_refused_at_as(sent, what=what, rule=rule, errors=PAR_REFUSALS | {"invalid_grant"})
+    final = expect_refused(sent, TOKEN_REFUSALS, what=what, rule=rule, errors=PAR_ERRORS | {"invalid_grant"})
     note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
 
 
@@ -122,11 +126,11 @@ def _judge_redeemed_without_proof(dpop: DPoPSession, sent: Sent, key: DPoPKey, w
     if final.error:
         raise prerequisite_failed(what, sent)
     if not redeemed(sent):
-        final = expect_refused_at_as(sent, what=what, rule=DPOP_JKT_RULE, errors=CODE_REFUSALS)
+        final = expect_refused(sent, TOKEN_REFUSALS, what=what, rule=DPOP_JKT_RULE, errors=CODE_REFUSALS)
         note(f"refused with HTTP {final.status}, error={final.json_object().get('error')}")
         return
-    tokens = dpop.tokens_or_error(sent)
-    view = dpop.token_view(tokens.access_token)
+    tokens = dpop.grants.tokens_or_error(sent)
+    view = dpop.grants.token_view(tokens.access_token)
     cnf = (view.claims or {}).get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     if jkt == key.thumbprint():
@@ -165,15 +169,15 @@ def test_code_bound_by_dpop_jkt_needs_a_proof(dpop: DPoPSession, note: Any) -> N
     recorded as info; an unbound one fails.
     """
     key = generate_key(dpop.key.alg)
-    code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
+    code, verifier = dpop.grants.public_login(dpop_jkt=key.thumbprint())
     control = redeem(dpop, code, verifier, key, "control: code bound to A redeemed with A")
     if not redeemed(control):
         raise prerequisite_failed("the control redemption with the bound key", control)
     what = "a code authorized with dpop_jkt of key A, redeemed without a DPoP proof"
 
     def attempt() -> Sent:
-        code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
-        return dpop.public_token(code, verifier, None, label="code bound to A redeemed without a DPoP proof")
+        code, verifier = dpop.grants.public_login(dpop_jkt=key.thumbprint())
+        return dpop.grants.public_token(code, verifier, Request(label="code bound to A redeemed without a DPoP proof"))
 
     _judge_redeemed_without_proof(dpop, attributed(attempt, what=what), key, what, note)
 
@@ -197,11 +201,11 @@ def test_pushed_dpop_jkt_needs_a_proof(dpop: DPoPSession, note: Any) -> None:
     key = generate_key(dpop.key.alg)
 
     def pushed(label: str) -> tuple[str, str]:
-        sent, request = push(dpop, None, dpop_jkt=key.thumbprint(), label=label, without_proof=True)
+        sent, request = dpop.grants.push(Request(label=label, without_proof=True), dpop_jkt=key.thumbprint())
         uri = request_uri_of(sent)
         if uri is None:
             raise prerequisite_failed("a pushed authorization request with dpop_jkt and no proof", sent)
-        return dpop.public_login(request=request, request_uri=uri)
+        return dpop.grants.public_login(request=request, request_uri=uri)
 
     code, verifier = pushed("control: pushed authorization request with dpop_jkt of A, no proof")
     control = redeem(dpop, code, verifier, key, "control: the pushed code redeemed with A")
@@ -211,7 +215,9 @@ def test_pushed_dpop_jkt_needs_a_proof(dpop: DPoPSession, note: Any) -> None:
 
     def attempt() -> Sent:
         code, verifier = pushed("pushed authorization request with dpop_jkt of A, no proof")
-        return dpop.public_token(code, verifier, None, label="code pushed with dpop_jkt of A, redeemed without a proof")
+        return dpop.grants.public_token(
+            code, verifier, Request(label="code pushed with dpop_jkt of A, redeemed without a proof")
+        )
 
     _judge_redeemed_without_proof(dpop, attributed(attempt, what=what), key, what, note)
 
@@ -233,7 +239,7 @@ def test_dpop_jkt_is_compared_exactly(dpop: DPoPSession, note: Any) -> None:
     prefix or case-insensitive comparison lets a near miss through. Every near miss decodes to other bytes.
     """
     key = generate_key(dpop.key.alg)
-    code, verifier = dpop.public_login(dpop_jkt=key.thumbprint())
+    code, verifier = dpop.grants.public_login(dpop_jkt=key.thumbprint())
     control = redeem(dpop, code, verifier, key, "control: code bound to A redeemed with A")
     if not redeemed(control):
         raise prerequisite_failed("the control redemption with the exact thumbprint", control)
@@ -242,20 +248,21 @@ def test_dpop_jkt_is_compared_exactly(dpop: DPoPSession, note: Any) -> None:
         what = f"a code authorized with dpop_jkt = key A's thumbprint with its {miss.name}, redeemed with A"
         label = f"code with dpop_jkt ({miss.name}) redeemed with A"
         try:
-            code, verifier = dpop.public_login(dpop_jkt=miss.value)
+            code, verifier = dpop.grants.public_login(dpop_jkt=miss.value)
         except CouldNotJudge:
             at_login.append(miss.name)  # the authorization request was refused: so is the near miss
             continue
         sent = redeem(dpop, code, verifier, key, label)
 
         def again(value: str = miss.value, label: str = label) -> Sent:  # a fresh code: a lost one refuses nothing
-            code, verifier = dpop.public_login(dpop_jkt=value)
+            code, verifier = dpop.grants.public_login(dpop_jkt=value)
             return redeem(dpop, code, verifier, key, label)
 
         if another_cause(sent.final) is not None:
             sent = attributed(again, what=what)
-        expect_refused_at_as(
+        expect_refused(
             sent,
+            TOKEN_REFUSALS,
             what=what,
             rule="§10: dpop_jkt is compared whole and exactly with the thumbprint of the proof's key",
             errors=CODE_REFUSALS,

@@ -17,8 +17,10 @@ import pytest
 
 from conformance.client.flow import Sent
 from conformance.client.proof import ProofDraft
+from conformance.client.request import Request
 from conformance.judge.catalog import case_param
-from conformance.judge.checks import refused_valid, token_issued, unanswered, violation, where
+from conformance.judge.checks import refused_valid, unanswered, violation, where
+from conformance.judge.endpoints import RESOURCE, TOKEN, Endpoint
 from conformance.judge.negatives import send_once
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import CouldNotJudge, Level, Observation
@@ -29,22 +31,22 @@ LIMIT = 3600  # the window must end within an hour on either side
 def _params() -> list[Any]:
     return [
         case_param(
-            f"{actor.lower()}-iat-window",
-            f"{'Token endpoint' if actor == 'AS' else 'Resource'} accepts proofs only within a bounded iat window",
-            actor,
+            case_id,
+            f"{endpoint.who} accepts proofs only within a bounded iat window",
+            endpoint,
             section="11.1",
             level=Level.MUST,
-            actor=actor,
+            actor=endpoint.actor,
             requirement="R-11.1-1",
-            lane=f"{actor.lower()}-iat-window",
-            doc=f"Sends: valid {'token' if actor == 'AS' else 'resource'} requests whose proofs' iat lies 0 to "
+            lane=case_id,
+            doc=f"Sends: valid {endpoint.noun}s whose proofs' iat lies 0 to "
             f"{LIMIT} s in the past and in the future, bisecting for the last accepted offset on each side (about "
             '12 requests a side).\nExpects: proofs an hour away refused (§11.1: "servers MUST only accept DPoP '
             "proofs for a limited time after their creation\"); the window's edges are recorded, and a past "
             "edge beyond the policy limit (iat_max_age in the target file, 600 s by default) is a warning that "
             "shows them. Where proofs carry a server nonce, freshness may come from it instead (info).",
         )
-        for actor in ("AS", "RS")
+        for case_id, endpoint in (("as-iat-window", TOKEN), ("rs-iat-window", RESOURCE))
     ]
 
 
@@ -55,17 +57,16 @@ def _at(offset: int) -> Any:
     return shift
 
 
-@pytest.mark.parametrize("actor", _params())
-def test_iat_window_is_bounded(dpop: DPoPSession, note: Any, measure: Any, actor: str) -> None:
+@pytest.mark.parametrize("endpoint", _params())
+def test_iat_window_is_bounded(dpop: DPoPSession, note: Any, measure: Any, endpoint: Endpoint) -> None:
     def accepted(offset: int) -> tuple[bool, Sent]:
-        request = "token request" if actor == "AS" else "resource request"
-        sent = send_once(dpop, actor, mutate=_at(offset), label=f"{request}, iat {offset:+d} s")
+        request = Request(label=f"{endpoint.noun}, iat {offset:+d} s", mutate=_at(offset))
+        sent = send_once(dpop, endpoint, request)
         if sent.final.error:
             raise unanswered(f"a request with iat {offset:+d} s", sent.exchanges)
-        return (token_issued(sent.final) if actor == "AS" else sent.final.ok), sent
+        return endpoint.accepted(sent), sent
 
-    if actor == "AS":
-        dpop.require_authorization_server()
+    endpoint.require(dpop)
     ok, control = accepted(0)
     if not ok:
         raise CouldNotJudge(
@@ -79,7 +80,7 @@ def test_iat_window_is_bounded(dpop: DPoPSession, note: Any, measure: Any, actor
         far_ok, far = accepted(sign * LIMIT)
         if far_ok:
             measure(f"iat_{name}_s", f">={LIMIT}")
-            if dpop.client.nonce_for(actor, dpop.token_endpoint if actor == "AS" else dpop.require_resource()[0]):
+            if endpoint.known_nonce(dpop):
                 raise Observation(
                     f"a proof with iat {sign * LIMIT:+d} s was accepted; it carried a server nonce, "
                     "from which freshness may come instead (§4.3 check 11)"
@@ -102,10 +103,9 @@ def test_iat_window_is_bounded(dpop: DPoPSession, note: Any, measure: Any, actor
         edges[name] = lo
         measure(f"iat_{name}_s", lo)
     window = f"accepts iat from {edges['past']} s in the past to {edges['future']} s in the future"
-    limit = dpop.target.iat_max_age
+    limit = dpop.iat_max_age
     if edges["past"] > limit:
-        url = dpop.token_endpoint if actor == "AS" else dpop.require_resource()[0]
-        if dpop.client.nonce_for(actor, url):
+        if endpoint.known_nonce(dpop):
             raise Observation(
                 f"{window}: beyond the policy limit of {limit} s (iat_max_age), but the proofs carried a server "
                 "nonce, from which freshness may come instead (§4.3 check 11)"

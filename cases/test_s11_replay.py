@@ -15,6 +15,7 @@ import pytest
 from conformance.client.flow import Sent
 from conformance.client.keys import generate_key
 from conformance.client.proof import ProofDraft
+from conformance.client.request import Request
 from conformance.client.uri import with_query
 from conformance.jose import decode_jws
 from conformance.judge.answers import OVERLOADED, another_cause, dpop_error, error_codes, is_server_error
@@ -28,7 +29,8 @@ from conformance.judge.checks import (
     unanswered,
     violation,
 )
-from conformance.judge.negatives import par_control, push, request_uri_of
+from conformance.judge.endpoints import PAR, RESOURCE, TOKEN, Endpoint
+from conformance.judge.negatives import send_once
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import CouldNotJudge, Level
 
@@ -41,25 +43,24 @@ REPLAYS = {
 }
 
 
-def _params(actor: str) -> list[Any]:
-    who = "Token endpoint" if actor == "AS" else "Resource"
-    request = "token request" if actor == "AS" else "resource request"
+def _params(endpoint: Endpoint, lane: str, ids: dict[str, str]) -> list[Any]:
+    """The replay cases at `endpoint`: `ids` gives each kind of replay (REPLAYS) its case id."""
     return [
         case_param(
-            f"{actor.lower()}-replay-{name}",
-            f"{who} refuses {text}",
+            ids[name],
+            f"{endpoint.who} refuses {text}",
             name,
             section="11.1",
             level=Level.MAY,
-            actor=actor,
+            actor=endpoint.actor,
             requirement="R-11.1-2",
-            lane=f"{actor.lower()}-replay",
-            doc=f"Sends: a valid {request}, then the same request again with {text} (the same URI, within the iat "
-            "window), then a valid request.\nExpects: a refusal of the second one: servers can store the jti "
+            lane=lane,
+            doc=f"Sends: a valid {endpoint.noun}, then the same request again with {text} (the same URI, within the "
+            "iat window), then a valid request.\nExpects: a refusal of the second one: servers can store the jti "
             'and decline a proof seen before (§11.1: "can", no BCP 14 keyword), so accepting it is info.'
             + (
                 " Skipped at the token endpoint unless the grant can be repeated (client_credentials)."
-                if actor == "AS"
+                if endpoint is TOKEN
                 else ""
             ),
         )
@@ -89,25 +90,20 @@ def _judge(
     attempt: Attempt,
     what: str,
     note: Any,
+    endpoint: Endpoint,
     *,
-    at_as: bool = False,
-    accepted: Callable[[Sent], bool] | None = None,
     answered_nonce: bool = False,
 ) -> None:
+    """The replay (the attempt's second request) must be refused, while the control after it is accepted (at
+    the endpoint, accepted means what it means there: a token issued, a 2xx, a request_uri)."""
     first, replay, control = attempt
-
-    def default(sent: Sent) -> bool:  # at a token endpoint, accepted means a token was issued
-        return token_issued(sent.final) if at_as else sent.final.ok
-
-    accepted = accepted or default
-
-    if not accepted(control):
+    if not endpoint.accepted(control):
         raise prerequisite_failed("the control request after the replay", control)
     final = replay.final
     if final.error:
         raise unanswered("the replay", replay.exchanges)
     expected = "a refusal: the jti was seen before (§11.1)"
-    if accepted(replay):
+    if endpoint.accepted(replay):
         cause, fix = accepted_cause(final, what, "§11.1: store each jti for the iat window and decline a repeat")
         raise violation(what, expected, final, cause=cause, fix=fix, exchanges=[*first.exchanges, *replay.exchanges])
     if is_server_error(final) and final.status not in OVERLOADED:
@@ -127,55 +123,41 @@ def _judge(
             cause=f"the answers name another cause than the cases' changes: {other.text.split(':', 1)[0]}",
             fix=other.fix,
         )
-    if dpop_error(final, "AS" if at_as else "RS") is None:
+    if dpop_error(final, endpoint.refusal.dpop_errors) is None:
         unconfirmed(f"{what}: refused with {final.as_cause()}, which names no DPoP error")
     note(f"the replay was refused with HTTP {final.status}, error={', '.join(error_codes(final)) or 'none'}")
 
 
-@pytest.mark.parametrize("kind", _params("AS"))
-def test_token_endpoint_refuses_replayed_proof(dpop: DPoPSession, note: Any, kind: str) -> None:
-    dpop.require_authorization_server()
-    assert dpop.target.client is not None
-    if dpop.target.client.grant_type != "client_credentials":
-        pytest.skip("a replay at the token endpoint needs a grant that can be repeated (client_credentials)")
-    what = f"a token request with {REPLAYS[kind]}"
+def _judge_replay(dpop: DPoPSession, note: Any, endpoint: Endpoint, kind: str) -> None:
+    """A valid request, the same again with a replayed proof (`kind`, REPLAYS), and a control."""
+    what = f"a {endpoint.noun} with {REPLAYS[kind]}"
     # a proof with the same jti can take a nonce the server asks for and stay a replay; an identical one cannot
     retry = kind == "same-jti"
 
     def attempt() -> Attempt:
-        first = dpop.request_token(label="valid token request")
-        if not token_issued(first.final):
-            raise prerequisite_failed("a valid token request", first)
-        replay = dpop.request_token(
-            proofs=_replay_proofs(kind, first.final.proofs[0]),
-            retry_on_nonce=retry,
-            label=f"token request with {REPLAYS[kind]}",
-        )
-        return first, replay, dpop.request_token(label="control: valid token request after the replay")
+        first = send_once(dpop, endpoint, Request(label=f"valid {endpoint.noun}"))
+        if not endpoint.accepted(first):
+            raise prerequisite_failed(f"a valid {endpoint.noun}", first)
+        proofs = _replay_proofs(kind, first.final.proofs[0])
+        replay = send_once(dpop, endpoint, Request(label=what.removeprefix("a "), proofs=proofs, retry_on_nonce=retry))
+        return first, replay, endpoint.control(dpop, "after")
 
-    _judge(_replayed(attempt, what, answered_nonce=retry), what, note, at_as=True, answered_nonce=retry)
+    _judge(_replayed(attempt, what, answered_nonce=retry), what, note, endpoint, answered_nonce=retry)
 
 
-@pytest.mark.parametrize("kind", _params("RS"))
+@pytest.mark.parametrize(
+    "kind", _params(TOKEN, "as-replay", {"identical": "as-replay-identical", "same-jti": "as-replay-same-jti"})
+)
+def test_token_endpoint_refuses_replayed_proof(dpop: DPoPSession, note: Any, kind: str) -> None:
+    dpop.grants.require_repeatable_grant()
+    _judge_replay(dpop, note, TOKEN, kind)
+
+
+@pytest.mark.parametrize(
+    "kind", _params(RESOURCE, "rs-replay", {"identical": "rs-replay-identical", "same-jti": "rs-replay-same-jti"})
+)
 def test_resource_refuses_replayed_proof(dpop: DPoPSession, note: Any, kind: str) -> None:
-    bound = dpop.bound_token()
-    what = f"a resource request with {REPLAYS[kind]}"
-    retry = kind == "same-jti"
-
-    def attempt() -> Attempt:
-        first = dpop.call_resource(bound.access_token, bound.key, label="valid resource request")
-        if not first.final.ok:
-            raise prerequisite_failed("a valid resource request", first)
-        replay = dpop.call_resource(
-            bound.access_token,
-            bound.key,
-            proofs=_replay_proofs(kind, first.final.proofs[0]),
-            retry_on_nonce=retry,
-            label=f"resource request with {REPLAYS[kind]}",
-        )
-        return first, replay, dpop.control(bound, "after")
-
-    _judge(_replayed(attempt, what, answered_nonce=retry), what, note, answered_nonce=retry)
+    _judge_replay(dpop, note, RESOURCE.holding(dpop.bound_token()), kind)
 
 
 # --- replay caches that forget, that key on the query, that skip an endpoint ------------------------------
@@ -187,27 +169,38 @@ REPLAY_DELAY = 3.0
 REPLAY_MAX_AGE = 30.0
 
 
-def _aged(dpop: DPoPSession, actor: str, token: str, send_valid: Callable[[], Sent]) -> tuple[float, Sent]:
-    """A valid request accepted REPLAY_DELAY to REPLAY_MAX_AGE seconds ago, and its age.
+def _aged(dpop: DPoPSession, endpoint: Endpoint) -> tuple[float, Sent]:
+    """A valid request accepted REPLAY_DELAY to REPLAY_MAX_AGE seconds ago at the endpoint, and its age.
 
     A control's, when one fits (a full run has plenty: no wait); else the youngest control once it is old
     enough, or a valid request sent now and waited for.
     """
-    found = dpop.accepted_since(actor, token, at_least=REPLAY_DELAY, at_most=REPLAY_MAX_AGE)
+    place = endpoint.place(dpop)
+    found = dpop.controls.accepted_since(place, at_least=REPLAY_DELAY, at_most=REPLAY_MAX_AGE)
     if found is not None:
         return found
-    age = dpop.accepted_age(actor, token)
+    age = dpop.controls.accepted_age(place)
     if age is not None and age < REPLAY_DELAY:
         time.sleep(REPLAY_DELAY - age)
-        found = dpop.accepted_since(actor, token, at_least=REPLAY_DELAY, at_most=REPLAY_MAX_AGE)
+        found = dpop.controls.accepted_since(place, at_least=REPLAY_DELAY, at_most=REPLAY_MAX_AGE)
         if found is not None:
             return found
-    first = send_valid()
+    first = send_once(dpop, endpoint, Request(label=f"valid {endpoint.noun}"))
     accepted_at = time.monotonic()
-    if not (token_issued(first.final) if actor == "AS" else first.final.ok):
+    if not endpoint.accepted(first):
         raise prerequisite_failed("a valid request", first)
     time.sleep(REPLAY_DELAY)
     return time.monotonic() - accepted_at, first
+
+
+def _judge_aged_replay(dpop: DPoPSession, note: Any, endpoint: Endpoint) -> None:
+    """The proof of a request accepted seconds ago, sent again byte for byte, and a control."""
+    age, first = _aged(dpop, endpoint)
+    what = f"a {endpoint.noun} with the proof accepted {age:.0f} s before"
+    proofs = _replay_proofs("identical", first.final.proofs[0])
+    replay = send_once(dpop, endpoint, Request(label=what, proofs=proofs, retry_on_nonce=False))
+    control = endpoint.control(dpop, "after")
+    _judge((first, replay, control), what, note, endpoint)
 
 
 @case(
@@ -228,17 +221,8 @@ def test_token_endpoint_refuses_proof_replayed_seconds_later(dpop: DPoPSession, 
     open to replays (§11.1: servers "can" store the jti, no BCP 14 keyword, so accepting it is info).
     Skipped unless the grant can be repeated (client_credentials).
     """
-    dpop.require_authorization_server()
-    assert dpop.target.client is not None
-    if dpop.target.client.grant_type != "client_credentials":
-        pytest.skip("a replay at the token endpoint needs a grant that can be repeated (client_credentials)")
-    age, first = _aged(dpop, "AS", "", lambda: dpop.request_token(label="valid token request"))
-    what = f"a token request with the proof accepted {age:.0f} s before"
-    replay = dpop.request_token(
-        proofs=_replay_proofs("identical", first.final.proofs[0]), retry_on_nonce=False, label=what
-    )
-    control = dpop.request_token(label="control: valid token request after the replay")
-    _judge((first, replay, control), what, note, at_as=True)
+    dpop.grants.require_repeatable_grant()
+    _judge_aged_replay(dpop, note, TOKEN)
 
 
 @case(
@@ -258,23 +242,7 @@ def test_resource_refuses_proof_replayed_seconds_later(dpop: DPoPSession, note: 
     Expects: a refusal of the replay: a jti cache that forgets within seconds leaves the whole iat window
     open to replays (§11.1: "can", no BCP 14 keyword, so accepting it is info).
     """
-    bound = dpop.bound_token()
-    age, first = _aged(
-        dpop,
-        "RS",
-        bound.access_token,
-        lambda: dpop.call_resource(bound.access_token, bound.key, label="valid resource request"),
-    )
-    what = f"a resource request with the proof accepted {age:.0f} s before"
-    replay = dpop.call_resource(
-        bound.access_token,
-        bound.key,
-        proofs=_replay_proofs("identical", first.final.proofs[0]),
-        retry_on_nonce=False,
-        label=what,
-    )
-    control = dpop.control(bound, "after")
-    _judge((first, replay, control), what, note)
+    _judge_aged_replay(dpop, note, RESOURCE.holding(dpop.bound_token()))
 
 
 @case(
@@ -293,7 +261,7 @@ def test_resource_refuses_proof_replayed_with_other_query(dpop: DPoPSession, not
     both URLs: a jti cache keyed with the query string lets one proof be spent once per query. §11.1
     ("can", no BCP 14 keyword) makes it info. Skipped when the resource refuses a query it does not know.
     """
-    bound = dpop.bound_token()
+    resource = RESOURCE.holding(dpop.bound_token())
     configured, _, _ = dpop.require_resource()
     first_url, second_url = (
         with_query(configured, "dpop_conformance", "1"),
@@ -302,27 +270,23 @@ def test_resource_refuses_proof_replayed_with_other_query(dpop: DPoPSession, not
     what = "the proof of a request to ?dpop_conformance=1 replayed to ?dpop_conformance=2"
 
     def attempt() -> Attempt:
-        first = dpop.call_resource(bound.access_token, bound.key, url=first_url, label="valid request, query 1")
+        first = send_once(dpop, resource, Request(label="valid request, query 1", url=first_url))
         if first.final.error:
             raise unanswered("a valid request, query 1", first.exchanges)
         if not first.final.ok:
             pytest.skip(
                 f"the resource refuses a request with a query string it does not know ({first.final.as_cause()})"
             )
-        replay = dpop.call_resource(
-            bound.access_token,
-            bound.key,
-            url=second_url,
-            proofs=_replay_proofs("identical", first.final.proofs[0]),
-            retry_on_nonce=False,
-            label="the same proof, query 2",
+        proofs = _replay_proofs("identical", first.final.proofs[0])
+        replay = send_once(
+            dpop,
+            resource,
+            Request(label="the same proof, query 2", url=second_url, proofs=proofs, retry_on_nonce=False),
         )
-        control = dpop.call_resource(
-            bound.access_token, bound.key, url=second_url, label="control: valid request, query 2"
-        )
+        control = send_once(dpop, resource, Request(label="control: valid request, query 2", url=second_url))
         return first, replay, control
 
-    _judge(_replayed(attempt, what), what, note)
+    _judge(_replayed(attempt, what), what, note, resource)
 
 
 @case(
@@ -344,20 +308,16 @@ def test_par_endpoint_refuses_replayed_proof(dpop: DPoPSession, note: Any) -> No
     what = "a pushed authorization request with the proof just accepted"
 
     def attempt() -> Attempt:
-        first, _ = push(dpop, label="valid pushed authorization request")
-        if request_uri_of(first) is None:
+        first = send_once(dpop, PAR, Request(label="valid pushed authorization request"))
+        if not PAR.accepted(first):
             raise prerequisite_failed("a valid pushed authorization request", first)
-        replay, _ = push(
-            dpop,
-            proofs=_replay_proofs("identical", first.final.proofs[0]),
-            label="pushed authorization request with the proof just accepted",
+        proofs = _replay_proofs("identical", first.final.proofs[0])
+        replay = send_once(
+            dpop, PAR, Request(label="pushed authorization request with the proof just accepted", proofs=proofs)
         )
-        return first, replay, par_control(dpop, "after")
+        return first, replay, PAR.control(dpop, "after")
 
-    def pushed(sent: Sent) -> bool:
-        return request_uri_of(sent) is not None
-
-    _judge(_replayed(attempt, what), what, note, accepted=pushed)
+    _judge(_replayed(attempt, what), what, note, PAR)
 
 
 @case(
@@ -381,32 +341,32 @@ def test_token_endpoint_refuses_replayed_proof_on_refresh(dpop: DPoPSession, not
 
     def attempt() -> Attempt:
         pc_key = generate_key(dpop.key.alg)
-        tokens = dpop.public_tokens(pc_key)
+        tokens = dpop.grants.public_tokens(pc_key)
         if not tokens.refresh_token:
             pytest.skip("the authorization server issued no refresh token to the public client")
-        first = dpop.public_refresh(tokens.refresh_token, pc_key, label="refresh with a fresh proof")
+        first = dpop.grants.public_refresh(
+            tokens.refresh_token, Request(label="refresh with a fresh proof", key=pc_key)
+        )
         if not token_issued(first.final):
             raise prerequisite_failed("a refresh with a fresh proof from the bound key", first)
         # where the server rotates, the next request must use the new refresh token, else the replay is
         # refused for the refresh token and proves nothing about the jti
         rotated = first.final.json_object().get("refresh_token")
         refresh_token = rotated if isinstance(rotated, str) and rotated else tokens.refresh_token
-        grant = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        replay = dpop.client.token_request(
-            dpop.token_endpoint,
-            grant,
-            dpop.public_auth,
-            pc_key,
-            proofs=_replay_proofs("identical", first.final.proofs[0]),
-            retry_on_nonce=False,
-            label="refresh with the proof of the refresh just accepted",
+        replay = dpop.grants.public_refresh(
+            refresh_token,
+            Request(
+                label="refresh with the proof of the refresh just accepted",
+                key=pc_key,
+                proofs=_replay_proofs("identical", first.final.proofs[0]),
+                retry_on_nonce=False,
+            ),
         )
         after = replay.final.json_object().get("refresh_token") if token_issued(replay.final) else None
-        control = dpop.public_refresh(
+        control = dpop.grants.public_refresh(
             after if isinstance(after, str) and after else refresh_token,
-            pc_key,
-            label="control: refresh with a fresh proof",
+            Request(label="control: refresh with a fresh proof", key=pc_key),
         )
         return first, replay, control
 
-    _judge(_replayed(attempt, what), what, note, at_as=True)
+    _judge(_replayed(attempt, what), what, note, TOKEN)

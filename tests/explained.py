@@ -3,7 +3,7 @@
 A failed, warning or error case in results.json carries its own cause (what the server does) and fix (what to
 change), written by the check that decided it; a finding carries the cause and fix of its group. Neither is
 ever empty, the title, or the other; and no case may have stopped on something other than a verdict (the
-plugin's cause for that starts with conformance.run.plugin.UNEXPECTED).
+plugin's cause for that starts with conformance.run.verdict_hook.UNEXPECTED).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from conformance.run.plugin import UNEXPECTED
+from conformance.run.verdict_hook import UNEXPECTED
 
 #: the outcomes whose cases must carry a cause and a fix
 EXPLAINED = ("failed", "warning", "error")

@@ -106,7 +106,7 @@ KILLS: list[Kill] = [
     ),
     Kill(
         "signature",
-        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-ecdsa-der par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der rs-checks-under-every-scheme-spelling as-primed-nonce-signature rs-primed-nonce-signature",
+        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-ecdsa-der par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der as-primed-nonce-signature rs-primed-nonce-signature",
         warned="as-proof-rsa-small-key rs-proof-rsa-small-key",
     ),
     Kill(
@@ -120,9 +120,8 @@ KILLS: list[Kill] = [
     Kill("htm-case", warned="as-proof-htm-lowercase rs-proof-htm-lowercase par-proof-htm-lowercase"),
     Kill(
         "htu",
-        failed="as-proof-htu-other-path as-proof-htu-other-host as-proof-htu-other-port as-proof-htu-other-scheme as-proof-htu-path-case rs-proof-htu-other-path rs-proof-htu-other-host rs-proof-htu-other-port rs-proof-htu-other-scheme rs-proof-htu-path-case par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case as-htu-x-forwarded-spoof as-htu-forwarded-spoof rs-htu-x-forwarded-spoof rs-htu-forwarded-spoof as-htu-exact par-htu-exact rs-htu-exact as-proof-htu-backslash-authority as-proof-htu-userinfo par-proof-htu-backslash-authority par-proof-htu-userinfo rs-proof-htu-backslash-authority rs-proof-htu-userinfo",
+        failed="as-proof-htu-other-path as-proof-htu-other-host as-proof-htu-other-port as-proof-htu-other-scheme as-proof-htu-path-case rs-proof-htu-other-path rs-proof-htu-other-host rs-proof-htu-other-port rs-proof-htu-other-scheme rs-proof-htu-path-case par-proof-htu-other-path par-proof-htu-other-host par-proof-htu-other-port par-proof-htu-other-scheme par-proof-htu-path-case as-htu-exact par-htu-exact rs-htu-exact as-proof-htu-backslash-authority as-proof-htu-userinfo par-proof-htu-backslash-authority par-proof-htu-userinfo rs-proof-htu-backslash-authority rs-proof-htu-userinfo",
         warned="as-proof-htu-backslash-path par-proof-htu-backslash-path rs-proof-htu-backslash-path",
-        info="as-htu-host-spoof rs-htu-host-spoof",
     ),
     Kill(
         "htu-normalization",
@@ -180,13 +179,13 @@ KILLS: list[Kill] = [
     Kill("par-dpop-jkt", failed="as-par-dpop-jkt-mismatch"),
     Kill(
         "ath",
-        failed="rs-proof-ath-missing rs-proof-ath-other-token rs-proof-ath-hex rs-proof-ath-dpop-prefix rs-ath-exact rs-checks-under-every-scheme-spelling",
+        failed="rs-proof-ath-missing rs-proof-ath-other-token rs-proof-ath-hex rs-proof-ath-dpop-prefix rs-ath-exact",
         warned="rs-proof-ath-padded",
     ),
     Kill("ath-hex", failed="rs-accepts-dpop-request rs-nonce-retry"),
     Kill(
         "key-binding",
-        failed="rs-key-swap rs-checks-under-every-scheme-spelling rs-key-swap-kid-of-bound-key rs-key-swap-okp rs-key-swap-other-type rs-key-swap-rsa rs-primed-kid-key-swap",
+        failed="rs-key-swap rs-key-swap-kid-of-bound-key rs-key-swap-okp rs-key-swap-other-type rs-key-swap-rsa rs-primed-kid-key-swap",
     ),
     Kill(
         "bearer-downgrade",
@@ -237,11 +236,11 @@ KILLS: list[Kill] = [
     Kill("nonce-rejects-own", failed="rs-accepts-dpop-request rs-nonce-retry", nonce="rs"),
     Kill(
         "alg-hs256 key-binding",
-        failed="as-proof-alg-hs256-oct-jwk rs-proof-alg-hs256-oct-jwk par-proof-alg-hs256-oct-jwk rs-key-swap rs-checks-under-every-scheme-spelling rs-key-swap-kid-of-bound-key rs-key-swap-okp rs-key-swap-other-type rs-key-swap-rsa rs-primed-kid-key-swap",
+        failed="as-proof-alg-hs256-oct-jwk rs-proof-alg-hs256-oct-jwk par-proof-alg-hs256-oct-jwk rs-key-swap rs-key-swap-kid-of-bound-key rs-key-swap-okp rs-key-swap-other-type rs-key-swap-rsa rs-primed-kid-key-swap",
     ),
     Kill(
         "signature key-binding",
-        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-signed-by-other-key rs-proof-ecdsa-der par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der rs-key-swap rs-checks-under-every-scheme-spelling rs-key-swap-kid-of-bound-key rs-key-swap-okp rs-key-swap-other-type rs-key-swap-rsa as-primed-nonce-signature rs-primed-nonce-signature rs-primed-kid-key-swap",
+        failed="as-proof-alg-key-mismatch as-proof-signature-flipped-byte as-proof-signature-empty as-proof-payload-edited as-proof-signed-by-other-key as-proof-ecdsa-der rs-proof-alg-key-mismatch rs-proof-signature-flipped-byte rs-proof-signature-empty rs-proof-payload-edited rs-proof-signed-by-other-key rs-proof-ecdsa-der par-proof-alg-key-mismatch par-proof-signature-flipped-byte par-proof-signature-empty par-proof-payload-edited par-proof-signed-by-other-key par-proof-ecdsa-der rs-key-swap rs-key-swap-kid-of-bound-key rs-key-swap-okp rs-key-swap-other-type rs-key-swap-rsa as-primed-nonce-signature rs-primed-nonce-signature rs-primed-kid-key-swap",
         warned="as-proof-rsa-small-key rs-proof-rsa-small-key",
     ),
     # needs both: without refresh-proof-optional, the AS refuses any token request without a proof
@@ -403,7 +402,23 @@ LENIENT_INFO: dict[str, str] = {
     "rs-proof-exp-past rs-proof-nbf-future",
     "challenge-scheme": "rs-challenge-without-credentials rs-advertised-algs-accepted",
     "bearer-header-only": "rs-token-in-two-places",
+    "nonce-named-invalid-proof": "",  # (its info depends on which server demands nonces: nonce_named_info)
 }
+#: what a server that demands its nonce with invalid_dpop_proof records, per side that demands one
+NONCE_NAMED_INFO = {
+    "as": "as-nonce-challenge as-nonce-bogus as-nonce-one-char-changed",
+    "rs": "rs-nonce-challenge rs-nonce-bogus rs-nonce-one-char-changed",
+}
+
+
+def nonce_named_info(nonce: str) -> str:
+    """The info of `nonce-named-invalid-proof` in a nonce mode: each demanding side's nonce cases, and where
+    both demand one, each side refusing the other's nonce."""
+    sides = {"as": ["as"], "rs": ["rs"], "both": ["as", "rs"]}.get(nonce, [])
+    cases = [NONCE_NAMED_INFO[side] for side in sides]
+    return " ".join(cases + (["as-nonce-from-rs rs-nonce-from-as"] if nonce == "both" else []))
+
+
 #: what a token endpoint that answers a refused proof with 401 warns of: every refusal judged for its form there
 AS_PROOF_401 = (
     "as-htu-forwarded-spoof as-htu-x-forwarded-spoof as-primed-jti-signature as-proof-alg-hs256-oct-jwk "
@@ -434,7 +449,7 @@ def _lenient_kill(name: str, nonce: str = "both", par: bool = True) -> Kill:
     return Kill(
         "",
         warned=" ".join(c for c in warned.split() if keep(c) and c not in _PAR_ABSENT),
-        info=LENIENT_INFO.get(name, ""),
+        info=nonce_named_info(nonce) if name == "nonce-named-invalid-proof" else LENIENT_INFO.get(name, ""),
         leniencies=name,
         nonce=nonce,
         par=par,
@@ -463,6 +478,8 @@ def all_lenient(nonce: str, *, fuzz: bool = False, par: bool = True) -> Kill:
     for name in LENIENT_WARNINGS:
         outcomes |= dict.fromkeys(_lenient_kill(name, nonce, par).warned.split(), "warning")
     for name, cases in LENIENT_INFO.items():
+        if name == "nonce-named-invalid-proof":
+            cases = nonce_named_info(nonce)
         for case in cases.split():
             # an accepted exp or nbf is info whatever status as-proof-401 refuses others with; any other info
             # gives way to a warning of the same case (a 400 challenge that also names Bearer only)
@@ -477,6 +494,7 @@ def all_lenient(nonce: str, *, fuzz: bool = False, par: bool = True) -> Kill:
         return " ".join(sorted(case for case, found in outcomes.items() if found == outcome))
 
     return Kill("", warned=of("warning"), info=of("info"), nonce=nonce, leniencies="all", par=par)
+
 
 # Clean runs: nonce mode and arguments -> the cases that do not apply there (skipped, with a reason).
 _NONCE_NAMES = (

@@ -13,9 +13,10 @@ import pytest
 
 from conformance.client.evidence import Exchange
 from conformance.client.flow import Sent, is_nonce_challenge
-from conformance.judge.answers import another_cause, dpop_error, error_codes
+from conformance.judge.answers import RESOURCE_ERRORS, another_cause, dpop_error, error_codes
 from conformance.judge.attribution import ATTEMPTS, attributed, recording
-from conformance.judge.checks import expect_accepted, expect_refused_at_as, expect_refused_at_rs
+from conformance.judge.checks import expect_accepted
+from conformance.judge.refusal import RESOURCE_REFUSALS, TOKEN_REFUSALS, expect_refused
 from conformance.judge.setup_problems import setup_problem
 from conformance.judge.verdicts import CouldNotJudge, Level, Outcome, Violation, verdict_of
 
@@ -50,11 +51,11 @@ def test_the_error_code_is_read_from_the_challenge_and_from_the_body() -> None:
         'Bearer realm="authgent", error="invalid_dpop_proof", error_description="DPoP proof htm mismatch"',
     )
     assert error_codes(authgent) == ["invalid_dpop_proof"]
-    assert dpop_error(authgent, "AS") == "invalid_dpop_proof"
+    assert dpop_error(authgent) == "invalid_dpop_proof"
     # RFC 9449 figure 16: invalid_token at a resource is its answer to a proof from another key
     challenge = 'DPoP error="invalid_token", error_description="Invalid DPoP key binding", algs="ES256"'
     figure_16 = answer(401, None, challenge, url=RESOURCE)
-    assert dpop_error(figure_16, "RS") == "invalid_token" and dpop_error(figure_16, "AS") is None
+    assert dpop_error(figure_16, RESOURCE_ERRORS) == "invalid_token" and dpop_error(figure_16) is None
 
 
 def test_a_refused_proof_at_a_token_endpoint_is_never_a_refused_client() -> None:
@@ -138,7 +139,9 @@ def test_a_rate_limit_that_never_lifts_is_no_verdict() -> None:
 def test_a_401_refusal_at_a_token_endpoint_is_a_status_warning_of_its_own() -> None:
     sent = _sent(answer(401, {"error": "invalid_dpop_proof"}, 'DPoP error="invalid_dpop_proof"'))
     with pytest.raises(Violation) as caught:
-        expect_refused_at_as(sent, what="a proof with typ JWT", rule="typ is dpop+jwt", errors={"invalid_dpop_proof"})
+        expect_refused(
+            sent, TOKEN_REFUSALS, what="a proof with typ JWT", rule="typ is dpop+jwt", errors={"invalid_dpop_proof"}
+        )
     assert "with HTTP 401, not 400" in str(caught.value.cause)
     # its level is its own: a warning in a MAY case as in a MUST one
     assert verdict_of(caught.value, Level.MAY)[0] is Outcome.WARNING
@@ -147,8 +150,12 @@ def test_a_401_refusal_at_a_token_endpoint_is_a_status_warning_of_its_own() -> N
 
 def test_a_server_error_is_never_a_refusal_nor_a_pass() -> None:
     with pytest.raises(Violation) as caught:
-        expect_refused_at_rs(
-            _sent(answer(500, url=RESOURCE, method="GET")), what="a replayed proof", rule="§11.1", errors=set()
+        expect_refused(
+            _sent(answer(500, url=RESOURCE, method="GET")),
+            RESOURCE_REFUSALS,
+            what="a replayed proof",
+            rule="§11.1",
+            errors=set(),
         )
     assert verdict_of(caught.value, Level.MAY)[0] is Outcome.WARNING
     assert caught.value.hint and "failed" in caught.value.hint  # not a hint that blames a missing check
@@ -168,16 +175,18 @@ def test_a_server_error_to_a_valid_variant_is_its_verdict_and_to_the_happy_path_
 
 def test_a_pass_on_a_refusal_without_a_dpop_error_is_noted_for_confirmation() -> None:
     with recording() as unconfirmed:
-        expect_refused_at_rs(
+        expect_refused(
             _sent(answer(401, None, 'DPoP error="invalid_dpop_proof"', url=RESOURCE, method="GET")),
+            RESOURCE_REFUSALS,
             what="a bad proof",
             rule="§4.3",
             errors={"invalid_dpop_proof"},
         )
     assert unconfirmed == []
     with recording() as unconfirmed:
-        expect_refused_at_as(
+        expect_refused(
             _sent(answer(400, {"error": "invalid_grant", "error_description": "grant request is invalid"})),
+            TOKEN_REFUSALS,
             what="a code redeemed with another key",
             rule="§10",
             errors={"invalid_grant"},

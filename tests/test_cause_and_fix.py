@@ -22,7 +22,7 @@ from conformance.client.evidence import Exchange
 from conformance.client.flow import FlowError
 from conformance.judge.verdicts import CouldNotJudge, Outcome, Violation
 from conformance.report.terminal import MIN_WIDTH, summary_lines
-from conformance.run.plugin import UNEXPECTED, _cause
+from conformance.run.verdict_hook import UNEXPECTED, _cause
 
 PREFIX = "dpop-conformance: "
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.client.request import Request
 from conformance.client.target import load_target
 from conformance.jose import JOSEError, decode_jws
 
@@ -269,7 +270,7 @@ def test_suite_runs_with_each_client_configuration(tmp_path: Path, variant: str)
 
 @pytest.mark.slow
 def test_pytest_runs_the_cases_through_the_plugin_entry_point(served: Path, tmp_path: Path) -> None:
-    from conformance.run.plugin import locate_cases
+    from conformance.run.cases_folder import locate_cases
 
     results = tmp_path / "results.json"
     done = subprocess.run(
@@ -322,7 +323,12 @@ def test_rs_only_target_with_a_pre_issued_token(tmp_path: Path) -> None:
         client = DPoPClient()
         auth = ClientAuth(server.settings.client_id, "client_secret_basic", server.settings.client_secret)
         token = client.tokens_from(
-            client.token_request(f"{server.base_url}/token", {"grant_type": "client_credentials"}, auth, key)
+            client.token_request(
+                f"{server.base_url}/token",
+                {"grant_type": "client_credentials"},
+                auth,
+                Request(label="token request", key=key),
+            )
         ).access_token
         client.close()
         config = tmp_path / "rs-only.toml"

@@ -26,6 +26,9 @@ from conformance.client.transport import Lane, Transport
 from conformance.reference import RunningServer, ServerSettings
 from conformance.run.concurrency import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, concurrency_problem
 
+#: the resource's refusal cases: its own tests, and its rows of the tests parametrized by endpoint
+RESOURCE_REFUSALS = "test_resource_refuses or (test_refuses and rs-proof)"
+
 CLI = [sys.executable, "-m", "conformance", "run"]
 FIXED = ("--", "-m", "not fuzz")
 
@@ -121,7 +124,7 @@ def test_the_whole_catalog_concurrently_against_a_clean_server_passes_as_a_seria
 
 def test_max_requests_holds_exactly_across_the_threads(tmp_path: Path) -> None:
     _, results = _run(
-        tmp_path, "budget", ServerSettings(nonce="both"), "--max-requests", "40", *FIXED, "-k", "test_resource_refuses"
+        tmp_path, "budget", ServerSettings(nonce="both"), "--max-requests", "40", *FIXED, "-k", RESOURCE_REFUSALS
     )
     assert sum(results["requests"].values()) == 40
     assert results["summary"]["error"] > 0  # the cases the budget left unsent are errors, never failures
@@ -303,7 +306,7 @@ def _run_cases(tmp_path: Path, cases: str, *args: str) -> tuple[dict[str, Any], 
             str(folder),
             "-q",
             "-p",
-            "conformance.plugin",
+            "conformance.run.plugin",
             "-p",
             "no:cacheprovider",
             f"--dpop-results={results}",

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from conformance.judge.catalog import load_cases, render_document
-from conformance.run.plugin import locate_cases
+from conformance.run.cases_folder import locate_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,6 +14,7 @@ import pytest
 from conformance.client.evidence import Redactor, render_exchanges
 from conformance.client.flow import ClientAuth, DPoPClient, FlowError, is_nonce_challenge, parse_challenges
 from conformance.client.keys import DPoPKey, generate_key
+from conformance.client.request import Request
 from conformance.jose import peek_claims
 from conformance.reference import RunningServer
 
@@ -40,7 +41,7 @@ def test_client_credentials_with_each_client_authentication(
         f"{server.base_url}/token",
         {"grant_type": "client_credentials"},
         confidential(server, method, jwt_client_key),
-        key,
+        Request(label="token request", key=key),
     )
     tokens = client.tokens_from(sent)
     assert tokens.token_type == "DPoP"
@@ -65,10 +66,12 @@ def test_every_proof_algorithm_is_accepted_end_to_end(server: RunningServer, cli
         f"{server.base_url}/token",
         {"grant_type": "client_credentials"},
         confidential(server, "client_secret_basic"),
-        key,
+        Request(label="token request", key=key),
     )
     tokens = client.tokens_from(sent)
-    resource = client.resource_request(f"{server.base_url}/resource", tokens.access_token, key)
+    resource = client.resource_request(
+        f"{server.base_url}/resource", tokens.access_token, Request(label="resource request", key=key)
+    )
     assert resource.final.status == (200 if alg in server.settings.rs_algs else 401)
 
 
@@ -78,14 +81,25 @@ def test_nonce_is_remembered_and_used_next_time(server: RunningServer, client: D
     key = generate_key("ES256")
     auth = confidential(server, "client_secret_basic")
     client.tokens_from(
-        client.token_request(f"{server.base_url}/token", {"grant_type": "client_credentials"}, auth, key)
+        client.token_request(
+            f"{server.base_url}/token",
+            {"grant_type": "client_credentials"},
+            auth,
+            Request(label="token request", key=key),
+        )
     )
-    second = client.token_request(f"{server.base_url}/token", {"grant_type": "client_credentials"}, auth, key)
+    second = client.token_request(
+        f"{server.base_url}/token", {"grant_type": "client_credentials"}, auth, Request(label="token request", key=key)
+    )
     assert not second.challenged and second.final.status == 200
     tokens = client.tokens_from(second)
-    first_rs = client.resource_request(f"{server.base_url}/resource", tokens.access_token, key)
+    first_rs = client.resource_request(
+        f"{server.base_url}/resource", tokens.access_token, Request(label="resource request", key=key)
+    )
     assert first_rs.challenged and first_rs.final.status == 200
-    second_rs = client.resource_request(f"{server.base_url}/resource", tokens.access_token, key)
+    second_rs = client.resource_request(
+        f"{server.base_url}/resource", tokens.access_token, Request(label="resource request", key=key)
+    )
     assert not second_rs.challenged and second_rs.final.status == 200
 
 
@@ -106,12 +120,18 @@ def test_authorization_code_with_pkce_dpop_jkt_and_bound_refresh(server: Running
         "redirect_uri": settings.redirect_uri,
         "code_verifier": verifier,
     }
-    tokens = client.tokens_from(client.token_request(f"{server.base_url}/token", grant, public, key))
+    tokens = client.tokens_from(
+        client.token_request(f"{server.base_url}/token", grant, public, Request(label="token request", key=key))
+    )
     assert tokens.refresh_token
     refresh = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
-    other = client.token_request(f"{server.base_url}/token", refresh, public, generate_key("ES256"))
+    other = client.token_request(
+        f"{server.base_url}/token", refresh, public, Request(label="token request", key=generate_key("ES256"))
+    )
     assert other.final.status == 400  # the public client's refresh token is bound to `key`
-    renewed = client.tokens_from(client.token_request(f"{server.base_url}/token", refresh, public, key))
+    renewed = client.tokens_from(
+        client.token_request(f"{server.base_url}/token", refresh, public, Request(label="token request", key=key))
+    )
     claims = peek_claims(renewed.access_token)
     assert claims is not None and claims["cnf"]["jkt"] == key.thumbprint()
 
@@ -128,7 +148,12 @@ def test_dpop_jkt_mismatch_at_code_redemption_is_refused(server: RunningServer, 
         "redirect_uri": settings.redirect_uri,
         "code_verifier": verifier,
     }
-    sent = client.token_request(f"{server.base_url}/token", grant, ClientAuth(settings.public_client_id, "none"), other)
+    sent = client.token_request(
+        f"{server.base_url}/token",
+        grant,
+        ClientAuth(settings.public_client_id, "none"),
+        Request(label="token request", key=other),
+    )
     assert sent.final.status == 400 and sent.final.json_object()["error"] == "invalid_grant"
 
 
@@ -194,7 +219,7 @@ def test_evidence_redacts_every_secret(server: RunningServer, jwt_client_key: DP
             f"{server.base_url}/token",
             {"grant_type": "client_credentials"},
             confidential(server, "client_secret_post"),
-            key,
+            Request(label="token request", key=key),
         )
     )
     client.tokens_from(
@@ -202,7 +227,7 @@ def test_evidence_redacts_every_secret(server: RunningServer, jwt_client_key: DP
             f"{server.base_url}/token",
             {"grant_type": "client_credentials"},
             confidential(server, "private_key_jwt", jwt_client_key),
-            key,
+            Request(label="token request", key=key),
         )
     )
     code, verifier = client.authorize(f"{server.base_url}/authorize", settings.public_client_id, settings.redirect_uri)
@@ -216,10 +241,12 @@ def test_evidence_redacts_every_secret(server: RunningServer, jwt_client_key: DP
                 "redirect_uri": settings.redirect_uri,
             },
             ClientAuth(settings.public_client_id, "none"),
-            key,
+            Request(label="token request", key=key),
         )
     )
-    client.resource_request(f"{server.base_url}/resource", tokens.access_token, key)
+    client.resource_request(
+        f"{server.base_url}/resource", tokens.access_token, Request(label="resource request", key=key)
+    )
     text = render_exchanges(client.log, redactor)
     for secret in (
         settings.client_secret,

@@ -16,9 +16,11 @@ import pytest
 from kill_matrix import KILLS, LENIENT_WARNINGS, Kill
 
 from conformance.client.target import load_target, parse_target
+from conformance.judge.endpoints import RESOURCE, TOKEN
+from conformance.judge.faults import Change, fault
 from conformance.judge.fuzzing import FuzzRun, accepted_finding, fuzz_case, server_error_finding, verdict
 from conformance.judge.session import DPoPSession
-from conformance.judge.strategies import PARTS, Corruption
+from conformance.judge.strategies import PARTS
 from conformance.judge.verdicts import Level, Outcome, verdict_of
 from conformance.reference import ALL_LENIENCIES, RunningServer, ServerSettings
 from conformance.reference.process import reference_server
@@ -28,8 +30,8 @@ pytestmark = pytest.mark.slow
 
 SEEDS = (None, 1, 2, 3)  # None: the default, derandomised run
 EXAMPLES = 40  # the default profile (quick)
-FUZZ_CASES = [(f"{a.lower()}-fuzz-{p}-refused", a, (p,)) for a in ("AS", "RS") for p in PARTS] + [
-    (f"{a.lower()}-fuzz-no-server-error", a, PARTS) for a in ("AS", "RS")
+FUZZ_CASES = [(f"{e.prefix}-fuzz-{p}-refused", e, (p,)) for e in (TOKEN, RESOURCE) for p in PARTS] + [
+    (f"{e.prefix}-fuzz-no-server-error", e, PARTS) for e in (TOKEN, RESOURCE)
 ]
 LENIENT_FUZZ = {c for cases in LENIENT_WARNINGS.values() for c in cases.split() if "-fuzz-" in c}
 _SEVERITY = ["failed", "error", "warning", "info", "passed"]
@@ -44,13 +46,13 @@ def session_for(server: RunningServer) -> DPoPSession:
 def outcomes(dpop: DPoPSession, seed: int | None, only: set[str] | None = None) -> dict[str, str]:
     """The outcome of every fuzz case (or of those in `only`), as the plugin would judge it."""
     found: dict[str, str] = {}
-    for case_id, actor, parts in FUZZ_CASES:
+    for case_id, endpoint, parts in FUZZ_CASES:
         if only is not None and case_id not in only:
             continue
         judge = server_error_finding if case_id.endswith("no-server-error") else accepted_finding
         declared = Level.SHOULD if case_id.endswith("no-server-error") else Level.MUST
         try:
-            run = fuzz_case(dpop, actor, parts, judge, examples=EXAMPLES, seed=seed)
+            run = fuzz_case(dpop, endpoint, parts, judge, examples=EXAMPLES, seed=seed)
             verdict(run, what="fuzzed proofs", replay="(a test)")
             found[case_id] = Outcome.PASSED.value
         except Exception as exc:  # the verdict, or could-not-judge: as the plugin reads it
@@ -124,7 +126,7 @@ def test_the_default_run_sends_the_same_examples_and_finds_the_same(tmp_path: ob
     with RunningServer(settings) as server:
         dpop = session_for(server)
         try:
-            runs = [fuzz_case(dpop, "AS", PARTS, accepted_finding, examples=EXAMPLES) for _ in range(2)]
+            runs = [fuzz_case(dpop, TOKEN, PARTS, accepted_finding, examples=EXAMPLES) for _ in range(2)]
         finally:
             dpop.close()
     first, second = ({f: r.findings[f].corruption.description for f in r.findings} for r in runs)
@@ -137,8 +139,15 @@ def test_an_example_drawn_again_is_answered_from_its_first_observation() -> None
     with RunningServer(ServerSettings(leniencies=frozenset({"jti-any-type"}))) as server:
         dpop = session_for(server)
         try:
-            run = FuzzRun(dpop, "AS", accepted_finding)
-            same_jti = Corruption("claims", "jti-wrong-type", "jti 7", lambda d: d.with_claims(jti=7).sign(), ("t",))
+            run = FuzzRun(dpop, TOKEN, accepted_finding)
+            same_jti = Change(
+                "jti-wrong-type",
+                fault("jti-wrong-type"),
+                "jti 7",
+                lambda d: d.with_claims(jti=7).sign(),
+                "claims",
+                ("t",),
+            )
             first = run.observe(same_jti)
             again = run.observe(same_jti)
         finally:

@@ -37,7 +37,7 @@ from kill_matrix import (
 
 from conformance.judge.catalog import CASES
 from conformance.judge.verdicts import Level
-from conformance.run.plugin import locate_cases
+from conformance.run.cases_folder import locate_cases
 
 # runs the suite against servers many times: left out by `pytest -m "not slow"` (the inner loop)
 pytestmark = pytest.mark.slow
@@ -129,7 +129,7 @@ def run_batch(report_dir: Path, batch: int) -> dict[str, dict[str, str]]:
     cases = locate_cases()
     done = subprocess.run(
         [
-            *(sys.executable, "-m", "pytest", str(cases), "-q", "-p", "conformance.plugin", "-p", "kill_plugin"),
+            *(sys.executable, "-m", "pytest", str(cases), "-q", "-p", "conformance.run.plugin", "-p", "kill_plugin"),
             *("-p", "no:cacheprovider", "--rootdir", str(cases), "-c", str(cases / "pytest.ini")),
             *("--kill-entries", str(report_dir / "entries.json"), "--dpop-results", str(report_dir / "results.json")),
             "--hypothesis-seed=1",  # as the command-line entries: `--fuzz-seed 1`

@@ -1,4 +1,4 @@
-"""The package's layers (ARCHITECTURE.md): imports only go down, and the old flat names still import.
+"""The package's layers (ARCHITECTURE.md): imports only go down, and nothing imports an old flat name.
 
 A static read of every module's imports (ast, the TYPE_CHECKING ones included), so a module that imports
 a higher layer fails here with its file and line, before anyone has to notice a cycle.
@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import ast
 import importlib
-import sys
-import warnings
+import importlib.util
 from pathlib import Path
-
-import pytest
 
 import conformance
 
@@ -20,7 +17,7 @@ PACKAGE = Path(conformance.__file__).resolve().parent
 #: the layers from the bottom up; a module may import its own layer and those below it
 ORDER = ["base", "client", "judge", "report", "run"]
 #: modules at the package's top: the base, and the entry names that belong to `run`
-TOP = {"jose": "base", "printable": "base", "plugin": "run", "__main__": "run", "__init__": "base"}
+TOP = {"jose": "base", "printable": "base", "__main__": "run", "__init__": "base"}
 
 
 def layer_of(module: str) -> str | None:
@@ -91,7 +88,7 @@ def test_the_cases_and_tests_import_the_layers_not_the_old_names() -> None:
         for folder in ("cases", "tests", "benchmarks")
         for path in sorted((root / folder).rglob("*.py"))
         for line, name in _imports(path)
-        if (layer_of(name) or "").startswith("flat:") or name in (f"conformance.{m}" for m in conformance.MOVED)
+        if (layer_of(name) or "").startswith("flat:")
     ]
     assert old == []
 
@@ -111,13 +108,39 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("old", sorted(conformance.MOVED))
-def test_an_old_flat_name_is_the_module_at_its_new_place_with_a_warning(old: str) -> None:
-    new = importlib.import_module(conformance.MOVED[old])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sys.modules.pop(old, None)
-        moved = importlib.import_module(old)
-    assert moved is new
-    assert moved.__spec__ is not None and moved.__spec__.name == conformance.MOVED[old]
-    assert any(issubclass(w.category, DeprecationWarning) and conformance.MOVED[old] in str(w.message) for w in caught)
+#: the layers a case module may import (ARCHITECTURE.md: the cases import the judge and the client)
+CASE_LAYERS = ("base", "client", "judge")
+
+
+def test_the_cases_import_the_judge_and_the_client_only() -> None:
+    root = PACKAGE.parent
+    wrong = [
+        f"{path.relative_to(root)}:{line}: imports {name} ({layer_of(name)} is not among {', '.join(CASE_LAYERS)})"
+        for path in sorted((root / "cases").rglob("*.py"))
+        for line, name in _imports(path)
+        if layer_of(name) is not None and name != "conformance" and layer_of(name) not in CASE_LAYERS
+    ]
+    assert wrong == []
+
+
+def _names_imported(path: Path) -> list[tuple[int, str, str]]:
+    """(line, module, name) of every `from conformance... import name` in a file."""
+    return [
+        (node.lineno, node.module, alias.name)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("conformance.")
+        for alias in node.names
+    ]
+
+
+def test_every_name_the_cases_and_benchmarks_import_exists() -> None:
+    # the benchmarks run rarely: a name moved in the package would otherwise be found only when one is run
+    root = PACKAGE.parent
+    missing = [
+        f"{path.relative_to(root)}:{line}: {module}.{name}"
+        for folder in ("cases", "benchmarks")
+        for path in sorted((root / folder).rglob("*.py"))
+        for line, module, name in _names_imported(path)
+        if not hasattr(importlib.import_module(module), name) and importlib.util.find_spec(f"{module}.{name}") is None
+    ]
+    assert missing == []

@@ -1355,7 +1355,6 @@ def probe_cors_expose(c: Client) -> tuple[str | None, str | None]:
     return at_rs.headers.get("access-control-expose-headers"), at_as.headers.get("access-control-expose-headers")
 
 
-
 # -- the defects of issue 26 (verdicts that must be attributable) --
 
 
@@ -1735,6 +1734,12 @@ def probe_as_proof_401(c: Client) -> tuple[int, bool]:
     return answer.status_code, 'error="invalid_dpop_proof"' in answer.headers.get("www-authenticate", "")
 
 
+def probe_nonce_named_invalid_proof(c: Client) -> tuple[int, str, bool]:
+    """A token request without the nonce the AS demands: (status, error, whether a DPoP-Nonce came)."""
+    answer = _token_with(c, c.key.proof("POST", c.base + "/token"))
+    return answer.status_code, answer.json().get("error"), "dpop-nonce" in answer.headers
+
+
 def probe_challenge_400(c: Client) -> int:
     return c.http.get(c.base + "/resource").status_code
 
@@ -1789,6 +1794,13 @@ LENIENCY_PROBES: list[tuple[str, str, Callable[[Client], Any], Any, Any]] = [
     ("jti-any-type", "none", probe_jti_any_type, 400, 200),
     ("close-after-error", "none", probe_close_after_error, None, b""),
     ("as-proof-401", "none", probe_as_proof_401, (400, False), (401, True)),
+    (
+        "nonce-named-invalid-proof",
+        "as",
+        probe_nonce_named_invalid_proof,
+        (400, "use_dpop_nonce", True),
+        (400, "invalid_dpop_proof", True),
+    ),
     ("exp-nbf-ignored", "none", probe_exp_nbf_ignored, (400, 401, 400, 401), (200, 200, 200, 200)),
     ("rsa-small-keys", "none", probe_rsa_small_keys, (400, None, None), (200, True, 401)),
     ("challenge-scheme", "none", probe_challenge_scheme, f"DPoP {ALGS}, Bearer", "Bearer"),

@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 from conformance import __version__
 from conformance.judge.catalog import load_cases
 from conformance.judge.releases import RELEASED, known_versions, levels_in
-from conformance.run.plugin import locate_cases
+from conformance.run.cases_folder import locate_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANGELOG = ROOT / "CHANGELOG.md"

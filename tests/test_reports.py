@@ -14,6 +14,9 @@ import pytest
 
 from conformance.report.results import exit_status
 
+#: the resource's refusal cases: its own tests, and its rows of the tests parametrized by endpoint
+RESOURCE_REFUSALS = "test_resource_refuses or (test_refuses and rs-proof)"
+
 CLI = [sys.executable, "-m", "conformance", "run"]
 
 
@@ -65,7 +68,7 @@ def test_warnings_are_passes_with_a_property_in_junit(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_gate_starts_without_a_baseline_and_records_one(tmp_path: Path) -> None:
-    subset = ("-m", "not fuzz", "-k", "test_resource_refuses")
+    subset = ("-m", "not fuzz", "-k", RESOURCE_REFUSALS)
     missing, recorded = tmp_path / "ci" / "dpop-baseline.json", tmp_path / "ci" / "dpop-baseline.json"
     # without a baseline file, the choice is explicit: an error by default (one line, exit 2) ...
     refused = subprocess.run(

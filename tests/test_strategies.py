@@ -17,13 +17,13 @@ from conformance.client.keys import SUPPORTED_ALGS, generate_key
 from conformance.client.proof import new_proof
 from conformance.client.uri import equivalent
 from conformance.judge.catalog import CASES, load_cases
-from conformance.judge.faults import FAULTS
+from conformance.judge.faults import FAULTS, Change
 from conformance.judge.mutations import MUTATIONS
-from conformance.judge.strategies import PARTS, Corruption, corruptions, coverage
+from conformance.judge.strategies import PARTS, corruptions, coverage
 from conformance.reference.replay import ReplayCache
 from conformance.reference.settings import ServerSettings
 from conformance.reference.verify import ProofError, verify_proof
-from conformance.run.plugin import locate_cases
+from conformance.run.cases_folder import locate_cases
 
 URL = "https://server.example.com/token"
 TOKEN = "an-access-token-for-the-resource"
@@ -50,10 +50,10 @@ def _verify(proof: str, leniencies: frozenset[str], with_token: bool) -> bool:
     return True
 
 
-def _judge(corruption: Corruption, alg: str, with_token: bool) -> None:
+def _judge(corruption: Change, alg: str, with_token: bool) -> None:
     key = generate_key(alg) if alg not in _KEYS else _KEYS[alg]
     proof = corruption.apply(new_proof(key, "POST", URL, access_token=TOKEN if with_token else None))
-    fault = corruption.fault
+    fault = corruption.breaks
     if not fault.lenient:
         assert not _verify(proof, frozenset(), with_token), f"{alg}: the strict verifier accepts {corruption!r}"
         return
@@ -83,7 +83,7 @@ def test_every_coverage_example_has_its_fault(alg: str, part: str, with_token: b
 def test_every_drawn_corruption_has_its_fault(alg: str, part: str) -> None:
     @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.filter_too_much])
     @given(corruption=corruptions(part, with_token=True, alg=alg))
-    def check(corruption: Corruption) -> None:
+    def check(corruption: Change) -> None:
         _judge(corruption, alg, with_token=True)
 
     check()

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+#: the resource's refusal cases: its own tests, and its rows of the tests parametrized by endpoint
+RESOURCE_REFUSALS = "test_resource_refuses or (test_refuses and rs-proof)"
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
@@ -89,7 +92,7 @@ def test_a_fresh_venv_with_only_the_wheel_lists_and_runs_the_suite(wheel: Path, 
     assert listed.returncode == 0 and "as-proof-accepted" in listed.stdout, listed.stderr[-2000:]
     report = tmp_path / "report"
     done = subprocess.run(
-        [str(cli), "run", "-q", "--report-dir", str(report), "--", "-m", "not fuzz", "-k", "test_resource_refuses"],
+        [str(cli), "run", "-q", "--report-dir", str(report), "--", "-m", "not fuzz", "-k", RESOURCE_REFUSALS],
         capture_output=True,
         text=True,
         cwd=tmp_path,

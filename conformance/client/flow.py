@@ -27,24 +27,23 @@ import httpx
 
 from conformance.client.evidence import Exchange, Redactor
 from conformance.client.keys import DPoPKey
-from conformance.client.proof import ProofDraft, new_proof
-from conformance.client.transport import MAX_BODY_BYTES, Transport, origin_of, tls_verification
+from conformance.client.proof import new_proof
+from conformance.client.request import Request
+from conformance.client.transport import Transport, origin_of
 from conformance.jose import b64url_encode, json_b64
 
 __all__ = [
-    "MAX_BODY_BYTES",
     "AuthorizationRequest",
+    "ClientAuth",
     "DPoPClient",
     "FlowError",
     "Sent",
     "TokenSet",
+    "demands_nonce",
+    "dpop_challenge",
     "is_nonce_challenge",
-    "origin_of",
     "parse_challenges",
-    "tls_verification",
 ]
-
-ProofMutation = Callable[[ProofDraft], str]
 
 
 class FlowError(Exception):
@@ -177,6 +176,22 @@ def is_nonce_challenge(exchange: Exchange) -> bool:
     )
 
 
+def demands_nonce(exchange: Exchange, sent_nonce: str | None) -> bool:
+    """True when a request whose proof carried no nonce is refused with invalid_dpop_proof and handed a nonce
+    (a DPoP-Nonce header): a nonce demand under another code, as pydpop's middleware makes it. The one retry with
+    that nonce is what a client would do; a refusal for another reason is refused again, and judged as such."""
+    if sent_nonce is not None or exchange.status not in (400, 401) or not exchange.header("DPoP-Nonce"):
+        return False
+    if exchange.json_object().get("error") == "invalid_dpop_proof":
+        return True
+    return any(
+        params.get("error") == "invalid_dpop_proof"
+        for value in exchange.headers("WWW-Authenticate")
+        for scheme, params in parse_challenges(value)
+        if scheme.lower() == "dpop"
+    )
+
+
 # --- the client -------------------------------------------------------------------------------
 
 
@@ -235,7 +250,7 @@ class DPoPClient:
 
     def send_with_proof(
         self,
-        label: str,
+        request: Request,
         role: str,
         method: str,
         url: str,
@@ -243,115 +258,66 @@ class DPoPClient:
         proof: Callable[[str | None], str | list[str] | None],
         headers: Callable[[], list[tuple[str, str]]] | None = None,
         body: Callable[[], str | None] | None = None,
-        retry_on_nonce: bool = True,
-        dpop_header_name: str = "DPoP",
-        use_known_nonce: bool = True,
     ) -> Sent:
         """Send a request carrying proof(s) from `proof(nonce)`; on a nonce challenge retry once.
 
-        `use_known_nonce=False` sends the first proof without the nonce the server handed out last (for
-        this request only: the remembered nonce stays for the others, which may be in flight meanwhile).
+        `request.use_known_nonce` False sends the first proof without the nonce the server handed out last (for
+        this request only: the remembered nonce stays for the others, which may be in flight meanwhile);
+        `request.retry_on_nonce` False answers no challenge.
 
         `proof` returns one compact proof, several (each sent as its own header line) or None (no
         DPoP header). `headers` and `body` are called once per attempt, so per-attempt values such as
         client assertions are fresh too.
         """
         exchanges: list[Exchange] = []
-        nonce = self.nonce_for(role, url) if use_known_nonce else None
+        nonce = self.nonce_for(role, url) if request.use_known_nonce else None
         for attempt in (1, 2):
             proofs = proof(nonce)
             all_headers = list(headers() if headers else [])
             if isinstance(proofs, str):
-                all_headers.append((dpop_header_name, proofs))
+                all_headers.append((request.dpop_header_name, proofs))
             elif proofs:
-                all_headers += [(dpop_header_name, p) for p in proofs]
+                all_headers += [(request.dpop_header_name, p) for p in proofs]
             suffix = " (retry with the server's nonce)" if attempt == 2 else ""
-            ex = self.exchange(label + suffix, method, url, all_headers, body() if body else None)
+            ex = self.exchange(request.label + suffix, method, url, all_headers, body() if body else None)
             exchanges.append(ex)
             self.remember_nonce(role, url, ex)
             fresh = ex.header("DPoP-Nonce")
-            if attempt == 1 and retry_on_nonce and fresh and is_nonce_challenge(ex):
+            if (
+                attempt == 1
+                and request.retry_on_nonce
+                and fresh
+                and (is_nonce_challenge(ex) or demands_nonce(ex, nonce))
+            ):
                 nonce = fresh
                 continue
             break
         return Sent(exchanges)
 
     # --- token endpoint -------------------------------------------------------------------------
-    def token_request(
-        self,
-        token_endpoint: str,
-        grant: dict[str, str],
-        auth: ClientAuth,
-        key: DPoPKey | None,
-        *,
-        mutate: ProofMutation | None = None,
-        proofs: Callable[[ProofDraft], list[str]] | None = None,
-        extra_headers: Sequence[tuple[str, str]] = (),
-        label: str = "token request",
-        retry_on_nonce: bool = True,
-        use_known_nonce: bool = True,
-    ) -> Sent:
-        """POST a grant to the token endpoint with a proof from `key` (altered by `mutate`, or replaced
-        by the header values `proofs` makes from it, if given)."""
-        return self.form_post(
-            token_endpoint,
-            grant,
-            auth,
-            key,
-            mutate=mutate,
-            proofs=proofs,
-            extra_headers=extra_headers,
-            label=label,
-            retry_on_nonce=retry_on_nonce,
-            use_known_nonce=use_known_nonce,
-        )
+    def token_request(self, token_endpoint: str, grant: dict[str, str], auth: ClientAuth, request: Request) -> Sent:
+        """POST a grant to the token endpoint, with the client's credentials and the request's proof."""
+        return self.form_post(token_endpoint, grant, auth, request)
 
-    def form_post(
-        self,
-        endpoint: str,
-        form: dict[str, str],
-        auth: ClientAuth,
-        key: DPoPKey | None,
-        *,
-        mutate: ProofMutation | None = None,
-        proofs: Callable[[ProofDraft], list[str]] | None = None,
-        extra_headers: Sequence[tuple[str, str]] = (),
-        label: str,
-        retry_on_nonce: bool = True,
-        use_known_nonce: bool = True,
-    ) -> Sent:
-        """POST a form with client authentication and a DPoP proof to an AS endpoint (token, PAR)."""
+    def form_post(self, endpoint: str, form: dict[str, str], auth: ClientAuth, request: Request) -> Sent:
+        """POST a form with client authentication and the request's proof to an AS endpoint (token, PAR)."""
 
         def proof(nonce: str | None) -> str | list[str] | None:
-            if key is None:
-                return None
-            draft = new_proof(key, "POST", endpoint, nonce=nonce)
-            if proofs is not None:
-                return proofs(draft)
-            return mutate(draft) if mutate else draft.sign()
+            key = request.key
+            return request.header_values(new_proof(key, "POST", endpoint, nonce=nonce) if key else None)
 
         def headers() -> list[tuple[str, str]]:
             return [
                 ("Content-Type", "application/x-www-form-urlencoded"),
                 ("Accept", "application/json"),
                 *self.client_auth_headers(auth),
-                *extra_headers,
+                *request.extra_headers,
             ]
 
         def body() -> str:
             return urlencode({**form, **self.client_auth_form(auth, endpoint)})
 
-        return self.send_with_proof(
-            label,
-            "AS",
-            "POST",
-            endpoint,
-            proof=proof,
-            headers=headers,
-            body=body,
-            retry_on_nonce=retry_on_nonce,
-            use_known_nonce=use_known_nonce,
-        )
+        return self.send_with_proof(request, "AS", "POST", endpoint, proof=proof, headers=headers, body=body)
 
     def tokens_from(self, sent: Sent) -> TokenSet:
         """Read a successful token response, or raise FlowError saying what was wrong with it."""
@@ -423,55 +389,29 @@ class DPoPClient:
 
     # --- resource server ------------------------------------------------------------------------
     def resource_request(
-        self,
-        url: str,
-        access_token: str,
-        key: DPoPKey | None,
-        *,
-        method: str = "GET",
-        body: str | None = None,
-        scheme: str = "DPoP",
-        mutate: ProofMutation | None = None,
-        proofs: Callable[[ProofDraft], list[str]] | None = None,
-        extra_headers: Sequence[tuple[str, str]] = (),
-        label: str = "resource request",
-        retry_on_nonce: bool = True,
-        dpop_header_name: str = "DPoP",
-        use_known_nonce: bool = True,
+        self, url: str, access_token: str, request: Request, *, method: str = "GET", body: str | None = None
     ) -> Sent:
-        """Call the resource with `Authorization: <scheme> <token>` and a fresh proof carrying `ath`.
+        """Call the resource with `Authorization: <scheme> <token>` and the request's proof, carrying `ath`.
 
-        An empty `scheme` sends no Authorization header.
+        An empty `request.scheme` sends no Authorization header.
         """
         self.redactor.add(access_token, "access_token")
 
         def proof(nonce: str | None) -> str | list[str] | None:
-            if key is None:
-                return None
-            draft = new_proof(key, method, url, nonce=nonce, access_token=access_token)
-            if proofs is not None:
-                return proofs(draft)
-            return mutate(draft) if mutate else draft.sign()
+            key = request.key
+            draft = new_proof(key, method, url, nonce=nonce, access_token=access_token) if key else None
+            return request.header_values(draft)
 
         def headers() -> list[tuple[str, str]]:
             result = [("Accept", "application/json")]
-            if scheme:
-                result.append(("Authorization", f"{scheme} {access_token}"))
+            if request.scheme:
+                result.append(("Authorization", f"{request.scheme} {access_token}"))
             if body is not None:
                 result.append(("Content-Type", "application/json"))
-            return result + list(extra_headers)
+            return result + list(request.extra_headers)
 
         return self.send_with_proof(
-            label,
-            "RS",
-            method,
-            url,
-            proof=proof,
-            headers=headers,
-            body=(lambda: body) if body is not None else None,
-            retry_on_nonce=retry_on_nonce,
-            dpop_header_name=dpop_header_name,
-            use_known_nonce=use_known_nonce,
+            request, "RS", method, url, proof=proof, headers=headers, body=(lambda: body) if body is not None else None
         )
 
     # --- discovery --------------------------------------------------------------------------------

@@ -106,10 +106,17 @@ class ProofDraft:
         head = self.signing_input()
         return f"{head}.{b64url_encode(self.key.sign(head.encode('ascii'), der=True))}"
 
-    def sign_none(self) -> str:
-        """Set `alg: none` and send an empty signature (forbidden by §4.3 and §11.6)."""
-        head = self.with_header(alg="none").signing_input()
+    def sign_none(self, alg: str = "none") -> str:
+        """Set `alg: none` (or another spelling of it, `alg`) and send an empty signature (forbidden by §4.3 and
+        §11.6)."""
+        head = self.with_header(alg=alg).signing_input()
         return f"{head}."
+
+    def sign_raw(self, header_json: str, payload_json: str) -> str:
+        """Sign exactly these JSON texts with the draft's key (what a dict cannot hold: duplicate members, a
+        number written another way)."""
+        head = f"{b64url_encode(header_json.encode())}.{b64url_encode(payload_json.encode())}"
+        return f"{head}.{b64url_encode(self.key.sign(head.encode('ascii')))}"
 
     def sign_hs256_with_oct_jwk(self) -> str:
         """Sign with HMAC-SHA256 under a fresh secret that the `jwk` header (kty oct) discloses."""

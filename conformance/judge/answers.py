@@ -16,6 +16,7 @@ challenge (RFC 6750 §3, RFC 9449 §7.1), and real servers use either at either 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import NamedTuple
 
 from conformance.client.evidence import Exchange
@@ -79,9 +80,9 @@ def first_error(ex: Exchange) -> str | None:
     return codes[0] if codes else None
 
 
-def dpop_error(ex: Exchange, actor: str) -> str | None:
-    """The DPoP error code the answer names (`invalid_token` counts at a resource, "RS"), or None."""
-    known = RESOURCE_ERRORS if actor == "RS" else DPOP_ERRORS
+def dpop_error(ex: Exchange, known: Collection[str] = DPOP_ERRORS) -> str | None:
+    """The DPoP error code the answer names, or None. `known` are the codes that answer a proof where it was
+    sent (RESOURCE_ERRORS at a resource: `invalid_token` too); the codes RFC 9449 defines by default."""
     return next((code for code in error_codes(ex) if code in known), None)
 
 
@@ -113,8 +114,7 @@ class OtherCause(NamedTuple):
         """What the user changes so that the case can be judged despite it (the cause is not the target's DPoP)."""
         if self.kind in ("overloaded", "slow-down"):
             return (
-                "run again when the server is not under load, with fewer requests at once (--concurrency 1, "
-                "--max-rps)"
+                "run again when the server is not under load, with fewer requests at once (--concurrency 1, --max-rps)"
             )
         if self.kind == "nonce":
             return (

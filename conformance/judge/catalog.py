@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from conformance.judge.endpoints import actors
+from conformance.judge.faults import fault
 from conformance.judge.verdicts import Level
 
 __all__ = [
@@ -37,7 +39,6 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ACTORS = ("AS", "RS")
 #: rfc9449: RFC 9449 itself (always run); fapi2: the FAPI 2.0 Security Profile's DPoP rules; browser: CORS
 #: readiness for browser clients
 PROFILES = ("rfc9449", "fapi2", "browser")
@@ -74,8 +75,8 @@ CASES: dict[str, CaseInfo] = {}
 def _register(info: CaseInfo) -> CaseInfo:
     if info.profile not in PROFILES:
         raise ValueError(f"case {info.id}: profile must be one of {PROFILES}, not {info.profile!r}")
-    if info.actor not in ACTORS:
-        raise ValueError(f"case {info.id}: actor must be one of {ACTORS}, not {info.actor!r}")
+    if info.actor not in actors():
+        raise ValueError(f"case {info.id}: actor must be one of {actors()}, not {info.actor!r}")
     known = CASES.get(info.id)
     if known is not None and known != info:
         raise ValueError(f"case id {info.id!r} is declared twice")
@@ -83,23 +84,43 @@ def _register(info: CaseInfo) -> CaseInfo:
     return info
 
 
+def _level_and_requirement(
+    case_id: str, level: Level | None, requirement: str | None, fault_id: str
+) -> tuple[Level, str]:
+    """A case's level, decided in one place: its fault's, for a case that sends a fault (conformance/judge/faults.py),
+    else the one it declares; its requirement: the one it declares, else its fault's."""
+    if fault_id:
+        if level is not None:
+            raise ValueError(f"case {case_id}: its fault {fault_id} gives its level; declare none")
+        found = fault(fault_id)
+        return found.level, requirement or found.requirement
+    if level is None or not requirement:
+        raise ValueError(f"case {case_id}: a case without a fault declares its level and its requirement")
+    return Level(level), requirement
+
+
 def case(
     case_id: str,
     title: str,
     *,
     section: str,
-    level: Level,
     actor: str,
-    requirement: str,
+    level: Level | None = None,
+    requirement: str | None = None,
     profile: str = "rfc9449",
     fault: str = "",
     lane: str = "",
 ) -> Callable[[F], F]:
-    """Declare a conformance case; adds the `dpop_case` marker carrying its CaseInfo."""
+    """Declare a conformance case; adds the `dpop_case` marker carrying its CaseInfo.
+
+    A case that sends a proof with a fault names it (`fault`) and takes its level from it, and its requirement
+    unless it names another; any other case declares both.
+    """
+    decided, required = _level_and_requirement(case_id, level, requirement, fault)
 
     def decorate(fn: F) -> F:
         doc = inspect.getdoc(fn) or ""
-        info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile, fault, lane))
+        info = _register(CaseInfo(case_id, title, section, decided, actor, required, doc, profile, fault, lane))
         marked: F = pytest.mark.dpop_case(info)(fn)
         return marked
 
@@ -111,10 +132,10 @@ def case_param(
     title: str,
     *values: Any,
     section: str,
-    level: Level,
     actor: str,
-    requirement: str,
     doc: str,
+    level: Level | None = None,
+    requirement: str | None = None,
     profile: str = "rfc9449",
     fault: str = "",
     lane: str = "",
@@ -122,9 +143,11 @@ def case_param(
     """Declare one case of a table-driven family: a `pytest.param` carrying its own CaseInfo.
 
     `doc` is the case's "Sends / Expects" text; the param's id is the case id. A case that sends a proof
-    with a fault names it (`fault`), and takes its level and requirement from it (conformance/judge/faults.py).
+    with a fault names it (`fault`), and takes its level from it, and its requirement unless it names another
+    (conformance/judge/faults.py); any other case declares both.
     """
-    info = _register(CaseInfo(case_id, title, section, Level(level), actor, requirement, doc, profile, fault, lane))
+    decided, required = _level_and_requirement(case_id, level, requirement, fault)
+    info = _register(CaseInfo(case_id, title, section, decided, actor, required, doc, profile, fault, lane))
     return pytest.param(*values, id=case_id, marks=pytest.mark.dpop_case(info))
 
 
@@ -193,9 +216,7 @@ def render_document(cases: dict[str, CaseInfo]) -> str:
             actor, _, rest = c.id.partition("-")
             by_fault.setdefault(c.fault, {}).setdefault(rest, []).append(actor)
     fixed = {f: [f"{'/'.join(actors)}-{rest}" for rest, actors in ids.items()] for f, ids in by_fault.items()}
-    return "\n".join(
-        (render_markdown(cases), render_levels(), render_requirements(cases), render_fault_table(fixed))
-    )
+    return "\n".join((render_markdown(cases), render_levels(), render_requirements(cases), render_fault_table(fixed)))
 
 
 def render_requirements(cases: dict[str, CaseInfo]) -> str:

@@ -10,9 +10,10 @@ import re
 from collections.abc import Collection
 
 from conformance.client.evidence import Exchange, mask_secret_members, shortened
-from conformance.client.flow import Sent
+from conformance.client.flow import FlowError, Sent
 from conformance.judge.answers import (
     OVERLOADED,
+    RESOURCE_ERRORS,
     another_cause,
     challenge_errors,
     dpop_error,
@@ -22,30 +23,30 @@ from conformance.judge.answers import (
 )
 from conformance.judge.attribution import unconfirmed
 from conformance.judge.setup_problems import SetupProblem, setup_problem
-from conformance.judge.verdicts import CouldNotJudge, Level, Observation, Violation
+from conformance.judge.verdicts import CouldNotJudge, Level, Violation
 
 __all__ = [
     "NQCHAR_NONCE",
-    "REFUSAL_FIX",
     "SERVER_ERROR_HINT",
     "SERVER_ERROR_ON_VALID_HINT",
-    "SetupProblem",
     "accepted_cause",
     "answer",
     "attributable_refusal",
     "describe",
+    "deviation",
     "expect_accepted",
-    "expect_refused_at_as",
-    "expect_refused_at_rs",
     "expect_resource_accepts",
+    "flow_failed",
+    "note_unattributed",
+    "other_cause",
     "overloaded",
     "prerequisite_failed",
     "refusal_note",
     "refused_valid",
     "refused_valid_fix",
+    "require_answer",
     "server_error",
     "server_error_cause",
-    "setup_problem",
     "token_issued",
     "unanswered",
     "violation",
@@ -105,6 +106,23 @@ def violation(
         own_level=own_level,
         hint=hint,
     )
+
+
+def flow_failed(what: str, exc: FlowError, *, fix: str) -> CouldNotJudge:
+    """The CouldNotJudge for a step of the flow a case needed (a login, a token response) that failed.
+
+    Its cause is what the step's last answer says, in words shared by every case it happens to (a setup
+    problem first: an answer that names the client); where no answer says more, the step's own error, and `fix`.
+    """
+    last = exc.exchanges[-1] if exc.exchanges else None
+    problem = setup_problem(last, control=True) if last is not None else None
+    if problem is not None:
+        cause, fix = problem
+    elif last is not None and (last.error or (last.status or 0) >= 400):
+        cause, fix = refused_valid(last)
+    else:
+        cause = f"{what}: {str(exc).strip().splitlines()[0][:200]}"
+    return CouldNotJudge(f"{what}: {exc}", exchanges=exc.exchanges, cause=cause, fix=fix)
 
 
 def where(ex: Exchange) -> str:
@@ -178,7 +196,7 @@ def refused_valid_fix(final: Exchange) -> str:
         return OVERLOADED_FIX
     if is_server_error(final):
         return f"find the exception in the server's logs: {where(final)} fails on a valid request"
-    if dpop_error(final, "RS") is not None:
+    if dpop_error(final, RESOURCE_ERRORS) is not None:
         return (
             f"make {where(final)} accept a valid DPoP request: as-proof-accepted (token endpoint) and "
             "rs-accepts-dpop-request (resource) show what it refuses"
@@ -189,7 +207,7 @@ def refused_valid_fix(final: Exchange) -> str:
     )
 
 
-def _deviation(
+def deviation(
     what: str, expected: str, final: Exchange, sent: Sent, *, cause: str, fix: str
 ) -> Violation | CouldNotJudge:
     """A SHOULD deviation of a refusal (its status, its error code), with the cause other cases share.
@@ -222,13 +240,6 @@ SERVER_ERROR_ON_VALID_HINT = (
 )
 
 
-#: how each side should have refused what it failed on (a server error's fix): the same words for every case
-REFUSAL_FIX = {
-    "AS": "refuse an invalid request with HTTP 400 and an error code (RFC 6749 §5.2)",
-    "RS": "refuse an invalid request with HTTP 401 and a DPoP challenge (§7.1)",
-}
-
-
 def server_error_cause(final: Exchange) -> str:
     """The cause every case shares that met a 5xx at this endpoint where a refusal was due."""
     return f"{where(final)} fails with HTTP {final.status} on requests it should refuse"
@@ -252,11 +263,7 @@ def server_error(what: str, expected: str, final: Exchange, exchanges: Collectio
     )
 
 
-def _error_code(ex: Exchange) -> str:
-    return first_error(ex) or "a refusal"
-
-
-def _other_cause(
+def other_cause(
     sent: Sent, what: str, *, answered_nonce: bool, grant_is_the_change: bool, refusal_due: bool = True
 ) -> None:
     """CouldNotJudge when the refusal names another cause than the change (conformance/judge/answers.py).
@@ -280,17 +287,18 @@ def _other_cause(
     )
 
 
-def _attributable(final: Exchange, actor: str, what: str) -> None:
-    """A pass that rests on a refusal naming no DPoP error code: confirmed alone in a concurrent run."""
-    if dpop_error(final, actor) is None:
+def note_unattributed(final: Exchange, known: Collection[str], what: str) -> None:
+    """A pass that rests on a refusal naming no DPoP error code (`known`: the codes that answer a proof where it
+    was sent): confirmed alone in a concurrent run."""
+    if dpop_error(final, known) is None:
         unconfirmed(f"{what}: refused with {final.as_cause()}, which names no DPoP error")
 
 
-def attributable_refusal(sent: Sent, actor: str, what: str, *, answered_nonce: bool = True) -> None:
+def attributable_refusal(sent: Sent, known: Collection[str], what: str, *, answered_nonce: bool = True) -> None:
     """A refusal a case counts as its own: CouldNotJudge when it names another cause than the change, and a
     note for the scheduler when it names no DPoP error (for cases that judge a refusal's fact, not its form)."""
-    _other_cause(sent, what, answered_nonce=answered_nonce, grant_is_the_change=False)
-    _attributable(sent.final, actor, what)
+    other_cause(sent, what, answered_nonce=answered_nonce, grant_is_the_change=False)
+    note_unattributed(sent.final, known, what)
 
 
 def token_issued(ex: Exchange) -> bool:
@@ -313,7 +321,7 @@ def prerequisite_failed(what: str, sent: Sent, *, consequence: str = "") -> Coul
     )
 
 
-def _require_answer(sent: Sent, what: str) -> Exchange:
+def require_answer(sent: Sent, what: str) -> Exchange:
     final = sent.final
     if final.error:
         raise unanswered(what, sent.exchanges)
@@ -341,7 +349,7 @@ def expect_accepted(
     itself), a 5xx cannot be told from a broken deployment and is not judged. An overloaded answer (429,
     502-504) is never judged.
     """
-    final = _require_answer(sent, what)
+    final = require_answer(sent, what)
     status = final.status or 0
     if status in OVERLOADED:
         raise overloaded(what, sent.exchanges)
@@ -352,7 +360,7 @@ def expect_accepted(
             cause=f"{where(final)} fails with HTTP {status} on a valid request",
             fix=refused_valid_fix(final),
         )
-    _other_cause(sent, what, answered_nonce=True, grant_is_the_change=False, refusal_due=False)
+    other_cause(sent, what, answered_nonce=True, grant_is_the_change=False, refusal_due=False)
     if is_server_error(final):
         raise violation(
             what,
@@ -376,73 +384,13 @@ def expect_accepted(
     return final
 
 
-def expect_refused_at_as(
-    sent: Sent,
-    *,
-    what: str,
-    rule: str,
-    errors: Collection[str],
-    answered_nonce: bool = True,
-    grant_is_the_change: bool = False,
-) -> Exchange:
-    """The authorization server must refuse: any 2xx fails the case at its level.
-
-    `what` names the request as sent ("a token request carrying a proof with typ JWT"), `rule` what it
-    breaks ("§4.3 check 4: typ is dpop+jwt"): an acceptance's cause and fix are made of them.
-
-    The form is judged more softly, as at the resource: a 5xx is a warning (a server error, never a
-    refusal), a status other than 400 is a warning (RFC 6749 §5.2), a refusal without an error code is a
-    warning, and a code outside `errors` (every code the catalog lists as legal) is recorded as info. The
-    code is read from the JSON body, else from a challenge: real servers put it in either. A refusal that
-    names another cause than the change (a lost grant, a rate limit) is not judged (CouldNotJudge); with
-    `grant_is_the_change` a refused grant is the change itself (a rotated-out refresh token).
-    """
-    final = _require_answer(sent, what)
-    expected = f"a refusal: HTTP 400 with error={' or '.join(sorted(errors))}"
-    if final.ok:
-        cause, fix = accepted_cause(final, what, rule)
-        raise violation(what, expected, final, cause=cause, fix=fix, exchanges=sent.exchanges)
-    status = final.status or 0
-    if is_server_error(final) and status not in OVERLOADED:
-        raise server_error(what, expected, final, sent.exchanges, fix=REFUSAL_FIX["AS"])
-    _other_cause(sent, what, answered_nonce=answered_nonce, grant_is_the_change=grant_is_the_change)
-    found = final.json_object().get("error")
-    body_error = found if isinstance(found, str) and found else None
-    if status != 400:
-        raise _deviation(
-            what,
-            expected + " (RFC 6749 §5.2)",
-            final,
-            sent,
-            cause=f"{where(final)} answers {body_error or _error_code(final)} with HTTP {status}, not 400",
-            fix="answer the token endpoint's errors with HTTP 400 (RFC 6749 §5.2)",
-        )
-    if body_error is None:
-        raise _deviation(
-            what,
-            expected + " (RFC 6749 §5.2: a JSON body with error)",
-            final,
-            sent,
-            cause=f"{where(final)} refuses without a JSON error code",
-            fix='give every refusal a JSON body with "error" (RFC 6749 §5.2)',
-        )
-    if body_error not in errors:
-        raise Observation(
-            f"{what}: refused with HTTP {status} and error={body_error}; the catalog expects "
-            f"{' or '.join(sorted(errors))} (a refusal all the same)"
-        )
-    if not grant_is_the_change:
-        _attributable(final, "AS", what)
-    return final
-
-
 def expect_resource_accepts(sent: Sent, *, what: str, rule: str) -> Exchange:
     """A valid DPoP request must get a 2xx from the resource.
 
     A refusal with error invalid_token is not judged (CouldNotJudge): the resource may not accept this
     AS's tokens at all (audience, RFC 8707 `resource`), which is configuration, not a DPoP failure.
     """
-    final = _require_answer(sent, what)
+    final = require_answer(sent, what)
     if not final.ok and "invalid_token" in challenge_errors(final):
         raise CouldNotJudge(
             f"{what}: the resource refused the access token itself ({final.summary()}); check that the AS "
@@ -454,63 +402,3 @@ def expect_resource_accepts(sent: Sent, *, what: str, rule: str) -> Exchange:
             "parameter with [client] token_params in the target file",
         )
     return expect_accepted(sent, what=what, rule=rule, controlled=False)
-
-
-def expect_refused_at_rs(
-    sent: Sent,
-    *,
-    what: str,
-    rule: str,
-    errors: Collection[str],
-    error_required: bool = True,
-    answered_nonce: bool = True,
-) -> Exchange:
-    """The resource must refuse: any 2xx fails the case at its level; `what` and `rule` as at the AS.
-
-    The refusal itself is all a MUST asks; its form is judged more softly: a 5xx is a warning (a
-    server error is never a refusal), a status other than 400/401 is a warning (§7.1 uses 401 with a DPoP
-    challenge; 400 is legal per RFC 6750 §3.1), a missing `error` is a warning (§7.1 SHOULD), and an
-    error code outside `errors` (every code the catalog lists as legal) is recorded as info. With
-    `error_required` False (a scheme the resource may not support at all, RFC 6750 §3.1: "SHOULD NOT
-    include an error code"), a refusal without `error` passes. A refusal that names another cause than the
-    change (a rate limit, a nonce challenge the request could not answer) is not judged (CouldNotJudge).
-    """
-    final = _require_answer(sent, what)
-    expected = f"a refusal: 400 or 401 with a challenge carrying error={' or '.join(sorted(errors))}"
-    if final.ok:
-        cause, fix = accepted_cause(final, what, rule)
-        raise violation(what, expected, final, cause=cause, fix=fix, exchanges=sent.exchanges)
-    status = final.status or 0
-    if is_server_error(final) and status not in OVERLOADED:
-        raise server_error(what, expected, final, sent.exchanges, fix=REFUSAL_FIX["RS"])
-    _other_cause(sent, what, answered_nonce=answered_nonce, grant_is_the_change=False)
-    _attributable(final, "RS", what)
-    if status not in (400, 401):
-        raise _deviation(
-            what,
-            expected,
-            final,
-            sent,
-            cause=f"{where(final)} refuses with HTTP {status}, not 400 or 401",
-            fix="refuse with HTTP 401 and a DPoP challenge (§7.1; 400 is legal too, RFC 6750 §3.1)",
-        )
-    # the resource's error is its challenge's (§7.1, RFC 6750 §3): a JSON body is the application's, and a
-    # body saying {"error": "invalid_token"} beside a challenge without one is no error code to a client
-    found = challenge_errors(final)
-    if not found and not error_required:
-        return final
-    if not found:
-        raise _deviation(
-            what,
-            expected + " (RFC 9449 §7.1: the error parameter SHOULD be included)",
-            final,
-            sent,
-            cause=f"{where(final)} refuses with a challenge that has no error parameter",
-            fix='add error="invalid_dpop_proof" (or "invalid_token") to the WWW-Authenticate challenge (§7.1)',
-        )
-    if not set(found) & set(errors):
-        raise Observation(
-            f"{what}: refused with HTTP {status} and error={', '.join(found)}; the catalog "
-            f"expects {' or '.join(sorted(errors))} (a refusal all the same)"
-        )
-    return final

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from conformance.client.flow import Sent
 from conformance.client.proof import ProofDraft
-from conformance.judge.checks import token_issued, unanswered, violation, where
-from conformance.judge.negatives import request_uri_of, sent_at_as, sent_at_par, sent_at_rs
+from conformance.client.request import Request
+from conformance.judge.checks import unanswered, violation, where
+from conformance.judge.endpoints import Endpoint
+from conformance.judge.negatives import between_controls
 from conformance.judge.session import DPoPSession
 from conformance.judge.verdicts import CouldNotJudge, Level
 
@@ -34,23 +36,9 @@ class Variant:
 _ORDER = (Level.MAY, Level.SHOULD, Level.MUST)
 
 
-def _accepted(sent: Sent, actor: str) -> bool:
-    if actor == "PAR":
-        return request_uri_of(sent) is not None
-    return token_issued(sent.final) if actor == "AS" else sent.final.ok
-
-
-def _send(dpop: DPoPSession, actor: str, label: str, mutate: Callable[[ProofDraft], str]) -> Sent:
-    if actor == "PAR":
-        return sent_at_par(dpop, label=label, mutate=mutate)
-    if actor == "AS":
-        return sent_at_as(dpop, label=label, mutate=mutate)
-    return sent_at_rs(dpop, label=label, mutate=mutate)
-
-
 def judge_variants(
     dpop: DPoPSession,
-    actor: str,
+    endpoint: Endpoint,
     *,
     claim: str,
     what: str,
@@ -59,8 +47,7 @@ def judge_variants(
     current: Callable[[ProofDraft, Variant], str] | None = None,
     note: Callable[[str], None],
 ) -> None:
-    """Send each variant of `claim` in a request of its own to the actor ("AS": token, "PAR": pushed
-    authorization request, "RS": resource).
+    """Send each variant of `claim` in a request of its own to the endpoint, between controls.
 
     `current(draft, variant)` gives the variant's value for the proof being built, for a value that may
     change between requests (a nonce the server rotates); by default the variant's own value is sent.
@@ -81,10 +68,10 @@ def judge_variants(
             return draft.with_claims(**{claim: value}).sign()
 
         label = f"{what} with the {claim} varied ({variant.name})"
-        sent = _send(dpop, actor, label, mutate)
+        sent = between_controls(dpop, endpoint, Request(label=label, mutate=mutate))
         if sent.final.error:
             raise unanswered(label, sent.exchanges)
-        if _accepted(sent, actor):
+        if endpoint.accepted(sent):
             accepted.append((variant, sent))
     if not accepted:
         note(f"all {len(variants)} variants of {claim} refused: {', '.join(v.name for v in variants)}")

@@ -19,16 +19,19 @@ not faults, and nothing here generates them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from conformance.client.evidence import Exchange
+from conformance.client.proof import ProofDraft
 from conformance.jose import peek_claims
 from conformance.judge.verdicts import Level
 
 __all__ = [
     "FAULTS",
     "LENIENT_RULE",
+    "Change",
     "Fault",
     "acceptance_level",
     "answered_as_if_absent",
@@ -64,6 +67,56 @@ class Fault:
     def __post_init__(self) -> None:
         if self.lenient and self.level is not Level.SHOULD:
             raise ValueError(f"fault {self.id}: a lenient encoding is a SHOULD (lenient parsing), never {self.level}")
+
+
+@dataclass(frozen=True)
+class Change:
+    """A named change that turns a valid proof draft into a proof with one fault, or, without a fault, into
+    another valid proof (a variant that must be accepted).
+
+    The one vocabulary of the fixed cases and the fuzz cases: the fixed cases name theirs
+    (conformance/judge/mutations.py), the fuzz strategies draw theirs (conformance/judge/strategies.py), and
+    either is judged at its fault's level.
+    """
+
+    name: str
+    fault: Fault | None  # None: the proof stays valid (a variant that must be accepted)
+    description: str  # a noun phrase: "a proof with <description>"
+    apply: Callable[[ProofDraft], str]
+    part: str  # the part of the proof it acts on: structure | header | claims | signature
+    # what identifies a drawn change (maker and parameters): the same key is the same request, so a server's
+    # answer to it is observed once (a replay cache would refuse the second copy of a corrupt jti)
+    key: tuple[Any, ...] = ()
+    requirement_if_valid: str = ""  # the requirement a valid variant checks
+
+    @property
+    def fault_id(self) -> str:
+        """The fault's id ("" for a valid variant)."""
+        return self.fault.id if self.fault else ""
+
+    @property
+    def breaks(self) -> Fault:
+        """The fault, for a change that has one (every change the fuzz strategies draw)."""
+        if self.fault is None:
+            raise ValueError(f"the change {self.name} makes a valid proof: it breaks nothing")
+        return self.fault
+
+    @property
+    def requirement(self) -> str:
+        """The catalog requirement the changed proof breaks (or, for a valid variant, checks)."""
+        return self.fault.requirement if self.fault else self.requirement_if_valid
+
+    @property
+    def stale_only(self) -> bool:
+        """True when the change only makes the proof stale: freshness may come from a server nonce instead."""
+        return self.fault is not None and self.fault.stale_only
+
+    def __call__(self, draft: ProofDraft) -> str:
+        """Apply the change and return the signed (or deliberately mis-signed) compact proof."""
+        return self.apply(draft)
+
+    def __repr__(self) -> str:  # what Hypothesis prints for the minimal example
+        return f"<{self.fault_id or self.name}: {self.description} ({self.requirement})>"
 
 
 FAULTS: dict[str, Fault] = {}

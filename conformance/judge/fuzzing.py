@@ -33,35 +33,44 @@ from hypothesis.errors import Unsatisfiable
 
 from conformance.client.evidence import Exchange, decode_for_display
 from conformance.client.flow import Sent
+from conformance.client.request import Request
 from conformance.jose import peek_claims
 from conformance.judge.answers import OVERLOADED, is_server_error
-from conformance.judge.checks import REFUSAL_FIX, describe, server_error_cause, unanswered, where
-from conformance.judge.faults import LENIENT_RULE, acceptance_level
-from conformance.judge.negatives import control_at, send_once
+from conformance.judge.checks import describe, server_error_cause, unanswered, where
+from conformance.judge.endpoints import Endpoint
+from conformance.judge.faults import LENIENT_RULE, Change, acceptance_level
 from conformance.judge.session import DPoPSession
-from conformance.judge.strategies import Corruption, corruptions, coverage
+from conformance.judge.strategies import corruptions, coverage
 from conformance.judge.verdicts import Level, Observation, Violation
 
 __all__ = [
-    "REQUEST",
+    "FUZZ_PROFILES",
     "Finding",
     "FuzzRun",
     "Judge",
     "accepted_finding",
+    "examples_per_case",
     "fuzz_case",
     "server_error_finding",
     "verdict",
 ]
 
-REQUEST = {"AS": "a token request", "RS": "a resource request with the DPoP-bound token"}
 _SEVERITY = {Level.MUST: 0, Level.SHOULD: 1, Level.MAY: 2}
+#: examples Hypothesis draws per fuzz case, by --fuzz-profile (the run layer's option of that name)
+FUZZ_PROFILES = {"quick": 40, "ci": 150, "thorough": 1000}
+
+
+def examples_per_case(given: int | None, profile: str) -> int:
+    """Examples Hypothesis draws per fuzz case (besides the one example of every fault each case sends first):
+    `given` (--fuzz-examples) when set, else the profile's number."""
+    return given if given is not None else FUZZ_PROFILES[profile]
 
 
 @dataclass
 class Finding:
     """One kind of corrupted proof the judge objected to: its smallest example and what came back."""
 
-    corruption: Corruption
+    corruption: Change
     sent: Sent
     level: Level
     expected: str
@@ -75,7 +84,7 @@ class Finding:
 
 
 #: decides one example: None when the answer is right, else the Finding
-Judge = Callable[[Corruption, Sent], Finding | None]
+Judge = Callable[[Change, Sent], Finding | None]
 
 
 class _Found(Exception):
@@ -116,11 +125,11 @@ class _Pace:
 
 
 class FuzzRun:
-    """One fuzz case's examples against one actor ("AS": the token endpoint, "RS": the resource)."""
+    """One fuzz case's examples against one endpoint (the token endpoint, or the resource)."""
 
-    def __init__(self, dpop: DPoPSession, actor: str, judge: Judge, *, rate: float | None = None) -> None:
+    def __init__(self, dpop: DPoPSession, endpoint: Endpoint, judge: Judge, *, rate: float | None = None) -> None:
         self.dpop = dpop
-        self.actor = actor
+        self.endpoint = endpoint
         self.judge = judge
         self.pace = _Pace(rate)
         self.sent = 0  # examples sent
@@ -131,13 +140,10 @@ class FuzzRun:
         self._observed: dict[tuple[Any, ...], Finding | None] = {}
         self.findings: dict[str, Finding] = {}
 
-    def _url(self) -> str:
-        return self.dpop.token_endpoint if self.actor == "AS" else self.dpop.require_resource()[0]
-
     def _nonce_in_play(self) -> bool:
-        return self.dpop.client.nonce_for(self.actor, self._url()) is not None
+        return self.endpoint.known_nonce(self.dpop) is not None
 
-    def observe(self, corruption: Corruption) -> Finding | None:
+    def observe(self, corruption: Change) -> Finding | None:
         """Send the example once; the same example drawn again gets the first answer (stateful servers)."""
         if corruption.key in self._observed:
             self.repeated += 1
@@ -145,9 +151,8 @@ class FuzzRun:
         self.dpop.client.log = []  # evidence: the findings keep their own exchanges
         self.pace.wait()
         self.sent += 1
-        sent = send_once(
-            self.dpop, self.actor, mutate=corruption.apply, label=f"fuzzed proof: {corruption.description}"
-        )
+        request = Request(label=f"fuzzed proof: {corruption.description}", mutate=corruption.apply)
+        sent = self.endpoint.send(self.dpop, request)
         final = sent.final
         if final.error and (final.error.startswith("not sent") or "timeout" in final.error):
             raise unanswered("a fuzzed request", sent.exchanges)
@@ -171,8 +176,8 @@ class FuzzRun:
 
     def run(
         self,
-        coverage: Sequence[Corruption],
-        strategy: st.SearchStrategy[Corruption],
+        coverage: Sequence[Change],
+        strategy: st.SearchStrategy[Change],
         examples: int,
         seed: int | None = None,
     ) -> None:
@@ -181,7 +186,7 @@ class FuzzRun:
         `seed` fixes Hypothesis's seed for this run (otherwise: the run's `--hypothesis-seed`, or none and
         derandomised, as the "dpop-fuzz" settings profile says).
         """
-        control_at(self.dpop, self.actor, "before")
+        self.endpoint.control(self.dpop, "before")
         for corruption in coverage:  # every one, once: each class of fault (and its server errors) in every run
             if self._stale_and_vouched(corruption):
                 continue
@@ -190,20 +195,20 @@ class FuzzRun:
                 self.findings.setdefault(finding.key, finding)
         if examples > 0:
             self._explore(strategy, examples, seed)
-        control_at(self.dpop, self.actor, "after")
+        self.endpoint.control(self.dpop, "after")
 
-    def _stale_and_vouched(self, corruption: Corruption) -> bool:
+    def _stale_and_vouched(self, corruption: Change) -> bool:
         # freshness may come from a server nonce instead of iat (§4.3 check 11): a stale iat proves nothing there
         if corruption.stale_only and self._nonce_in_play():
             self.skipped_stale += 1
             return True
         return False
 
-    def _explore(self, strategy: st.SearchStrategy[Corruption], examples: int, seed: int | None) -> None:
+    def _explore(self, strategy: st.SearchStrategy[Change], examples: int, seed: int | None) -> None:
         # faults found accepted are not drawn again; a fault the server only failed on is, for an acceptance
         covered = {f.corruption.fault_id for f in self.findings.values() if not f.server_error}
 
-        def prop(corruption: Corruption) -> None:
+        def prop(corruption: Change) -> None:
             assume(corruption.fault_id not in covered and not self._stale_and_vouched(corruption))
             finding = self.observe(corruption)
             if finding is not None:
@@ -231,7 +236,7 @@ class FuzzRun:
 
 def fuzz_case(
     dpop: DPoPSession,
-    actor: str,
+    endpoint: Endpoint,
     parts: Sequence[str],
     judge: Judge,
     *,
@@ -239,11 +244,11 @@ def fuzz_case(
     rate: float | None = None,
     seed: int | None = None,
 ) -> FuzzRun:
-    """One fuzz case: the coverage examples and `examples` drawn ones of `parts`, at `actor`, judged by `judge`."""
-    if actor == "AS":
-        dpop.require_authorization_server()
-    run = FuzzRun(dpop, actor, judge, rate=rate)
-    with_token, alg = actor == "RS", dpop.key.alg
+    """One fuzz case: the coverage examples and `examples` drawn ones of `parts`, at `endpoint`, judged by
+    `judge`."""
+    endpoint.require(dpop)
+    run = FuzzRun(dpop, endpoint, judge, rate=rate)
+    with_token, alg = endpoint.sends_token, dpop.key.alg
     first = [c for part in parts for c in coverage(part, with_token=with_token, alg=alg)]
     strategy = st.one_of(*(corruptions(part, with_token=with_token, alg=alg) for part in parts))
     run.run(first, strategy, examples, seed)
@@ -257,11 +262,11 @@ def _flatten(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return found
 
 
-def _finding_text(actor: str, finding: Finding, replay: str) -> str:
+def _finding_text(endpoint: Endpoint, finding: Finding, replay: str) -> str:
     final: Exchange = finding.sent.final
     corruption = finding.corruption
     proof = final.proofs[0] if final.proofs else "(no DPoP header)"
-    fault = corruption.fault
+    fault = corruption.breaks
     bends = f"\n  Lenient parsing: {LENIENT_RULE}" if fault.lenient and not finding.server_error else ""
     why = f"\n  Level: {finding.why}" if finding.why else ""
     title = (
@@ -271,7 +276,7 @@ def _finding_text(actor: str, finding: Finding, replay: str) -> str:
     )
     return (
         f"[{finding.level.value}] {title}{bends}{why}\n"
-        f"  Sent: {REQUEST[actor]} carrying a fuzzed proof: {corruption.description} (part {corruption.part})\n"
+        f"  Sent: {endpoint.request} carrying a fuzzed proof: {corruption.description} (part {corruption.part})\n"
         f"  Proof: {decode_for_display(proof)}\n"
         f"  Expected: {finding.expected}\n  Got: {describe(final)}\n  Reproduce: {final.curl()}\n"
         f"  Replay the fuzzing: {replay}"
@@ -300,12 +305,12 @@ def verdict(run: FuzzRun, *, what: str, replay: str) -> str:
     worst = findings[0].level
     kinds = ", ".join(f"{f.key} ({f.level.value})" for f in findings)
     message = f"{len(findings)} kind(s) of fuzzed proof got the wrong answer: {kinds}. {counts}.\n" + "\n".join(
-        _finding_text(run.actor, f, replay) for f in findings
+        _finding_text(run.endpoint, f, replay) for f in findings
     )
     exchanges = [ex for f in findings for ex in f.sent.exchanges]
     if worst is Level.MAY:
         raise Observation(message)
-    cause, fix, shared = _cause_and_fix(run.actor, findings)
+    cause, fix, shared = _cause_and_fix(run.endpoint, findings)
     raise Violation(message, cause=cause, fix=fix, level=worst, exchanges=exchanges, shared=shared)
 
 
@@ -313,7 +318,7 @@ def verdict(run: FuzzRun, *, what: str, replay: str) -> str:
 _RULES_NAMED = 3
 
 
-def _cause_and_fix(actor: str, findings: Sequence[Finding]) -> tuple[str, str, bool]:
+def _cause_and_fix(endpoint: Endpoint, findings: Sequence[Finding]) -> tuple[str, str, bool]:
     """What the server did with the fuzzed proofs, what to change, and whether the cause is shared.
 
     Proofs accepted are the case's own finding (the faults by name, the rules they break); where the server
@@ -323,10 +328,10 @@ def _cause_and_fix(actor: str, findings: Sequence[Finding]) -> tuple[str, str, b
     accepted = [f for f in findings if not f.server_error]
     failed = [f for f in findings if f.server_error]
     if not accepted:
-        fix = f"find the exception in the server's logs and {REFUSAL_FIX[actor]}"
+        fix = f"find the exception in the server's logs and {endpoint.refusal.server_error_fix}"
         return server_error_cause(failed[0].sent.final), fix, True
     faults = list(dict.fromkeys(f.corruption.fault_id for f in accepted))
-    rules = list(dict.fromkeys(f.corruption.fault.rule for f in accepted))
+    rules = list(dict.fromkeys(f.corruption.breaks.rule for f in accepted))
     named = "; ".join(rules[:_RULES_NAMED])
     more = f"; and {len(rules) - _RULES_NAMED} more, in the message" if len(rules) > _RULES_NAMED else ""
     fix = f"refuse such proofs — {named}{more}"
@@ -335,17 +340,17 @@ def _cause_and_fix(actor: str, findings: Sequence[Finding]) -> tuple[str, str, b
     return f"{where(accepted[0].sent.final)} accepts fuzzed proofs it must refuse: {', '.join(faults)}", fix, False
 
 
-def accepted_finding(corruption: Corruption, sent: Sent) -> Finding | None:
+def accepted_finding(corruption: Change, sent: Sent) -> Finding | None:
     """The judge of the "refused" cases: a 2xx to a corrupted proof is a finding at its fault's level."""
     final = sent.final
     if not final.ok:
         return None
     proof = peek_claims(final.proofs[0]) if final.proofs else None
-    level, why = acceptance_level(corruption.fault, final, proof)
+    level, why = acceptance_level(corruption.breaks, final, proof)
     return Finding(corruption, sent, level, "a refusal (4xx)", why)
 
 
-def server_error_finding(corruption: Corruption, sent: Sent) -> Finding | None:
+def server_error_finding(corruption: Change, sent: Sent) -> Finding | None:
     """A 5xx to a corrupted proof (never a refusal): a warning (SHOULD). The judge of the "no server error"
     cases, and what every fuzz case records beside its own judge's findings."""
     final = sent.final

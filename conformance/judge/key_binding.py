@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
+from conformance.client.flow import dpop_challenge
 from conformance.client.keys import KEY_TYPES, SUPPORTED_ALGS, DPoPKey, generate_key
 from conformance.client.proof import ProofDraft
+from conformance.client.request import Request
 from conformance.judge.server_values import distinct
 from conformance.judge.session import DPoPSession
+from conformance.judge.verdicts import NotApplicable
 
-__all__ = ["OPTIONAL_MEMBER_SETS", "advertised_algs", "alg_of_type", "with_members"]
+__all__ = ["OPTIONAL_MEMBER_SETS", "advertised_algs", "alg_of_type", "resource_algs", "with_members"]
 
 #: optional JWK members a client may put in the proof's jwk (RFC 7517 §4): two sets, since use and key_ops
 #: "SHOULD NOT be used together" (RFC 7517 §4.3)
@@ -29,14 +30,33 @@ def advertised_algs(dpop: DPoPSession) -> list[str] | None:
     return distinct((dpop.metadata or {}).get("dpop_signing_alg_values_supported"))
 
 
-def alg_of_type(dpop: DPoPSession, kty: str) -> str:
-    """An algorithm of key type `kty` the suite can sign and the AS advertises (any, without a list); else skip."""
+def resource_algs(dpop: DPoPSession) -> list[str] | None:
+    """The algorithms the resource's DPoP challenge lists (§7.1 `algs`) in answer to a request without
+    credentials; None when it lists none (or sends no DPoP challenge)."""
+    request = Request(label="request without credentials (the algs it advertises)", scheme="", without_proof=True)
+    sent = dpop.call_resource("", request)
+    challenge = dpop_challenge(sent.final) if not sent.final.error else None
+    return distinct((challenge or {}).get("algs", "").split()) or None
+
+
+def alg_of_type(dpop: DPoPSession, kty: str, *, at_resource: bool = False) -> str:
+    """An algorithm of key type `kty` the suite can sign and the AS advertises (any, without a list); with
+    `at_resource`, one the resource's challenge lists too, where it lists any. Else skip: a proof the resource
+    may refuse for its algorithm alone (§4.3 check 5: its local policy) is no control."""
     dpop.require_authorization_server()
     advertised = advertised_algs(dpop)
+    at_rs = resource_algs(dpop) if at_resource else None
     for alg in KEY_TYPES[kty]:
-        if alg in SUPPORTED_ALGS and (advertised is None or alg in advertised):
+        if alg in SUPPORTED_ALGS and (advertised is None or alg in advertised) and (at_rs is None or alg in at_rs):
             return alg
-    pytest.skip(f"the authorization server advertises no {kty} algorithm the suite can sign with ({advertised})")
+    if at_rs is not None:
+        raise NotApplicable(
+            f"no {kty} algorithm the suite can sign with is advertised by both the authorization server "
+            f"({advertised}) and the resource (its challenge's algs: {' '.join(at_rs)})"
+        )
+    raise NotApplicable(
+        f"the authorization server advertises no {kty} algorithm the suite can sign with ({advertised})"
+    )
 
 
 def with_members(key: DPoPKey, names: tuple[str, ...], **values: Any) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -32,37 +31,13 @@ from conformance.client.proof import (
 )
 from conformance.client.uri import equivalent
 from conformance.jose import access_token_hash, b64url_encode, json_b64
-from conformance.judge.faults import Fault, fault
+from conformance.judge.faults import Change, fault
 
-__all__ = ["MUTATIONS", "Mutation", "mutation"]
-
-
-@dataclass(frozen=True)
-class Mutation:
-    """One named change to a valid proof, and the fault (requirement, level) it gives the proof."""
-
-    name: str
-    fault: Fault | None  # None: the proof stays valid (a variant that must be accepted)
-    description: str  # a noun phrase: "a proof with <description>"
-    apply: Callable[[ProofDraft], str]
-    requirement_if_valid: str = ""  # the requirement a valid variant checks
-
-    @property
-    def part(self) -> str:
-        """The part of the proof it acts on: structure, header, claims or signature."""
-        return self.fault.part if self.fault else "header"
-
-    @property
-    def requirement(self) -> str:
-        """The catalog requirement the mutated proof breaks (or, for a valid variant, checks)."""
-        return self.fault.requirement if self.fault else self.requirement_if_valid
-
-    def __call__(self, draft: ProofDraft) -> str:
-        """Apply the mutation and return the signed (or deliberately mis-signed) compact proof."""
-        return self.apply(draft)
+__all__ = ["MUTATIONS", "mutation"]
 
 
-MUTATIONS: dict[str, Mutation] = {}
+#: the changes the fixed cases name, by name
+MUTATIONS: dict[str, Change] = {}
 
 
 def _register(
@@ -72,14 +47,15 @@ def _register(
         if name in MUTATIONS:  # pragma: no cover - a programming error caught at import
             raise ValueError(f"mutation {name!r} registered twice")
         chosen = fault(fault_id) if fault_id else None
-        MUTATIONS[name] = Mutation(name, chosen, description, fn, requirement_if_valid)
+        part = chosen.part if chosen else "header"  # a valid variant changes members of the header or claims
+        MUTATIONS[name] = Change(name, chosen, description, fn, part, (name,), requirement_if_valid)
         return fn
 
     return decorate
 
 
-def mutation(name: str) -> Mutation:
-    """Look a mutation up by name."""
+def mutation(name: str) -> Change:
+    """The change a fixed case names (MUTATIONS), by its name."""
     try:
         return MUTATIONS[name]
     except KeyError:
@@ -498,9 +474,7 @@ def _iat_exponent(d: ProofDraft) -> str:
     digits = str(iat)
     written = f"{digits[0]}.{digits[1:].rstrip('0') or '0'}E{len(digits) - 1}"  # 1764625812 -> 1.764625812E9
     payload = json.dumps({**d.claims, "iat": 0}, separators=(",", ":")).replace('"iat":0', f'"iat":{written}', 1)
-    header = json.dumps(d.header, separators=(",", ":"))
-    head = f"{b64url_encode(header.encode())}.{b64url_encode(payload.encode())}"
-    return f"{head}.{b64url_encode(d.key.sign(head.encode('ascii')))}"
+    return d.sign_raw(json.dumps(d.header, separators=(",", ":")), payload)
 
 
 def self_signed_certificate(key: DPoPKey) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from conformance.client.evidence import Exchange
 from conformance.client.flow import Sent, TokenSet
+from conformance.client.request import Request
 from conformance.client.transport import origin_of
 from conformance.judge.session import DPoPSession
 from conformance.judge.setup_problems import SetupProblem, setup_problem
@@ -125,7 +126,7 @@ def _wrong_place(ex: Exchange, what: str, sent: Sent, *, json_expected: bool) ->
 def _check_token(dpop: DPoPSession) -> TokenSet | None:
     """The token request of the happy path: its tokens, or None when its refusal is a finding for the cases."""
     what = "a token request with the configured client, its grant and a valid proof"
-    sent = dpop.request_token(label="preflight: token request")
+    sent = dpop.request_token(Request(label="preflight: token request"))
     final = sent.final
     if final.error:
         raise _unanswered(final, what, sent)
@@ -144,7 +145,7 @@ def _check_token(dpop: DPoPSession) -> TokenSet | None:
     if problem:
         raise SetupFailure(problem.cause, problem.fix, what, final.summary(), sent.exchanges)
     if final.status == 200 and isinstance(final.json_object().get("access_token"), str):
-        return dpop.tokens_or_error(sent)
+        return dpop.grants.tokens_or_error(sent)
     if final.status == 200:
         raise SetupFailure(
             f"{final.method} {final.url} answered 200 without an access_token",
@@ -162,7 +163,7 @@ def _check_protected(dpop: DPoPSession) -> None:
     refuse" case would be a false failure.
     """
     what = "the resource request without credentials (neither Authorization nor DPoP)"
-    sent = dpop.call_resource("", None, scheme="", label="preflight: request without credentials")
+    sent = dpop.call_resource("", Request(label="preflight: request without credentials", scheme=""))
     final = sent.final
     if final.error:
         raise _unanswered(final, what, sent)
@@ -194,7 +195,7 @@ def _check_resource(dpop: DPoPSession) -> None:
         bound = dpop.bound_token()
     except CouldNotJudge:
         return  # judged by the cases (as-proof-accepted, and the resource cases say why they cannot run)
-    sent = dpop.call_resource(bound.access_token, bound.key, label="preflight: resource request")
+    sent = dpop.call_resource(bound.access_token, Request(label="preflight: resource request", key=bound.key))
     final = sent.final
     if final.error:
         raise _unanswered(final, what, sent)
@@ -213,15 +214,15 @@ def _check_resource(dpop: DPoPSession) -> None:
 def preflight(dpop: DPoPSession) -> None:
     """Raise SetupFailure when the target's setup is broken; return when the cases can be judged."""
     server = dpop.target.authorization_server
-    if server is not None and server.issuer and dpop.issuer_mismatch:
+    if server is not None and server.issuer and dpop.discovery.issuer_mismatch:
         raise SetupFailure(
-            dpop.issuer_mismatch,
+            dpop.discovery.issuer_mismatch,
             "set [authorization_server] issuer to the metadata's issuer if that is the server you mean to test",
             f"a metadata request for the issuer {server.issuer}",
             "",
-            dpop.metadata_exchanges,
+            dpop.discovery.exchanges,
         )
-    foreign = dpop.foreign_endpoints() if server is not None and server.issuer else {}
+    foreign = dpop.discovery.foreign_endpoints() if server is not None and server.issuer else {}
     if foreign:
         where = sorted({origin_of(url) for url in foreign.values()})
         raise SetupFailure(
@@ -235,15 +236,17 @@ def preflight(dpop: DPoPSession) -> None:
         )
     if server is not None and server.issuer and dpop.metadata is None and not server.token_endpoint:
         raise SetupFailure(
-            f"no authorization server metadata: {dpop.metadata_error}",
+            f"no authorization server metadata: {dpop.discovery.error}",
             "check [authorization_server] issuer, or give token_endpoint (and the other endpoints) directly",
             f"a metadata request for the issuer {server.issuer}",
-            dpop.metadata_exchanges[-1].summary() if dpop.metadata_exchanges else "",
-            dpop.metadata_exchanges,
+            dpop.discovery.exchanges[-1].summary() if dpop.discovery.exchanges else "",
+            dpop.discovery.exchanges,
         )
     if server is not None and dpop.target.client is not None:
         tokens = _check_token(dpop)
         if tokens is not None:
-            dpop.keep_bound(tokens)  # the resource cases use it (one token request fewer, one refresh token kept)
+            dpop.grants.keep_bound(
+                tokens
+            )  # the resource cases use it (one token request fewer, one refresh token kept)
     if dpop.target.resource_server is not None:
         _check_resource(dpop)

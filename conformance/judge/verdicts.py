@@ -15,6 +15,7 @@ from conformance.client.evidence import Exchange
 __all__ = [
     "CouldNotJudge",
     "Level",
+    "NotApplicable",
     "Observation",
     "Outcome",
     "Violation",
@@ -111,6 +112,14 @@ class Violation(AssertionError):
         self.hint = hint
 
 
+class NotApplicable(Exception):
+    """The case does not apply to this target (the message says why): skipped, never a verdict.
+
+    The judge raises it where the target file or the target's answers show the case has nothing to judge (no
+    [public_client], no PAR endpoint, no nonce ever provided); the run layer turns it into pytest's skip.
+    """
+
+
 class Observation(Exception):
     """Behaviour the RFC leaves open (or a requirement that cannot be observed here), recorded as info."""
 
@@ -147,6 +156,8 @@ def verdict_of(exc: BaseException, level: Level) -> tuple[Outcome, str]:
         return outcome_for_level(lower_level(exc.level, level) if exc.level else level), str(exc)
     if isinstance(exc, Observation):
         return Outcome.INFO, str(exc)
+    if isinstance(exc, NotApplicable):
+        return Outcome.SKIPPED, str(exc)
     if isinstance(exc, CouldNotJudge | FlowError):
         return Outcome.ERROR, str(exc)
     if isinstance(exc, AssertionError):

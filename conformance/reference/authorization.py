@@ -220,12 +220,14 @@ class AuthorizationServer:
             return internal_error()
         if exc.error != USE_NONCE and "as-proof-401" in defects:
             # as authgent does: a refused proof is a failed authentication, with a challenge naming its error
-            challenge = f'DPoP {auth_param("error", exc.error)}, {auth_param("error_description", exc.description)}'
+            challenge = f"DPoP {auth_param('error', exc.error)}, {auth_param('error_description', exc.description)}"
             return oauth_error(exc.error, exc.description, 401, {"WWW-Authenticate": challenge})
         if exc.error != USE_NONCE:
             return oauth_error(exc.error, exc.description, exc.status or 400)
         status = 401 if "as-nonce-status" in defects else 400
-        response = oauth_error(exc.error, exc.description, status)
+        # `nonce-named-invalid-proof`: the demand named as a refused proof, the nonce handed out all the same
+        code = INVALID_PROOF if "nonce-named-invalid-proof" in defects else exc.error
+        response = oauth_error(code, exc.description, status)
         nonce = self.ctx.nonces.issue("as")
         response.headers["DPoP-Nonce"] = nonce
         if "nonce-header-count" in defects:

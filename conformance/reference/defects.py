@@ -250,6 +250,12 @@ LENIENCIES: dict[str, Defect] = _catalog(
         "AS",
         'answers invalid_dpop_proof at the token and PAR endpoints with 401 and WWW-Authenticate: DPoP error="..."',
     ),
+    (
+        "nonce-named-invalid-proof",
+        "both",
+        "demands its nonce (a missing or wrong one) with invalid_dpop_proof, not use_dpop_nonce, and a DPoP-Nonce "
+        "(as pydpop's middleware does)",
+    ),
     ("exp-nbf-ignored", "both", "ignores exp and nbf in a proof (RFC 9449 does not use them; RFC 7519 §4)"),
     ("rsa-small-keys", "both", "accepts RSA proof keys under 2048 bits (and binds tokens to them): local policy"),
     ("challenge-scheme", "RS", "the no-credentials challenge names only the Bearer scheme, which it also accepts"),

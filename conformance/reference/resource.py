@@ -281,7 +281,9 @@ class ResourceServer:
         if exc.error != USE_NONCE:
             return self._dpop_error(exc.error, exc.description, exc.status or 401)
         # §9: the RS nonce challenge is a 401 carrying a fresh DPoP-Nonce.
-        response = self._dpop_error(exc.error, exc.description, 400 if "rs-nonce-status" in defects else 401)
+        # `nonce-named-invalid-proof`: the demand named as a refused proof, the nonce handed out all the same
+        code = INVALID_PROOF if "nonce-named-invalid-proof" in defects else exc.error
+        response = self._dpop_error(code, exc.description, 400 if "rs-nonce-status" in defects else 401)
         if "rs-nonce-header" not in defects:
             response.headers["DPoP-Nonce"] = self.ctx.nonces.issue("rs")
         if "nonce-no-store" in defects:

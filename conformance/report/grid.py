@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from html import escape as _html_escape
 from typing import Any
 
+from conformance.judge.endpoints import actors
 from conformance.printable import printable
 
 __all__ = ["COLOURS", "measurement_charts", "outcome_grid", "section_key"]
@@ -27,7 +28,8 @@ COLOURS = {
     "error": "#8e24aa",
     "not run": "#ffffff",
 }
-ACTORS = ("AS", "RS")
+#: the columns: the actors of the registered endpoints
+ACTORS = actors()
 CELL, GAP, PER_LINE = 12, 2, 16  # cell size and gap (px), cells per line and actor
 LABEL_W, BLOCK_GAP, HEAD_H = 46, 18, 18
 

@@ -122,8 +122,7 @@ HINTS: list[tuple[str, Hint]] = [
         "*-proof-htu-*",
         Hint(
             "the server does not compare htu with its own URI, or builds that URI from the wrong host",
-            "compare htu with the URI the client used (§4.3 check 9); behind a reverse proxy, configure the public "
-            "URL",
+            "compare htu with the URI the client used (§4.3 check 9); behind a reverse proxy, configure the public URL",
         ),
     ),
     (
@@ -295,8 +294,7 @@ HINTS: list[tuple[str, Hint]] = [
         "as-token-bound-to-key",
         Hint(
             "cnf.jkt is not the RFC 7638 thumbprint of the proof's key",
-            "compute SHA-256 over the required members only, in lexicographic order, base64url without padding "
-            "(§6.1)",
+            "compute SHA-256 over the required members only, in lexicographic order, base64url without padding (§6.1)",
         ),
     ),
     (

@@ -31,9 +31,9 @@ def _wrapped(text: str, width: int, first: str, rest: str, *, most: int | None =
     Nothing is dropped unless `most` is given: then the lines past it are, and the last one kept ends with …
     """
     text = " ".join(text.split())  # one paragraph: the target's line breaks and runs of spaces are not layout
-    lines = textwrap.wrap(
-        text, width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
-    ) or [first.rstrip()]
+    lines = textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False) or [
+        first.rstrip()
+    ]
     if most is not None and len(lines) > most:
         lines = lines[:most]
         lines[-1] = _cut(lines[-1] + " …", width)

@@ -22,29 +22,23 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from conformance import __version__
 from conformance.printable import printable
-from conformance.run.concurrency import DEFAULT_CONCURRENCY, concurrency_problem
+from conformance.run.options import (
+    CA_CONTRADICTION,
+    OPTIONS,
+    add_run_arguments,
+    add_selectors,
+    forwarded,
+    option_problem,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from conformance.client.target import Target
+    from conformance.reference import RunningServer, ServerSettings
     from conformance.run.selection import Selection
 
 __all__ = ["main"]
 
 PROG = "dpop-conformance"
-CA_CONTRADICTION = "--insecure and --ca-file contradict each other; keep one (--ca-file verifies, --insecure does not)"
-
-
-def _seed(text: str) -> int | str:
-    """The --fuzz-seed value: a non-negative integer, or "random"."""
-    if text == "random":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give a whole number, or random") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give 0 or more, or random")
-    return value
 
 
 def _fail(message: str, stream: TextIO | None = None) -> int:
@@ -64,177 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the conformance cases. Without --config, against the embedded reference "
         "server. Arguments after -- go to pytest (e.g. -- -k nonce -v).",
     )
-    run.add_argument(
-        "--config",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="target file (TOML); repeat it to run several targets and compare them (reports/<name>/ each, and "
-        "reports/compare.html); default: the embedded reference server",
-    )
-    run.add_argument(
-        "--report-dir",
-        metavar="DIR",
-        help="where to write report.html, junit.xml and results.json (default: reports/<target name>/)",
-    )
-    run.add_argument("--strict", action="store_true", help="SHOULD violations (warnings) also make the exit status 1")
-    run.add_argument(
-        "--color",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="colour the verdict and pytest's output: auto (a terminal without NO_COLOR), always or never",
-    )
-    run.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="no progress and no findings: the verdict, what was written, and the run's warnings",
-    )
-    run.add_argument(
-        "--pytest-html",
-        action="store_true",
-        help="also write pytest-html's own page (pytest-html.html); report.html is the suite's",
-    )
-    _add_selectors(run)
-    run.add_argument(
-        "--fail-on",
-        choices=("must", "should"),
-        default=None,
-        help="what makes the exit status 1: a MUST failure (default), or a SHOULD one too (= --strict)",
-    )
-    run.add_argument(
-        "--baseline",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="a baseline file (written by --write-baseline): only cases new against it make the exit status 1; "
-        "each failing case is marked new, still failing, not in baseline (its selection left the case out: "
-        "gates), new case (its suite version had none: does not gate) or fixed. With several --config, one "
-        "--baseline per --config, in the same order",
-    )
-    run.add_argument(
-        "--baseline-missing",
-        choices=("error", "ok"),
-        default="error",
-        help="when the --baseline file does not exist: error (default, exit 2), or ok: every failure counts "
-        "as new (a gate's first run; record one with --write-baseline)",
-    )
-    run.add_argument(
-        "--baseline-for-another-target",
-        action="store_true",
-        help="use a --baseline recorded for another target (another name or endpoints) on purpose; without it "
-        "that is exit 2, for a baseline of another target would call its failures known",
-    )
-    run.add_argument(
-        "--write-baseline",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="record this run as the next baseline in FILE: a small file of case outcomes, the same bytes for "
-        "the same verdicts, to commit and review as a diff (it may be the --baseline file). With several "
-        "--config, one per --config, in the same order",
-    )
-    run.add_argument(
-        "--profile",
-        action="append",
-        default=[],
-        choices=("rfc9449", "fapi2", "browser"),
-        help="rfc9449 (always run); fapi2: also the FAPI 2.0 Security Profile's DPoP rules; browser: also CORS "
-        "readiness for browser clients (repeatable)",
-    )
-    run.add_argument(
-        "--fuzz-profile",
-        choices=("quick", "ci", "thorough"),
-        default="quick",
-        help="examples per fuzz case: quick (40, default), ci (150), thorough (1000)",
-    )
-    run.add_argument("--fuzz-examples", type=int, metavar="N", help="examples per fuzz case (overrides the profile)")
-    run.add_argument(
-        "--fuzz-seed",
-        type=_seed,
-        metavar="N|random",
-        help="explore: draw the fuzz cases' examples from seed N (replays an earlier exploration), or from a "
-        "random seed (printed); default: derandomised, the same examples every run",
-    )
-    run.add_argument(
-        "--fuzz-rate",
-        type=float,
-        metavar="RPS",
-        help="at most this many fuzz requests per second (for staging servers)",
-    )
-    run.add_argument(
-        "--concurrency",
-        type=int,
-        metavar="N",
-        default=None,
-        help=f"requests in flight at once: cases run side by side, with the verdicts of a serial run (default "
-        f"{DEFAULT_CONCURRENCY}; 1 is serial); --max-rps and --max-requests hold across them",
-    )
-    run.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        default=None,
-        help="run the cases in N parallel processes (pytest-xdist, from the test extras), each one case at a time; "
-        "same verdicts as serial",
-    )
-    run.add_argument(
-        "--deadline",
-        type=float,
-        metavar="SECONDS",
-        help="an overall time limit: after it nothing more is sent and the remaining cases end in error",
-    )
-    run.add_argument("--max-requests", type=int, metavar="N", help="send at most N requests (for staging servers)")
-    run.add_argument("--max-rps", type=float, metavar="RPS", help="send at most this many requests per second")
-    run.add_argument(
-        "--ca-file",
-        metavar="FILE",
-        help="also trust the CA certificates in this PEM file (a staging server's private CA); overrides ca_file "
-        "in the target file",
-    )
-    run.add_argument(
-        "--insecure",
-        action="store_true",
-        help="do not verify TLS certificates at all (tests only: credentials are then open to anyone on the path)",
-    )
-    run.add_argument(
-        "--reference-algs",
-        metavar="ALG,...",
-        help="without --config: the proof algorithms the reference server accepts and advertises "
-        "(default: ES256,ES384,ES512,RS256,PS256,EdDSA)",
-    )
-    run.add_argument(
-        "--reference-port", type=int, default=0, help="without --config: the reference server's port (default: free)"
-    )
-    run.add_argument(
-        "--reference-nonce",
-        choices=("none", "as", "rs", "both"),
-        default="both",
-        help="without --config: which side of the reference server demands nonces (default: both)",
-    )
-    run.add_argument(
-        "--reference-defect",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="without --config: switch a defect on in the reference server (repeatable; see "
-        "`dpop-conformance serve --list-defects`)",
-    )
-    run.add_argument(
-        "--reference-par",
-        choices=("on", "off"),
-        default="on",
-        help="without --config: whether the reference server has a PAR endpoint (default: on)",
-    )
-    run.add_argument(
-        "--reference-leniency",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="without --config: switch on a leniency of real libraries and servers in the reference server "
-        "(repeatable, or all, which leaves out lossy-store: it acts only under load; see `dpop-conformance serve "
-        "--list-defects`): legal behaviour, which must cause no failure",
-    )
+    add_run_arguments(run)
 
     check = sub.add_parser(
         "check",
@@ -299,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="List every case: id, title, RFC section, level, actor and the requirement it checks.",
     )
     listing.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="output format")
-    _add_selectors(listing)
+    add_selectors(listing)
 
     schema = sub.add_parser(
         "schema",
@@ -389,82 +213,123 @@ class _Gate:
     write: str | None = None
 
 
-def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
-    from conformance.client.target import ConfigError, load_target
+class _Usage(Exception):
+    """A usage or input error found before anything is sent: one line, and exit status 2."""
 
-    target = None
-    problem = _check_limits(args)
+
+def _refuse(problem: str | None) -> None:
+    """Stop the run with `problem` (exit 2), if there is one."""
     if problem:
-        return _fail(problem)
-    args.strict = args.strict or args.fail_on == "should"
+        raise _Usage(problem)
+
+
+def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    """`run`: check every input, then run the targets of --config, or the embedded reference server."""
+    try:
+        gates = _settled(args)
+        forward = [*forwarded(_run_values(args)), *pytest_args]
+        if args.config:
+            return _run_targets(args, gates, forward)
+        return _run_embedded(args, gates[0], forward)
+    except _Usage as exc:
+        return _fail(str(exc))
+
+
+def _run_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The `run` arguments, by the option names of the table (run/options.py)."""
+    return {option.name: getattr(args, option.dest) for option in OPTIONS if option.run is not None}
+
+
+def _settled(args: argparse.Namespace) -> list[_Gate]:
+    """Check the `run` arguments (values, selectors, baselines), settle what they leave open (--strict is
+    --fail-on should; a random --fuzz-seed is drawn, to be printed), and return each target's gate."""
+    _refuse(option_problem(_run_values(args)))
+    args.fail_on = "should" if args.strict or args.fail_on == "should" else "must"
+    args.strict = args.fail_on == "should"
     selection = _selection(args)
     if selection:
-        from conformance.judge.catalog import load_cases
-        from conformance.run.plugin import locate_cases
-        from conformance.run.selection import SelectionError
-
-        try:
-            selection.check(load_cases(locate_cases()).values())
-        except SelectionError as exc:
-            return _fail(str(exc))
+        _refuse(_selection_problem(selection))
     gates, problem = _gates(args)
-    if problem:
-        return _fail(problem)
-    seed = secrets.randbelow(2**31) if args.fuzz_seed == "random" else args.fuzz_seed
-    pytest_args = [
-        *(f"--dpop-profile={p}" for p in args.profile if p != "rfc9449"),
-        f"--dpop-fuzz-profile={args.fuzz_profile}",
-        f"--dpop-fail-on={'should' if args.strict else 'must'}",
-        *([f"--hypothesis-seed={seed}"] if seed is not None else []),
-        *([f"--dpop-fuzz-examples={args.fuzz_examples}"] if args.fuzz_examples is not None else []),
-        *([f"--dpop-fuzz-rate={args.fuzz_rate}"] if args.fuzz_rate else []),
-        *selection.as_args(),
-        *([f"--dpop-deadline={args.deadline}"] if args.deadline else []),
-        *([f"--dpop-max-requests={args.max_requests}"] if args.max_requests is not None else []),
-        *([f"--dpop-max-rps={args.max_rps}"] if args.max_rps else []),
-        *([f"--dpop-ca-file={Path(args.ca_file).resolve()}"] if args.ca_file else []),
-        *(["--dpop-insecure"] if args.insecure else []),
-        *([f"--dpop-concurrency={args.concurrency}"] if args.concurrency is not None else []),
-        *(["-n", str(args.workers)] if args.workers and args.workers > 1 else []),
-        *pytest_args,
-    ]
-    if args.config:
-        if (
-            args.reference_defect
-            or args.reference_leniency
-            or args.reference_algs
-            or args.reference_port
-            or args.reference_par != "on"
-        ):
-            return _fail("the --reference-* options apply to the embedded reference server; drop them or --config")
-        try:
-            targets = [load_target(path) for path in args.config]  # every file is checked before anything runs
-        except ConfigError as exc:
-            return _fail(str(exc))
-        problem = _check_identities(args, targets, gates)
-        if problem:
-            return _fail(problem)
-        for loaded in targets:  # before anything is sent
-            for warning in loaded.transport_warnings():
-                print(f"{PROG}: warning: {printable(warning)}")
-        if len(targets) > 1:
-            return _run_several(args, targets, gates, pytest_args)
-        target = targets[0]
-    else:
-        problem = _check_identity(args, {"name": "reference", "embedded": True}, gates[0])
-        if problem:
-            return _fail(problem)
-    report_dir = (
-        Path(args.report_dir) if args.report_dir else Path("reports") / (target.name if target else "reference")
-    )
+    _refuse(problem)
+    if args.fuzz_seed == "random":
+        args.fuzz_seed = secrets.randbelow(2**31)
+    return gates
+
+
+def _selection_problem(selection: Selection) -> str | None:
+    """A selector that matches no case of the catalog, as one line; None when each matches some."""
+    from conformance.judge.catalog import load_cases
+    from conformance.run.cases_folder import locate_cases
+    from conformance.run.selection import SelectionError
+
+    try:
+        selection.check(load_cases(locate_cases()).values())
+    except SelectionError as exc:
+        return str(exc)
+    return None
+
+
+def _run_targets(args: argparse.Namespace, gates: list[_Gate], pytest_args: list[str]) -> int:
+    """Run the target files of --config: every one checked before anything is sent, then one after the other."""
+    from conformance.client.target import ConfigError, load_target
+
+    reference = ("reference_defect", "reference_leniency", "reference_algs", "reference_port")
+    if any(getattr(args, name) for name in reference) or args.reference_par != "on":
+        raise _Usage("the --reference-* options apply to the embedded reference server; drop them or --config")
+    try:
+        targets = [load_target(path) for path in args.config]  # every file is checked before anything runs
+    except ConfigError as exc:
+        raise _Usage(str(exc)) from None
+    _refuse(_check_identities(args, targets, gates))
+    for loaded in targets:  # before anything is sent
+        for warning in loaded.transport_warnings():
+            print(f"{PROG}: warning: {printable(warning)}")
+    if len(targets) > 1:
+        return _run_several(args, targets, gates, pytest_args)
+    target = targets[0]
+    report_dir = _report_dir(args, target.name)
+    _announce(target, args)
+    return _run_pytest(Path(args.config[0]), report_dir, pytest_args, args, name=target.name, gate=gates[0])
+
+
+def _report_dir(args: argparse.Namespace, name: str) -> Path:
+    """The report folder of a one-target run (--report-dir, or reports/<target name>/), made."""
+    report_dir = Path(args.report_dir) if args.report_dir else Path("reports") / name
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return _fail(f"cannot create the report folder {report_dir}: {exc.strerror or exc}")
-    if target is not None:
-        _announce(target, args)
-        return _run_pytest(Path(args.config[0]), report_dir, pytest_args, args, name=target.name, gate=gates[0])
+        raise _Usage(f"cannot create the report folder {report_dir}: {exc.strerror or exc}") from None
+    return report_dir
 
+
+def _run_embedded(args: argparse.Namespace, gate: _Gate, pytest_args: list[str]) -> int:
+    """Run against the embedded reference server, started here with the --reference-* settings."""
+    _refuse(_check_identity(args, {"name": "reference", "embedded": True}, gate))
+    report_dir = _report_dir(args, "reference")
+    server, settings = _reference_server(args)
+    try:
+        server.start()
+    except OSError as exc:
+        raise _Usage(
+            f"cannot start the reference server on 127.0.0.1:{args.reference_port}: {exc.strerror or exc}"
+        ) from None
+    # what a baseline of the embedded server records besides its outcomes: the settings that change which
+    # cases apply (its defects and leniencies are its behaviour, what a gate is there to notice)
+    embedded = json.dumps(
+        {"nonce": settings.nonce, "par": settings.par, "algs": list(settings.signing_algs)}, sort_keys=True
+    )
+    with tempfile.TemporaryDirectory(prefix="dpop-conformance-") as scratch, server:
+        # the file holds the reference server's throwaway secret, so it stays out of the report folder
+        config_path = server.write_target_file(Path(scratch) / "reference.toml")
+        if not args.quiet:
+            print(f"{PROG}: running against the embedded reference server at {server.base_url} ({_switches(settings)})")
+        return _run_pytest(
+            config_path, report_dir, [f"--dpop-embedded={embedded}", *pytest_args], args, name="reference", gate=gate
+        )
+
+
+def _reference_server(args: argparse.Namespace) -> tuple[RunningServer, ServerSettings]:
+    """The embedded reference server with the --reference-* settings (not started yet), and those settings."""
     from conformance.reference import RunningServer, ServerSettings
 
     try:
@@ -477,72 +342,19 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         if args.reference_algs:
             algs = tuple(a.strip() for a in args.reference_algs.split(",") if a.strip())
             settings = dataclasses.replace(settings, signing_algs=algs)
-        server = RunningServer(settings, port=args.reference_port)
+        return RunningServer(settings, port=args.reference_port), settings
     except ValueError as exc:
-        return _fail(str(exc))
+        raise _Usage(str(exc)) from None
+
+
+def _switches(settings: ServerSettings) -> str:
+    """The reference server's nonce mode, and its defects and leniencies when any are on."""
     defects = ", ".join(sorted(settings.defects))
     leniencies = ", ".join(sorted(settings.leniencies))
-    try:
-        server.start()
-    except OSError as exc:
-        return _fail(f"cannot start the reference server on 127.0.0.1:{args.reference_port}: {exc.strerror or exc}")
-    # what a baseline of the embedded server records besides its outcomes: the settings that change which
-    # cases apply (its defects and leniencies are its behaviour, what a gate is there to notice)
-    embedded = json.dumps(
-        {"nonce": settings.nonce, "par": settings.par, "algs": list(settings.signing_algs)}, sort_keys=True
+    return (
+        f"nonces: {settings.nonce}{'; defects: ' + defects if defects else ''}"
+        f"{'; leniencies: ' + leniencies if leniencies else ''}"
     )
-    with tempfile.TemporaryDirectory(prefix="dpop-conformance-") as scratch, server:
-        # the file holds the reference server's throwaway secret, so it stays out of the report folder
-        config_path = server.write_target_file(Path(scratch) / "reference.toml")
-        if not args.quiet:
-            print(
-                f"{PROG}: running against the embedded reference server at {server.base_url} "
-                f"(nonces: {settings.nonce}{'; defects: ' + defects if defects else ''}"
-                f"{'; leniencies: ' + leniencies if leniencies else ''})"
-            )
-        return _run_pytest(
-            config_path,
-            report_dir,
-            [f"--dpop-embedded={embedded}", *pytest_args],
-            args,
-            name="reference",
-            gate=gates[0],
-        )
-
-
-def _check_limits(args: argparse.Namespace) -> str | None:
-    """A one-line complaint about a nonsensical numeric or file option, or None."""
-    from conformance.client.transport import ca_file_problem
-
-    if args.deadline is not None and args.deadline <= 0:
-        return f"--deadline {args.deadline:g}: give a positive number of seconds"
-    if args.max_requests is not None and args.max_requests < 1:
-        return f"--max-requests {args.max_requests}: give 1 or more (a run needs requests to judge anything)"
-    if args.max_rps is not None and args.max_rps <= 0:
-        return f"--max-rps {args.max_rps:g}: give a positive number of requests per second"
-    if args.concurrency is not None:
-        problem = concurrency_problem(args.concurrency)
-        if problem:
-            return problem
-    if args.workers is not None and args.workers < 1:
-        return f"--workers {args.workers}: give 1 or more (1 runs the cases in one process, as without --workers)"
-    if args.fuzz_examples is not None and args.fuzz_examples < 0:
-        return (
-            f"--fuzz-examples {args.fuzz_examples}: give 0 or more (0 sends only the one example of every fault "
-            "each fuzz case starts with)"
-        )
-    if args.fuzz_rate is not None and args.fuzz_rate <= 0:
-        return f"--fuzz-rate {args.fuzz_rate:g}: give a positive number of requests per second"
-    if args.strict and args.fail_on == "must":
-        return "--strict and --fail-on must contradict each other: --strict is --fail-on should; keep one"
-    if not 0 <= args.reference_port <= 65535:
-        return f"--reference-port {args.reference_port} is not a port number (0 to 65535)"
-    if args.insecure and args.ca_file:
-        return CA_CONTRADICTION
-    problem = ca_file_problem(args.ca_file) if args.ca_file else None
-    if problem:
-        return f"--ca-file {args.ca_file}: {problem} (give a PEM file of CA certificates)"
-    return None
 
 
 def _gates(args: argparse.Namespace) -> tuple[list[_Gate], str | None]:
@@ -714,7 +526,7 @@ def _pytest_command(
     config_path: Path, scratch: Path, report_dir: Path, options: argparse.Namespace, colour: bool
 ) -> list[str]:
     """The pytest command line of a run writing its reports into `scratch`."""
-    from conformance.run.plugin import locate_cases
+    from conformance.run.cases_folder import locate_cases
 
     cases = locate_cases()
     return [
@@ -723,7 +535,7 @@ def _pytest_command(
         "pytest",
         str(cases),
         "-p",
-        "conformance.plugin",
+        "conformance.run.plugin",
         "-p",
         "no:cacheprovider",
         "-p",
@@ -750,7 +562,7 @@ def _pytest_command(
                 "-o",
                 "render_collapsed=passed,skipped",  # failures and errors open, with their evidence
             ]
-            if getattr(options, "pytest_html", False)
+            if options.pytest_html
             else ["-p", "no:html"]  # the suite's own report.html is the page; pytest-html's only when asked
         ),
         f"--junitxml={scratch / 'junit.xml'}",
@@ -776,13 +588,13 @@ def _run_pytest(
     the verdict, what was written, and (unless -q) the findings, on the terminal."""
     from conformance.report.results import load_results
     from conformance.report.terminal import use_colour
+    from conformance.run.cases_folder import locate_cases
     from conformance.run.child import run_child
-    from conformance.run.plugin import locate_cases
     from conformance.run.report_folder import ReportFolder
 
     gate = gate or _Gate()
-    quiet = bool(getattr(options, "quiet", False))
-    colour = use_colour(getattr(options, "color", "auto"), tty=sys.stdout.isatty(), environ=dict(os.environ))
+    quiet = bool(options.quiet)
+    colour = use_colour(options.color, tty=sys.stdout.isatty(), environ=dict(os.environ))
     report_dir = report_dir.resolve()
     try:
         folder = ReportFolder(report_dir)
@@ -791,7 +603,7 @@ def _run_pytest(
     baseline_args = (
         [
             f"--dpop-baseline={Path(gate.baseline).resolve()}",
-            *(["--dpop-baseline-missing-ok"] if getattr(options, "baseline_missing", "error") == "ok" else []),
+            *(["--dpop-baseline-missing-ok"] if options.baseline_missing == "ok" else []),
         ]
         if gate.baseline
         else []
@@ -992,17 +804,15 @@ def _announce(target: Target, args: argparse.Namespace) -> None:
 def _check(args: argparse.Namespace) -> int:
     from conformance.client.target import ConfigError, load_target
     from conformance.judge.catalog import load_cases
+    from conformance.run.cases_folder import locate_cases
     from conformance.run.plan import case_groups, origins, recipients
-    from conformance.run.plugin import locate_cases
 
     try:
         target = load_target(args.config)
     except ConfigError as exc:
         return _fail(str(exc))
     if args.insecure and args.ca_file:
-        return _fail(
-            "--insecure and --ca-file contradict each other; keep one (--ca-file verifies, --insecure does not)"
-        )
+        return _fail(CA_CONTRADICTION)
     if args.ca_file and not Path(args.ca_file).is_file():
         return _fail(f"--ca-file {args.ca_file}: no such file (give a PEM file of CA certificates)")
     print(f"{PROG}: {args.config} is a valid target file (target {target.name!r})")
@@ -1112,7 +922,7 @@ def _list(fmt: str, selection: Selection) -> int:
     from dataclasses import asdict
 
     from conformance.judge.catalog import load_cases, render_document
-    from conformance.run.plugin import locate_cases
+    from conformance.run.cases_folder import locate_cases
     from conformance.run.selection import SelectionError
 
     cases = load_cases(locate_cases())
@@ -1131,16 +941,6 @@ def _list(fmt: str, selection: Selection) -> int:
         for c in sorted(cases.values(), key=lambda c: c.id):
             print(f"{c.id:<{width}}  {c.actor}  {c.level.value:<6}  §{c.section:<5} {c.title}")
     return 0
-
-
-def _add_selectors(parser: argparse.ArgumentParser) -> None:
-    """--case, --exclude, --section, --actor, --level: the same for `run` and `list`."""
-    group = parser.add_argument_group("selecting cases (kinds narrow each other; one kind adds up)")
-    group.add_argument("--case", action="append", metavar="ID", help="a case id, or a glob (as-htu-*); repeatable")
-    group.add_argument("--exclude", action="append", metavar="ID", help="leave out a case id or glob; repeatable")
-    group.add_argument("--section", action="append", metavar="N", help="an RFC 9449 section (4.3 takes 4.3.x too)")
-    group.add_argument("--actor", action="append", metavar="AS|RS", help="the cases of the AS or of the RS")
-    group.add_argument("--level", action="append", metavar="LEVEL", help="MUST, SHOULD or MAY; repeatable")
 
 
 def _selection(args: argparse.Namespace) -> Selection:

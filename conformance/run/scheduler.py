@@ -41,6 +41,7 @@ import pytest
 from conformance.client.transport import Lane
 from conformance.judge.attribution import recording
 from conformance.judge.catalog import case_info
+from conformance.judge.verdicts import NotApplicable
 
 __all__ = ["Ahead", "Scheduler", "can_run_ahead"]
 
@@ -170,6 +171,16 @@ def _wait_for(event: threading.Event) -> None:
         pass
 
 
+def as_skip(exc: BaseException) -> BaseException:
+    """The judge's NotApplicable as pytest's skip (the judge knows no pytest); any other exception as it is."""
+    if isinstance(exc, NotApplicable):
+        try:
+            pytest.skip(str(exc))
+        except pytest.skip.Exception as skipped:
+            return skipped
+    return exc
+
+
 def _run_one(item: pytest.Function, session: Any) -> Ahead:
     """Run one case's body in this thread, in a lane of its own, with the values its fixtures would have."""
     ahead = Ahead(Lane())
@@ -185,7 +196,7 @@ def _run_one(item: pytest.Function, session: Any) -> Ahead:
         try:
             item.obj(**arguments)
         except BaseException as exc:  # skip and fail are BaseExceptions: every one is an outcome here
-            ahead.exception = exc
+            ahead.exception = as_skip(exc)
     ahead.unconfirmed = unconfirmed
     ahead.duration_s = time.perf_counter() - start
     return ahead

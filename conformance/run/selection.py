@@ -13,10 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from conformance.judge.catalog import CaseInfo
+from conformance.judge.endpoints import actors
 
 __all__ = ["ACTORS", "LEVELS", "Selection", "SelectionError"]
 
-ACTORS = ("AS", "RS")
+#: whose requirements the cases judge: the actors of the registered endpoints
+ACTORS = actors()
 LEVELS = ("MUST", "SHOULD", "MAY")
 
 

@@ -8,7 +8,7 @@
 #      DPOP_RUN_DIR         where the PID file, the logs and target.toml go (default: ./run beside this script)
 #      START_TIMEOUT        seconds to wait for both servers to answer (default 30)
 #      WATCH_PID            optional: the servers exit when this process is gone (used by the tests)
-# Installs the pinned packages with `npm ci` first when node_modules is missing. Stop with stop.sh.
+# Calls install.sh first (npm ci from package-lock.json on first use, a no-op afterwards). Stop with stop.sh.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 MODE=${1:-off}
@@ -25,33 +25,8 @@ START_TIMEOUT=${START_TIMEOUT:-30}
 PID_FILE=$RUN_DIR/servers.pid
 export AS_PORT RS_PORT
 
-for tool in node npm; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "$0: $tool is not installed (Node.js 20.18 or newer is needed)" >&2; exit 1; }
-done
-node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 18) ? 0 : 1)' ||
-  { echo "$0: Node.js 20.18 or newer is needed, found $(node --version)" >&2; exit 1; }
-
-# npm ci once, also when several start.sh run at the same time (a lock directory holding the owner's pid)
-install_packages() {
-  [ -f "$HERE/node_modules/.package-lock.json" ] && return 0
-  lock=$HERE/.npm-ci.lock
-  waited=0
-  until mkdir "$lock" 2>/dev/null; do
-    owner=$(cat "$lock/pid" 2>/dev/null || true)
-    if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then rm -rf "$lock"; continue; fi
-    [ "$waited" -ge 600 ] && { echo "$0: another npm ci has held $lock for 300 s; remove it if stale" >&2; exit 1; }
-    sleep 0.5; waited=$((waited + 1))
-  done
-  echo $$ > "$lock/pid"
-  trap 'rm -rf "$lock"' EXIT
-  if [ ! -f "$HERE/node_modules/.package-lock.json" ]; then
-    echo "installing the pinned packages (npm ci) ..."
-    (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) >&2 || { echo "$0: npm ci failed" >&2; exit 1; }
-  fi
-  rm -rf "$lock"
-  trap - EXIT
-}
-install_packages
+# npm ci from the lock file on first use (a no-op once installed; safe beside another start.sh)
+"$HERE/install.sh" || exit 1
 
 # running: the process exists and has not ended (an ended one may wait a while to be reaped: a zombie)
 running() {
@@ -92,7 +67,7 @@ TARGET=$RUN_DIR/target.toml
 cat > "$TARGET" <<TOML
 # Written by targets/oidc-provider/start.sh: oidc-provider $(version oidc-provider) (AS) and
 # express-oauth2-jwt-bearer $(version express-oauth2-jwt-bearer) (RS) on loopback, DPoP nonces $MODE.
-name = "oidc-provider-nonce-$MODE"
+name = "oidc-provider-$MODE"
 timeout = 10
 dpop_alg = "ES256"
 

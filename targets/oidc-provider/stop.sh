@@ -20,7 +20,7 @@ running() {
 }
 # ours: node running as.js or rs.js (a pid from an old PID file may name another process by now)
 ours() {
-  case $(ps -o args= -p "$1" 2>/dev/null) in
+  case $(ps -ww -o args= -p "$1" 2>/dev/null) in
     *node*as.js* | *node*rs.js*) return 0 ;;
     *) return 1 ;;
   esac
