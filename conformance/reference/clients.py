@@ -20,7 +20,13 @@ from conformance.reference.context import ASSERTION_MAX_LIFETIME, ServerContext
 from conformance.reference.keys import SignatureError, verify_signature
 from conformance.reference.replay import ReplayResult
 
-__all__ = ["JWT_BEARER_ASSERTION", "AuthenticatedClient", "ClientAuthError", "authenticate_client"]
+__all__ = [
+    "JWT_BEARER_ASSERTION",
+    "AuthenticatedClient",
+    "ClientAuthError",
+    "authenticate_client",
+    "basic_credentials",
+]
 
 JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -53,8 +59,11 @@ def _invalid_client(description: str, *, basic: bool = False) -> ClientAuthError
     return ClientAuthError("invalid_client", description, basic=basic)
 
 
-def _basic_credentials(lines: list[str]) -> tuple[str, str] | None:
-    """Decode `Authorization: Basic` credentials; None when no Basic line is present."""
+def basic_credentials(lines: list[str]) -> tuple[str, str] | None:
+    """Decode `Authorization: Basic` credentials as RFC 6749 §2.3.1 writes them; None when no Basic line is present.
+
+    Raises ClientAuthError when the line is malformed or there is more than one Authorization line.
+    """
     basic = [line for line in lines if line.strip()[:6].lower() == "basic "]
     if not basic:
         return None
@@ -140,7 +149,7 @@ def authenticate_client(
     authenticated one.
     """
     settings = ctx.settings
-    basic = _basic_credentials(authorization)
+    basic = basic_credentials(authorization)
     methods = [
         name
         for name, used in (

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conformance.jose import b64url_encode
+from conformance.reference.clients import ClientAuthError, basic_credentials
 from conformance.reference.judging.scenarios import SCENARIOS, Scenario
 from conformance.reference.nonces import NonceVerdict
 from conformance.reference.replay import ReplayCache
@@ -265,12 +266,13 @@ class Bench:
         """(client id, confidential?) of a token request, or the error answer."""
         lines = request.headers.getlist("authorization")
         if lines:
-            scheme, _, encoded = lines[0].strip().partition(" ")
+            # RFC 6749 §2.3.1: id and secret are each form-urlencoded before Base64 (the reference server's decoding)
             try:
-                client_id, _, secret = base64.b64decode(encoded.strip()).decode("utf-8").partition(":")
-            except (ValueError, UnicodeDecodeError):
-                client_id, secret = "", ""
-            if scheme.lower() == "basic" and hmac.compare_digest(
+                credentials = basic_credentials(lines)
+            except ClientAuthError:
+                credentials = None
+            client_id, secret = credentials or ("", "")
+            if credentials is not None and hmac.compare_digest(
                 f"{client_id}:{secret}".encode(), f"{self.client_id}:{self.client_secret}".encode()
             ):
                 return self.client_id, True
