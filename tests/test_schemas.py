@@ -435,7 +435,7 @@ def test_real_results_validate_members_may_be_added_and_what_consumers_rely_on_h
         return errors_of(RESULTS, document)
 
     assert broken(lambda d: d.pop("summary"))
-    assert broken(lambda d: d.update(schema_version=3))
+    assert broken(lambda d: d.update(schema_version=4))
     assert broken(lambda d: d["summary"].update(pending=0))
     assert broken(lambda d: d["summary"].pop("info"))
     assert broken(lambda d: d["cases"][0].update(outcome="pass"))

@@ -26,15 +26,19 @@ from conformance.client.transport import ca_file_problem
 
 __all__ = [
     "AUTH_METHODS",
+    "CLIENT_CAPABILITIES",
     "GRANT_TYPES",
     "AuthorizationServer",
     "Client",
+    "ClientUnderTest",
     "ConfigError",
     "PublicClient",
     "ResourceServer",
     "Target",
     "is_loopback_host",
+    "load_client_target",
     "load_target",
+    "parse_client_target",
     "parse_target",
     "plain_http_warning",
 ]
@@ -229,6 +233,11 @@ def parse_target(
     Relative paths in it (secret_file, dpop_key_file, ca_file, ...) are resolved against `base_dir`, the
     folder of the target file, wherever the suite is started from; `login_command` runs there too.
     """
+    if "client_under_test" in data:
+        raise ConfigError(
+            f"{source}: a client target file ([client_under_test]): judge it with `dpop-conformance client --config "
+            f"{source}`"
+        )
     env = os.environ if environ is None else environ
     reader = _Reader(source, env, base_dir or Path.cwd())
     top = reader.table(
@@ -624,3 +633,84 @@ def _origins(reader: _Reader, table: Mapping[str, Any], section: str) -> tuple[s
             raise reader.error(section, "allowed_origins", f"names {url!r}; give origins only (scheme://host:port)")
         origins.append(f"{parts.scheme}://{parts.netloc}".lower())
     return tuple(origins)
+
+
+# --- client target files (issue 30) -----------------------------------------------------------
+
+#: what a client under test may declare it can do; each adds scenarios (conformance/reference/judging/scenarios.py)
+CLIENT_CAPABILITIES = ("refresh_token", "authorization_code", "post")
+_CLIENT_KEYS = ("name", "command", "capabilities", "timeout")
+
+
+@dataclass(frozen=True)
+class ClientUnderTest:
+    """A DPoP client to judge: its command (run once per scenario with the DPOP_* environment) and capabilities."""
+
+    name: str
+    command: str
+    capabilities: tuple[str, ...] = ()
+    timeout: float | None = None
+    source: str = "<inline>"
+
+
+def load_client_target(path: str | Path) -> ClientUnderTest:
+    """Read and validate a client target file: a [client_under_test] table (schema client-target)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file; pass the path of a client target file to --config") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the target file ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_client_target(data, source=str(path))
+
+
+def parse_client_target(data: Mapping[str, Any], *, source: str = "<inline>") -> ClientUnderTest:
+    """Validate a parsed client target file; every problem is one line naming the file and the key."""
+    unknown = sorted(set(data) - {"client_under_test"})
+    if unknown:
+        hint = (
+            " (a server's target file: judge it with `dpop-conformance run --config`)"
+            if ({"authorization_server", "resource_server"} & set(data))
+            else ""
+        )
+        raise ConfigError(
+            f"{source}: unknown key {unknown[0]!r}: a client target file has only [client_under_test]{hint}"
+        )
+    table = data.get("client_under_test")
+    if not isinstance(table, Mapping):
+        raise ConfigError(f'{source}: no [client_under_test] table: give one with command = "..."')
+    extra = sorted(set(table) - set(_CLIENT_KEYS))
+    if extra:
+        raise ConfigError(
+            f"{source}: [client_under_test] has an unknown key {extra[0]!r}; the keys are: {', '.join(_CLIENT_KEYS)}"
+        )
+    command = table.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise ConfigError(f"{source}: [client_under_test] command must be a non-empty string (the client's command)")
+    capabilities = table.get("capabilities", [])
+    if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
+        raise ConfigError(f"{source}: [client_under_test] capabilities must be a list of strings")
+    for capability in capabilities:
+        if capability not in CLIENT_CAPABILITIES:
+            raise ConfigError(
+                f"{source}: [client_under_test] capabilities: {capability!r} is not one; give any of "
+                f"{', '.join(CLIENT_CAPABILITIES)}"
+            )
+    name = table.get("name", "client")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+        raise ConfigError(
+            f"{source}: [client_under_test] name must be letters, digits, '.', '_' or '-' (it names the report folder)"
+        )
+    timeout = table.get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout) or timeout <= 0
+    ):
+        raise ConfigError(f"{source}: [client_under_test] timeout must be a positive number of seconds")
+    return ClientUnderTest(
+        name, command, tuple(dict.fromkeys(capabilities)), float(timeout) if timeout else None, source
+    )

@@ -60,6 +60,7 @@ __all__ = [
     "Baseline",
     "BaselineError",
     "baseline_document",
+    "client_identity",
     "identity_difference",
     "load_baseline",
     "selection_difference",
@@ -74,7 +75,17 @@ FORMAT_VERSION = 1
 #: the outcomes a baseline can know as accepted: a failure, and (for --fail-on should) a warning
 _BAD = ("failed", "warning")
 #: the selection's keys, in the order a message names them
-SELECTION_KEYS = ("cases", "exclude", "sections", "actors", "levels", "markers", "keywords", "profiles")
+SELECTION_KEYS = (
+    "cases",
+    "exclude",
+    "sections",
+    "actors",
+    "levels",
+    "markers",
+    "keywords",
+    "profiles",
+    "scenarios",  # a client run's (dpop-conformance client --scenario)
+)
 
 
 class BaselineError(ValueError):
@@ -112,7 +123,9 @@ class Baseline:
 
     def is_new_case(self, case_id: str) -> bool:
         """Whether the baseline's suite version did not have the case: only then is its absence no hole."""
-        if self.suite_version is None:
+        if self.suite_version is None or (self.target or {}).get("client") is not None:
+            # a client's checks are judged against the client's own baseline: the released case lists are the
+            # server's, so a client check they lack is no new case (it gates as not in baseline)
             return False
         known = cases_in(self.suite_version)
         return known is not None and case_id not in known
@@ -226,6 +239,12 @@ def _legacy_identity(target: dict[str, Any]) -> dict[str, Any]:
     return {"name": str(target.get("name", "")), "legacy": True}
 
 
+def client_identity(name: str, command: str, capabilities: list[str]) -> dict[str, Any]:
+    """A client's identity for a baseline: its name, command and declared capabilities (the judging servers'
+    ports change every run, so they are no part of it)."""
+    return {"name": name, "client": {"command": command, "capabilities": sorted(capabilities)}}
+
+
 def target_identity(target: Target, *, embedded: bool = False) -> dict[str, Any]:
     """The identity a baseline records: the target's name, and the URLs its file names (or, for the embedded
     reference server, `embedded`: its port changes every run)."""
@@ -245,6 +264,15 @@ def identity_difference(baseline: Mapping[str, Any] | None, run: Mapping[str, An
     if baseline.get("name") != run.get("name"):
         return f"it was recorded for target {baseline.get('name')!r}, and this run is of {run.get('name')!r}"
     if baseline.get("legacy"):
+        return None
+    if (baseline.get("client") is None) != (run.get("client") is None):
+        which = "a client" if baseline.get("client") is not None else "a server"
+        return f"it was recorded for {which}, and this run is not of one"
+    if baseline.get("client") is not None:
+        before_client, now_client = baseline.get("client") or {}, run.get("client") or {}
+        for key in ("command", "capabilities"):
+            if before_client.get(key) != now_client.get(key):
+                return f"its client {key} is {before_client.get(key)!r}, and this run's is {now_client.get(key)!r}"
         return None
     if bool(baseline.get("embedded")) != bool(run.get("embedded")):
         which = "the embedded reference server" if baseline.get("embedded") else "a target file"

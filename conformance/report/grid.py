@@ -58,22 +58,26 @@ def outcome_grid(
     label: str = "every case by RFC section and actor",
 ) -> str:
     """The grid as one inline `<svg>`: a row per section, the AS's cells then the RS's, in case-id order."""
+    cases = list(cases)
+    present = {str(case.get("actor")) for case in cases}
+    # the servers' columns; a client run's cases (actor client) have a column of their own, alone
+    columns = [*ACTORS, *sorted(present - set(ACTORS))] if present & set(ACTORS) or not present else sorted(present)
     rows: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
     for case in cases:
         actor = str(case.get("actor"))
-        rows.setdefault(str(case.get("section")), {a: [] for a in ACTORS}).setdefault(actor, []).append(case)
+        rows.setdefault(str(case.get("section")), {a: [] for a in columns}).setdefault(actor, []).append(case)
     block = _cells_width()
-    width = LABEL_W + len(ACTORS) * block + (len(ACTORS) - 1) * BLOCK_GAP
+    width = LABEL_W + len(columns) * block + (len(columns) - 1) * BLOCK_GAP
     parts: list[str] = []
     y = HEAD_H
-    for i, actor in enumerate(ACTORS):
+    for i, actor in enumerate(columns):
         x = LABEL_W + i * (block + BLOCK_GAP)
         parts.append(f'<text x="{x}" y="12" class="head">{actor}</text>')
     for section in sorted(rows, key=section_key):
         by_actor = rows[section]
         lines = max(1, *(math.ceil(len(v) / PER_LINE) for v in by_actor.values()))
         parts.append(f'<text x="0" y="{y + CELL - 2}" class="sec">§{escape(section)}</text>')
-        for i, actor in enumerate(ACTORS):
+        for i, actor in enumerate(columns):
             x0 = LABEL_W + i * (block + BLOCK_GAP)
             for n, case in enumerate(sorted(by_actor.get(actor, []), key=lambda c: str(c.get("id")))):
                 outcome = str(case.get("outcome"))

@@ -34,7 +34,7 @@ from conformance.report.verdict import run_verdict
 
 __all__ = ["CaseRecord", "ResultsWriter", "exit_status", "load_results"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass

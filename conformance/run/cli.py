@@ -25,6 +25,7 @@ from conformance.printable import printable
 from conformance.run.options import (
     CA_CONTRADICTION,
     OPTIONS,
+    add_client_arguments,
     add_run_arguments,
     add_selectors,
     forwarded,
@@ -50,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog=PROG, description="Conformance test suite for OAuth 2.0 DPoP (RFC 9449).")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check,compare,summary,list,schema,serve}")
+    sub = parser.add_subparsers(
+        dest="subcommand", required=True, metavar="{run,client,check,compare,summary,list,schema,serve}"
+    )
 
     run = sub.add_parser(
         "run",
@@ -59,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
         "server. Arguments after -- go to pytest (e.g. -- -k nonce -v).",
     )
     add_run_arguments(run)
+
+    client = sub.add_parser(
+        "client",
+        help="judge a DPoP client: the suite plays the authorization and resource server",
+        description="Start the judging authorization server and resource server on loopback, run the client's "
+        "command once per scenario with the DPOP_* environment (README.md, Judging a DPoP client), and judge "
+        "every request it sent. Exit status 0 (no MUST failed), 1 (one did; or a SHOULD, with --fail-on should), "
+        "2 (bad input: nothing was run) or 3 (a scenario could not be judged: the command crashed, timed out or "
+        "never called).",
+    )
+    add_client_arguments(client)
 
     check = sub.add_parser(
         "check",
@@ -131,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print a JSON Schema (draft 2020-12) the suite publishes: results (results.json) or target "
         "(target files; point an editor's TOML language server at it).",
     )
-    schema.add_argument("name", choices=("results", "target"), help="which schema")
+    schema.add_argument("name", choices=("results", "target", "client-target"), help="which schema")
 
     serve = sub.add_parser(
         "serve",
@@ -179,17 +193,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list, pytest_args = args_list[:cut], args_list[cut + 1 :]
     args = build_parser().parse_args(args_list)
     try:
-        if args.command == "run":
+        if args.subcommand == "run":
             return _run(args, pytest_args)
-        if args.command == "list":
+        if args.subcommand == "client":
+            if pytest_args:
+                return _fail("arguments after -- are only for `run`")
+            from conformance.run.client_cli import run_client_command
+
+            return run_client_command(args)
+        if args.subcommand == "list":
             return _list(args.format, _selection(args))
-        if args.command == "check":
+        if args.subcommand == "check":
             return _check(args)
-        if args.command == "compare":
+        if args.subcommand == "compare":
             return _compare(args)
-        if args.command == "summary":
+        if args.subcommand == "summary":
             return _summary(args)
-        if args.command == "schema":
+        if args.subcommand == "schema":
             return _schema(args.name)
         if pytest_args:
             return _fail("arguments after -- are only for `run`")

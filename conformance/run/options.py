@@ -1,10 +1,13 @@
-"""The options of a run, declared once: the `run` command's arguments and the pytest plugin's `--dpop-*` options.
+"""The options of a run, declared once: the `run` and `client` commands' arguments and the pytest plugin's
+`--dpop-*` options.
 
 Each row of `OPTIONS` is one option. Its `run` side is an argument of `dpop-conformance run` (argparse), its
-`pytest` side a `--dpop-<name>` option of the plugin; most options have both, some only one (the report folder
-is the CLI's, the results file the plugin's). `forward` says how the CLI hands a `run` value to the cases'
-pytest process, and `check` what makes a value nonsense: both sides read their values through the same rows,
-so a bad value gets the same one line wherever it was given.
+`pytest` side a `--dpop-<name>` option of the plugin, its `client` side an argument of `dpop-conformance client`
+(client conformance, issue 30: the suite plays the servers and judges a client's command); most options have
+two, some only one (the report folder is the CLI's, the results file the plugin's, --command the client's).
+`forward` says how the CLI hands a `run` value to the cases' pytest process, and `check` what makes a value
+nonsense: every side reads its values through the same rows, so a bad value gets the same one line wherever it
+was given.
 
 Apart from the plugin, and free of pytest, so that the CLI can build its parser without importing pytest.
 """
@@ -25,6 +28,7 @@ __all__ = [
     "OPTIONS",
     "Option",
     "Side",
+    "add_client_arguments",
     "add_pytest_options",
     "add_run_arguments",
     "add_selectors",
@@ -97,6 +101,7 @@ class Option:
     name: str  # the CLI's long name without its dashes ("max-requests"); pytest's is --dpop-<pytest_name>
     run: Side | None = None
     pytest: Side | None = None
+    client: Side | None = None  # the `client` command's argument (judging a client), when it has one
     pytest_name: str | None = None  # where pytest's name differs from the CLI's (baseline-missing-ok)
     #: one line about a nonsensical value (None: fine); the value is the parsed one, never None
     check: Callable[[Any], str | None] | None = None
@@ -143,6 +148,7 @@ _SELECTORS = (
             action="append",
             default=[],
         ),
+        client=Side("judge this check (an id, or a glob such as nonce*); repeatable", metavar="ID", action="append"),
         forward="generic",
         selector=True,
     ),
@@ -150,6 +156,7 @@ _SELECTORS = (
         "exclude",
         run=Side("leave out a case id or glob; repeatable", metavar="ID", action="append"),
         pytest=Side("leave this case out (an id or a glob); repeatable", metavar="VALUE", action="append", default=[]),
+        client=Side("leave a check id or glob out; repeatable", metavar="ID", action="append"),
         forward="generic",
         selector=True,
     ),
@@ -198,12 +205,46 @@ OPTIONS: tuple[Option, ...] = (
             "target file (TOML); default: env DPOP_CONFIG, ini dpop_config, else the embedded reference server",
             metavar="FILE",
         ),
+        client=Side(
+            "a client target file (TOML): a [client_under_test] table with command and capabilities (instead of "
+            "--command)",
+            metavar="FILE",
+        ),
+    ),
+    Option(
+        "command",
+        client=Side(
+            "the client's command, run once per scenario with the DPOP_* environment (README.md, Judging a DPoP "
+            "client); split like a shell line, run without a shell",
+            metavar="CMD",
+        ),
+    ),
+    Option(
+        "capability",
+        client=Side(
+            "a capability the client declares, which adds its scenarios: refresh_token, authorization_code, post "
+            "(repeatable)",
+            action="append",
+            choices=("refresh_token", "authorization_code", "post"),
+        ),
+    ),
+    Option(
+        "scenario",
+        client=Side("run only this scenario (an id or a glob); repeatable", metavar="ID", action="append"),
+    ),
+    Option(
+        "timeout",
+        client=Side("seconds the command may take in one scenario (default 20)", type=float, metavar="SECONDS"),
+        check=_positive("timeout", "seconds"),
     ),
     Option("results", pytest=Side("write results.json here", metavar="FILE")),
     Option(
         "report-dir",
         run=Side(
             "where to write report.html, junit.xml and results.json (default: reports/<target name>/)", metavar="DIR"
+        ),
+        client=Side(
+            "where to write report.html, junit.xml and results.json (default: reports/<client name>/)", metavar="DIR"
         ),
     ),
     Option(
@@ -218,6 +259,11 @@ OPTIONS: tuple[Option, ...] = (
             choices=("auto", "always", "never"),
             default="auto",
         ),
+        client=Side(
+            "colour the verdict: auto (a terminal without NO_COLOR), always or never",
+            choices=("auto", "always", "never"),
+            default="auto",
+        ),
     ),
     Option(
         "quiet",
@@ -225,6 +271,9 @@ OPTIONS: tuple[Option, ...] = (
             "no progress and no findings: the verdict, what was written, and the run's warnings",
             action="store_true",
             flags=("-q",),
+        ),
+        client=Side(
+            "no findings: the verdict, what was written, and the run's warnings", action="store_true", flags=("-q",)
         ),
     ),
     Option(
@@ -242,6 +291,10 @@ OPTIONS: tuple[Option, ...] = (
         ),
         pytest=Side(
             "what fails the run: a MUST failure (default), or a SHOULD violation too (results.json gate.fail_on)",
+            choices=("must", "should"),
+        ),
+        client=Side(
+            "what makes the exit status 1: a MUST failure (default), or a SHOULD one too",
             choices=("must", "should"),
         ),
         forward="generic",  # the CLI folds --strict into it first (cli.py _settled)
@@ -262,12 +315,22 @@ OPTIONS: tuple[Option, ...] = (
             "(new, still failing, still warning, not in baseline, new case, fixed)",
             metavar="FILE",
         ),
+        client=Side(
+            "a baseline file (written by --write-baseline for this client: the same command and capabilities): "
+            "only checks new against it make the exit status 1",
+            metavar="FILE",
+        ),
     ),
     Option(
         "baseline-missing",
         run=Side(
             "when the --baseline file does not exist: error (default, exit 2), or ok: every failure counts "
             "as new (a gate's first run; record one with --write-baseline)",
+            choices=("error", "ok"),
+            default="error",
+        ),
+        client=Side(
+            "when the --baseline file does not exist: error (default, exit 2), or ok: every failure counts as new",
             choices=("error", "ok"),
             default="error",
         ),
@@ -295,6 +358,7 @@ OPTIONS: tuple[Option, ...] = (
             action="append",
             default=[],
         ),
+        client=Side("record this run as the next baseline in FILE (it may be the --baseline file)", metavar="FILE"),
     ),
     Option(
         "profile",
@@ -571,6 +635,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         if option.run is not None:
             parser.add_argument(*option.run.flags, f"--{option.name}", **option.run.keywords())
+
+
+def add_client_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `client` command's arguments, in the table's order."""
+    for option in OPTIONS:
+        if option.client is not None:
+            parser.add_argument(*option.client.flags, f"--{option.name}", **option.client.keywords())
 
 
 def add_selectors(parser: argparse.ArgumentParser) -> None:

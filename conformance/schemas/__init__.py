@@ -1,4 +1,5 @@
-"""The JSON Schemas (draft 2020-12) the suite publishes: `results` (results.json) and `target` (target files).
+"""The JSON Schemas (draft 2020-12) the suite publishes: `results` (results.json), `target` (target files) and
+`client-target` (client target files, `dpop-conformance client --config`).
 
 They ship inside the package, beside this module, and `dpop-conformance schema results|target` prints them.
 `target` accepts what conformance/client/target.py accepts and refuses an unknown key where it does; `results`
@@ -15,7 +16,7 @@ from typing import Any
 __all__ = ["SCHEMAS", "load_schema", "schema_text"]
 
 #: the published schemas, by name: the file is `<name>.schema.json` in this package
-SCHEMAS = ("results", "target")
+SCHEMAS = ("results", "target", "client-target")
 
 
 def schema_text(name: str) -> str:
