@@ -40,6 +40,7 @@ set -euo pipefail
 say() { printf 'dpop-conformance action: %s\n' "$*"; }
 
 config="${DPOP_CONFIG:-}"
+client_command="${DPOP_CLIENT_COMMAND:-}"  # client mode (issue 30): the suite plays the servers and judges it
 embedded=false
 [ "$config" = embedded ] && { embedded=true; config=""; }
 report_dir="${DPOP_REPORT_DIR:-reports/dpop-conformance}"
@@ -102,12 +103,18 @@ if $in_actions; then
   echo "::stop-commands::$token"
 fi
 
-if [ "$code" = 0 ] && [ -z "$config" ] && ! $embedded; then
+if [ "$code" = 0 ] && [ -n "$client_command" ] && { [ -n "$config" ] || $embedded; }; then
+  say "error: config and client-command are both given: give config to judge a server, client-command to judge a client" >&2
+  code=2
+fi
+if [ "$code" = 0 ] && [ -z "$config" ] && [ -z "$client_command" ] && ! $embedded; then
   say "error: config is empty: give the target file (TOML), or embedded for the embedded reference server (a self-test)" >&2
   code=2
 fi
 if [ "$code" != 0 ]; then
   :  # the settings were refused: nothing runs
+elif [ -n "$client_command" ]; then
+  say "client-command given: judging a DPoP client (dpop-conformance client)"
 elif [ -n "$config" ]; then
   "$bin" check --config "$config" ${profiles[@]+"${profiles[@]}"} || { code=$?; check_failed=true; }
 else
@@ -118,6 +125,11 @@ run=("$bin" run --report-dir "$report_dir" --fail-on "$fail_on" ${profiles[@]+"$
 [ -z "${DPOP_BASELINE:-}" ] || run+=(--baseline "$DPOP_BASELINE")
 [ -z "${DPOP_BASELINE_MISSING:-}" ] || run+=(--baseline-missing "$DPOP_BASELINE_MISSING")
 [ -z "${DPOP_FUZZ_PROFILE:-}" ] || run+=(--fuzz-profile "$DPOP_FUZZ_PROFILE")
+if [ -n "$client_command" ]; then
+  run=("$bin" client --command "$client_command" --report-dir "$report_dir" --fail-on "$fail_on")
+  [ -z "${DPOP_BASELINE:-}" ] || run+=(--baseline "$DPOP_BASELINE")
+  [ -z "${DPOP_BASELINE_MISSING:-}" ] || run+=(--baseline-missing "$DPOP_BASELINE_MISSING")
+fi
 if [ "$code" = 0 ]; then
   "${run[@]}" ${extra[@]+"${extra[@]}"} || code=$?
 fi
