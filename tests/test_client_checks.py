@@ -158,10 +158,12 @@ def test_the_rfc_proof_at_another_url_or_time_fails_htu_and_iat() -> None:
     assert failing(requests, ctx) == {"htu": Outcome.FAILED, "iat": Outcome.FAILED}
 
 
-def test_an_alg_the_server_did_not_advertise_fails_alg() -> None:
+def test_an_alg_the_server_did_not_advertise_is_info_never_failed() -> None:
+    # §5.1 only defines dpop_signing_alg_values_supported: no keyword binds the client to it
     requests = [token_request(FIG3_PROOF, at=1562262617, url=FIG_TOKEN_URL)]
     ctx = JudgingContext(FIG_TOKEN_URL, FIG_RESOURCE_URL, ("ES384",))
-    assert failing(requests, ctx) == {"alg": Outcome.FAILED}
+    assert failing(requests, ctx) == {"alg-advertised": Outcome.INFO}
+    assert outcomes(requests, ctx)["alg"] is Outcome.PASSED
 
 
 # Synthetic requests, one fault each -------------------------------------------------------------------------------
@@ -261,26 +263,67 @@ def test_a_challenge_never_answered_fails_nonce_retry(key: DPoPKey) -> None:
     proof = new_proof(key, "POST", TOKEN_URL, iat=int(now)).sign()
     assert failing([token_request(proof, at=now, answer=_challenge("n-1"))]) == {"nonce-retry": Outcome.FAILED}
     again = new_proof(key, "POST", TOKEN_URL, iat=int(now)).sign()
+    # retried, but without the nonce: one fault, judged once (nonce), not also as an unanswered challenge
     requests = [token_request(proof, at=now, answer=_challenge("n-1")), token_request(again, at=now)]
-    assert failing(requests) == {"nonce-retry": Outcome.FAILED, "nonce": Outcome.FAILED}
+    assert failing(requests) == {"nonce": Outcome.FAILED}
 
 
-def test_the_other_servers_nonce_fails_nonce_where_this_one_supplied_its_own(key: DPoPKey) -> None:
+def _rs_challenge(nonce: str) -> Answer:
+    return Answer(401, (("WWW-Authenticate", 'DPoP error="use_dpop_nonce"'), ("DPoP-Nonce", nonce)))
+
+
+def test_a_retry_with_the_other_servers_nonce_fails_nonce_alone(key: DPoPKey) -> None:
     now = 1_800_000_000.0
-    rs_challenge = Answer(401, (("WWW-Authenticate", 'DPoP error="use_dpop_nonce"'), ("DPoP-Nonce", "rs-1")))
+    token_proofs = [new_proof(key, "POST", TOKEN_URL, iat=int(now), nonce=n) for n in (None, "as-1", None, "rs-1")]
+    resource = [new_proof(key, "GET", RESOURCE_URL, iat=int(now), access_token="at-1", nonce=n) for n in (None, "rs-1")]
+    requests = [
+        token_request(token_proofs[0].sign(), at=now, answer=_challenge("as-1")),
+        token_request(token_proofs[1].sign(), at=now, answer=issued("at-1")),
+        resource_request(resource[0].sign(), "at-1", at=now, answer=_rs_challenge("rs-1")),
+        resource_request(resource[1].sign(), "at-1", at=now),
+        token_request(token_proofs[2].sign(), at=now, answer=_challenge("as-2")),
+        token_request(token_proofs[3].sign(), at=now, answer=issued("at-2")),
+    ]
+    results = judge_client(requests, CTX)
+    assert results["nonce"].outcome is Outcome.FAILED and "RS's nonce" in results["nonce"].message
+    assert results["nonce-origin"].outcome is Outcome.PASSED  # the retry's fault is nonce's alone
+    assert results["nonce-retry"].outcome is Outcome.PASSED
+    assert results["nonce-kept"].outcome is Outcome.INFO  # #4 started without the AS's nonce: "is expected"
+
+
+def test_the_other_servers_nonce_outside_a_retry_is_nonce_origin_info_only(key: DPoPKey) -> None:
+    now = 1_800_000_000.0
     token_proofs = [new_proof(key, "POST", TOKEN_URL, iat=int(now), nonce=n) for n in (None, "as-1", "rs-1")]
     resource = [new_proof(key, "GET", RESOURCE_URL, iat=int(now), access_token="at-1", nonce=n) for n in (None, "rs-1")]
     requests = [
         token_request(token_proofs[0].sign(), at=now, answer=_challenge("as-1")),
         token_request(token_proofs[1].sign(), at=now, answer=issued("at-1")),
-        resource_request(resource[0].sign(), "at-1", at=now, answer=rs_challenge),
+        resource_request(resource[0].sign(), "at-1", at=now, answer=_rs_challenge("rs-1")),
         resource_request(resource[1].sign(), "at-1", at=now),
         token_request(token_proofs[2].sign(), at=now, answer=issued("at-2")),
     ]
-    results = judge_client(requests, CTX)
-    assert results["nonce"].outcome is Outcome.FAILED and "other server" in results["nonce"].message
-    assert results["nonce-origin"].outcome is Outcome.INFO
-    assert results["nonce-retry"].outcome is Outcome.PASSED
+    assert failing(requests) == {"nonce-origin": Outcome.INFO}
+
+
+def test_a_nonce_no_server_supplied_fails_nonce(key: DPoPKey) -> None:
+    now = 1_800_000_000.0
+    proof = new_proof(key, "POST", TOKEN_URL, iat=int(now), nonce="made-up").sign()
+    assert failing([token_request(proof, at=now, answer=issued("at-1"))]) == {"nonce": Outcome.FAILED}
+
+
+def test_a_new_token_request_without_the_challenges_nonce_is_nonce_kept_info(key: DPoPKey) -> None:
+    # §4.2's MUST binds the retry; a later request keeping the nonce is §8.2's "is expected" (no keyword)
+    now = 1_800_000_000.0
+    proofs = [new_proof(key, "POST", TOKEN_URL, iat=int(now), nonce=n) for n in (None, "n-1", None, "n-1")]
+    requests = [
+        token_request(proofs[0].sign(), at=now, answer=_challenge("n-1")),
+        token_request(proofs[1].sign(), at=now, answer=issued("at-1")),
+        token_request(proofs[2].sign(), at=now, answer=_challenge("n-1")),
+        token_request(proofs[3].sign(), at=now, answer=issued("at-2")),
+    ]
+    assert failing(requests) == {"nonce-kept": Outcome.INFO}
+    kept = [*requests[:2], token_request(proofs[3].sign(), at=now, answer=issued("at-2"))]
+    assert outcomes(kept)["nonce-kept"] is Outcome.PASSED
 
 
 def test_a_nonce_delivered_on_a_200_must_be_used_at_the_as_and_is_info_at_the_rs(key: DPoPKey) -> None:
@@ -291,15 +334,20 @@ def test_a_nonce_delivered_on_a_200_must_be_used_at_the_as_and_is_info_at_the_rs
         token_request(proofs[1].sign(), at=now, answer=issued("at-1", DPoP_Nonce="n-2")),
         token_request(proofs[2].sign(), at=now, answer=issued("at-2")),
     ]
-    assert failing(requests) == {"as-nonce-from-200": Outcome.FAILED}
+    assert failing(requests) == {"as-nonce-from-200": Outcome.FAILED}  # and not nonce as well: one fault
     resource = [new_proof(key, "GET", RESOURCE_URL, iat=int(now), access_token="at-1", nonce=n) for n in ("r-1",) * 2]
     rs = [
-        resource_request(None, "at-1", at=now, answer=Answer(401, (("WWW-Authenticate", "DPoP"),))),
+        resource_request(
+            new_proof(key, "GET", RESOURCE_URL, iat=int(now), access_token="at-1").sign(),
+            "at-1",
+            at=now,
+            answer=_rs_challenge("r-1"),
+        ),
         resource_request(resource[0].sign(), "at-1", at=now, answer=Answer(200, (("DPoP-Nonce", "r-2"),))),
         resource_request(resource[1].sign(), "at-1", at=now),
     ]
     found = failing([token_request(proofs[0].sign(), at=now, answer=issued("at-1")), *rs])
-    assert found["rs-nonce-from-200"] is Outcome.INFO
+    assert found == {"rs-nonce-from-200": Outcome.INFO}
 
 
 def test_retries_without_end_are_info(key: DPoPKey) -> None:
@@ -387,6 +435,9 @@ def test_every_check_names_a_client_requirement_and_its_level_comes_from_the_wor
     assert CHECKS["nonce-retry"].level is Level.MUST  # the protocol's own exchange ("defined")
     assert CHECKS["jti-entropy"].level is Level.MAY  # "can be accomplished": no keyword
     assert CHECKS["rs-nonce-from-200"].level is Level.MAY  # "is expected": no keyword
+    assert CHECKS["nonce-kept"].level is Level.MAY  # §8.2 "is expected": no keyword
+    assert CHECKS["alg-advertised"].level is Level.MAY  # §5.1 defines the metadata: no keyword binds the client
+    assert CHECKS["alg"].level is Level.MUST
     assert CHECKS["bearer-token-type"].level is Level.MAY  # an observation
     assert CHECKS["refresh-same-key-public"].level is Level.MUST
     assert CHECKS["refresh-same-key-confidential"].level is Level.MAY

@@ -7,33 +7,17 @@ The servers run in this process; the client is a subprocess per scenario, as a r
 
 from __future__ import annotations
 
-import os
 import sys
+import time
 
 import pytest
-from client_kill_matrix import KILLS, OBSERVATIONS
+from client_kill_matrix import KILLS, OBSERVATIONS, differences, not_passed, run_matrix, run_reference
 
 from conformance.judge.client_checks import CHECKS
 from conformance.judge.verdicts import Outcome
 from conformance.reference.client import DEFECTS, list_defects
-from conformance.reference.judging import CAPABILITIES, SCENARIOS
-from conformance.run.client_runner import ClientRun, run_client
-
-CLIENT = [sys.executable, "-m", "conformance.reference.client"]
-
-
-def run_reference(defects: str = "", **kw: object) -> ClientRun:
-    env = {**os.environ, "DPOP_CLIENT_DEFECTS": defects}
-    return run_client(CLIENT, capabilities=CAPABILITIES, env=env, **kw)  # type: ignore[arg-type]
-
-
-def not_passed(run: ClientRun) -> dict[str, dict[str, str]]:
-    """check → scenario → outcome, for every outcome but passed and skipped (observations left out)."""
-    found: dict[str, dict[str, str]] = {}
-    for (scenario, check), outcome in run.outcomes().items():
-        if outcome not in (Outcome.PASSED, Outcome.SKIPPED) and check not in OBSERVATIONS:
-            found.setdefault(check, {})[scenario] = outcome.value
-    return found
+from conformance.reference.judging import SCENARIOS
+from conformance.run.client_runner import run_client
 
 
 def test_the_clean_reference_client_passes_every_check_in_every_scenario() -> None:
@@ -59,9 +43,13 @@ def test_every_defect_switch_is_listed_with_what_it_breaks_and_has_a_kill_entry(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("defect", sorted(KILLS))
-def test_each_defect_fails_exactly_its_checks(defect: str) -> None:
-    assert not_passed(run_reference(defect)) == KILLS[defect]
+def test_each_defect_fails_exactly_its_checks() -> None:
+    # the whole matrix, the switches side by side (each run has its own servers on free ports)
+    started = time.monotonic()
+    found = run_matrix(sorted(KILLS))
+    assert differences(found) == []
+    assert found == KILLS
+    sys.stderr.write(f"client kill matrix: {len(KILLS)} switches in {time.monotonic() - started:.1f} s\n")
 
 
 def test_a_command_that_never_calls_is_error_with_its_output() -> None:

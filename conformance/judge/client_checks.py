@@ -181,7 +181,12 @@ CHECKS: dict[str, ClientCheck] = _checks(
     ClientCheck("proof-present", "Every token request and resource request carries a DPoP proof", "RC-5-proof"),
     ClientCheck("one-dpop-header", "Exactly one DPoP header field, carrying one proof", "RC-5-one-header"),
     ClientCheck("typ", "The proof's typ is dpop+jwt", "RC-4.2-typ"),
-    ClientCheck("alg", "The proof's alg is asymmetric, fits its key and is one the server advertised", "RC-4.2-alg"),
+    ClientCheck("alg", "The proof's alg is an asymmetric algorithm that fits its key", "RC-4.2-alg"),
+    ClientCheck(
+        "alg-advertised",
+        "The proof's alg is one the AS advertised in dpop_signing_alg_values_supported",
+        "RC-5.1-alg-advertised",
+    ),
     ClientCheck("jwk-public", "The proof's jwk is a public key, with no private member", "RC-4.2-jwk"),
     ClientCheck("signature", "The proof's signature verifies with its jwk", "RC-4.2-signature"),
     ClientCheck("claims-present", "The proof carries jti, htm, htu and iat", "RC-4.2-claims"),
@@ -193,7 +198,14 @@ CHECKS: dict[str, ClientCheck] = _checks(
     ClientCheck("iat-clock", "iat follows the server's clock, as its Date header shows it", "RC-11.1-clock"),
     ClientCheck("ath", "ath at the resource is base64url(SHA-256(access token)), unpadded", "RC-4.2-ath"),
     ClientCheck(
-        "nonce", "The proof carries a nonce the receiving server supplied, once it supplied one", "RC-4.2-nonce"
+        "nonce",
+        "A retry answering a nonce challenge carries the nonce it supplied; a carried nonce is one a server supplied",
+        "RC-4.2-nonce",
+    ),
+    ClientCheck(
+        "nonce-kept",
+        "A later request carries the nonce the server last supplied in a challenge (its choice)",
+        "RC-8.2-nonce-kept",
     ),
     ClientCheck("nonce-origin", "A nonce goes only to the server that issued it", "RC-9-nonce-origin"),
     ClientCheck(
@@ -387,15 +399,21 @@ def _judge_proof(
     else:
         out.ok("jwk-public", where, index)
     alg = header.get("alg")
+    alg_ok = False
     if not isinstance(alg, str) or alg not in ASYMMETRIC_ALGS:
         out.bad("alg", f"{where}: alg {alg!r} is not an asymmetric JWS algorithm", index)
     elif jwk is not None and not alg_fits_key(alg, jwk):
         out.bad("alg", f"{where}: alg {alg} does not fit the jwk (kty {jwk.get('kty')!r})", index)
-    elif alg not in ctx.advertised_algs:
-        out.bad("alg", f"{where}: alg {alg} is not one the server advertised ({' '.join(ctx.advertised_algs)})", index)
     else:
+        alg_ok = True
         out.ok("alg", where, index)
-    if jwk is not None and isinstance(alg, str):
+    if isinstance(alg, str) and alg in ASYMMETRIC_ALGS:
+        if alg in ctx.advertised_algs:
+            out.ok("alg-advertised", where, index)
+        else:
+            advertised = " ".join(ctx.advertised_algs)
+            out.bad("alg-advertised", f"{where}: alg {alg} is not one the AS advertised ({advertised})", index)
+    if jwk is not None and isinstance(alg, str) and alg_ok:  # under a wrong alg the fault is alg's alone
         try:
             verify_signature(alg, jwk, proof.jws.signing_input, proof.jws.signature)
             out.ok("signature", where, index)
@@ -487,38 +505,87 @@ def _judge_iat(
 # The checks that depend on what the servers said before -------------------------------------------------------------
 
 
-def _judge_nonce(request: ReceivedRequest, index: int, proof: _Proof, state: _State, out: _Findings) -> None:
-    """nonce, nonce-origin, and the nonce delivered on a 200."""
+def _judge_nonce(
+    request: ReceivedRequest,
+    index: int,
+    proof: _Proof,
+    state: _State,
+    retry_of: dict[int, tuple[int, str]],
+    out: _Findings,
+) -> None:
+    """nonce, nonce-kept, nonce-origin, as-nonce-from-200 and rs-nonce-from-200: each request's nonce claim.
+
+    Which request each check judges (one fault, one check, one level):
+
+    - `nonce` (§4.2's MUST, read as the proof answering the response that supplied the nonce): a *retry* (the
+      very next request to the URL a use_dpop_nonce challenge refused, as `nonce-retry` defines it) carries the
+      nonce that challenge supplied; and any request's nonce is a value some server supplied (a value no server
+      ever sent fails). Whether a challenge is retried at all is `nonce-retry`'s.
+    - `as-nonce-from-200` (§8.2's MUST): every token request after the AS last supplied a nonce on a 200 carries
+      that nonce (missing, or an older one, fails).
+    - `rs-nonce-from-200` (§9, no keyword: info): the same at the resource, for the RS's nonce on a 200.
+    - `nonce-kept` (§8.2 "is expected", no keyword: info): any other request (not a retry) to a server whose latest
+      nonce came in a challenge carries that nonce (a new token or a new key that starts without it is info).
+    - `nonce-origin` (§9, "should not be confused", lower case: info): a request other than a retry that sends a
+      server the other server's nonce; such a request is judged there and nowhere else, the §8.2 MUST excepted
+      (a retry carrying the other server's nonce is judged by `nonce` alone: it lacks the supplied one).
+    """
     server, other = request.server, "RS" if request.server == "AS" else "AS"
     supplied = state.nonces[server]
+    ours = {nonce for _, nonce, _ in supplied}
+    theirs = {nonce for _, nonce, _ in state.nonces[other]} - ours
     sent = proof.claims.get("nonce")
     where = f"#{index} {request.method} {request.path_url}"
-    if supplied:
-        known = {nonce for _, nonce, _ in supplied}
-        if sent is None:
-            out.bad("nonce", f"{where}: no nonce, although the {server} supplied one at #{supplied[-1][0]}", index)
-        elif sent not in known:
-            whose = "the other server's" if sent in {n for _, n, _ in state.nonces[other]} else "a nonce"
-            out.bad("nonce", f"{where}: nonce is {whose} value, not one the {server} supplied", index)
-        else:
-            out.ok("nonce", where, index)
-        last_index, last, on_success = supplied[-1]
-        if on_success and sent != last:
-            check = "as-nonce-from-200" if server == "AS" else "rs-nonce-from-200"
-            out.bad(check, f"{where}: the {server} delivered a new nonce on its 200 at #{last_index}; not used", index)
-        elif on_success:
-            out.ok("as-nonce-from-200" if server == "AS" else "rs-nonce-from-200", where, index)
-    elif isinstance(sent, str):
-        if sent in {n for _, n, _ in state.nonces[other]}:
-            out.note("nonce-origin", f"{where}: the {other}'s nonce sent to the {server}, which supplied none", index)
-        else:
-            out.bad("nonce", f"{where}: a nonce no server supplied", index)
-    if isinstance(sent, str) and supplied:
-        theirs = {n for _, n, _ in state.nonces[other]} - {n for _, n, _ in supplied}
-        if sent in theirs:
-            out.note("nonce-origin", f"{where}: the {other}'s nonce sent to the {server}", index)
-        else:
+    if sent is not None and (not isinstance(sent, str) or sent not in ours | theirs):
+        out.bad("nonce", f"{where}: nonce {sent!r} is a value no server supplied", index)
+        return
+    if index in retry_of:  # the retry must carry the challenge's nonce: any other value is that one fault
+        challenged, nonce = retry_of[index]
+        if sent == nonce:
+            out.ok("nonce", f"{where}: the retry of #{challenged} carries its nonce", index)
             out.ok("nonce-origin", where, index)
+        elif sent is None:
+            out.bad("nonce", f"{where}: the retry of #{challenged} carries no nonce; the challenge supplied one", index)
+        else:
+            whose = f"the {other}'s nonce" if sent in theirs else "an older nonce"
+            out.bad("nonce", f"{where}: the retry of #{challenged} carries {whose}, not the one supplied", index)
+        return
+    if sent in theirs:
+        out.note("nonce-origin", f"{where}: the {other}'s nonce sent to the {server}", index)
+    elif sent is not None:
+        out.ok("nonce-origin", where, index)
+    if sent in ours:
+        out.ok("nonce", f"{where}: a nonce the {server} supplied", index)
+    if not supplied or (sent in theirs and not (server == "AS" and supplied[-1][2])):
+        return
+    last_index, last, on_success = supplied[-1]
+    if on_success:
+        check = "as-nonce-from-200" if server == "AS" else "rs-nonce-from-200"
+        if sent == last:
+            out.ok(check, where, index)
+        else:
+            what = "no nonce" if sent is None else "another nonce"
+            out.bad(check, f"{where}: {what}; the {server} delivered a new one on its 200 at #{last_index}", index)
+    elif sent == last:
+        out.ok("nonce-kept", where, index)
+    else:
+        what = "no nonce" if sent is None else "an older nonce"
+        out.note("nonce-kept", f"{where}: {what}; the {server} supplied one in its challenge at #{last_index}", index)
+
+
+def _retries(requests: Sequence[ReceivedRequest], ctx: JudgingContext) -> dict[int, tuple[int, str]]:
+    """Each retry's index → (the challenged request's index, the nonce its challenge supplied).
+
+    A retry is the very next request, to the same server and URL, after a use_dpop_nonce challenge.
+    """
+    endpoints = (ctx.token_endpoint, ctx.resource_url.split("?", 1)[0])
+    retries: dict[int, tuple[int, str]] = {}
+    for index, request in enumerate(requests[:-1]):
+        nonce = nonce_challenge(request) if request.path_url in endpoints else None
+        following = requests[index + 1]
+        if nonce is not None and (following.server, following.path_url) == (request.server, request.path_url):
+            retries[index + 1] = (index, nonce)
+    return retries
 
 
 def _judge_resource(request: ReceivedRequest, index: int, proof: _Proof | None, state: _State, out: _Findings) -> None:
@@ -615,7 +682,8 @@ def _judge_challenges(requests: Sequence[ReceivedRequest], ctx: JudgingContext, 
 
     A retry is the very next request, to the same URL: a later request that carries the nonce (the next call of
     the flow) did not retry the refused one. A challenge after a retry that the client leaves unanswered is a
-    client that stopped, which is what it should do when a server keeps challenging.
+    client that stopped, which is what it should do when a server keeps challenging. Whether the retry carries
+    the challenge's nonce is the `nonce` check's (one fault, one check).
     """
     endpoints = (ctx.token_endpoint, ctx.resource_url.split("?", 1)[0])
     runs: dict[tuple[str, str], int] = {}
@@ -630,13 +698,9 @@ def _judge_challenges(requests: Sequence[ReceivedRequest], ctx: JudgingContext, 
         runs[place] = run = runs.get(place, 0) + 1
         following = requests[index + 1] if index + 1 < len(requests) else None
         retried = following is not None and (following.server, following.path_url) == place
-        proof = _proof_of(following) if following is not None and retried else None
-        carried = proof.claims.get("nonce") if proof else None
         where = f"#{index} {request.method} {request.path_url}"
-        if retried and carried == nonce:
+        if retried:
             out.ok("nonce-retry", f"{where}: retried at #{index + 1}", index)
-        elif retried:
-            out.bad("nonce-retry", f"{where}: challenged; the retry #{index + 1} lacks the nonce it named", index)
         elif run == 1:
             out.bad("nonce-retry", f"{where}: challenged with a nonce, and not retried", index)
         else:
@@ -654,6 +718,7 @@ def judge_client(requests: Sequence[ReceivedRequest], ctx: JudgingContext) -> di
     """Judge every request one scenario recorded, in order; one CheckResult per check of CHECKS."""
     out = _Findings()
     state = _State()
+    retry_of = _retries(requests, ctx)
     token_url, resource_url = ctx.token_endpoint, ctx.resource_url.split("?", 1)[0]
     for index, request in enumerate(requests):
         at_token = request.server == "AS" and request.method == "POST" and request.path_url == token_url
@@ -669,7 +734,7 @@ def judge_client(requests: Sequence[ReceivedRequest], ctx: JudgingContext) -> di
             _judge_presence(request, index, proof, out)
             if proof is not None:
                 _judge_proof(request, index, proof, ctx, state, out)
-                _judge_nonce(request, index, proof, state, out)
+                _judge_nonce(request, index, proof, state, retry_of, out)
             if at_token:
                 _judge_token_request(request, index, proof, state, out)
             else:
@@ -707,7 +772,9 @@ _SKIP_REASONS: dict[str, str] = {
     "ath": "no resource request with a proof was received",
     "auth-scheme": "no resource request was received",
     "key-binding": "no resource request presented a token issued with a proof",
-    "nonce": "no server supplied a nonce and no proof carried one",
+    "nonce": "no nonce challenge was retried and no proof carried a nonce",
+    "nonce-kept": "no server supplied a nonce in a challenge before a later request",
+    "alg-advertised": "no proof carried an asymmetric alg",
     "nonce-origin": "no nonce was supplied or sent",
     "as-nonce-from-200": "the AS delivered no nonce on a 200 before a token request",
     "rs-nonce-from-200": "the RS delivered no nonce on a 200 before a resource request",

@@ -707,15 +707,25 @@ REQUIREMENTS: dict[str, Requirement] = {
     ),
     "RC-4.2-alg": Requirement(
         id="RC-4.2-alg",
-        source="RFC 9449 §4.2, §5.1",
+        source="RFC 9449 §4.2",
         quote=(
             "The JOSE header of a DPoP JWT MUST contain at least the following parameters: [...] alg: an identifier "
             "for a JWS asymmetric digital signature algorithm from [IANA.JOSE.ALGS]. MUST NOT be none or an "
-            "identifier for a symmetric algorithm (MAC). [...] dpop_signing_alg_values_supported: A JSON array "
-            "containing a list of the JWS alg values (from the [IANA.JOSE.ALGS] registry) supported by the "
-            "authorization server for DPoP proof JWTs."
+            "identifier for a symmetric algorithm (MAC)."
         ),
         keyword="MUST",
+        duty="client",
+    ),
+    # §5.1 only defines the metadata: no BCP 14 keyword binds the client to choose from it (a server refusing an
+    # algorithm it did not advertise is the server's right, not the client's MUST): info.
+    "RC-5.1-alg-advertised": Requirement(
+        id="RC-5.1-alg-advertised",
+        source="RFC 9449 §5.1",
+        quote=(
+            "dpop_signing_alg_values_supported: A JSON array containing a list of the JWS alg values (from the "
+            "[IANA.JOSE.ALGS] registry) supported by the authorization server for DPoP proof JWTs."
+        ),
+        keyword="none",
         duty="client",
     ),
     "RC-4.2-jwk": Requirement(
@@ -842,6 +852,20 @@ REQUIREMENTS: dict[str, Requirement] = {
             "provided via the DPoP-Nonce HTTP header."
         ),
         keyword="MUST",
+        duty="client",
+    ),
+    # §4.2's MUST is read as the proof answering the response that supplied the nonce (the retry); that a later
+    # request (a new token, a new key) keeps using a nonce a challenge supplied is §8.2's "is expected": info.
+    "RC-8.2-nonce-kept": Requirement(
+        id="RC-8.2-nonce-kept",
+        source="RFC 9449 §8.2, §9",
+        quote=(
+            "It is up to the authorization server when to supply a new nonce value for the client to use. The "
+            "client is expected to use the existing supplied nonce in DPoP proofs until the server supplies a new "
+            "nonce value. [...] Resource servers [...] provide the nonce using the DPoP-Nonce header in the same way "
+            "that authorization servers do as described in Sections 8 and 8.2."
+        ),
+        keyword="none",
         duty="client",
     ),
     "RC-9-nonce-origin": Requirement(

@@ -4,7 +4,8 @@ Run as `python -m conformance.reference.client`. It follows client conformance's
 environment: DPOP_ISSUER (RFC 8414 metadata at /.well-known/oauth-authorization-server), DPOP_TOKEN_ENDPOINT,
 DPOP_RESOURCE_URL, DPOP_CLIENT_ID, DPOP_CLIENT_SECRET (empty: a public client), DPOP_SCOPE, DPOP_SCENARIO (for logs
 only), DPOP_REFRESH=1 (refresh once between the two resource calls), DPOP_GRANT=authorization_code with
-DPOP_REDIRECT_URI (the public client's code flow with PKCE and dpop_jkt). It obtains a token, calls the resource,
+DPOP_REDIRECT_URI (the public client's code flow with PKCE and dpop_jkt), DPOP_RESOURCE_METHOD=POST (the post
+capability: the resource is called with POST and a JSON body). It obtains a token, calls the resource,
 obtains a second token the same way (or by refreshing), calls the resource again, and exits 0 when both calls
 succeeded, 1 otherwise.
 
@@ -64,6 +65,9 @@ DEFECTS: dict[str, str] = {
     "no-proof-on-refresh": "the refresh request carries no proof",
     "no-jti": "the proof carries no jti",
     "bad-signature": "the signature is made over other bytes than the proof's",
+    "alg-hs256": "the proof's header says alg HS256 (a MAC), whatever key signs it",
+    "retry-without-nonce": "a nonce challenge is retried, but without the nonce it supplied",
+    "nonce-per-token": "every server's nonce is forgotten when a new token is asked for (kept per token)",
 }
 _PREFERRED_ALGS = ("ES256", "ES384", "ES512", "EdDSA", "PS256", "RS256")
 _ENDLESS_LIMIT = 200  # even the endless switch stops somewhere, should the runner's budget not stop it first
@@ -177,7 +181,9 @@ class DPoPClient:
             self.key = _Key.generate(self.alg)
         return self.key
 
-    def proof(self, method: str, url: str, *, token: str | None = None, jti: str | None = None) -> str:
+    def proof(
+        self, method: str, url: str, *, token: str | None = None, jti: str | None = None, nonce: bool = True
+    ) -> str:
         """A DPoP proof for one request, with the origin's nonce and the token's ath."""
         d = self.defects
         key = self._key()
@@ -192,15 +198,15 @@ class DPoPClient:
         }
         if "no-jti" in d:
             del claims["jti"]
-        nonce = self.nonces.get("*" if "one-nonce-for-all" in d else _origin(url))
-        if nonce is not None:
-            claims["nonce"] = nonce
+        value = self.nonces.get("*" if "one-nonce-for-all" in d else _origin(url))
+        if value is not None and nonce:
+            claims["nonce"] = value
         if token is not None:
             digest = hashlib.sha256(token.encode("ascii")).digest()
             claims["ath"] = digest.hex() if "ath-hex" in d else b64url_encode(digest)
         header = {
             "typ": "JWT" if "typ-jwt" in d else "dpop+jwt",
-            "alg": key.alg,
+            "alg": "HS256" if "alg-hs256" in d else key.alg,
             "jwk": key.jwk(private="private-jwk" in d),
         }
         head = f"{json_b64(header)}.{json_b64(claims)}"
@@ -232,7 +238,8 @@ class DPoPClient:
             attempts += 1
             headers: list[tuple[str, str]] = []
             if proof:
-                value = self.proof(method, url, token=token, jti=jti)
+                retry_bare = attempts > 1 and "retry-without-nonce" in d
+                value = self.proof(method, url, token=token, jti=jti, nonce=not retry_bare)
                 headers.append(("DPoP", value))
                 if "two-dpop-headers" in d:
                     headers.append(("DPoP", self.proof(method, url, token=token)))
@@ -259,19 +266,22 @@ class DPoPClient:
         kw: dict[str, Any] = {"data": form}
         if auth is not None:
             kw["auth"] = auth
+        if "nonce-per-token" in self.defects:
+            self.nonces.clear()
         response = self.send("POST", endpoint, proof=proof, **kw)
         if response.status_code != 200:
             raise RuntimeError(f"token request refused: HTTP {response.status_code} {_error_of(response)}")
         answer: dict[str, Any] = response.json()
         return answer
 
-    def resource(self, url: str, answer: dict[str, Any]) -> bool:
-        """Call the resource with a token answer; True on a 2xx."""
+    def resource(self, url: str, answer: dict[str, Any], method: str = "GET") -> bool:
+        """Call the resource with a token answer (POST: with a small JSON body); True on a 2xx."""
         token = answer["access_token"]
         token_type = str(answer.get("token_type", ""))
         bound = token_type == "DPoP" if "token-type-exact" in self.defects else token_type.lower() == "dpop"
         scheme = "DPoP" if bound and "bearer-scheme" not in self.defects else "Bearer"
-        response = self.send("GET", url, token=token, scheme=scheme, proof=bound)
+        body: dict[str, Any] = {"json": {"note": "a body, for the post scenario"}} if method == "POST" else {}
+        response = self.send(method, url, token=token, scheme=scheme, proof=bound, **body)
         if not response.is_success:
             sys.stderr.write(f"resource refused: HTTP {response.status_code} {_error_of(response)}\n")
         return response.is_success
@@ -340,6 +350,7 @@ def run(env: dict[str, str]) -> int:
         secret = env.get("DPOP_CLIENT_SECRET", "")
         auth = (env["DPOP_CLIENT_ID"], secret) if secret else None
         code_flow = env.get("DPOP_GRANT") == "authorization_code"
+        method = "POST" if env.get("DPOP_RESOURCE_METHOD", "GET").upper() == "POST" else "GET"
         credentials = {"grant_type": "client_credentials", "scope": env.get("DPOP_SCOPE", "")}
 
         def obtain() -> dict[str, Any]:
@@ -349,7 +360,7 @@ def run(env: dict[str, str]) -> int:
 
         try:
             first = obtain()
-            ok = client.resource(env["DPOP_RESOURCE_URL"], first)
+            ok = client.resource(env["DPOP_RESOURCE_URL"], first, method)
             if env.get("DPOP_REFRESH") == "1" and "refresh_token" in first:
                 if "new-key-on-refresh" in defects:
                     client.key = _Key.generate(alg)
@@ -361,7 +372,7 @@ def run(env: dict[str, str]) -> int:
                 )
             else:
                 second = obtain()
-            ok = client.resource(env["DPOP_RESOURCE_URL"], second) and ok
+            ok = client.resource(env["DPOP_RESOURCE_URL"], second, method) and ok
         except (RuntimeError, httpx.HTTPError, KeyError, ValueError) as exc:
             sys.stderr.write(f"{env.get('DPOP_SCENARIO', '')}: {type(exc).__name__}: {exc}\n")
             return 1

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CAPABILITIES", "CHALLENGE_STYLES", "NONCE_MODES", "SCENARIOS", "Scenario", "scenario"]
+__all__ = [
+    "CAPABILITIES",
+    "CHALLENGE_STYLES",
+    "NONCE_MODES",
+    "RESOURCE_METHOD_VARIABLE",
+    "SCENARIOS",
+    "Scenario",
+    "scenario",
+]
 
 #: how a server asks for nonces: never; on every request without its current one (the nonce stays until it
 #: changes it); a new one on every 2xx, the old one refused from then on; a challenge to every request whatever
@@ -19,7 +27,9 @@ NONCE_MODES = ("none", "demand", "rotate", "forever", "same-again")
 #: how the resource writes its nonce challenge (RFC 9110 §11.6.1 allows all of them)
 CHALLENGE_STYLES = ("standard", "lowercase", "second", "unquoted", "split")
 #: what a client may declare it can do, beyond the client_credentials flow every client runs
-CAPABILITIES = ("refresh_token", "authorization_code")
+CAPABILITIES = ("refresh_token", "authorization_code", "post")
+#: the variable that tells the command which method to call the resource with (the post capability's own)
+RESOURCE_METHOD_VARIABLE = "DPOP_RESOURCE_METHOD"
 #: every algorithm a common client library signs with, advertised in the plain scenarios
 COMMON_ALGS = ("ES256", "ES384", "PS256", "RS256", "EdDSA")
 
@@ -42,12 +52,15 @@ class Scenario:
     grant: str = "client_credentials"  # or "authorization_code": the public client, PKCE and dpop_jkt
     needs: str = ""  # the capability a client must declare for this scenario to run
     completes: bool = True  # False: the servers make success impossible (a client must give up, not loop)
+    resource_method: str = "GET"  # "POST": the command POSTs a body to the resource (DPOP_RESOURCE_METHOD=POST)
 
     def __post_init__(self) -> None:
         if self.as_nonce not in NONCE_MODES or self.rs_nonce not in NONCE_MODES:
             raise ValueError(f"scenario {self.id}: nonce modes are {NONCE_MODES}")
         if self.challenge not in CHALLENGE_STYLES:
             raise ValueError(f"scenario {self.id}: challenge styles are {CHALLENGE_STYLES}")
+        if self.resource_method not in ("GET", "POST"):
+            raise ValueError(f"scenario {self.id}: the resource is called with GET or POST")
         if self.needs and self.needs not in CAPABILITIES:
             raise ValueError(f"scenario {self.id}: capabilities are {CAPABILITIES}")
 
@@ -137,6 +150,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "The AS issues a refresh token; the confidential client refreshes once (DPOP_REFRESH=1)",
         refresh=True,
         needs="refresh_token",
+    ),
+    Scenario(
+        "post",
+        "The client POSTs a body to the resource (htm POST), the RS demanding a nonce (DPOP_RESOURCE_METHOD=POST)",
+        rs_nonce="demand",
+        resource_method="POST",
+        needs="post",
     ),
     Scenario(
         "authorization-code",

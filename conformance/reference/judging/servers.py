@@ -44,6 +44,8 @@ __all__ = ["PUBLIC_CLIENT_ID", "Bench", "Recorded", "RecordedAnswer", "nqchar_no
 
 PUBLIC_CLIENT_ID = "dpop-public-client"
 _TOKEN_TTL = 300
+#: what the judging servers verify: every asymmetric algorithm the reference server can (not only the advertised)
+_ACCEPTED_ALGS = ("ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA")
 _IAT_WINDOW = 60
 #: every character NQCHAR allows but letters and digits (%x21 / %x23-5B / %x5D-7E: no quote, no backslash)
 _NQCHAR_PUNCTUATION = "".join(c for c in string.punctuation if c not in '"\\')
@@ -150,9 +152,11 @@ class Bench:
                 "RS": _Nonces(scenario.rs_nonce, "rs", scenario.nqchar_nonces),
             }
             window = _IAT_WINDOW + abs(scenario.clock_offset)
-            # the clock-offset scenario measures which clock the client follows, so either is accepted
+            # the clock-offset scenario measures which clock the client follows, so either is accepted; likewise
+            # every asymmetric alg is accepted whatever the metadata advertised (§5.1 binds no client to it, so
+            # uncommon-alg records the client's choice as info instead of ending its run)
             self.settings = ServerSettings(
-                signing_algs=scenario.algs, iat_past=window, iat_future=window, client_secret=self.client_secret
+                signing_algs=_ACCEPTED_ALGS, iat_past=window, iat_future=window, client_secret=self.client_secret
             )
             self.replay = ReplayCache(10_000, 2 * window + 5)
             self.codes: BoundedStore[_Code] = BoundedStore(60, 1000)
@@ -312,9 +316,10 @@ class Bench:
     def _challenge(self, error: str, description: str, headers: dict[str, str]) -> Response:
         """A 401 from the resource, its DPoP challenge written as the scenario says."""
         style = self.scenario.challenge
-        params = f'error="{error}", error_description="{description}", algs="{" ".join(self.settings.rs_algs)}"'
+        algs = " ".join(alg for alg in self.scenario.algs if alg != "RS256") or " ".join(self.scenario.algs)
+        params = f'error="{error}", error_description="{description}", algs="{algs}"'
         if style == "unquoted":
-            params = f'error={error}, algs="{" ".join(self.settings.rs_algs)}"'
+            params = f'error={error}, algs="{algs}"'
         challenges = {
             "standard": [f"DPoP {params}"],
             "lowercase": [f"dpop {params}"],
@@ -394,7 +399,7 @@ class Bench:
         if scheme.lower() == "bearer":
             if jkt is not None:  # §7.2: a bound token is refused as a bearer token
                 return self._challenge("invalid_token", "DPoP-bound token presented as a bearer token", {})
-            return self._granted(request)
+            return self._granted(request, body)
         if scheme.lower() != "dpop":
             return self._challenge("invalid_request", "unknown authentication scheme", {})
         if not request.headers.getlist("dpop"):
@@ -404,14 +409,16 @@ class Bench:
             return proof
         if jkt is not None and proof.jkt != jkt:
             return self._challenge("invalid_token", "Invalid DPoP key binding", {})
-        return self._granted(request)
+        return self._granted(request, body)
 
-    def _granted(self, request: Request) -> Response:
+    def _granted(self, request: Request, body: bytes) -> Response:
         headers = {"Cache-Control": "no-store"}
         fresh = self.nonces["RS"].on_success()
         if fresh:
             headers["DPoP-Nonce"] = fresh
-        return JSONResponse({"resource": "protected", "method": request.method}, headers=headers)
+        return JSONResponse(
+            {"resource": "protected", "method": request.method, "received": len(body)}, headers=headers
+        )
 
 
 def _claims_nonce(values: list[str]) -> object:
