@@ -216,7 +216,48 @@ def render_document(cases: dict[str, CaseInfo]) -> str:
             actor, _, rest = c.id.partition("-")
             by_fault.setdefault(c.fault, {}).setdefault(rest, []).append(actor)
     fixed = {f: [f"{'/'.join(actors)}-{rest}" for rest, actors in ids.items()] for f, ids in by_fault.items()}
-    return "\n".join((render_markdown(cases), render_levels(), render_requirements(cases), render_fault_table(fixed)))
+    return "\n".join(
+        (
+            render_markdown(cases),
+            render_levels(),
+            render_requirements(cases),
+            render_fault_table(fixed),
+            render_client_checks(),
+        )
+    )
+
+
+def render_client_checks() -> str:
+    """The client checks (issue 30): each check, its level, and the RFC sentence whose keyword gives it."""
+    from conformance.judge.client_checks import CHECKS
+    from conformance.judge.requirements import REQUIREMENTS
+    from conformance.judge.verdicts import outcome_for_level
+
+    lines = [
+        "## Client checks (`dpop-conformance client`)",
+        "",
+        "The checks on a DPoP client, judged on every request it sends to the suite's own authorization server and",
+        "resource server (conformance/judge/client_checks.py). The level comes from the quoted sentence's keyword,",
+        "as for the cases: MUST (or the protocol's own definitions) → failed, SHOULD → warning, MAY or no keyword →",
+        "info. An observation records what the client chose where the RFC leaves it the choice: info at most.",
+        "",
+        "| check | what it checks | level | requirement |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{c.id}` | {c.title} | {c.level.value} → {outcome_for_level(c.level).value} | {c.requirement} "
+        f"({REQUIREMENTS[c.requirement].source}) |"
+        for c in CHECKS.values()
+    ]
+    for c in CHECKS.values():
+        req = REQUIREMENTS[c.requirement]
+        keyword = {"none": "no BCP 14 keyword", "defined": "defined by the protocol, no BCP 14 keyword"}.get(
+            req.keyword, req.keyword
+        )
+        kind = ", an observation" if c.observation else ""
+        lines += ["", f"### `{c.id}`: {c.level.value}{kind}", "", f"{req.id}, {req.source} ({keyword}):", ""]
+        lines += [f"> {req.quote}"]
+    return "\n".join(lines) + "\n"
 
 
 def render_requirements(cases: dict[str, CaseInfo]) -> str:
