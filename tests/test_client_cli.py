@@ -9,13 +9,16 @@ any file written.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from conformance.judge.client_checks import CHECKS
 from conformance.run.cli import main
+from conformance.run.client_results import FIXES
 from conformance.schemas import load_schema
 
 CLIENT = f"{sys.executable} -m conformance.reference.client"
@@ -67,6 +70,7 @@ def test_one_defect_fails_its_check_with_the_scenario_and_redacted_evidence(
     htu = _cases(document)["htu"]
     assert htu["outcome"] == "failed" and htu["level"] == "MUST" and htu["requirement"] == "RC-4.2-htu"
     assert "without query" in str(htu["quote"])
+    assert htu["fix"] == FIXES["htu"] and "without query and fragment" in str(htu["fix"])
     (evidence, *_) = htu["evidence"]  # type: ignore[misc]
     assert evidence["scenario"] == "resource-query"
     (request,) = evidence["requests"]
@@ -156,6 +160,30 @@ def test_a_baseline_round_trip_and_compare_of_two_client_runs(
     # another client's baseline is refused before anything runs
     other = ["client", "--command", CLIENT, "--capability", "post", "--baseline", str(base), "-q"]
     assert main(other) == 2 and "belongs to another client" in capsys.readouterr().err
+    on_purpose = [*other, "--baseline-for-another-target", "--report-dir", str(tmp_path / "d")]
+    assert main(on_purpose) == 0 and "used on purpose (--baseline-for-another-target)" in capsys.readouterr().out
     page = tmp_path / "compare.html"
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "c"), "--output", str(page)]) == 0
     assert "htu" in page.read_text(encoding="utf-8")
+
+
+def test_every_check_has_a_concrete_fix() -> None:
+    assert set(FIXES) == set(CHECKS), "a check without a fix, or a fix of no check"
+    for check_id, fix in FIXES.items():
+        assert re.search(r"\(§\d", fix), f"{check_id}: its fix names no section of RFC 9449"
+
+
+def test_list_shows_the_checks_and_the_scenarios_and_runs_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["client", "--list", "--case", "nonce*", "--capability", "post", "--scenario", "p*"]) == 0
+    out = capsys.readouterr().out
+    assert "nonce-origin" in out and "MUST" in out and "htu " not in out
+    assert "post " in out and "no-nonces" not in out and "(needs --capability" not in out
+    assert main(["client", "--list", "--scenario", "refresh"]) == 0
+    assert "refresh_token" in capsys.readouterr().out
+    assert main(["client", "--list", "--case", "nope"]) == 2
+    assert "`dpop-conformance client --list` shows" in capsys.readouterr().err
+
+
+def test_baseline_for_another_target_needs_a_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["client", "--command", CLIENT, "--baseline-for-another-target"]) == 2
+    assert "applies to a --baseline file" in capsys.readouterr().err

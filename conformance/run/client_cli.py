@@ -50,11 +50,12 @@ def _client(args: argparse.Namespace) -> int:
     from conformance.report.baseline import BaselineError, client_identity, load_baseline
     from conformance.run.client_results import check_infos, client_results, write_client_reports
     from conformance.run.client_runner import run_client
-    from conformance.run.selection import Selection, SelectionError
 
     problem = option_problem(_values(args))
     if problem:
         raise _Usage(problem)
+    if args.list and not args.config:
+        return _list(args, list(dict.fromkeys(args.capability or [])))
     if bool(args.command) == bool(args.config):
         raise _Usage(
             'give the client as --command "CMD" or as --config FILE (a [client_under_test] table), one of them'
@@ -71,6 +72,8 @@ def _client(args: argparse.Namespace) -> int:
         capabilities = [*target.capabilities, *capabilities]
         timeout = timeout or target.timeout
     capabilities = list(dict.fromkeys(capabilities))
+    if args.list:
+        return _list(args, capabilities)
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -80,12 +83,7 @@ def _client(args: argparse.Namespace) -> int:
     if shutil.which(argv[0]) is None:
         raise _Usage(f"the command {argv[0]!r} is not found (nor executable): give a program on PATH or a path to one")
     infos = check_infos()
-    selection = Selection.of(args.case, args.exclude)
-    try:
-        selection.check(infos)
-    except SelectionError as exc:
-        raise _Usage(str(exc).replace("matches no case", "matches no check").replace("ids, sections", "ids")) from None
-    selected = [info for info in infos if selection.selects(info)]
+    selected = _selected_checks(args, infos)
     scenario_ids = [s.id for s in SCENARIOS]
     for pattern in args.scenario or []:
         if not any(fnmatch.fnmatchcase(sid, pattern) for sid in scenario_ids):
@@ -107,6 +105,8 @@ def _client(args: argparse.Namespace) -> int:
     fail_on = args.fail_on or "must"
     identity = client_identity(name, command, capabilities)
     baseline = None
+    if args.baseline_for_another_target and not args.baseline:
+        raise _Usage("--baseline-for-another-target applies to a --baseline file; give --baseline FILE or drop it")
     if args.baseline_missing != "error" and not args.baseline:
         raise _Usage("--baseline-missing applies to a --baseline file; give --baseline FILE or drop it")
     if args.baseline:
@@ -118,7 +118,15 @@ def _client(args: argparse.Namespace) -> int:
             raise _Usage(str(exc)) from None
         difference = identity_difference(baseline.target, identity)
         if difference and not baseline.missing:
-            raise _Usage(f"--baseline {args.baseline} belongs to another client: {difference}; give this client's")
+            if not args.baseline_for_another_target:
+                raise _Usage(
+                    f"--baseline {args.baseline} belongs to another client: {difference}; give this client's "
+                    "baseline, or add --baseline-for-another-target if it is meant"
+                )
+            print(  # noqa: T201 (a CLI prints; pyproject exempts cli.py alone)
+                f"{PROG}: the baseline {printable(args.baseline)} is another client's ({printable(difference)}): "
+                "used on purpose (--baseline-for-another-target)"
+            )
     report_dir = Path(args.report_dir) if args.report_dir else Path("reports") / name
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
@@ -173,6 +181,44 @@ def _client(args: argparse.Namespace) -> int:
         for line in _scenario_lines(results):
             print(f"{PROG}: {printable(line)}")  # noqa: T201 (a CLI prints; pyproject exempts cli.py alone)
     return status
+
+
+def _selected_checks(args: argparse.Namespace, infos: list[Any]) -> list[Any]:
+    """The checks --case/--exclude keep (one line for a selector that matches none)."""
+    from conformance.run.selection import Selection, SelectionError
+
+    selection = Selection.of(args.case, args.exclude)
+    try:
+        selection.check(infos)
+    except SelectionError as exc:
+        text = str(exc).replace("matches no case", "matches no check").replace("ids, sections", "ids")
+        raise _Usage(text.replace("`dpop-conformance list`", "`dpop-conformance client --list`")) from None
+    return [info for info in infos if selection.selects(info)]
+
+
+def _list(args: argparse.Namespace, capabilities: list[str]) -> int:
+    """`client --list`: the checks the selectors keep and the scenarios that would run; nothing is run."""
+    from conformance.reference.judging import SCENARIOS
+    from conformance.run.client_results import check_infos
+
+    infos = check_infos()
+    selected = _selected_checks(args, infos)
+    scenario_ids = [s.id for s in SCENARIOS]
+    for pattern in args.scenario or []:
+        if not any(fnmatch.fnmatchcase(sid, pattern) for sid in scenario_ids):
+            raise _Usage(f"--scenario {pattern} matches no scenario; the scenarios are: {', '.join(scenario_ids)}")
+    width = max(len(info.id) for info in infos)
+    lines = [f"{len(selected)} client check(s) (docs/cases.md quotes each one's words of RFC 9449):"]
+    lines += [f"  {info.id:<{width}}  {info.level.value:<6}  §{info.section:<5} {info.title}" for info in selected]
+    width = max(len(sid) for sid in scenario_ids)
+    scenarios = [s for s in SCENARIOS if not args.scenario or any(fnmatch.fnmatchcase(s.id, p) for p in args.scenario)]
+    runs = [s for s in scenarios if not s.needs or s.needs in capabilities]
+    lines.append(f"{len(runs)} scenario(s) would run (capabilities: {', '.join(capabilities) or 'none'}):")
+    for s in scenarios:
+        note = "" if s in runs else f" (needs --capability {s.needs})"
+        lines.append(f"  {s.id:<{width}}  {s.title}{note}")
+    print("\n".join(printable(line) for line in lines))  # noqa: T201 (a CLI prints; pyproject exempts cli.py alone)
+    return 0
 
 
 def _colour(choice: str) -> bool:

@@ -32,7 +32,7 @@ from conformance.report.results import CaseRecord, ResultsWriter
 from conformance.report.verdict import fail_on_of, gates
 from conformance.run.client_runner import ClientRun, ScenarioRun
 
-__all__ = ["ClientCaseRecord", "check_infos", "client_results", "write_client_reports"]
+__all__ = ["FIXES", "ClientCaseRecord", "check_infos", "client_results", "write_client_reports"]
 
 #: the worst first: a violation wherever found decides; an unjudged scenario leaves the check unproven
 _RANK = {
@@ -47,6 +47,105 @@ _EVIDENCE_PER_CHECK = 6  # findings kept as evidence per check (the message coun
 _BODY = 2000  # characters of a recorded body shown
 _SECTION = re.compile(r"§\s*([0-9][0-9.]*[0-9]|[0-9])")
 _AUTHORIZATION = re.compile(r"^(\s*\S+\s+)(.+)$")
+
+
+#: what a client author changes when a check fails or warns: one concrete instruction per check id (the
+#: judging half's checks offer none; tests/test_client_cli.py holds every check id to one)
+FIXES: dict[str, str] = {
+    "proof-present": (
+        "send a DPoP header with a fresh proof on every token request and on every request with the DPoP-bound "
+        "access token (§5, §7.1)"
+    ),
+    "one-dpop-header": "send exactly one DPoP header field, its value a single JWT with no comma or list (§4.3)",
+    "typ": 'set the proof\'s JOSE header typ to exactly "dpop+jwt" (§4.2)',
+    "alg": (
+        "sign the proof with an asymmetric algorithm that fits the key (ES256 for a P-256 key, RS256/PS256 for an "
+        "RSA key; never none or an HMAC alg) and name it in alg (§4.2)"
+    ),
+    "alg-advertised": (
+        "read dpop_signing_alg_values_supported from the authorization server's metadata and sign with one of "
+        "those algorithms (§5.1)"
+    ),
+    "jwk-public": (
+        "put only the public key in the proof's jwk header: drop d, p, q, dp, dq, qi and k (export the public "
+        "JWK) (§4.2)"
+    ),
+    "signature": (
+        "sign the proof with the private key whose public half is in its jwk header, over the exact "
+        "header.payload bytes sent (§4.2)"
+    ),
+    "claims-present": "put jti, htm, htu and iat in every proof's payload (§4.2)",
+    "jti-unique": (
+        "make a new jti for every proof, including the retry after a use_dpop_nonce challenge: build a new "
+        "proof per request, never resend one (§4.2, §11.1)"
+    ),
+    "jti-entropy": (
+        "draw jti from a CSPRNG with at least 96 bits (16 random bytes base64url-encoded, or a version 4 UUID) (§4.2)"
+    ),
+    "htm": 'set htm to the request\'s HTTP method exactly as sent, upper case ("POST", "GET") (§4.2)',
+    "htu": "send htu as the request URI without query and fragment (scheme, host, port and path only) (§4.2)",
+    "iat": (
+        "set iat to the time the proof is made, in whole seconds since the epoch (not milliseconds), from an "
+        "accurate clock (§4.2)"
+    ),
+    "iat-clock": (
+        "when the server's Date header shows its clock differs from yours, set iat by the server's clock "
+        "(offset = Date - your time) (§11.1)"
+    ),
+    "ath": (
+        "set ath at the resource to base64url(SHA-256(the access token's ASCII bytes)) without padding, not hex "
+        "and not of another token (§4.2)"
+    ),
+    "nonce": (
+        "put in the nonce claim the exact value the server supplied in its DPoP-Nonce header, character for "
+        "character; never a value no server supplied (§4.2, §8, §9)"
+    ),
+    "nonce-kept": ("keep the nonce each server last supplied and send it on your next request to that server (§8.2)"),
+    "nonce-origin": (
+        "keep nonces per server (per origin): send the authorization server's nonce only to it and the resource "
+        "server's only to it (§8, §9)"
+    ),
+    "as-nonce-from-200": (
+        "read DPoP-Nonce on every token response, a 200 included, and send that nonce on the next token request (§8.2)"
+    ),
+    "rs-nonce-from-200": (
+        "read DPoP-Nonce on every resource response, a 200 included, and send that nonce on the next resource "
+        "request (§9)"
+    ),
+    "nonce-retry": (
+        'on 400 error="use_dpop_nonce" (token endpoint) or 401 WWW-Authenticate: DPoP error="use_dpop_nonce" '
+        "(resource), retry once with a new proof carrying the DPoP-Nonce value; parse the challenge "
+        "case-insensitively, in any position and header line (§8, §9)"
+    ),
+    "retry-bounded": (
+        "retry a use_dpop_nonce challenge a bounded number of times (once or twice per request), then give up "
+        "with an error (§8)"
+    ),
+    "auth-scheme": (
+        'send a DPoP-bound token as "Authorization: DPoP <token>", not Bearer, also when token_type is written '
+        "in another case (§7.1)"
+    ),
+    "key-binding": (
+        "sign every resource proof with the key the access token was bound to at the token request: keep one "
+        "key per token, do not make a new key per request (§7)"
+    ),
+    "refresh-same-key-public": (
+        "a public client must refresh with the same key pair the refresh token was issued to: keep the key with "
+        "the refresh token (§5)"
+    ),
+    "refresh-same-key-confidential": (
+        "refresh with the key the tokens were issued to, unless you mean to rotate keys (a confidential "
+        "client's choice) (§5)"
+    ),
+    "dpop-jkt": (
+        "send dpop_jkt in the authorization request as the JWK SHA-256 thumbprint (RFC 7638) of the key that "
+        "then signs the code's token request (§10)"
+    ),
+    "bearer-token-type": (
+        'treat a token answer whose token_type is not "DPoP" as not DPoP-bound: do not send it as a DPoP token, '
+        "or refuse it (§5)"
+    ),
+}
 
 
 @dataclass
@@ -202,7 +301,7 @@ def _record(check: ClientCheck, info: CaseInfo, run: ClientRun, redactor: Redact
     if outcome in (Outcome.FAILED, Outcome.WARNING):
         first = worst[0]
         cause = f"the client, in scenario {first['scenario']}: {first['message']}"
-        fix = f"make the client meet RFC 9449 §{info.section} ({check.title}): {info.doc}"
+        fix = FIXES.get(check.id) or f"make the client meet RFC 9449 §{info.section} ({check.title}): {info.doc}"
     elif outcome is Outcome.ERROR:
         first = worst[0]
         cause = first["message"].split("; output:", 1)[0]

@@ -229,6 +229,14 @@ OPTIONS: tuple[Option, ...] = (
         ),
     ),
     Option(
+        "list",
+        client=Side(
+            "list the client checks (id, level, title; --case/--exclude select) and the scenarios (--scenario and "
+            "the capabilities select), run nothing, and exit",
+            action="store_true",
+        ),
+    ),
+    Option(
         "scenario",
         client=Side("run only this scenario (an id or a glob); repeatable", metavar="ID", action="append"),
     ),
@@ -345,6 +353,11 @@ OPTIONS: tuple[Option, ...] = (
         run=Side(
             "use a --baseline recorded for another target (another name or endpoints) on purpose; without it "
             "that is exit 2, for a baseline of another target would call its failures known",
+            action="store_true",
+        ),
+        client=Side(
+            "use a --baseline recorded for another client (another command or capabilities) on purpose; without "
+            "it that is exit 2, for a baseline of another client would call its failures known",
             action="store_true",
         ),
     ),
