@@ -1,7 +1,7 @@
 // The smallest DPoP client openid-client 6.8's documentation shows (its examples/dpop.ts and the API docs of
 // discovery, getDPoPHandle, clientCredentialsGrant, refreshTokenGrant and fetchProtectedResource), following
 // client conformance's contract: everything comes from the environment (DPOP_ISSUER, DPOP_CLIENT_ID,
-// DPOP_CLIENT_SECRET, DPOP_SCOPE, DPOP_RESOURCE_URL, DPOP_SCENARIO, DPOP_REFRESH, DPOP_GRANT, DPOP_REDIRECT_URI).
+// DPOP_CLIENT_SECRET, DPOP_SCOPE, DPOP_RESOURCE_URL, DPOP_SCENARIO, DPOP_REFRESH, DPOP_GRANT, DPOP_REDIRECT_URI, DPOP_RESOURCE_METHOD).
 //
 // It discovers the AS (RFC 8414 metadata, so `algorithm: 'oauth2'`), makes one DPoP key pair with the library's
 // default algorithm and one DPoP handle, obtains a token (client_credentials with client_secret_basic, or the
@@ -47,7 +47,11 @@ async function obtain(config, DPoP) {
 
 async function call(config, DPoP, tokens) {
   const url = new URL(env.DPOP_RESOURCE_URL)
-  const response = await client.fetchProtectedResource(config, tokens.access_token, url, 'GET', undefined, undefined, {
+  // GET, or with the post capability's DPOP_RESOURCE_METHOD=POST a POST with a form body: fetchProtectedResource's
+  // own method and body parameters (the proof's htm is the method given)
+  const method = (env.DPOP_RESOURCE_METHOD ?? 'GET').toUpperCase()
+  const body = method === 'POST' ? new URLSearchParams({ greeting: 'hello' }) : undefined
+  const response = await client.fetchProtectedResource(config, tokens.access_token, url, method, body, undefined, {
     DPoP,
   })
   if (!response.ok) process.stderr.write(`resource answered HTTP ${response.status}\n`)

@@ -16,6 +16,7 @@ import requests
 from requests_oauth2client import ClientSecretBasic, OAuth2Client, oauth2_discovery_document_url
 
 env = os.environ
+method = env.get("DPOP_RESOURCE_METHOD", "GET").upper()  # the post capability (targets/clients/README.md)
 issuer = env["DPOP_ISSUER"]
 public = not env.get("DPOP_CLIENT_SECRET")
 client = OAuth2Client.from_discovery_endpoint(
@@ -39,7 +40,12 @@ def obtain_token():
 
 
 def call_resource(token) -> bool:
-    response = requests.get(env["DPOP_RESOURCE_URL"], auth=token, timeout=10)  # the token adds the proof
+    # GET, or with the post capability's DPOP_RESOURCE_METHOD=POST a POST with a form body: requests' own way to
+    # send one; DPoPToken proves whatever method the prepared request has (htm from request.method)
+    if method == "POST":
+        response = requests.post(env["DPOP_RESOURCE_URL"], data={"greeting": "hello"}, auth=token, timeout=10)
+    else:
+        response = requests.get(env["DPOP_RESOURCE_URL"], auth=token, timeout=10)  # the token adds the proof
     sys.stdout.write(f"{env.get('DPOP_SCENARIO', '')}: resource answered {response.status_code}\n")
     return response.ok
 
