@@ -24,7 +24,7 @@ from conformance import __version__
 from conformance.report.verdict import run_verdict
 
 ROOT = Path(__file__).resolve().parent.parent
-RECIPES = ["github-workflow.yml", "github-workflow-pip.yml", "gitlab-ci.yml"]
+RECIPES = ["github-workflow.yml", "github-workflow-pip.yml", "gitlab-ci.yml", "github-workflow-client.yml"]
 BIN = Path(sys.executable).parent / "dpop-conformance"
 OUTPUTS = ["verdict", "exit-code", "passed", "failed", "warning", "info", "skipped", "error", "new-failures"]
 #: where a workflow names another project's action: owner/repo[/path]@<full commit SHA> # vX.Y.Z
@@ -44,7 +44,8 @@ def load_yaml(path: Path) -> Any:
 
 
 def workflows() -> list[Path]:
-    return [*sorted((ROOT / ".github" / "workflows").glob("*.yml")), *(ROOT / "docs" / "ci" / r for r in RECIPES[:2])]
+    github = [*RECIPES[:2], RECIPES[3]]
+    return [*sorted((ROOT / ".github" / "workflows").glob("*.yml")), *(ROOT / "docs" / "ci" / r for r in github)]
 
 
 def scripts(steps: list[dict[str, Any]]) -> list[str]:
@@ -69,7 +70,8 @@ def all_uses(node: Any) -> list[str]:
 def test_docs_show_the_recipe_files_byte_for_byte() -> None:
     blocks = fenced_yaml((ROOT / "docs" / "ci.md").read_text(encoding="utf-8"))
     assert blocks == [(ROOT / "docs" / "ci" / name).read_text(encoding="utf-8") for name in RECIPES], (
-        "docs/ci.md's YAML blocks must be docs/ci/github-workflow.yml, github-workflow-pip.yml and gitlab-ci.yml"
+        "docs/ci.md's YAML blocks must be docs/ci/github-workflow.yml, github-workflow-pip.yml, gitlab-ci.yml and "
+        "github-workflow-client.yml"
     )
 
 
@@ -111,7 +113,8 @@ def test_the_action_passes_its_inputs_through_the_environment_only() -> None:
     text = (ROOT / "action.yml").read_text(encoding="utf-8")
     used = set(re.findall(r"\binputs\.([a-z-]+)", text))
     assert used == set(action["inputs"]), "every input is used, and only declared ones"
-    assert action["inputs"]["config"]["required"] is True
+    # config or client-command (a client judged): neither is required, and run.sh refuses both empty (exit 2)
+    assert action["inputs"]["config"]["required"] is False and action["inputs"]["client-command"]["required"] is False
     assert "embedded reference server" in action["inputs"]["config"]["description"]
     ids = {step.get("id") for step in steps}
     assert set(re.findall(r"\bsteps\.([a-z-]+)\.", text)) <= ids, "a step that does not exist"
@@ -286,6 +289,37 @@ def test_run_sh_refuses_an_empty_config_rather_than_testing_the_suites_own_serve
     done, outputs, _ = run_sh(tmp_path, DPOP_CONFIG="")
     assert done.returncode == 2 and "config is empty" in done.stderr, done.stdout + done.stderr
     assert outputs["verdict"] == "usage-error" and "running against" not in done.stdout
+
+
+def test_run_sh_judges_a_client_with_client_command(tmp_path: Path) -> None:
+    command = f"{sys.executable} -m conformance.reference.client"
+    done, outputs, summary = run_sh(
+        tmp_path, DPOP_CONFIG="", DPOP_CLIENT_COMMAND=command, DPOP_ARGS="--scenario no-nonces --case 'htu'"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "judging a DPoP client" in done.stdout
+    assert outputs["verdict"] == "passed" and outputs["passed"] == "1" and outputs["failed"] == "0"
+    results = json.loads((tmp_path / outputs["results"]).read_text(encoding="utf-8"))
+    assert {case["actor"] for case in results["cases"]} == {"client"}
+    assert summary.startswith("### ✅ DPoP conformance")
+    # a failed check: its annotation carries the check's own fix
+    (tmp_path / "again").mkdir()
+    done, outputs, _ = run_sh(
+        tmp_path / "again",
+        DPOP_CONFIG="",
+        DPOP_CLIENT_COMMAND=command,
+        DPOP_ARGS="--scenario resource-query --case htu",
+        DPOP_CLIENT_DEFECTS="htu-query",
+        GITHUB_ACTIONS="true",
+    )
+    assert done.returncode == 1 and outputs["new-failures"] == "1", done.stdout + done.stderr
+    ((title, message),) = error_annotations(done.stdout)
+    assert title == "htu" and "send htu as the request URI without query and fragment" in message
+
+
+def test_run_sh_refuses_config_and_client_command_together(tmp_path: Path) -> None:
+    done, outputs, _ = run_sh(tmp_path, DPOP_CLIENT_COMMAND="true")
+    assert done.returncode == 2 and "both given" in done.stderr and outputs["verdict"] == "usage-error"
 
 
 def error_annotations(stdout: str) -> list[tuple[str, str]]:
