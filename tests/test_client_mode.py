@@ -7,16 +7,20 @@ The servers run in this process; the client is a subprocess per scenario, as a r
 
 from __future__ import annotations
 
+import base64
 import sys
 import time
+from urllib.parse import quote
 
+import httpx
 import pytest
 from client_kill_matrix import KILLS, OBSERVATIONS, differences, not_passed, run_matrix, run_reference
 
 from conformance.judge.client_checks import CHECKS
 from conformance.judge.verdicts import Outcome
-from conformance.reference.client import DEFECTS, list_defects
-from conformance.reference.judging import SCENARIOS
+from conformance.reference.client import DEFECTS, DPoPClient, list_defects
+from conformance.reference.judging import SCENARIOS, Bench
+from conformance.reference.server import RunningServer
 from conformance.run.client_runner import run_client
 
 
@@ -79,3 +83,44 @@ def test_an_endless_loop_is_stopped_and_judged_on_what_it_sent() -> None:
     (only,) = run.scenarios
     assert "stopped after 20 requests" in only.stopped
     assert only.results["retry-bounded"].outcome is Outcome.INFO
+
+
+def _basic(client_id: str, secret: str) -> str:
+    """RFC 6749 §2.3.1's Basic credentials: id and secret each form-urlencoded (- and _ escaped too, as
+    oauth4webapi writes them), joined by a colon, then Base64."""
+
+    def escape(value: str) -> str:
+        return quote(value, safe="").replace("-", "%2D").replace("_", "%5F").replace(".", "%2E")
+
+    return "Basic " + base64.b64encode(f"{escape(client_id)}:{escape(secret)}".encode()).decode("ascii")
+
+
+def test_the_judging_as_decodes_client_secret_basic_as_rfc_6749_writes_it() -> None:
+    # on loopback: a form-urlencoded id and secret (with - and _ escaped as %2D and %5F) are the client's own; a
+    # wrong secret, escaped the same way, is refused with invalid_client
+    bench = Bench(client_secret="s3cret-with_dash-and_underscore")
+    assert "-" in bench.client_id
+    client = DPoPClient()
+    with RunningServer(app_factory=bench.as_app, date_header=False), httpx.Client(timeout=10) as http:
+
+        def token_request(authorization: str) -> httpx.Response:
+            return http.post(
+                bench.token_endpoint,
+                data={"grant_type": "client_credentials", "scope": bench.scope},
+                headers={"Authorization": authorization, "DPoP": client.proof("POST", bench.token_endpoint)},
+            )
+
+        escaped = _basic(bench.client_id, bench.client_secret)
+        assert "%2D" in _decoded(escaped) and "%5F" in _decoded(escaped)
+        accepted = token_request(escaped)
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["token_type"] == "DPoP"
+        wrong = token_request(_basic(bench.client_id, bench.client_secret + "-x"))
+        assert wrong.status_code == 401, wrong.text
+        assert wrong.json()["error"] == "invalid_client"
+        assert bench.client_secret not in wrong.text
+
+
+def _decoded(authorization: str) -> str:
+    """The decoded credentials of a Basic Authorization value (to see the escapes the test sends)."""
+    return base64.b64decode(authorization.split(" ", 1)[1]).decode("ascii")
