@@ -79,6 +79,7 @@ def test_one_defect_fails_its_check_with_the_scenario_and_redacted_evidence(
     assert authorization and all(v.endswith("<redacted:credential>") for v in authorization)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="case-htu" data-outcome="failed"' in page and "resource-query" in page
+    assert "send htu as the request URI without query and fragment" in page  # what to fix, as a server author reads it
     assert '<failure message="failed in scenario resource-query' in (tmp_path / "junit.xml").read_text()
     _no_secrets(tmp_path, document)
 
