@@ -157,3 +157,27 @@ def test_the_client_library_gets_exactly_its_expected_outcomes(harness: Harness)
     assert [s.scenario for s in run_.scenarios] == harness.scenarios()
     lines = differences(expectations, run_)
     assert not lines, f"{harness.title}: {len(lines)} differences from expectations.toml:\n" + "\n".join(lines)
+
+
+def test_docs_vendors_md_shows_every_client_expectation() -> None:
+    """docs/vendors.md's Clients section (python tests/vendor_matrix.py) shows every client harness, and every
+    expectation of each, with its outcome, its reason and its source (the runs hold the outcomes)."""
+    from vendor_matrix import PAGE, client_anchor
+
+    from conformance.printable import markdown_cell
+
+    page = PAGE.read_text(encoding="utf-8")
+    assert "## Clients" in page, "docs/vendors.md has no Clients section: run python tests/vendor_matrix.py"
+    for harness in HARNESSES:
+        assert f'id="client-{harness.name}"' in page and harness.title in page, (
+            f"docs/vendors.md does not show {harness.title}: run python tests/vendor_matrix.py"
+        )
+        for e in load_expectations(harness):
+            heading = f'id="{client_anchor(harness.name, e.table, e.check)}"></a>`{e.table}` · `{e.check}`: {e.outcome}'
+            assert heading in page, (
+                f"docs/vendors.md has no {e.outcome} [{e.table}.{e.check}] for {harness.name}: "
+                "run python tests/vendor_matrix.py"
+            )
+            assert markdown_cell(e.reason)[:200] in page and markdown_cell(e.source)[:200] in page, (
+                f"docs/vendors.md does not give the reason and source of [{e.table}.{e.check}] for {harness.name}"
+            )

@@ -1,8 +1,8 @@
-"""The vendor matrix: every harness of targets/ in every configuration, run, then docs/vendors.md and
-docs/vendors/compare.html written from the runs.
+"""The vendor matrix: every harness of targets/ in every configuration, and every client harness of
+targets/clients/, run, then docs/vendors.md and docs/vendors/compare.html written from the runs.
 
     python tests/vendor_matrix.py                 # install, start, run and stop each harness; then both pages
-    python tests/vendor_matrix.py --only pydpop   # one harness (the pages then show only it: for trying)
+    python tests/vendor_matrix.py --only pydpop   # one harness, server or client (the pages then show only it)
     python tests/vendor_matrix.py --render-only   # the pages again from the runs kept in reports/vendors/
 
 Each run is the one tests/test_vendors.py holds to the harness's expectations (`--fuzz-seed 1`, `--actor` as
@@ -11,20 +11,32 @@ implementation and configuration with its verdict and counts, the cases where th
 first), each cell linking to its explanation, and per implementation its deviations as ready-to-file bug
 reports: what was sent, what came back, the RFC sentence, the source line, a curl command. Every explanation is
 the expectation's (targets/<name>/expectations.toml), the evidence the run's.
+
+Each client harness (targets/clients/<name>/) is run as tests/test_client_vendors.py runs it
+(tests/client_vendor_harness.py's run(): every scenario its capabilities allow), its reports (results.json,
+report.html, junit.xml, through the client command's own writer) and its judged pairs (pairs.json: each
+(scenario, check) outcome and the suite's finding, redacted) kept in reports/vendors/clients/<name>/. The page's
+"Clients" section has a line per client with its verdict and counts, the (scenario, check) pairs where the clients
+differ (MUST first), and per client each non-pass with its expectation's reason, source and RFC sentence and the
+suite's finding.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import client_vendor_harness as clients
 from vendor_harness import (
     FINDINGS,
     ROOT,
@@ -40,11 +52,16 @@ from vendor_harness import (
     running,
 )
 
+from conformance.client.evidence import Redactor, mask_secret_members
 from conformance.printable import markdown_cell, printable
-from conformance.report.compare import APPLIES, DIFFERS, difference, load_runs, render_html
+from conformance.report.compare import APPLIES, DIFFERS, NOT_RUN, difference, load_runs, render_html
 from conformance.report.verdict import run_verdict
+from conformance.run.client_results import check_infos, client_results, write_client_reports
+from conformance.run.client_runner import ClientRun
 
 REPORTS = ROOT / "reports" / "vendors"
+CLIENT_REPORTS = REPORTS / "clients"
+_LOOPBACK = re.compile(r"(127\.0\.0\.1|localhost):\d+")
 PAGE = ROOT / "docs" / "vendors.md"
 COMPARE = ROOT / "docs" / "vendors" / "compare.html"
 OUTCOMES = ("passed", "failed", "warning", "info", "skipped", "error")
@@ -115,8 +132,13 @@ def _message_line(case: dict[str, Any], label: str) -> str:
     return ""
 
 
-def render_page(runs: Sequence[MatrixRun], catalog: dict[str, dict[str, Any]], suite_version: str) -> str:
-    """docs/vendors.md from the runs and their expectations."""
+def render_page(
+    runs: Sequence[MatrixRun],
+    catalog: dict[str, dict[str, Any]],
+    suite_version: str,
+    client_runs: Sequence[ClientMatrixRun] = (),
+) -> str:
+    """docs/vendors.md from the runs and their expectations (the servers', then the clients')."""
     harnesses = list(dict.fromkeys(r.harness.name for r in runs))
     by_harness = {name: [r for r in runs if r.harness.name == name] for name in harnesses}
     lines = [
@@ -134,7 +156,8 @@ def render_page(runs: Sequence[MatrixRun], catalog: dict[str, dict[str, Any]], s
         "page and the compare page; `--render-only` writes them again from the runs kept in `reports/vendors/`). "
         "Each run is `dpop-conformance run --fuzz-seed 1`, with `--actor RS` for an implementation that is "
         "resource-side only (its tokens then come from a small correct authorization server of the harness's own, "
-        "which is not judged).",
+        "which is not judged). The client libraries of `targets/clients/` are judged by `dpop-conformance client` "
+        "and have a section of their own: [Clients](#clients).",
         "",
         "## Implementations",
         "",
@@ -167,6 +190,7 @@ def render_page(runs: Sequence[MatrixRun], catalog: dict[str, dict[str, Any]], s
     lines += ["", *_differences(runs, by_harness, catalog), ""]
     for name in harnesses:
         lines += _implementation(by_harness[name], catalog)
+    lines += render_clients(client_runs)
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines) + "\n"
@@ -351,26 +375,293 @@ def catalog_of(runs: Sequence[MatrixRun]) -> dict[str, dict[str, Any]]:
     return cases
 
 
+# --- the clients (targets/clients/) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientMatrixRun:
+    """One client harness: its expectations, its run's results.json and its judged (scenario, check) pairs."""
+
+    harness: clients.Harness
+    expected: list[clients.Expected]
+    results: dict[str, Any]
+    pairs: dict[str, Any]  # pairs.json: {"scenarios": [{"id", "returncode", "stopped", "seconds", "checks": {...}}]}
+
+    @property
+    def outcomes(self) -> dict[tuple[str, str], str]:
+        """(scenario, check) → outcome, for every pair judged or skipped."""
+        return {
+            (str(s["id"]), check): str(r["outcome"])
+            for s in self.pairs.get("scenarios", [])
+            for check, r in s.get("checks", {}).items()
+        }
+
+    def finding(self, scenario: str, check: str) -> str:
+        """The suite's message for one pair, its loopback ports written <port> (they change every run)."""
+        for s in self.pairs.get("scenarios", []):
+            if s.get("id") == scenario:
+                return _LOOPBACK.sub(r"\1:<port>", str(s.get("checks", {}).get(check, {}).get("message", "")))
+        return ""
+
+
+def _pair_redactor(run: ClientRun) -> Redactor:
+    """The client secret and every token the judging AS issued in the run: never in pairs.json."""
+    redactor = Redactor()
+    redactor.add(run.client_secret, "client_secret")
+    for scenario in run.scenarios:
+        for request in scenario.requests:
+            for name, value in request.form().items():
+                if name in ("code", "code_verifier", "refresh_token", "client_secret"):
+                    redactor.add(value, name)
+            if request.answer is not None:
+                for member, issued in request.answer.json().items():
+                    if member in ("access_token", "refresh_token") and isinstance(issued, str):
+                        redactor.add(issued, member)
+    return redactor
+
+
+def run_clients(harnesses: Sequence[clients.Harness]) -> None:
+    """Install and run every client harness in every scenario its capabilities allow; keep its reports and pairs."""
+    for harness in harnesses:
+        print(f"vendor matrix: client {harness.name} ...", file=sys.stderr, flush=True)
+        clients.install(harness)
+        started = time.time()
+        run = clients.run(harness)
+        folder = CLIENT_REPORTS / harness.name
+        if folder.exists():
+            shutil.rmtree(folder)
+        results, details = client_results(
+            run,
+            target={"name": harness.title, "command": harness.command, "capabilities": list(harness.capabilities)},
+            selected=check_infos(),
+            secret=run.client_secret,
+            started=started,
+        )
+        write_client_reports(results, details, folder)
+        redactor = _pair_redactor(run)
+        pairs = {
+            "harness": harness.name,
+            "scenarios": [
+                {
+                    "id": s.scenario,
+                    "returncode": s.returncode,
+                    "stopped": s.stopped,
+                    "seconds": round(s.seconds, 3),
+                    "requests": len(s.requests),
+                    "checks": {
+                        check: {
+                            "outcome": r.outcome.value,
+                            **(
+                                {"message": mask_secret_members(redactor.redact(r.message))}
+                                if r.outcome.value not in ("passed", "skipped")
+                                else {}
+                            ),
+                        }
+                        for check, r in s.results.items()
+                    },
+                }
+                for s in run.scenarios
+            ],
+        }
+        (folder / "pairs.json").write_text(json.dumps(pairs, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def collect_clients(harnesses: Sequence[clients.Harness]) -> list[ClientMatrixRun]:
+    """The kept run of every client harness (a missing one is an error naming the command)."""
+    found = []
+    for harness in harnesses:
+        folder = CLIENT_REPORTS / harness.name
+        if not (folder / "pairs.json").exists() or not (folder / "results.json").exists():
+            raise HarnessError(f"no run of client {harness.name} in {folder}: run without --render-only")
+        found.append(
+            ClientMatrixRun(
+                harness,
+                clients.load_expectations(harness),
+                json.loads((folder / "results.json").read_text(encoding="utf-8")),
+                json.loads((folder / "pairs.json").read_text(encoding="utf-8")),
+            )
+        )
+    return found
+
+
+def client_anchor(harness: str, table: str, check: str) -> str:
+    """The page's anchor of one client expectation ([table.check] of targets/clients/<harness>/expectations.toml)."""
+    return f"client-{harness}-{table}-{check}"
+
+
+def render_clients(runs: Sequence[ClientMatrixRun]) -> list[str]:
+    """docs/vendors.md's "Clients" section: a line per client, where they differ, each client's non-passes."""
+    if not runs:
+        return []
+    infos = {i.id: i for i in check_infos()}
+    lines = [
+        "## Clients",
+        "",
+        f"The suite judging {len(runs)} real DPoP client libraries nobody on this team wrote (`dpop-conformance "
+        "client`: it plays the authorization and resource server on loopback and runs the client's command once "
+        "per scenario), each behind the smallest script its documentation shows, pinned in "
+        "`targets/clients/<name>/` ([targets/clients/README.md](../targets/clients/README.md)). Every "
+        "(scenario, check) that does not pass is explained from the library's source and the RFC "
+        "(`targets/clients/<name>/expectations.toml`), and `tests/test_client_vendors.py` holds every run to those "
+        "expectations in CI. A check's outcome in a client's line is its worst over the scenarios (as the client "
+        "command's report.html shows it); the pairs are every scenario's judged checks.",
+        "",
+        "| client | scenarios | verdict | MUST failures | checks: " + " / ".join(OUTCOMES) + " | judged pairs: "
+        "failed / warning / info / error | expectations |",
+        "|---|---:|---|---|---|---|---:|",
+    ]
+    for run in runs:
+        summary = run.results.get("summary", {})
+        verdict = run_verdict(run.results)
+        mark = {0: "✅", 1: "❌"}.get(verdict.status, "⚠️")
+        must = sorted(
+            str(c["id"])
+            for c in run.results.get("cases", [])
+            if c.get("outcome") == "failed" and c.get("level") == "MUST"
+        )
+        pairs = list(run.outcomes.values())
+        name = run.harness.name
+        lines.append(
+            f"| [{_cell(run.harness.title)}](#client-{name}) | {len(run.pairs.get('scenarios', []))} | {mark} "
+            f"{_cell(verdict.text)} | {', '.join(f'`{c}`' for c in must) or 'none'} | "
+            + " / ".join(str(summary.get(o, 0)) for o in OUTCOMES)
+            + " | "
+            + " / ".join(str(pairs.count(o)) for o in ("failed", "warning", "info", "error"))
+            + f" | {len(run.expected)} |"
+        )
+    lines += ["", *_client_differences(runs, infos), ""]
+    for run in runs:
+        lines += _client_section(run, infos)
+    return lines
+
+
+def _client_differences(runs: Sequence[ClientMatrixRun], infos: dict[str, Any]) -> list[str]:
+    """The (scenario, check) pairs whose outcomes differ between the clients, MUST first."""
+    keys = sorted({k for r in runs for k in r.outcomes})
+    order = {s: i for i, s in enumerate(clients._SCENARIO_IDS)}
+    differing = [k for k in keys if difference(r.outcomes.get(k, NOT_RUN) for r in runs) == DIFFERS]
+    applies = sum(1 for k in keys if difference(r.outcomes.get(k, NOT_RUN) for r in runs) == APPLIES)
+    differing.sort(key=lambda k: (_LEVEL_ORDER.get(str(infos[k[1]].level.value), 3), order.get(k[0], 99), k[1]))
+    lines = [
+        "### Where the clients differ",
+        "",
+        f"{len(differing)} (scenario, check) pairs have different outcomes at different clients (MUST first); "
+        f"{applies} more differ only in what applies (skipped, or a scenario a client's capabilities do not run). "
+        "A cell links to its explanation.",
+        "",
+        "| scenario | check | level | " + " | ".join(_cell(r.harness.title) for r in runs) + " |",
+        "|---|---|---|" + "---|" * len(runs),
+    ]
+    for scenario, check in differing:
+        cells = []
+        for run in runs:
+            outcome = run.outcomes.get((scenario, check), NOT_RUN)
+            entry = clients.expected_for(run.expected, scenario, check, outcome != "skipped")
+            cells.append(
+                f"[{outcome}](#{client_anchor(run.harness.name, entry.table, check)})" if entry is not None else outcome
+            )
+        lines.append(f"| `{scenario}` | `{check}` | {infos[check].level.value} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _client_section(run: ClientMatrixRun, infos: dict[str, Any]) -> list[str]:
+    """One client: what it is, then each expectation (a non-pass) with the scenarios it held in and the finding."""
+    harness = run.harness
+    name = harness.name
+    lines = [
+        f'### <a id="client-{name}"></a>{_cell(harness.title)}',
+        "",
+        f"{_cell(harness.summary)} ([{_cell(harness.url)}]({harness.url}); harness: "
+        f"[targets/clients/{name}/](../targets/clients/{name}/); capabilities: "
+        f"{', '.join(f'`{c}`' for c in harness.capabilities) or 'none'}).",
+        "",
+    ]
+    outcomes = run.outcomes
+    held: dict[tuple[str, str], list[str]] = {}
+    unexplained: list[tuple[str, str]] = []
+    for (scenario, check), outcome in outcomes.items():
+        if outcome in ("passed", "skipped"):
+            continue
+        entry = clients.expected_for(run.expected, scenario, check, True)
+        if entry is None or entry.outcome != outcome:
+            unexplained.append((scenario, check))
+        else:
+            held.setdefault((entry.table, check), []).append(scenario)
+    if not run.expected and not unexplained:
+        lines += ["Every check passes or is skipped in every scenario.", ""]
+    ordered = sorted(
+        run.expected,
+        key=lambda e: (
+            _OUTCOME_ORDER.get(e.outcome, 9),
+            _LEVEL_ORDER.get(infos[e.check].level.value, 3),
+            e.table,
+            e.check,
+        ),
+    )
+    for entry in ordered:
+        info = infos[entry.check]
+        scenarios = held.get((entry.table, entry.check), [])
+        where = "every scenario that judges it" if entry.table == "all" else f"scenario `{entry.table}`"
+        lines += [
+            f'#### <a id="{client_anchor(name, entry.table, entry.check)}"></a>`{entry.table}` · `{entry.check}`: '
+            f"{entry.outcome}",
+            "",
+            f"**{_cell(info.title)}** ({info.level.value}, RFC 9449 §{info.section}; {where}"
+            + (f": held in {', '.join(f'`{s}`' for s in scenarios)}" if entry.table == "all" and scenarios else "")
+            + ")",
+            "",
+            f"- **What it does:** {_cell(entry.reason, 800)}",
+            f"- **Where:** {_cell(entry.source, 800)}",
+            f"- **The RFC:** {_cell(entry.rfc, 800)}",
+        ]
+        finding = run.finding(scenarios[0], entry.check) if scenarios else ""
+        if finding:
+            lines.append(f"- **The suite's finding** (`{scenarios[0]}`): {_cell(finding, 600)}")
+        elif not scenarios:
+            lines.append("- **The suite's finding:** not in this run (see tests/test_client_vendors.py)")
+        lines.append("")
+    if unexplained:
+        lines += [
+            f"#### Not in the expectations of {_cell(harness.title)}",
+            "",
+            "| scenario | check | outcome | the suite's finding |",
+            "|---|---|---|---|",
+            *(
+                f"| `{s}` | `{c}` | {outcomes[(s, c)]} | {_cell(run.finding(s, c), 400)} |"
+                for s, c in sorted(unexplained)
+            ),
+            "",
+        ]
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tests/vendor_matrix.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", metavar="NAME", help="one harness (targets/NAME)")
+    parser.add_argument("--only", metavar="NAME", help="one harness (targets/NAME or targets/clients/NAME)")
     parser.add_argument("--render-only", action="store_true", help="write the pages from the runs in reports/vendors/")
     args = parser.parse_args(argv)
     try:
-        harnesses = discover(args.only)
+        client_harnesses = [h for h in clients.discover() if args.only in (None, h.name)]
+        harnesses = [] if args.only and client_harnesses else discover(args.only)
         if not args.render_only:
             if REPORTS.exists() and not args.only:
                 shutil.rmtree(REPORTS)
             run_all(harnesses)
+            run_clients(client_harnesses)
         runs = collect(harnesses)
-    except (HarnessError, StartFailure) as exc:
+        client_runs = collect_clients(client_harnesses)
+    except (HarnessError, StartFailure, clients.HarnessError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"vendor_matrix: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     from conformance import __version__
 
-    PAGE.write_text(render_page(runs, catalog_of(runs), __version__), encoding="utf-8")
-    write_compare(runs)
-    print(f"vendor_matrix: wrote {PAGE.relative_to(ROOT)} and {COMPARE.relative_to(ROOT)} ({len(runs)} runs)")
+    PAGE.write_text(render_page(runs, catalog_of(runs), __version__, client_runs), encoding="utf-8")
+    if runs:
+        write_compare(runs)
+    print(
+        f"vendor_matrix: wrote {PAGE.relative_to(ROOT)} and {COMPARE.relative_to(ROOT)} ({len(runs)} runs, "
+        f"{len(client_runs)} clients)"
+    )
     return 0
 
 
