@@ -32,6 +32,7 @@ from conformance.judge.client_checks import (
 )
 from conformance.judge.verdicts import Outcome
 from conformance.reference.judging import PUBLIC_CLIENT_ID, SCENARIOS, Bench, Recorded, Scenario
+from conformance.reference.judging.scenarios import RESOURCE_METHOD_VARIABLE
 from conformance.reference.server import RunningServer
 
 __all__ = ["ClientRun", "ScenarioRun", "run_client", "to_received"]
@@ -52,6 +53,7 @@ _CONTRACT = frozenset(
         "DPOP_REFRESH",
         "DPOP_GRANT",
         "DPOP_REDIRECT_URI",
+        RESOURCE_METHOD_VARIABLE,
     }
 )
 
@@ -117,6 +119,8 @@ def _environment(bench: Bench, scenario: Scenario, base: Mapping[str, str]) -> d
         env["DPOP_REFRESH"] = "1"
     if public:
         env.update(DPOP_GRANT="authorization_code", DPOP_REDIRECT_URI=_REDIRECT_URI)
+    if scenario.resource_method != "GET":  # the post capability: the resource is called with this method and a body
+        env[RESOURCE_METHOD_VARIABLE] = scenario.resource_method
     return env
 
 

@@ -416,9 +416,7 @@ class Bench:
         fresh = self.nonces["RS"].on_success()
         if fresh:
             headers["DPoP-Nonce"] = fresh
-        return JSONResponse(
-            {"resource": "protected", "method": request.method, "received": len(body)}, headers=headers
-        )
+        return JSONResponse({"resource": "protected", "method": request.method, "received": len(body)}, headers=headers)
 
 
 def _claims_nonce(values: list[str]) -> object:
