@@ -12,6 +12,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -21,6 +22,7 @@ from conformance.client.flow import Sent
 from conformance.client.keys import generate_key
 from conformance.client.proof import new_proof
 from conformance.client.request import Request
+from conformance.client.target import Target
 from conformance.jose import peek_claims
 from conformance.judge import nonces
 from conformance.judge.checks import expect_accepted, refusal_note, token_issued
@@ -114,6 +116,9 @@ class FakeEndpoint(Endpoint):
     def require(self, dpop: DPoPSession) -> None:
         return None
 
+    def missing_from(self, target: Target) -> str | None:
+        return None
+
     def url(self, dpop: DPoPSession) -> str:
         return self.url_of
 
@@ -159,6 +164,14 @@ NO_SESSION = cast(DPoPSession, None)
 
 
 # --- the registry ---------------------------------------------------------------------------------------------
+
+
+def test_an_endpoint_says_what_a_target_file_lacks_for_it() -> None:
+    # what missing_from reads of a target file: its three tables (an RS-only file here)
+    rs_only = cast(Target, SimpleNamespace(authorization_server=None, client=None, resource_server=object()))
+    assert TOKEN.missing_from(rs_only) == "the target file has no [authorization_server] (an RS-only target)"
+    assert PAR.missing_from(rs_only) == TOKEN.missing_from(rs_only)
+    assert RESOURCE.missing_from(rs_only) is None
 
 
 def test_the_endpoints_are_registered_once_and_the_actors_follow_from_them() -> None:

@@ -203,7 +203,11 @@ def _implementation_line(runs: list[MatrixRun]) -> str:
     """One implementation in one table row: the worst of its configurations' verdicts, its MUST failures."""
     harness = runs[0].harness
     verdicts = [run_verdict(r.results) for r in runs]
-    worst = max(verdicts, key=lambda v: (v.status == 1, v.status == 3, v.status))
+    # the gravest: a MUST failure over could-not-judge over a pass, then the most cases failed
+    failed = [int(r.results.get("summary", {}).get("failed", 0)) for r in runs]
+    worst, _ = max(
+        zip(verdicts, failed, strict=True), key=lambda pair: (pair[0].status == 1, pair[0].status == 3, pair[1])
+    )
     mark = {0: "✅", 1: "❌"}.get(worst.status, "⚠️")
     failing = sorted(
         {

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from conformance.client.flow import Sent
 from conformance.client.request import Request
+from conformance.client.target import Target
 from conformance.judge.checks import prerequisite_failed, token_issued
 from conformance.judge.refusal import PAR_REFUSALS, RESOURCE_REFUSALS, TOKEN_REFUSALS, RefusalPolicy
 from conformance.judge.session import BoundToken, DPoPSession
@@ -58,12 +59,17 @@ class Endpoint(ABC):
     granted_fix: str  # what to change when a 2xx there is not an acceptance
     nonce_status: int  # the status of a use_dpop_nonce challenge there (§8: 400 at the AS, §9: 401 at the RS)
     nonce_rule: str  # the rules that say so
+    plan_where: str  # where its cases run, for the plan of a run (`dpop-conformance check`): "the resource"
     #: whether the controls' accepted requests are kept for the replay cases (conformance/judge/controls.py)
     keeps_accepted: ClassVar[bool] = True
 
     @abstractmethod
     def require(self, dpop: DPoPSession) -> None:
         """NotApplicable when the target has no such endpoint (the target file, or its metadata, says so)."""
+
+    @abstractmethod
+    def missing_from(self, target: Target) -> str | None:
+        """Why the target file leaves no such place to send to, before anything is sent; None when it has one."""
 
     @abstractmethod
     def url(self, dpop: DPoPSession) -> str:
@@ -124,6 +130,11 @@ class _TokenEndpoint(Endpoint):
     def require(self, dpop: DPoPSession) -> None:
         dpop.require_authorization_server()
 
+    def missing_from(self, target: Target) -> str | None:
+        if target.authorization_server is None or target.client is None:
+            return "the target file has no [authorization_server] (an RS-only target)"
+        return None
+
     def url(self, dpop: DPoPSession) -> str:
         return dpop.discovery.token_endpoint
 
@@ -165,6 +176,11 @@ class ResourceEndpoint(Endpoint):
     def require(self, dpop: DPoPSession) -> None:
         dpop.require_resource()
 
+    def missing_from(self, target: Target) -> str | None:
+        if target.resource_server is None:
+            return "the target file has no [resource_server] (an AS-only target)"
+        return None
+
     def url(self, dpop: DPoPSession) -> str:
         return dpop.require_resource()[0]
 
@@ -197,6 +213,11 @@ class _ParEndpoint(Endpoint):
 
     def require(self, dpop: DPoPSession) -> None:
         dpop.grants.par_endpoint()
+
+    def missing_from(self, target: Target) -> str | None:
+        if target.authorization_server is None or target.client is None:
+            return "the target file has no [authorization_server] (an RS-only target)"
+        return None
 
     def url(self, dpop: DPoPSession) -> str:
         return dpop.grants.par_endpoint()
@@ -243,6 +264,7 @@ TOKEN: Endpoint = _TokenEndpoint(
     granted_fix="answer a granted token request with a token response: access_token and token_type (RFC 6749 §5.1)",
     nonce_status=400,
     nonce_rule="§8, RFC 6749 §5.2",
+    plan_where="the authorization server",
 )
 RESOURCE = ResourceEndpoint(
     key="resource",
@@ -261,6 +283,7 @@ RESOURCE = ResourceEndpoint(
     granted_fix="answer a request the resource grants with a 2xx",
     nonce_status=401,
     nonce_rule="§9",
+    plan_where="the resource",
 )
 PAR: Endpoint = _ParEndpoint(
     key="par",
@@ -279,6 +302,7 @@ PAR: Endpoint = _ParEndpoint(
     granted_fix="answer a pushed authorization request it grants with HTTP 201 and a request_uri (RFC 9126 §2.2)",
     nonce_status=400,
     nonce_rule="§8, RFC 6749 §5.2",
+    plan_where="the PAR endpoint",
 )
 
 #: every endpoint a case can send to, by key

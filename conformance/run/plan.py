@@ -16,6 +16,7 @@ from conformance.client.origins import foreign
 from conformance.client.target import Target
 from conformance.client.transport import origin_of
 from conformance.judge.catalog import CaseInfo
+from conformance.judge.endpoints import ENDPOINTS, Endpoint
 
 __all__ = ["CaseGroup", "Recipient", "case_groups", "recipients"]
 
@@ -115,22 +116,27 @@ def recipients(target: Target, metadata: dict[str, Any] | None = None) -> list[R
     return found + refused
 
 
+def _endpoint(info: CaseInfo) -> Endpoint | None:
+    """The endpoint a case sends to, by its id's prefix; a profile's case, by its actor (the first endpoint of it)."""
+    by_prefix = (e for e in ENDPOINTS.values() if info.id.startswith(e.prefix + "-"))
+    by_actor = (e for e in ENDPOINTS.values() if e.actor == info.actor)
+    return next(by_prefix, None) or next(by_actor, None)
+
+
 def _group(info: CaseInfo) -> str:
-    where = {"AS": "the authorization server", "RS": "the resource"}[info.actor]
-    if info.profile != "rfc9449":
+    endpoint = _endpoint(info)
+    if info.profile != "rfc9449" or endpoint is None:  # a profile's cases are grouped by profile
         return f"profile {info.profile}"
-    if info.id.startswith("par-"):
-        return "§4.3 proof checks at the PAR endpoint"
-    if "-fuzz-" in info.id:
-        return f"fuzz cases at {where}"
-    return f"§{info.section.split('.')[0] if info.section != '4.3' else '4.3'} at {where}"
+    section = info.section.split(".")[0] if info.section != "4.3" else "4.3"
+    return f"fuzz cases at {endpoint.plan_where}" if "-fuzz-" in info.id else f"§{section} at {endpoint.plan_where}"
 
 
 def _order(info: CaseInfo) -> tuple[int, list[int], str, str]:
-    """Fixed cases by section, the PAR endpoint's after the resource's, then the fuzz cases, then profiles."""
+    """Fixed cases by section, then the fuzz cases, then profiles; within a section by endpoint (its prefix)."""
     kind = 2 if info.profile != "rfc9449" else 1 if "-fuzz-" in info.id else 0
     section = [int(p) for p in info.section.split(".") if p.isdigit()]
-    return kind, section, "PAR" if info.id.startswith("par-") else info.actor, info.id
+    endpoint = _endpoint(info)
+    return kind, section, endpoint.prefix.upper() if endpoint else info.actor, info.id
 
 
 def _why_not(info: CaseInfo, target: Target, profiles: Iterable[str], has_par: bool) -> tuple[str, bool] | None:
@@ -138,10 +144,10 @@ def _why_not(info: CaseInfo, target: Target, profiles: Iterable[str], has_par: b
     case_id = info.id
     if info.profile != "rfc9449" and info.profile not in profiles:
         return f"not selected (--profile {info.profile})", False
-    if info.actor == "AS" and (target.authorization_server is None or target.client is None):
-        return "the target file has no [authorization_server] (an RS-only target)", False
-    if info.actor == "RS" and target.resource_server is None:
-        return "the target file has no [resource_server] (an AS-only target)", False
+    endpoint = _endpoint(info)
+    missing = endpoint.missing_from(target) if endpoint is not None else None
+    if missing:
+        return missing, False
     rs_only = target.authorization_server is None
     if rs_only and case_id in ("rs-advertised-algs-accepted",):
         return "an RS-only target has no AS to issue tokens for other keys", False
