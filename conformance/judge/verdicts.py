@@ -46,7 +46,7 @@ class Level(StrEnum):
 
 
 OUTCOME_MEANINGS: dict[Outcome, str] = {
-    Outcome.PASSED: "the server did what the RFC requires",
+    Outcome.PASSED: "the target did what the RFC requires",
     Outcome.FAILED: "a MUST of the RFC is violated",
     Outcome.WARNING: "a SHOULD of the RFC is violated; still conformant",
     Outcome.INFO: "behaviour the RFC leaves open, recorded",

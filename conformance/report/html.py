@@ -185,13 +185,19 @@ def _header(results: Mapping[str, Any]) -> list[str]:
     return parts
 
 
+def _actors_in(cases: list[Mapping[str, Any]]) -> str:
+    """The actors the run judged, in the grid's order: "AS, RS", or "client"."""
+    found = [str(c.get("actor")) for c in cases if c.get("actor")]
+    return ", ".join(dict.fromkeys(sorted(found, key=lambda a: (a == "client", a)))) or "AS, RS"
+
+
 def _overview(cases: list[Mapping[str, Any]]) -> list[str]:
     charts = measurement_charts(cases)
     legend = "".join(f"<li>{_badge(o.value)} {html_text(m)}</li>" for o, m in OUTCOME_MEANINGS.items())
     parts = [
         '<aside class="glance" id="overview"><h2>At a glance</h2>',
         f"<figure>{outcome_grid(cases, href=lambda c: '#' + case_anchor(str(c.get('id'))))}"
-        "<figcaption>Every case, by RFC section (rows) and actor (AS, RS); each cell links to its case."
+        f"<figcaption>Every case, by RFC section (rows) and actor ({_actors_in(cases)}); each cell links to its case."
         "</figcaption></figure>",
         f'<ul class="legend">{legend}</ul>',
     ]
