@@ -55,7 +55,7 @@ KILLS: dict[str, dict[str, dict[str, str]]] = {
         "ath": _in(BOUND, "failed"),
     },
     "no-nonce-retry": {
-        "nonce-retry": _in(CHALLENGED, "failed"),
+        "nonce-retry": _in(CHALLENGED, "info"),
     },
     # every retry carries the challenge's own nonce, so only the requests that start with the other server's
     # nonce are judged, and §9's "should not be confused" has no keyword: info, and nothing else
@@ -67,7 +67,7 @@ KILLS: dict[str, dict[str, dict[str, str]]] = {
         "rs-nonce-from-200": _in(("rs-nonce-on-200",), "info"),
     },
     "challenge-first-exact": {
-        "nonce-retry": _in(CHALLENGE_STYLES, "failed"),
+        "nonce-retry": _in(CHALLENGE_STYLES, "info"),
     },
     "endless-retry": {
         "retry-bounded": _in(("challenge-forever", "rechallenge-same-nonce"), "info"),

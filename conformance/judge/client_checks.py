@@ -158,6 +158,9 @@ class ClientCheck:
     title: str
     requirement: str
     observation: bool = False  # records the client's choice: info whenever it applies, never passed or failed
+    #: a finding of it, at any level, explains a command that could not finish its flow (a challenge left
+    #: unanswered leaves the call refused): the run layer then judges the scenario instead of calling it an error
+    explains_exit: bool = False
 
     @property
     def level(self) -> Level:
@@ -214,7 +217,12 @@ CHECKS: dict[str, ClientCheck] = _checks(
     ClientCheck(
         "rs-nonce-from-200", "The next resource request carries the nonce the RS delivered on a 200", "RC-9-new-nonce"
     ),
-    ClientCheck("nonce-retry", "A use_dpop_nonce challenge is answered by a request carrying its nonce", "RC-8-retry"),
+    ClientCheck(
+        "nonce-retry",
+        "A use_dpop_nonce challenge is answered by a request carrying its nonce",
+        "RC-8-retry",
+        explains_exit=True,
+    ),
     ClientCheck("retry-bounded", "The client stops retrying a server that keeps challenging", "RC-8-bounded"),
     ClientCheck("auth-scheme", "A DPoP-bound token is sent with the DPoP authentication scheme", "RC-7.1-scheme"),
     ClientCheck("key-binding", "Every resource proof is signed by the key the token is bound to", "RC-7-key"),

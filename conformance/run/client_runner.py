@@ -218,9 +218,14 @@ def _error_reason(
     if not any(r.server == "AS" and r.method == "POST" for r in requests):
         return "the command never called the token endpoint"
     if returncode and scenario.completes:
-        # only a violation explains a failed run: an info observation (what the client chose where the RFC
-        # leaves the choice to it) never does, or a crash after one would read as a verdict
-        named = any(r.outcome in (Outcome.FAILED, Outcome.WARNING) for r in results.values())
+        # only a violation explains a failed run, or a finding of a check that breaks the flow whatever its level
+        # (a challenge not retried): an observation of the client's choice (its clock, a Bearer answer) never
+        # does, or a crash after one would read as a verdict
+        named = any(
+            r.outcome in (Outcome.FAILED, Outcome.WARNING)
+            or (r.outcome is Outcome.INFO and CHECKS[check].explains_exit)
+            for check, r in results.items()
+        )
         if not named:
             return f"the command exited {returncode} though no check names a cause"
     return ""
