@@ -52,12 +52,11 @@ from vendor_harness import (
     running,
 )
 
-from conformance.client.evidence import Redactor, mask_secret_members
+from conformance.client.evidence import mask_secret_members
 from conformance.printable import markdown_cell, printable
 from conformance.report.compare import APPLIES, DIFFERS, NOT_RUN, difference, load_runs, render_html
 from conformance.report.verdict import run_verdict
-from conformance.run.client_results import check_infos, client_results, write_client_reports
-from conformance.run.client_runner import ClientRun
+from conformance.run.client_results import check_infos, client_results, run_redactor, write_client_reports
 
 REPORTS = ROOT / "reports" / "vendors"
 CLIENT_REPORTS = REPORTS / "clients"
@@ -408,22 +407,6 @@ class ClientMatrixRun:
         return ""
 
 
-def _pair_redactor(run: ClientRun) -> Redactor:
-    """The client secret and every token the judging AS issued in the run: never in pairs.json."""
-    redactor = Redactor()
-    redactor.add(run.client_secret, "client_secret")
-    for scenario in run.scenarios:
-        for request in scenario.requests:
-            for name, value in request.form().items():
-                if name in ("code", "code_verifier", "refresh_token", "client_secret"):
-                    redactor.add(value, name)
-            if request.answer is not None:
-                for member, issued in request.answer.json().items():
-                    if member in ("access_token", "refresh_token") and isinstance(issued, str):
-                        redactor.add(issued, member)
-    return redactor
-
-
 def run_clients(harnesses: Sequence[clients.Harness]) -> None:
     """Install and run every client harness in every scenario its capabilities allow; keep its reports and pairs."""
     for harness in harnesses:
@@ -442,7 +425,7 @@ def run_clients(harnesses: Sequence[clients.Harness]) -> None:
             started=started,
         )
         write_client_reports(results, details, folder)
-        redactor = _pair_redactor(run)
+        redactor = run_redactor(run, run.client_secret)  # the same masks as the run's own reports
         pairs = {
             "harness": harness.name,
             "scenarios": [

@@ -205,19 +205,24 @@ def is_loopback_host(host: str) -> bool:
 # --- parsing ----------------------------------------------------------------------------------
 
 
-def load_target(path: str | Path, environ: Mapping[str, str] | None = None) -> Target:
-    """Read, substitute and validate a target file."""
-    path = Path(path)
+def _read_toml(path: Path, kind: str) -> dict[str, Any]:
+    """The TOML document of a target file (`kind`: "target" or "client target"); ConfigError in one line."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file; pass the path of a target file to --config") from None
+        raise ConfigError(f"{path}: no such file; pass the path of a {kind} file to --config") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the target file ({exc})") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_target(path: str | Path, environ: Mapping[str, str] | None = None) -> Target:
+    """Read, substitute and validate a target file."""
+    path = Path(path)
+    data = _read_toml(path, "target")
     return parse_target(data, source=str(path), environ=environ, base_dir=path.resolve().parent)
 
 
@@ -656,17 +661,7 @@ class ClientUnderTest:
 def load_client_target(path: str | Path) -> ClientUnderTest:
     """Read and validate a client target file: a [client_under_test] table (schema client-target)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file; pass the path of a client target file to --config") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the target file ({exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_client_target(data, source=str(path))
+    return parse_client_target(_read_toml(path, "client target"), source=str(path))
 
 
 def parse_client_target(data: Mapping[str, Any], *, source: str = "<inline>") -> ClientUnderTest:

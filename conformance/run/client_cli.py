@@ -84,15 +84,7 @@ def _client(args: argparse.Namespace) -> int:
         raise _Usage(f"the command {argv[0]!r} is not found (nor executable): give a program on PATH or a path to one")
     infos = check_infos()
     selected = _selected_checks(args, infos)
-    scenario_ids = [s.id for s in SCENARIOS]
-    for pattern in args.scenario or []:
-        if not any(fnmatch.fnmatchcase(sid, pattern) for sid in scenario_ids):
-            raise _Usage(f"--scenario {pattern} matches no scenario; the scenarios are: {', '.join(scenario_ids)}")
-    wanted = (
-        [sid for sid in scenario_ids if any(fnmatch.fnmatchcase(sid, p) for p in args.scenario)]
-        if args.scenario
-        else None
-    )
+    wanted = _wanted_scenarios(args)
     if wanted is not None:
         needs = {s.id: s.needs for s in SCENARIOS}
         runnable = [sid for sid in wanted if not needs[sid] or needs[sid] in capabilities]
@@ -203,15 +195,12 @@ def _list(args: argparse.Namespace, capabilities: list[str]) -> int:
 
     infos = check_infos()
     selected = _selected_checks(args, infos)
-    scenario_ids = [s.id for s in SCENARIOS]
-    for pattern in args.scenario or []:
-        if not any(fnmatch.fnmatchcase(sid, pattern) for sid in scenario_ids):
-            raise _Usage(f"--scenario {pattern} matches no scenario; the scenarios are: {', '.join(scenario_ids)}")
+    wanted = _wanted_scenarios(args)
     width = max(len(info.id) for info in infos)
     lines = [f"{len(selected)} client check(s) (docs/cases.md quotes each one's words of RFC 9449):"]
     lines += [f"  {info.id:<{width}}  {info.level.value:<6}  §{info.section:<5} {info.title}" for info in selected]
-    width = max(len(sid) for sid in scenario_ids)
-    scenarios = [s for s in SCENARIOS if not args.scenario or any(fnmatch.fnmatchcase(s.id, p) for p in args.scenario)]
+    width = max(len(s.id) for s in SCENARIOS)
+    scenarios = [s for s in SCENARIOS if wanted is None or s.id in wanted]
     runs = [s for s in scenarios if not s.needs or s.needs in capabilities]
     lines.append(f"{len(runs)} scenario(s) would run (capabilities: {', '.join(capabilities) or 'none'}):")
     for s in scenarios:
@@ -219,6 +208,20 @@ def _list(args: argparse.Namespace, capabilities: list[str]) -> int:
         lines.append(f"  {s.id:<{width}}  {s.title}{note}")
     print("\n".join(printable(line) for line in lines))  # noqa: T201 (a CLI prints; pyproject exempts cli.py alone)
     return 0
+
+
+def _wanted_scenarios(args: argparse.Namespace) -> list[str] | None:
+    """The scenario ids --scenario selects (None: no selector, every one); a pattern matching none is a usage
+    error."""
+    from conformance.reference.judging import SCENARIOS
+
+    scenario_ids = [s.id for s in SCENARIOS]
+    for pattern in args.scenario or []:
+        if not any(fnmatch.fnmatchcase(sid, pattern) for sid in scenario_ids):
+            raise _Usage(f"--scenario {pattern} matches no scenario; the scenarios are: {', '.join(scenario_ids)}")
+    if not args.scenario:
+        return None
+    return [sid for sid in scenario_ids if any(fnmatch.fnmatchcase(sid, p) for p in args.scenario)]
 
 
 def _colour(choice: str) -> bool:

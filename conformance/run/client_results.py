@@ -32,7 +32,7 @@ from conformance.report.results import CaseRecord, ResultsWriter
 from conformance.report.verdict import fail_on_of, gates
 from conformance.run.client_runner import ClientRun, ScenarioRun
 
-__all__ = ["FIXES", "ClientCaseRecord", "check_infos", "client_results", "write_client_reports"]
+__all__ = ["FIXES", "ClientCaseRecord", "check_infos", "client_results", "run_redactor", "write_client_reports"]
 
 #: the worst first: a violation wherever found decides; an unjudged scenario leaves the check unproven
 _RANK = {
@@ -170,7 +170,7 @@ def check_infos() -> list[CaseInfo]:
     ]
 
 
-def _redactor(run: ClientRun, secret: str) -> Redactor:
+def run_redactor(run: ClientRun, secret: str) -> Redactor:
     """Every credential the run saw: the client secret, and each token, code and refresh token the servers issued."""
     redactor = Redactor()
     redactor.add(secret, "client_secret")
@@ -346,7 +346,7 @@ def client_results(
     started: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
     """The results.json document of a client run, and report.html's details (the evidence, per check)."""
-    redactor = _redactor(run, secret)
+    redactor = run_redactor(run, secret)
     writer = ResultsWriter(
         target=target,
         fail_on=fail_on,

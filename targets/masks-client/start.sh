@@ -59,7 +59,7 @@ printf '%s\n%s\n' "$AS_PID" "$RS_PID" >"$PID_FILE"
 
 ISSUER=http://127.0.0.1:$AS_PORT
 RESOURCE=http://127.0.0.1:$RS_PORT/resource
-if ! "$PYTHON" "$HERE/ready.py" "$START_TIMEOUT" "$AS_PID=$ISSUER/.well-known/openid-configuration" "$RS_PID=$RESOURCE"; then
+if ! "$PYTHON" "$HERE/../lib/ready.py" "$START_TIMEOUT" "$AS_PID=$ISSUER/.well-known/openid-configuration" "$RS_PID=$RESOURCE"; then
   echo "$0: the servers did not come up; their logs:" >&2
   for log in as rs; do
     echo "--- $RUN_DIR/$log.log" >&2

@@ -63,7 +63,7 @@ echo "$PID" >"$PID_FILE"
 
 ISSUER=http://127.0.0.1:$AS_PORT
 RESOURCE=http://127.0.0.1:$RS_PORT/resource
-if ! "$PYTHON" ready.py "$START_TIMEOUT" "$PID" "$ISSUER/.well-known/oauth-authorization-server" "$RESOURCE"; then
+if ! "$PYTHON" "$HERE/../lib/ready.py" "$START_TIMEOUT" "$PID=$ISSUER/.well-known/oauth-authorization-server" "$PID=$RESOURCE"; then
   echo "$0: the servers did not come up; their log:" >&2
   echo "--- $LOG" >&2
   cat "$LOG" >&2
