@@ -167,13 +167,7 @@ def is_nonce_challenge(exchange: Exchange) -> bool:
     """
     if exchange.status is None or not 400 <= exchange.status < 500:
         return False
-    if exchange.json_object().get("error") == "use_dpop_nonce":
-        return True
-    return any(
-        params.get("error") == "use_dpop_nonce"
-        for value in exchange.headers("WWW-Authenticate")
-        for _scheme, params in parse_challenges(value)
-    )
+    return _names_error(exchange, "use_dpop_nonce", any_scheme=True)
 
 
 def demands_nonce(exchange: Exchange, sent_nonce: str | None) -> bool:
@@ -182,13 +176,19 @@ def demands_nonce(exchange: Exchange, sent_nonce: str | None) -> bool:
     that nonce is what a client would do; a refusal for another reason is refused again, and judged as such."""
     if sent_nonce is not None or exchange.status not in (400, 401) or not exchange.header("DPoP-Nonce"):
         return False
-    if exchange.json_object().get("error") == "invalid_dpop_proof":
+    return _names_error(exchange, "invalid_dpop_proof", any_scheme=False)
+
+
+def _names_error(exchange: Exchange, code: str, *, any_scheme: bool) -> bool:
+    """Whether the answer names the error `code`: in its JSON body, or in a challenge (any scheme's, or the DPoP
+    scheme's only)."""
+    if exchange.json_object().get("error") == code:
         return True
     return any(
-        params.get("error") == "invalid_dpop_proof"
+        params.get("error") == code
         for value in exchange.headers("WWW-Authenticate")
         for scheme, params in parse_challenges(value)
-        if scheme.lower() == "dpop"
+        if any_scheme or scheme.lower() == "dpop"
     )
 
 
